@@ -1,0 +1,1 @@
+//! Workspace member that holds the benchmarks (run with `cargo bench -p benches`).

@@ -1,0 +1,1 @@
+//! Workspace member that holds the runnable examples (see `examples/README.md`).

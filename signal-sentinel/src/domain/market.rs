@@ -1,0 +1,219 @@
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::{Symbol, ValidationError};
+use crate::time::Timestamp;
+
+/// The latest price of a symbol as a market-data provider reported it.
+///
+/// Prices are [`Decimal`]: they are stored and compared with users' thresholds, where a binary
+/// float would make `200.10 >= 200.1` a coin toss.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The symbol, in canonical form.
+    pub symbol: Symbol,
+    /// Last traded price; always positive.
+    pub price: Decimal,
+    /// Close of the previous regular session, when the provider gives it.
+    pub previous_close: Option<Decimal>,
+    /// Highest price of the current session, when known.
+    pub day_high: Option<Decimal>,
+    /// Lowest price of the current session, when known.
+    pub day_low: Option<Decimal>,
+    /// Shares (or units) traded in the current session, when known.
+    pub volume: Option<u64>,
+    /// When the provider says the price was current.
+    pub at: Timestamp,
+    /// Which provider answered (`yahoo`, `alpaca`, `finnhub`, `replay`, …).
+    pub source: String,
+}
+
+impl Quote {
+    /// Builds a quote with only the required facts; add the rest with the `with_*` methods.
+    ///
+    /// # Errors
+    /// [`ValidationError::Field`] when the price is zero or negative (providers send zeros to
+    /// mean "no data": that is never a price).
+    pub fn new(
+        symbol: Symbol,
+        price: Decimal,
+        at: Timestamp,
+        source: impl Into<String>,
+    ) -> Result<Self, ValidationError> {
+        positive("price", price)?;
+        Ok(Self {
+            symbol,
+            price,
+            previous_close: None,
+            day_high: None,
+            day_low: None,
+            volume: None,
+            at,
+            source: source.into(),
+        })
+    }
+
+    /// Sets the previous session's close.
+    ///
+    /// # Errors
+    /// [`ValidationError::Field`] when it is not positive.
+    pub fn with_previous_close(mut self, close: Decimal) -> Result<Self, ValidationError> {
+        positive("previous close", close)?;
+        self.previous_close = Some(close);
+        Ok(self)
+    }
+
+    /// Sets the session's range.
+    ///
+    /// # Errors
+    /// [`ValidationError::Field`] when a bound is not positive or the low is above the high.
+    pub fn with_day_range(mut self, low: Decimal, high: Decimal) -> Result<Self, ValidationError> {
+        positive("day low", low)?;
+        positive("day high", high)?;
+        if low > high {
+            return Err(ValidationError::field_error(
+                "day range",
+                format!("low {low} is above high {high}"),
+            ));
+        }
+        self.day_low = Some(low);
+        self.day_high = Some(high);
+        Ok(self)
+    }
+
+    /// Sets the session's volume.
+    pub fn with_volume(mut self, volume: u64) -> Self {
+        self.volume = Some(volume);
+        self
+    }
+
+    /// Change from the previous close in percent, when the previous close is known.
+    ///
+    /// ```
+    /// # use signal_sentinel::domain::{Quote, Symbol};
+    /// # use rust_decimal::Decimal;
+    /// let q = Quote::new(Symbol::parse("AAPL")?, Decimal::new(105, 0), chrono::Utc::now(), "demo")?
+    ///     .with_previous_close(Decimal::new(100, 0))?;
+    /// assert_eq!(q.change_percent(), Some(Decimal::new(5, 0)));
+    /// # Ok::<(), signal_sentinel::domain::ValidationError>(())
+    /// ```
+    pub fn change_percent(&self) -> Option<Decimal> {
+        let prev = self.previous_close?;
+        Some((self.price - prev) / prev * Decimal::ONE_HUNDRED)
+    }
+}
+
+/// One bar of price history: open, high, low, close and volume over an interval that starts at
+/// [`Bar::at`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bar {
+    /// Start of the interval.
+    pub at: Timestamp,
+    /// First price of the interval.
+    pub open: Decimal,
+    /// Highest price of the interval.
+    pub high: Decimal,
+    /// Lowest price of the interval.
+    pub low: Decimal,
+    /// Last price of the interval.
+    pub close: Decimal,
+    /// Volume traded in the interval, when known.
+    pub volume: Option<u64>,
+}
+
+impl Bar {
+    /// Builds a bar, checking that the prices are positive and consistent.
+    ///
+    /// # Errors
+    /// [`ValidationError::Field`] when a price is not positive, or open or close lie outside
+    /// `low..=high`.
+    pub fn new(
+        at: Timestamp,
+        open: Decimal,
+        high: Decimal,
+        low: Decimal,
+        close: Decimal,
+        volume: Option<u64>,
+    ) -> Result<Self, ValidationError> {
+        for (field, value) in [
+            ("open", open),
+            ("high", high),
+            ("low", low),
+            ("close", close),
+        ] {
+            positive(field, value)?;
+        }
+        if low > high || !(low..=high).contains(&open) || !(low..=high).contains(&close) {
+            return Err(ValidationError::field_error(
+                "bar",
+                format!("open {open} and close {close} must lie within low {low} and high {high}"),
+            ));
+        }
+        Ok(Self {
+            at,
+            open,
+            high,
+            low,
+            close,
+            volume,
+        })
+    }
+}
+
+fn positive(field: &'static str, value: Decimal) -> Result<(), ValidationError> {
+    if value > Decimal::ZERO {
+        Ok(())
+    } else {
+        Err(ValidationError::field_error(
+            field,
+            format!("must be greater than zero, got {value}"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use rust_decimal::dec;
+
+    fn aapl() -> Symbol {
+        Symbol::parse("AAPL").unwrap()
+    }
+
+    #[test]
+    fn quote_rejects_zero_and_inverted_ranges() {
+        let err = Quote::new(aapl(), Decimal::ZERO, Utc::now(), "finnhub").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid price: must be greater than zero, got 0"
+        );
+        let q = Quote::new(aapl(), dec!(10), Utc::now(), "x").unwrap();
+        assert!(q.clone().with_day_range(dec!(11), dec!(9)).is_err());
+        assert!(q.clone().with_previous_close(dec!(-1)).is_err());
+        let q = q.with_day_range(dec!(9), dec!(11)).unwrap().with_volume(5);
+        assert_eq!(
+            (q.day_low, q.day_high, q.volume),
+            (Some(dec!(9)), Some(dec!(11)), Some(5))
+        );
+        assert_eq!(q.change_percent(), None);
+    }
+
+    #[test]
+    fn change_percent_is_exact() {
+        let q = Quote::new(aapl(), dec!(200.10), Utc::now(), "x")
+            .unwrap()
+            .with_previous_close(dec!(200.00))
+            .unwrap();
+        assert_eq!(q.change_percent(), Some(dec!(0.05)));
+    }
+
+    #[test]
+    fn bar_checks_consistency() {
+        let at = Utc::now();
+        assert!(Bar::new(at, dec!(10), dec!(12), dec!(9), dec!(11), None).is_ok());
+        let err = Bar::new(at, dec!(13), dec!(12), dec!(9), dec!(11), None).unwrap_err();
+        assert!(err.to_string().contains("must lie within"), "{err}");
+        assert!(Bar::new(at, dec!(10), dec!(12), dec!(0), dec!(11), None).is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! # Signal Sentinel — your AI-powered market watchdog
+//!
+//! This crate holds everything Signal Sentinel does; the HTTP server
+//! (`signal-sentinel-http`) and the `invest` command line (`signal-sentinel-cli`) only parse
+//! input, call into it and present the result. Embedding the library gives a program the same
+//! behaviour as the server.
+//!
+//! ## Why it is built this way
+//! - **Validated values, parsed once.** Identifiers are newtypes ([`domain::UserId`],
+//!   [`domain::RuleId`] …), a ticker is a [`domain::Symbol`] in canonical form, prices are
+//!   exact [`rust_decimal::Decimal`]s. Code past the edge never re-checks them.
+//! - **Outside services behind traits.** Storage is a set of small async traits composed by
+//!   [`store::Store`]; market data, notifiers and summarizers follow the same pattern, so every
+//!   piece can be replaced, and tested against a local mock of the real service.
+//! - **Secrets never print.** Keys and tokens are [`Secret`]s whose `Debug` and `Display` say
+//!   `[redacted]`.
+//! - **One schema, two databases.** SQLite for one person on a small server, PostgreSQL for a
+//!   team running several processes; the URL's scheme chooses.
+//!
+//! ## The path of data
+//! ```text
+//! quote (market data) ──► rule (engine decides) ──► alert (stored once per episode)
+//!                                                      └──► delivery (outbox → notifier)
+//! ```
+//!
+//! ## Example
+//! Open a database, create a user and a rule, record an alert and read it back:
+//! ```
+//! use rust_decimal::dec;
+//! use signal_sentinel::config::DatabaseUrl;
+//! use signal_sentinel::domain::*;
+//! use signal_sentinel::store::{AlertStore, RuleStore, SeaStore, UserStore};
+//! use signal_sentinel::Secret;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = SeaStore::open(&DatabaseUrl::parse("sqlite::memory:")?).await?;
+//! let user = store
+//!     .create_user(NewUser {
+//!         email: Email::parse("ann@example.com")?,
+//!         password_hash: Secret::new("$argon2id$…"),
+//!         display_name: None,
+//!     })
+//!     .await?;
+//! let rule = store
+//!     .create_rule(NewRule {
+//!         owner: user.id,
+//!         symbol: Symbol::parse("aapl")?,
+//!         name: Some("AAPL above 200".into()),
+//!         condition: JsonDocument::new(1, serde_json::json!({"type": "price_above", "level": "200"}))?,
+//!         options: JsonDocument::empty(),
+//!         enabled: true,
+//!         expires_at: None,
+//!     })
+//!     .await?;
+//! store
+//!     .insert_alerts(vec![NewAlert {
+//!         rule_id: rule.id,
+//!         owner: user.id,
+//!         symbol: rule.symbol.clone(),
+//!         episode: 1,
+//!         kind: AlertKind::Fired,
+//!         price: dec!(200.10),
+//!         message: "AAPL is above 200 at 200.10".into(),
+//!         fired_at: signal_sentinel::time::now(),
+//!     }])
+//!     .await?;
+//! let newest = store.list_alerts(&AlertQuery::newest(user.id, 10)).await?;
+//! assert_eq!(newest[0].price, dec!(200.10));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod domain;
+mod secret;
+pub mod store;
+pub mod time;
+
+pub use secret::Secret;
+
+/// The crate's version, as reported by `invest --version` and the health endpoint.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The product's name.
+pub const NAME: &str = "Signal Sentinel";
+/// The product's tagline.
+pub const TAGLINE: &str = "Your AI-powered market watchdog.";

@@ -1,0 +1,249 @@
+//! Storage: small async traits, one per aggregate, composed by [`Store`].
+//!
+//! Methods take domain types and typed ids and return domain types; the one implementation,
+//! [`SeaStore`], speaks SQLite and PostgreSQL through sea-orm, and no sea-orm type crosses this
+//! module's boundary. Callers match on [`StoreError`]: [`NotFound`](StoreError::NotFound),
+//! [`Conflict`](StoreError::Conflict) (with the field to change) or the rest.
+//!
+//! Ownership is not checked here: the service layer checks that the acting user owns what a
+//! request names before it calls the store.
+
+mod error;
+mod sea;
+
+use async_trait::async_trait;
+
+pub use error::{Result, StoreError};
+pub use sea::{DatabaseCheck, SeaStore};
+
+use crate::domain::{
+    Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, ChannelId, ChannelOutcome, Email, Holding,
+    HoldingId, NewAlert, NewApiKey, NewChannel, NewHolding, NewRule, NewUser, NotificationChannel,
+    Rule, RuleFilter, RuleId, RuleState, RuleUpdate, User, UserId, UserUpdate,
+};
+use crate::time::Timestamp;
+
+/// Accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates an account.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] on field `email` when the address is taken.
+    async fn create_user(&self, new: NewUser) -> Result<User>;
+    /// One account.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn get_user(&self, id: UserId) -> Result<User>;
+    /// The account with this login name.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    async fn get_user_by_email(&self, email: &Email) -> Result<User>;
+    /// All accounts, by id.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Changes an account.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User>;
+    /// Deletes an account and everything it owns (keys, rules, alerts, channels, holdings).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn delete_user(&self, id: UserId) -> Result<()>;
+}
+
+/// API keys.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a key.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] on `name` (the owner has a key with that name) or `prefix`;
+    /// [`StoreError::MissingReference`] when the owner does not exist.
+    async fn create_api_key(&self, new: NewApiKey) -> Result<ApiKey>;
+    /// The key with this prefix, revoked or not.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    async fn get_api_key_by_prefix(&self, prefix: &str) -> Result<ApiKey>;
+    /// A user's keys, by id.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn list_api_keys(&self, owner: UserId) -> Result<Vec<ApiKey>>;
+    /// Records that a key was used.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such key.
+    async fn touch_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<()>;
+    /// Revokes a key (revoking twice keeps the first instant).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such key.
+    async fn revoke_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<ApiKey>;
+}
+
+/// Alert rules.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// Stores a rule.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the owner does not exist.
+    async fn create_rule(&self, new: NewRule) -> Result<Rule>;
+    /// One rule.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn get_rule(&self, id: RuleId) -> Result<Rule>;
+    /// Rules matching a filter, by id.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn list_rules(&self, filter: &RuleFilter) -> Result<Vec<Rule>>;
+    /// Changes a rule.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn update_rule(&self, id: RuleId, update: RuleUpdate) -> Result<Rule>;
+    /// Deletes a rule and its state; its alerts are kept, detached from it.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn delete_rule(&self, id: RuleId) -> Result<()>;
+}
+
+/// What the monitor remembers about rules between cycles.
+#[async_trait]
+pub trait RuleStateStore: Send + Sync {
+    /// One rule's state.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the rule has none yet.
+    async fn get_rule_state(&self, rule: RuleId) -> Result<RuleState>;
+    /// The states of these rules (rules without one are left out).
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn load_rule_states(&self, rules: &[RuleId]) -> Result<Vec<RuleState>>;
+    /// Writes these states, replacing earlier ones, in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when a rule does not exist (nothing is written).
+    async fn save_rule_states(&self, states: &[RuleState]) -> Result<()>;
+}
+
+/// Alerts.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Stores alerts in one transaction: all or none.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when an alert repeats a `(rule, episode, kind)` already stored;
+    /// [`StoreError::MissingReference`] when a rule or owner does not exist.
+    async fn insert_alerts(&self, alerts: Vec<NewAlert>) -> Result<Vec<Alert>>;
+    /// One alert.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn get_alert(&self, id: AlertId) -> Result<Alert>;
+    /// A user's alerts, newest first, filtered and paged by [`AlertQuery`].
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn list_alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>>;
+    /// Marks an alert as seen (acknowledging twice keeps the first instant).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn acknowledge_alert(&self, id: AlertId, at: Timestamp) -> Result<Alert>;
+    /// Attaches a summary to an alert.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn set_alert_summary(&self, id: AlertId, summary: String) -> Result<()>;
+    /// Deletes a user's alerts fired before an instant; returns how many.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn delete_alerts_before(&self, owner: UserId, before: Timestamp) -> Result<u64>;
+}
+
+/// Notification channels.
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Stores a channel.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] on `name` when the owner has a channel with that name;
+    /// [`StoreError::MissingReference`] when the owner does not exist.
+    async fn create_channel(&self, new: NewChannel) -> Result<NotificationChannel>;
+    /// One channel.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn get_channel(&self, id: ChannelId) -> Result<NotificationChannel>;
+    /// A user's channels, by id.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn list_channels(&self, owner: UserId) -> Result<Vec<NotificationChannel>>;
+    /// Enables or disables a channel.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn set_channel_enabled(&self, id: ChannelId, enabled: bool) -> Result<()>;
+    /// Records the result of a delivery attempt.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn record_channel_outcome(&self, id: ChannelId, outcome: ChannelOutcome) -> Result<()>;
+    /// Deletes a channel.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn delete_channel(&self, id: ChannelId) -> Result<()>;
+}
+
+/// Portfolio holdings.
+#[async_trait]
+pub trait HoldingStore: Send + Sync {
+    /// Stores a position, replacing the one with the same owner, account and symbol.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the owner does not exist.
+    async fn upsert_holding(&self, new: NewHolding) -> Result<Holding>;
+    /// A user's positions, by account then symbol.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn list_holdings(&self, owner: UserId) -> Result<Vec<Holding>>;
+    /// Deletes a position.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn delete_holding(&self, id: HoldingId) -> Result<()>;
+}
+
+/// All storage, as one object: what services hold as `Arc<dyn Store>`.
+pub trait Store:
+    UserStore + ApiKeyStore + RuleStore + RuleStateStore + AlertStore + ChannelStore + HoldingStore
+{
+}
+
+impl<T> Store for T where
+    T: UserStore
+        + ApiKeyStore
+        + RuleStore
+        + RuleStateStore
+        + AlertStore
+        + ChannelStore
+        + HoldingStore
+{
+}

@@ -1,0 +1,131 @@
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use super::entity::channel;
+use super::{SeaStore, backend_err, corrupt, not_found, write_err};
+use crate::domain::{ChannelId, ChannelOutcome, NewChannel, NotificationChannel, UserId};
+use crate::store::{ChannelStore, Result};
+use crate::{Secret, time};
+
+const ENTITY: &str = "notification channel";
+
+fn to_domain(m: channel::Model) -> Result<NotificationChannel> {
+    Ok(NotificationChannel {
+        id: ChannelId::new(m.id),
+        owner: UserId::new(m.user_id),
+        name: m.name,
+        kind: m.kind.parse().map_err(corrupt(ENTITY))?,
+        config: m.config,
+        secret: m.secret.map(Secret::new),
+        enabled: m.enabled,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        last_ok_at: m.last_ok_at,
+        last_error: m.last_error,
+    })
+}
+
+impl SeaStore {
+    async fn update_channel(
+        &self,
+        id: ChannelId,
+        update: sea_orm::UpdateMany<channel::Entity>,
+    ) -> Result<()> {
+        let result = update
+            .col_expr(channel::Column::UpdatedAt, Expr::value(time::now()))
+            .filter(channel::Column::Id.eq(id.get()))
+            .exec(&self.db)
+            .await
+            .map_err(backend_err)?;
+        if result.rows_affected == 0 {
+            return Err(not_found(ENTITY, id));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChannelStore for SeaStore {
+    async fn create_channel(&self, new: NewChannel) -> Result<NotificationChannel> {
+        let now = time::now();
+        let model = channel::ActiveModel {
+            user_id: Set(new.owner.get()),
+            name: Set(new.name),
+            kind: Set(new.kind.as_str().to_owned()),
+            config: Set(new.config),
+            secret: Set(new.secret.map(|s| s.expose().to_owned())),
+            enabled: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_ok_at: Set(None),
+            last_error: Set(None),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .map_err(write_err(ENTITY))?;
+        to_domain(model)
+    }
+
+    async fn get_channel(&self, id: ChannelId) -> Result<NotificationChannel> {
+        channel::Entity::find_by_id(id.get())
+            .one(&self.db)
+            .await
+            .map_err(backend_err)?
+            .ok_or_else(|| not_found(ENTITY, id))
+            .and_then(to_domain)
+    }
+
+    async fn list_channels(&self, owner: UserId) -> Result<Vec<NotificationChannel>> {
+        channel::Entity::find()
+            .filter(channel::Column::UserId.eq(owner.get()))
+            .order_by_asc(channel::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(backend_err)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    async fn set_channel_enabled(&self, id: ChannelId, enabled: bool) -> Result<()> {
+        self.update_channel(
+            id,
+            channel::Entity::update_many().col_expr(channel::Column::Enabled, Expr::value(enabled)),
+        )
+        .await
+    }
+
+    async fn record_channel_outcome(&self, id: ChannelId, outcome: ChannelOutcome) -> Result<()> {
+        let update = channel::Entity::update_many();
+        let update = match outcome {
+            ChannelOutcome::Delivered(at) => update
+                .col_expr(
+                    channel::Column::LastOkAt,
+                    Expr::value(time::to_storage_precision(at)),
+                )
+                .col_expr(
+                    channel::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                ),
+            ChannelOutcome::Failed(message) => {
+                update.col_expr(channel::Column::LastError, Expr::value(message))
+            }
+        };
+        self.update_channel(id, update).await
+    }
+
+    async fn delete_channel(&self, id: ChannelId) -> Result<()> {
+        let result = channel::Entity::delete_by_id(id.get())
+            .exec(&self.db)
+            .await
+            .map_err(backend_err)?;
+        if result.rows_affected == 0 {
+            return Err(not_found(ENTITY, id));
+        }
+        Ok(())
+    }
+}

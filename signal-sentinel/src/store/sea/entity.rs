@@ -1,0 +1,173 @@
+//! sea-orm entities, one module per table. Private to the store: the rest of the library sees
+//! only domain types.
+//!
+//! Decimal columns are `String` here (TEXT in the schema): see the migration crate's docs.
+
+pub(crate) mod user {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub(crate) id: i64,
+        pub(crate) email: String,
+        pub(crate) password_hash: String,
+        pub(crate) display_name: Option<String>,
+        pub(crate) created_at: DateTimeUtc,
+        pub(crate) updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod api_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_keys")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub(crate) id: i64,
+        pub(crate) user_id: i64,
+        pub(crate) name: String,
+        pub(crate) prefix: String,
+        pub(crate) key_hash: String,
+        pub(crate) created_at: DateTimeUtc,
+        pub(crate) last_used_at: Option<DateTimeUtc>,
+        pub(crate) revoked_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod rule {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rules")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub(crate) id: i64,
+        pub(crate) user_id: i64,
+        pub(crate) symbol: String,
+        pub(crate) name: Option<String>,
+        pub(crate) condition: Json,
+        pub(crate) options: Json,
+        pub(crate) enabled: bool,
+        pub(crate) created_at: DateTimeUtc,
+        pub(crate) updated_at: DateTimeUtc,
+        pub(crate) last_triggered_at: Option<DateTimeUtc>,
+        pub(crate) expires_at: Option<DateTimeUtc>,
+        pub(crate) snoozed_until: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod rule_state {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rule_states")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub(crate) rule_id: i64,
+        pub(crate) phase: String,
+        pub(crate) episode: i64,
+        pub(crate) pending_since: Option<DateTimeUtc>,
+        pub(crate) last_price: Option<String>,
+        pub(crate) memory: Json,
+        pub(crate) updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod alert {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "alerts")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub(crate) id: i64,
+        pub(crate) rule_id: Option<i64>,
+        pub(crate) user_id: i64,
+        pub(crate) symbol: String,
+        pub(crate) episode: i64,
+        pub(crate) kind: String,
+        pub(crate) price: String,
+        pub(crate) message: String,
+        pub(crate) summary: Option<String>,
+        pub(crate) state: String,
+        pub(crate) fired_at: DateTimeUtc,
+        pub(crate) acknowledged_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod channel {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "channels")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub(crate) id: i64,
+        pub(crate) user_id: i64,
+        pub(crate) name: String,
+        pub(crate) kind: String,
+        pub(crate) config: Json,
+        pub(crate) secret: Option<String>,
+        pub(crate) enabled: bool,
+        pub(crate) created_at: DateTimeUtc,
+        pub(crate) updated_at: DateTimeUtc,
+        pub(crate) last_ok_at: Option<DateTimeUtc>,
+        pub(crate) last_error: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod holding {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "holdings")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub(crate) id: i64,
+        pub(crate) user_id: i64,
+        pub(crate) account: String,
+        pub(crate) symbol: String,
+        pub(crate) quantity: String,
+        pub(crate) cost_basis: Option<String>,
+        pub(crate) source: String,
+        pub(crate) updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

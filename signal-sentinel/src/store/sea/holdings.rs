@@ -1,0 +1,87 @@
+use async_trait::async_trait;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::entity::holding;
+use super::{SeaStore, backend_err, corrupt, decimal_from_text, not_found, write_err};
+use crate::domain::{Holding, HoldingId, NewHolding, Symbol, UserId};
+use crate::store::{HoldingStore, Result};
+use crate::time;
+
+const ENTITY: &str = "holding";
+
+fn to_domain(m: holding::Model) -> Result<Holding> {
+    Ok(Holding {
+        id: HoldingId::new(m.id),
+        owner: UserId::new(m.user_id),
+        account: m.account,
+        symbol: Symbol::parse(&m.symbol).map_err(corrupt(ENTITY))?,
+        quantity: decimal_from_text(ENTITY, &m.quantity)?,
+        cost_basis: m
+            .cost_basis
+            .as_deref()
+            .map(|c| decimal_from_text(ENTITY, c))
+            .transpose()?,
+        source: m.source.parse().map_err(corrupt(ENTITY))?,
+        updated_at: m.updated_at,
+    })
+}
+
+#[async_trait]
+impl HoldingStore for SeaStore {
+    async fn upsert_holding(&self, new: NewHolding) -> Result<Holding> {
+        let model = holding::ActiveModel {
+            user_id: Set(new.owner.get()),
+            account: Set(new.account),
+            symbol: Set(new.symbol.as_str().to_owned()),
+            quantity: Set(new.quantity.to_string()),
+            cost_basis: Set(new.cost_basis.map(|c| c.to_string())),
+            source: Set(new.source.as_str().to_owned()),
+            updated_at: Set(time::now()),
+            ..Default::default()
+        };
+        let model = holding::Entity::insert(model)
+            .on_conflict(
+                OnConflict::columns([
+                    holding::Column::UserId,
+                    holding::Column::Account,
+                    holding::Column::Symbol,
+                ])
+                .update_columns([
+                    holding::Column::Quantity,
+                    holding::Column::CostBasis,
+                    holding::Column::Source,
+                    holding::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_with_returning(&self.db)
+            .await
+            .map_err(write_err(ENTITY))?;
+        to_domain(model)
+    }
+
+    async fn list_holdings(&self, owner: UserId) -> Result<Vec<Holding>> {
+        holding::Entity::find()
+            .filter(holding::Column::UserId.eq(owner.get()))
+            .order_by_asc(holding::Column::Account)
+            .order_by_asc(holding::Column::Symbol)
+            .all(&self.db)
+            .await
+            .map_err(backend_err)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    async fn delete_holding(&self, id: HoldingId) -> Result<()> {
+        let result = holding::Entity::delete_by_id(id.get())
+            .exec(&self.db)
+            .await
+            .map_err(backend_err)?;
+        if result.rows_affected == 0 {
+            return Err(not_found(ENTITY, id));
+        }
+        Ok(())
+    }
+}

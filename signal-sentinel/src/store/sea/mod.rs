@@ -1,0 +1,321 @@
+//! The sea-orm implementation of the storage traits, for SQLite and PostgreSQL.
+
+mod alerts;
+mod api_keys;
+mod channels;
+mod entity;
+mod holdings;
+mod rule_states;
+mod rules;
+mod users;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use rust_decimal::Decimal;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use super::{Result, StoreError};
+use crate::config::{DatabaseBackend, DatabaseUrl};
+
+/// How long an SQLite connection waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections in an SQLite file pool (readers run in parallel under WAL; writers queue).
+const SQLITE_POOL_SIZE: u32 = 8;
+/// Connections in a PostgreSQL pool.
+const POSTGRES_POOL_SIZE: u32 = 10;
+/// Key of the PostgreSQL advisory lock that serialises migrations across processes
+/// (`"sigsent"` as ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x0073_6967_7365_6e74;
+
+/// Storage on SQLite or PostgreSQL, chosen by the URL's scheme. Cheap to clone (a pool handle).
+///
+/// ```
+/// use signal_sentinel::config::DatabaseUrl;
+/// use signal_sentinel::store::{SeaStore, UserStore};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = SeaStore::open(&DatabaseUrl::parse("sqlite::memory:")?).await?;
+/// assert!(store.list_users().await?.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+    backend: DatabaseBackend,
+}
+
+impl fmt::Debug for SeaStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeaStore")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`SeaStore::check`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseCheck {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Whether the database answered and (SQLite) `PRAGMA integrity_check` said `ok`.
+    pub healthy: bool,
+    /// What the check reported (`ok`, or the problems found).
+    pub detail: String,
+    /// Migrations known to this build but not applied to the database.
+    pub pending_migrations: Vec<String>,
+}
+
+impl SeaStore {
+    /// Connects and brings the schema up to date: what every process does at start-up.
+    ///
+    /// # Errors
+    /// [`StoreError::Connection`] when the database cannot be opened,
+    /// [`StoreError::Migration`] when the schema cannot be brought up to date.
+    pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without touching the schema. An SQLite file's directory is created if missing.
+    ///
+    /// SQLite connections use WAL, `synchronous=NORMAL`, `foreign_keys=ON` and a busy timeout;
+    /// an in-memory database keeps exactly one connection (each connection would otherwise be
+    /// its own empty database).
+    ///
+    /// # Errors
+    /// [`StoreError::Connection`] when the database cannot be opened.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self> {
+        let mut options = ConnectOptions::new(url.expose());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10));
+        match url.backend() {
+            DatabaseBackend::SqliteFile(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Connection(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                options
+                    .max_connections(SQLITE_POOL_SIZE)
+                    .min_connections(1)
+                    .map_sqlx_sqlite_opts(|o| {
+                        o.journal_mode(SqliteJournalMode::Wal)
+                            .synchronous(SqliteSynchronous::Normal)
+                            .foreign_keys(true)
+                            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    });
+            }
+            DatabaseBackend::SqliteMemory => {
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .map_sqlx_sqlite_opts(|o| o.foreign_keys(true))
+                    .map_sqlx_sqlite_pool_opts(|p| p.idle_timeout(None).max_lifetime(None));
+            }
+            DatabaseBackend::Postgres => {
+                options.max_connections(POSTGRES_POOL_SIZE);
+            }
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(|e| StoreError::Connection(scrub(&e.to_string(), url)))?;
+        Ok(Self {
+            db,
+            backend: url.backend().clone(),
+        })
+    }
+
+    /// Applies pending migrations. Safe when several processes start together: on PostgreSQL
+    /// they queue on an advisory lock, on SQLite on an immediate transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Migration`] when a migration fails (the failed one is rolled back).
+    pub async fn migrate(&self) -> Result<()> {
+        let migration_err = |e: DbErr| StoreError::Migration(e.to_string());
+        let txn = self.begin_write().await.map_err(migration_err)?;
+        if self.is_postgres() {
+            // Transaction-scoped: released by the commit or rollback below, or when the
+            // connection dies.
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await
+            .map_err(migration_err)?;
+        }
+        Migrator::up(&txn, None).await.map_err(migration_err)?;
+        txn.commit().await.map_err(migration_err)?;
+        Ok(())
+    }
+
+    /// Names of migrations this build knows but the database has not applied.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database cannot be queried.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>> {
+        Ok(Migrator::get_pending_migrations_read_only(&self.db)
+            .await
+            .map_err(backend_err)?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect())
+    }
+
+    /// Checks the database without changing it: `PRAGMA integrity_check` on SQLite, a query
+    /// on PostgreSQL, and the list of pending migrations on both.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database does not answer at all.
+    pub async fn check(&self) -> Result<DatabaseCheck> {
+        let (backend, healthy, detail) = if self.is_postgres() {
+            let row = self
+                .db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    self.db.get_database_backend(),
+                    "SELECT version()",
+                ))
+                .await
+                .map_err(backend_err)?;
+            let version: String = row
+                .map(|r| r.try_get_by_index(0))
+                .transpose()
+                .map_err(backend_err)?
+                .unwrap_or_default();
+            ("postgres", true, version)
+        } else {
+            let rows = self
+                .db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    self.db.get_database_backend(),
+                    "PRAGMA integrity_check",
+                ))
+                .await
+                .map_err(backend_err)?;
+            let lines = rows
+                .iter()
+                .map(|r| r.try_get_by_index::<String>(0))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(backend_err)?;
+            let healthy = lines == ["ok"];
+            ("sqlite", healthy, lines.join("; "))
+        };
+        Ok(DatabaseCheck {
+            backend,
+            healthy,
+            detail,
+            pending_migrations: self.pending_migrations().await?,
+        })
+    }
+
+    /// Closes the pool, waiting for connections to finish (SQLite then folds the WAL into the
+    /// database file).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when closing fails.
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await.map_err(backend_err)
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.backend == DatabaseBackend::Postgres
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes can fail with
+    /// SQLITE_BUSY at once instead of waiting its turn.
+    async fn begin_write(&self) -> std::result::Result<DatabaseTransaction, DbErr> {
+        if self.is_postgres() {
+            self.db.begin().await
+        } else {
+            self.db
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                })
+                .await
+        }
+    }
+}
+
+/// Unique indexes, as named in the migrations, and the field each protects. SQLite names the
+/// columns in its message, PostgreSQL the index.
+const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
+    ("ux_users_email", "users.email", "email"),
+    ("ux_api_keys_prefix", "api_keys.prefix", "prefix"),
+    (
+        "ux_api_keys_user_id_name",
+        "api_keys.user_id, api_keys.name",
+        "name",
+    ),
+    (
+        "ux_alerts_rule_id_episode_kind",
+        "alerts.rule_id, alerts.episode, alerts.kind",
+        "rule, episode and kind",
+    ),
+    (
+        "ux_channels_user_id_name",
+        "channels.user_id, channels.name",
+        "name",
+    ),
+    (
+        "ux_holdings_user_id_account_symbol",
+        "holdings.user_id, holdings.account, holdings.symbol",
+        "account and symbol",
+    ),
+];
+
+/// Maps a sea-orm error from writing an `entity` to ours: unique violations become
+/// [`StoreError::Conflict`] with the field, foreign-key violations
+/// [`StoreError::MissingReference`].
+fn write_err(entity: &'static str) -> impl Fn(DbErr) -> StoreError {
+    move |e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(message)) => StoreError::Conflict {
+            entity,
+            field: UNIQUE_CONSTRAINTS
+                .iter()
+                .find(|(index, columns, _)| message.contains(index) || message.contains(columns))
+                .map_or("value", |(_, _, field)| field),
+        },
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::MissingReference { entity },
+        _ => backend_err(e),
+    }
+}
+
+fn backend_err(e: DbErr) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn not_found(entity: &'static str, id: impl ToString) -> StoreError {
+    StoreError::NotFound {
+        entity,
+        id: id.to_string(),
+    }
+}
+
+fn corrupt(entity: &'static str) -> impl Fn(crate::domain::ValidationError) -> StoreError {
+    move |e| StoreError::Corrupt {
+        entity,
+        reason: e.to_string(),
+    }
+}
+
+fn decimal_from_text(entity: &'static str, text: &str) -> Result<Decimal> {
+    Decimal::from_str(text).map_err(|e| StoreError::Corrupt {
+        entity,
+        reason: format!("{text:?} is not a decimal number: {e}"),
+    })
+}
+
+/// Removes the connection URL (and so any password) from a driver message, should it quote it.
+fn scrub(message: &str, url: &DatabaseUrl) -> String {
+    message.replace(url.expose(), &url.to_string())
+}

@@ -1,0 +1,142 @@
+use async_trait::async_trait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entity::rule;
+use super::{SeaStore, backend_err, corrupt, not_found, write_err};
+use crate::domain::{JsonDocument, NewRule, Rule, RuleFilter, RuleId, RuleUpdate, Symbol, UserId};
+use crate::store::{Result, RuleStore};
+use crate::time::{self, Timestamp};
+
+const ENTITY: &str = "rule";
+
+fn to_domain(m: rule::Model) -> Result<Rule> {
+    Ok(Rule {
+        id: RuleId::new(m.id),
+        owner: UserId::new(m.user_id),
+        symbol: Symbol::parse(&m.symbol).map_err(corrupt(ENTITY))?,
+        name: m.name,
+        condition: JsonDocument::try_from(m.condition).map_err(corrupt(ENTITY))?,
+        options: JsonDocument::try_from(m.options).map_err(corrupt(ENTITY))?,
+        enabled: m.enabled,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        last_triggered_at: m.last_triggered_at,
+        expires_at: m.expires_at,
+        snoozed_until: m.snoozed_until,
+    })
+}
+
+fn stored(at: Option<Timestamp>) -> Option<Timestamp> {
+    at.map(time::to_storage_precision)
+}
+
+#[async_trait]
+impl RuleStore for SeaStore {
+    async fn create_rule(&self, new: NewRule) -> Result<Rule> {
+        let now = time::now();
+        let model = rule::ActiveModel {
+            user_id: Set(new.owner.get()),
+            symbol: Set(new.symbol.as_str().to_owned()),
+            name: Set(new.name),
+            condition: Set(new.condition.into()),
+            options: Set(new.options.into()),
+            enabled: Set(new.enabled),
+            created_at: Set(now),
+            updated_at: Set(now),
+            last_triggered_at: Set(None),
+            expires_at: Set(stored(new.expires_at)),
+            snoozed_until: Set(None),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .map_err(write_err(ENTITY))?;
+        to_domain(model)
+    }
+
+    async fn get_rule(&self, id: RuleId) -> Result<Rule> {
+        rule::Entity::find_by_id(id.get())
+            .one(&self.db)
+            .await
+            .map_err(backend_err)?
+            .ok_or_else(|| not_found(ENTITY, id))
+            .and_then(to_domain)
+    }
+
+    async fn list_rules(&self, filter: &RuleFilter) -> Result<Vec<Rule>> {
+        let mut query = rule::Entity::find().order_by_asc(rule::Column::Id);
+        if let Some(owner) = filter.owner {
+            query = query.filter(rule::Column::UserId.eq(owner.get()));
+        }
+        if let Some(symbol) = &filter.symbol {
+            query = query.filter(rule::Column::Symbol.eq(symbol.as_str()));
+        }
+        if let Some(enabled) = filter.enabled {
+            query = query.filter(rule::Column::Enabled.eq(enabled));
+        }
+        if let Some(after) = filter.after {
+            query = query.filter(rule::Column::Id.gt(after.get()));
+        }
+        if let Some(limit) = filter.limit {
+            query = query.limit(limit);
+        }
+        query
+            .all(&self.db)
+            .await
+            .map_err(backend_err)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    async fn update_rule(&self, id: RuleId, update: RuleUpdate) -> Result<Rule> {
+        let mut model = rule::ActiveModel {
+            id: Set(id.get()),
+            updated_at: Set(time::now()),
+            ..Default::default()
+        };
+        if let Some(symbol) = update.symbol {
+            model.symbol = Set(symbol.as_str().to_owned());
+        }
+        if let Some(name) = update.name {
+            model.name = Set(name);
+        }
+        if let Some(condition) = update.condition {
+            model.condition = Set(condition.into());
+        }
+        if let Some(options) = update.options {
+            model.options = Set(options.into());
+        }
+        if let Some(enabled) = update.enabled {
+            model.enabled = Set(enabled);
+        }
+        if let Some(at) = update.expires_at {
+            model.expires_at = Set(stored(at));
+        }
+        if let Some(at) = update.snoozed_until {
+            model.snoozed_until = Set(stored(at));
+        }
+        if let Some(at) = update.last_triggered_at {
+            model.last_triggered_at = Set(stored(at));
+        }
+        match model.update(&self.db).await {
+            Ok(m) => to_domain(m),
+            Err(sea_orm::DbErr::RecordNotUpdated) => Err(not_found(ENTITY, id)),
+            Err(e) => Err(write_err(ENTITY)(e)),
+        }
+    }
+
+    async fn delete_rule(&self, id: RuleId) -> Result<()> {
+        let result = rule::Entity::delete_by_id(id.get())
+            .exec(&self.db)
+            .await
+            .map_err(backend_err)?;
+        if result.rows_affected == 0 {
+            return Err(not_found(ENTITY, id));
+        }
+        Ok(())
+    }
+}
