@@ -439,9 +439,23 @@ impl Settings {
     /// # Errors
     /// See [`Settings::from_env`].
     pub fn from_env_and_dotenv(dotenv: &Path) -> Result<Self, ConfigError> {
+        Self::from_sources(dotenv, std::env::vars())
+    }
+
+    /// Builds settings from a `.env` file (missing is fine) and environment pairs that win
+    /// over it: [`Settings::from_env`] with the environment given instead of read.
+    ///
+    /// # Errors
+    /// See [`Settings::from_vars`]; also [`ConfigError::DotEnv`] for an unreadable `.env`.
+    pub fn from_sources(
+        dotenv: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut vars = read_dotenv(dotenv)?;
-        // The process environment wins over the file.
-        vars.extend(std::env::vars().filter(|(k, _)| VARIABLES.contains(&k.as_str())));
+        vars.extend(
+            env.into_iter()
+                .filter(|(k, _)| VARIABLES.contains(&k.as_str())),
+        );
         Self::from_vars(vars)
     }
 

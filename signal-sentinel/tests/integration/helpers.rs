@@ -1,0 +1,233 @@
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, Database};
+use signal_sentinel::Secret;
+use signal_sentinel::config::DatabaseUrl;
+use signal_sentinel::domain::{
+    AlertKind, Email, JsonDocument, NewAlert, NewRule, NewUser, Rule, Symbol, User,
+};
+use signal_sentinel::store::{RuleStore, SeaStore, UserStore};
+use signal_sentinel::time::Timestamp;
+use tempfile::TempDir;
+
+/// Names the server PostgreSQL tests create their databases on.
+pub(crate) const POSTGRES_URL_VAR: &str = "SIGNAL_SENTINEL_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    SqliteMemory,
+    SqliteFile,
+    Postgres,
+}
+
+/// A fresh, migrated database that is removed when dropped.
+pub(crate) struct TestDb {
+    pub(crate) store: SeaStore,
+    pub(crate) dir: Option<TempDir>,
+    postgres: Option<PostgresDatabase>,
+}
+
+impl TestDb {
+    /// `None` (after saying so) when the backend is PostgreSQL and no server is configured.
+    pub(crate) async fn new(backend: Backend) -> Option<Self> {
+        let (url, dir, postgres) = match backend {
+            Backend::SqliteMemory => (DatabaseUrl::parse("sqlite::memory:").unwrap(), None, None),
+            Backend::SqliteFile => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = sqlite_file_url(&dir);
+                (url, Some(dir), None)
+            }
+            Backend::Postgres => {
+                let pg = PostgresDatabase::create().await?;
+                (pg.url.clone(), None, Some(pg))
+            }
+        };
+        let store = SeaStore::open(&url).await.unwrap();
+        Some(Self {
+            store,
+            dir,
+            postgres,
+        })
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        if self.postgres.is_some() {
+            Backend::Postgres
+        } else if self.dir.is_some() {
+            Backend::SqliteFile
+        } else {
+            Backend::SqliteMemory
+        }
+    }
+}
+
+pub(crate) fn sqlite_file_url(dir: &TempDir) -> DatabaseUrl {
+    DatabaseUrl::parse(&format!(
+        "sqlite://{}",
+        dir.path().join("nested/dir/signal_sentinel.db").display()
+    ))
+    .unwrap()
+}
+
+/// A PostgreSQL database of one test's own.
+pub(crate) struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+    pub(crate) url: DatabaseUrl,
+}
+
+impl PostgresDatabase {
+    pub(crate) async fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
+            eprintln!(
+                "skipped: {POSTGRES_URL_VAR} is not set, so this PostgreSQL test did not run"
+            );
+            return None;
+        };
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "ss_test_{}_{}_{:08x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            rand::random::<u32>()
+        );
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("connect to the PostgreSQL test server");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        Some(Self {
+            admin_url,
+            name,
+            url: DatabaseUrl::parse(url.as_str()).unwrap(),
+        })
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread with a
+        // runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let admin = Database::connect(&admin_url).await?;
+                    admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await?;
+                    admin.close().await
+                })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// Declares each named `async fn(&TestDb)` of the enclosing module as three tests, one per
+/// backend.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::helpers::TestDb::new(crate::helpers::Backend::SqliteMemory).await.unwrap();
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod sqlite_file {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::helpers::TestDb::new(crate::helpers::Backend::SqliteFile).await.unwrap();
+                    super::$name(&db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(db) = crate::helpers::TestDb::new(crate::helpers::Backend::Postgres).await {
+                        super::$name(&db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+pub(crate) fn symbol(s: &str) -> Symbol {
+    Symbol::parse(s).unwrap()
+}
+
+pub(crate) fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+pub(crate) fn at(rfc3339: &str) -> Timestamp {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .to_utc()
+}
+
+pub(crate) async fn seed_user(store: &SeaStore, email: &str) -> User {
+    store
+        .create_user(NewUser {
+            email: Email::parse(email).unwrap(),
+            password_hash: Secret::new(format!("$argon2id$v=19$m=19456,t=2,p=1$salt${email}")),
+            display_name: None,
+        })
+        .await
+        .unwrap()
+}
+
+pub(crate) fn price_above(level: &str) -> JsonDocument {
+    JsonDocument::new(
+        1,
+        serde_json::json!({"type": "price_above", "level": level}),
+    )
+    .unwrap()
+}
+
+pub(crate) async fn seed_rule(store: &SeaStore, owner: &User, sym: &str) -> Rule {
+    store
+        .create_rule(NewRule {
+            owner: owner.id,
+            symbol: symbol(sym),
+            name: Some(format!("{sym} above 100")),
+            condition: price_above("100"),
+            options: JsonDocument::empty(),
+            enabled: true,
+            expires_at: None,
+        })
+        .await
+        .unwrap()
+}
+
+pub(crate) fn new_alert(rule: &Rule, episode: i64, price: &str, fired_at: Timestamp) -> NewAlert {
+    NewAlert {
+        rule_id: rule.id,
+        owner: rule.owner,
+        symbol: rule.symbol.clone(),
+        episode,
+        kind: AlertKind::Fired,
+        price: dec(price),
+        message: format!("{} crossed at {price}", rule.symbol),
+        fired_at,
+    }
+}

@@ -1,0 +1,293 @@
+//! What holds across the whole database: cascades, reopening, concurrent readers and
+//! starters, the health check.
+
+use std::process::Command;
+
+use sea_orm::{
+    ConnectionTrait, Database, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use signal_sentinel::config::DatabaseUrl;
+use signal_sentinel::domain::{
+    AlertQuery, ChannelKind, HoldingSource, NewApiKey, NewChannel, NewHolding, RuleFilter,
+    RuleState,
+};
+use signal_sentinel::store::{
+    AlertStore, ApiKeyStore, ChannelStore, HoldingStore, RuleStateStore, RuleStore, SeaStore,
+    StoreError, UserStore,
+};
+
+use crate::helpers::{
+    Backend, PostgresDatabase, TestDb, at, dec, new_alert, seed_rule, seed_user, sqlite_file_url,
+    symbol,
+};
+
+async fn deleting_a_user_deletes_what_they_own(db: &TestDb) {
+    let store = &db.store;
+    let ann = seed_user(store, "ann@example.com").await;
+    let bob = seed_user(store, "bob@example.com").await;
+    for user in [&ann, &bob] {
+        store
+            .create_api_key(NewApiKey {
+                user_id: user.id,
+                name: "k".into(),
+                prefix: format!("ss_{}", user.id),
+                key_hash: "h".into(),
+            })
+            .await
+            .unwrap();
+        let rule = seed_rule(store, user, "AAPL").await;
+        store
+            .save_rule_states(&[RuleState::initial(rule.id, at("2026-11-28T00:00:00Z"))])
+            .await
+            .unwrap();
+        store
+            .insert_alerts(vec![new_alert(&rule, 1, "100", at("2026-11-28T00:00:00Z"))])
+            .await
+            .unwrap();
+        store
+            .create_channel(NewChannel {
+                owner: user.id,
+                name: "console".into(),
+                kind: ChannelKind::Console,
+                config: serde_json::json!({}),
+                secret: None,
+            })
+            .await
+            .unwrap();
+        store
+            .upsert_holding(NewHolding {
+                owner: user.id,
+                account: String::new(),
+                symbol: symbol("AAPL"),
+                quantity: dec("1"),
+                cost_basis: None,
+                source: HoldingSource::Manual,
+            })
+            .await
+            .unwrap();
+    }
+    let ann_rule = store
+        .list_rules(&RuleFilter {
+            owner: Some(ann.id),
+            ..RuleFilter::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+
+    store.delete_user(ann.id).await.unwrap();
+
+    assert!(store.list_api_keys(ann.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store.get_rule(ann_rule.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.get_rule_state(ann_rule.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(
+        store
+            .list_alerts(&AlertQuery::newest(ann.id, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_channels(ann.id).await.unwrap().is_empty());
+    assert!(store.list_holdings(ann.id).await.unwrap().is_empty());
+    // Bob keeps everything.
+    assert_eq!(store.list_api_keys(bob.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_rules(&RuleFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_alerts(&AlertQuery::newest(bob.id, 10))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.list_channels(bob.id).await.unwrap().len(), 1);
+    assert_eq!(store.list_holdings(bob.id).await.unwrap().len(), 1);
+}
+
+async fn migrations_are_idempotent_and_checked(db: &TestDb) {
+    db.store.migrate().await.unwrap();
+    let check = db.store.check().await.unwrap();
+    assert!(check.healthy, "{check:?}");
+    assert!(check.pending_migrations.is_empty(), "{check:?}");
+    match db.backend() {
+        Backend::Postgres => {
+            assert_eq!(check.backend, "postgres");
+            assert!(check.detail.starts_with("PostgreSQL"), "{check:?}");
+        }
+        _ => {
+            assert_eq!(check.backend, "sqlite");
+            assert_eq!(check.detail, "ok");
+        }
+    }
+}
+
+backend_tests!(
+    deleting_a_user_deletes_what_they_own,
+    migrations_are_idempotent_and_checked
+);
+
+/// Data written, pool closed, database opened again: everything is there.
+async fn survives_reopen(url: &DatabaseUrl) {
+    let store = SeaStore::open(url).await.unwrap();
+    let ann = seed_user(&store, "ann@example.com").await;
+    let rule = seed_rule(&store, &ann, "AAPL").await;
+    let alerts = store
+        .insert_alerts(vec![new_alert(
+            &rule,
+            1,
+            "187.25",
+            at("2026-11-28T15:00:00Z"),
+        )])
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+
+    let reopened = SeaStore::open(url).await.unwrap();
+    assert_eq!(reopened.get_user(ann.id).await.unwrap(), ann);
+    assert_eq!(reopened.get_rule(rule.id).await.unwrap(), rule);
+    assert_eq!(reopened.get_alert(alerts[0].id).await.unwrap(), alerts[0]);
+}
+
+#[tokio::test]
+async fn sqlite_file_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    survives_reopen(&sqlite_file_url(&dir)).await;
+}
+
+#[tokio::test]
+async fn postgres_survives_reopen() {
+    if let Some(pg) = PostgresDatabase::create().await {
+        survives_reopen(&pg.url).await;
+    }
+}
+
+/// Several processes starting at once all migrate the same fresh database without error.
+async fn concurrent_start(url: &DatabaseUrl) {
+    let starts = (0..4).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { SeaStore::open(&url).await })
+    });
+    for start in starts {
+        let store = start.await.unwrap().unwrap();
+        assert!(store.pending_migrations().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_concurrent_start_migrates_once() {
+    let dir = tempfile::tempdir().unwrap();
+    concurrent_start(&sqlite_file_url(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_start_migrates_once() {
+    if let Some(pg) = PostgresDatabase::create().await {
+        concurrent_start(&pg.url).await;
+    }
+}
+
+#[tokio::test]
+async fn unmigrated_database_reports_pending_migrations() {
+    let store = SeaStore::connect(&DatabaseUrl::parse("sqlite::memory:").unwrap())
+        .await
+        .unwrap();
+    let check = store.check().await.unwrap();
+    assert!(check.healthy);
+    assert_eq!(check.pending_migrations, ["m20261128_000001_initial"]);
+}
+
+const WAL_CHILD_VAR: &str = "SIGNAL_SENTINEL_TEST_WAL_CHILD_DB";
+
+/// The reading side of `sqlite_second_process_reads_while_one_writes`: runs only when that
+/// test starts this binary again with the database's URL.
+#[tokio::test]
+async fn wal_reader_child() {
+    let Ok(url) = std::env::var(WAL_CHILD_VAR) else {
+        return;
+    };
+    let store = SeaStore::connect(&DatabaseUrl::parse(&url).unwrap())
+        .await
+        .unwrap();
+    let users = store.list_users().await.unwrap();
+    println!("CHILD-READ users={}", users.len());
+}
+
+#[tokio::test]
+async fn sqlite_second_process_reads_while_one_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_file_url(&dir);
+    let store = SeaStore::open(&url).await.unwrap();
+    seed_user(&store, "ann@example.com").await;
+
+    // A writer holding an EXCLUSIVE transaction with an uncommitted row. Without WAL this
+    // lock keeps every reader out; with WAL readers see the last committed state.
+    let writer = Database::connect(url.expose()).await.unwrap();
+    let journal = writer
+        .query_one_raw(sea_orm::Statement::from_string(
+            writer.get_database_backend(),
+            "PRAGMA journal_mode",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<String>(0)
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let txn = writer
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Exclusive),
+            ..TransactionOptions::default()
+        })
+        .await
+        .unwrap();
+    txn.execute_unprepared(
+        "INSERT INTO users (email, password_hash, created_at, updated_at) \
+         VALUES ('bob@example.com', 'h', '2026-11-28T00:00:00+00:00', '2026-11-28T00:00:00+00:00')",
+    )
+    .await
+    .unwrap();
+
+    let child = tokio::task::spawn_blocking({
+        let url = url.expose().to_owned();
+        move || {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "store::lifecycle::wal_reader_child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(WAL_CHILD_VAR, url)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(
+        stdout.contains("CHILD-READ users=1"),
+        "child output: {stdout}"
+    );
+
+    txn.commit().await.unwrap();
+    assert_eq!(store.list_users().await.unwrap().len(), 2);
+}

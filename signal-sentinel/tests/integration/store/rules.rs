@@ -1,0 +1,148 @@
+use signal_sentinel::domain::{JsonDocument, NewRule, RuleFilter, RuleId, RuleUpdate, UserId};
+use signal_sentinel::store::{RuleStore, StoreError};
+
+use crate::helpers::{TestDb, at, price_above, seed_rule, seed_user, symbol};
+
+async fn round_trip(db: &TestDb) {
+    let store = &db.store;
+    let ann = seed_user(store, "ann@example.com").await;
+    let options = JsonDocument::new(1, serde_json::json!({"cooldown_secs": 900})).unwrap();
+    let expires = at("2027-01-01T00:00:00Z");
+    let rule = store
+        .create_rule(NewRule {
+            owner: ann.id,
+            symbol: symbol("brk.b"),
+            name: None,
+            condition: price_above("412.55"),
+            options: options.clone(),
+            enabled: false,
+            expires_at: Some(expires),
+        })
+        .await
+        .unwrap();
+    assert_eq!(rule.symbol.as_str(), "BRK.B");
+    assert_eq!(rule.condition, price_above("412.55"));
+    assert_eq!(rule.options, options);
+    assert!(!rule.enabled);
+    assert_eq!(rule.expires_at, Some(expires));
+    assert_eq!(store.get_rule(rule.id).await.unwrap(), rule);
+
+    let snooze = at("2026-11-28T15:30:00.5Z");
+    let fired = at("2026-11-28T14:00:00Z");
+    let updated = store
+        .update_rule(
+            rule.id,
+            RuleUpdate {
+                symbol: Some(symbol("MSFT")),
+                name: Some(Some("MSFT watch".into())),
+                condition: Some(price_above("500")),
+                enabled: Some(true),
+                snoozed_until: Some(Some(snooze)),
+                last_triggered_at: Some(Some(fired)),
+                expires_at: Some(None),
+                ..RuleUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.symbol.as_str(), "MSFT");
+    assert_eq!(updated.name.as_deref(), Some("MSFT watch"));
+    assert_eq!(updated.condition.kind(), Some("price_above"));
+    assert!(updated.enabled);
+    assert_eq!(updated.snoozed_until, Some(snooze));
+    assert_eq!(updated.last_triggered_at, Some(fired));
+    assert_eq!(updated.expires_at, None);
+    assert_eq!(updated.options, options, "untouched fields stay");
+    assert_eq!(store.get_rule(rule.id).await.unwrap(), updated);
+
+    store.delete_rule(rule.id).await.unwrap();
+    assert!(matches!(
+        store.get_rule(rule.id).await.unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+}
+
+async fn filters_and_pages(db: &TestDb) {
+    let store = &db.store;
+    let ann = seed_user(store, "ann@example.com").await;
+    let bob = seed_user(store, "bob@example.com").await;
+    let a1 = seed_rule(store, &ann, "AAPL").await;
+    let a2 = seed_rule(store, &ann, "MSFT").await;
+    let b1 = seed_rule(store, &bob, "AAPL").await;
+    store
+        .update_rule(
+            a2.id,
+            RuleUpdate {
+                enabled: Some(false),
+                ..RuleUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let ids = |rules: Vec<signal_sentinel::domain::Rule>| {
+        rules.into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(store.list_rules(&RuleFilter::default()).await.unwrap()),
+        [a1.id, a2.id, b1.id]
+    );
+    let mine = RuleFilter {
+        owner: Some(ann.id),
+        ..RuleFilter::default()
+    };
+    assert_eq!(ids(store.list_rules(&mine).await.unwrap()), [a1.id, a2.id]);
+    let aapl_enabled = RuleFilter {
+        symbol: Some(symbol("AAPL")),
+        enabled: Some(true),
+        ..RuleFilter::default()
+    };
+    assert_eq!(
+        ids(store.list_rules(&aapl_enabled).await.unwrap()),
+        [a1.id, b1.id]
+    );
+    let page = RuleFilter {
+        after: Some(a1.id),
+        limit: Some(1),
+        ..RuleFilter::default()
+    };
+    assert_eq!(ids(store.list_rules(&page).await.unwrap()), [a2.id]);
+}
+
+async fn not_found(db: &TestDb) {
+    let store = &db.store;
+    let missing = RuleId::new(404);
+    assert!(matches!(
+        store.get_rule(missing).await.unwrap_err(),
+        StoreError::NotFound { entity: "rule", .. }
+    ));
+    assert!(matches!(
+        store
+            .update_rule(missing, RuleUpdate::default())
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+    assert!(matches!(
+        store.delete_rule(missing).await.unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+    let err = store
+        .create_rule(NewRule {
+            owner: UserId::new(404),
+            symbol: symbol("AAPL"),
+            name: None,
+            condition: price_above("1"),
+            options: JsonDocument::empty(),
+            enabled: true,
+            expires_at: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::MissingReference { entity: "rule" }),
+        "{err:?}"
+    );
+}
+
+backend_tests!(round_trip, filters_and_pages, not_found);
