@@ -1,1 +1,56 @@
-fn main() {}
+//! `invest`, the command line of Signal Sentinel.
+//!
+//! It parses arguments, loads [`Settings`], calls the library and prints the result: nothing
+//! else. Errors are one line on stderr; the exit code is 0 on success, 1 on failure, 2 on bad
+//! usage.
+
+mod cli;
+mod commands;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use signal_sentinel::config::Settings;
+
+use crate::cli::{Cli, Command, DbCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    // One TLS crypto provider for the whole process (ring); "already installed" is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
+    if let Some(url) = &cli.global.database_url {
+        settings.database_url =
+            signal_sentinel::config::DatabaseUrl::parse(url).map_err(|e| e.to_string())?;
+    }
+    logging::init(&settings.log_level, cli.global.verbose, cli.global.quiet)?;
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
+    }
+    match cli.command {
+        Command::Db { command } => match command {
+            DbCommand::Migrate => commands::db::migrate(&settings, cli.global.json).await,
+            DbCommand::Check => commands::db::check(&settings, cli.global.json).await,
+        },
+    }
+}

@@ -242,11 +242,6 @@ impl SecretKey {
                 file.write_all(key.as_bytes())
                     .and_then(|()| file.sync_all())
                     .map_err(file_err)?;
-                tracing::warn!(
-                    path = %path.display(),
-                    "SECRET_KEY is not set: generated a random key and saved it; set SECRET_KEY \
-                     to share one key between processes"
-                );
                 Ok(Self {
                     key: Secret::new(key),
                     origin: SecretKeyOrigin::Generated(path),
@@ -426,6 +421,21 @@ pub const VARIABLES: &[&str] = &[
 ];
 
 impl Settings {
+    /// Things about these settings an operator should hear at start-up (a generated secret
+    /// key, …). Loading does not log them itself: logging is set up from the settings, so it
+    /// does not exist yet while they load.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let SecretKeyOrigin::Generated(path) = self.secret_key.origin() {
+            warnings.push(format!(
+                "SECRET_KEY is not set: generated a random key and kept it in {}; set SECRET_KEY \
+                 to share one key between processes on several machines",
+                path.display()
+            ));
+        }
+        warnings
+    }
+
     /// Loads settings from the process environment, over `./.env` when that file exists.
     ///
     /// # Errors

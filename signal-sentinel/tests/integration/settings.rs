@@ -56,6 +56,8 @@ fn generated_secret_key_is_kept_private_and_reused() {
         &SecretKeyOrigin::Generated(path.clone())
     );
     assert_eq!(first.secret_key.expose().len(), 64, "32 random bytes, hex");
+    assert_eq!(first.warnings().len(), 1);
+    assert!(first.warnings()[0].starts_with("SECRET_KEY is not set"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -65,6 +67,7 @@ fn generated_secret_key_is_kept_private_and_reused() {
     let second = Settings::from_vars(vars(dir.path(), &[])).unwrap();
     assert_eq!(second.secret_key.origin(), &SecretKeyOrigin::File(path));
     assert_eq!(second.secret_key.expose(), first.secret_key.expose());
+    assert!(second.warnings().is_empty());
     // An explicit key wins and writes nothing.
     let other = tempfile::tempdir().unwrap();
     let s = Settings::from_vars(vars(other.path(), &[("SECRET_KEY", KEY)])).unwrap();

@@ -81,7 +81,10 @@ impl SeaStore {
     /// [`StoreError::Migration`] when the schema cannot be brought up to date.
     pub async fn open(url: &DatabaseUrl) -> Result<Self> {
         let store = Self::connect(url).await?;
-        store.migrate().await?;
+        let applied = store.migrate().await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "database schema brought up to date");
+        }
         Ok(store)
     }
 
@@ -126,21 +129,28 @@ impl SeaStore {
                 options.max_connections(POSTGRES_POOL_SIZE);
             }
         }
-        let db = Database::connect(options)
-            .await
-            .map_err(|e| StoreError::Connection(scrub(&e.to_string(), url)))?;
+        let db = Database::connect(options).await.map_err(|e| {
+            let mut message = scrub(&e.to_string(), url);
+            if url.is_postgres() {
+                message.push_str(
+                    " (is the PostgreSQL server named in DATABASE_URL running and reachable?)",
+                );
+            }
+            StoreError::Connection(message)
+        })?;
         Ok(Self {
             db,
             backend: url.backend().clone(),
         })
     }
 
-    /// Applies pending migrations. Safe when several processes start together: on PostgreSQL
-    /// they queue on an advisory lock, on SQLite on an immediate transaction.
+    /// Applies pending migrations and returns their names. Safe when several processes start
+    /// together: on PostgreSQL they queue on an advisory lock, on SQLite on an immediate
+    /// transaction, and the later ones find nothing left to do.
     ///
     /// # Errors
     /// [`StoreError::Migration`] when a migration fails (the failed one is rolled back).
-    pub async fn migrate(&self) -> Result<()> {
+    pub async fn migrate(&self) -> Result<Vec<String>> {
         let migration_err = |e: DbErr| StoreError::Migration(e.to_string());
         let txn = self.begin_write().await.map_err(migration_err)?;
         if self.is_postgres() {
@@ -152,9 +162,17 @@ impl SeaStore {
             .await
             .map_err(migration_err)?;
         }
-        Migrator::up(&txn, None).await.map_err(migration_err)?;
+        let pending: Vec<String> = Migrator::get_pending_migrations(&txn)
+            .await
+            .map_err(migration_err)?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        if !pending.is_empty() {
+            Migrator::up(&txn, None).await.map_err(migration_err)?;
+        }
         txn.commit().await.map_err(migration_err)?;
-        Ok(())
+        Ok(pending)
     }
 
     /// Names of migrations this build knows but the database has not applied.
@@ -168,6 +186,26 @@ impl SeaStore {
             .iter()
             .map(|m| m.name().to_owned())
             .collect())
+    }
+
+    /// Connects to an existing database and checks it (see [`SeaStore::check`]); unlike
+    /// [`SeaStore::connect`] it never creates an SQLite file.
+    ///
+    /// # Errors
+    /// [`StoreError::Connection`] when the file does not exist or the server does not answer.
+    pub async fn check_existing(url: &DatabaseUrl) -> Result<DatabaseCheck> {
+        if let DatabaseBackend::SqliteFile(path) = url.backend() {
+            if !path.exists() {
+                return Err(StoreError::Connection(format!(
+                    "database file {} does not exist (`invest db migrate` creates it)",
+                    path.display()
+                )));
+            }
+        }
+        let store = Self::connect(url).await?;
+        let check = store.check().await;
+        store.close().await?;
+        check
     }
 
     /// Checks the database without changing it: `PRAGMA integrity_check` on SQLite, a query

@@ -118,7 +118,10 @@ async fn deleting_a_user_deletes_what_they_own(db: &TestDb) {
 }
 
 async fn migrations_are_idempotent_and_checked(db: &TestDb) {
-    db.store.migrate().await.unwrap();
+    assert!(
+        db.store.migrate().await.unwrap().is_empty(),
+        "nothing left to apply"
+    );
     let check = db.store.check().await.unwrap();
     assert!(check.healthy, "{check:?}");
     assert!(check.pending_migrations.is_empty(), "{check:?}");
@@ -200,13 +203,27 @@ async fn postgres_concurrent_start_migrates_once() {
 }
 
 #[tokio::test]
-async fn unmigrated_database_reports_pending_migrations() {
+async fn unmigrated_database_reports_pending_migrations_until_migrated() {
     let store = SeaStore::connect(&DatabaseUrl::parse("sqlite::memory:").unwrap())
         .await
         .unwrap();
     let check = store.check().await.unwrap();
     assert!(check.healthy);
     assert_eq!(check.pending_migrations, ["m20261128_000001_initial"]);
+    assert_eq!(store.migrate().await.unwrap(), ["m20261128_000001_initial"]);
+    assert!(store.check().await.unwrap().pending_migrations.is_empty());
+}
+
+#[tokio::test]
+async fn checking_a_missing_sqlite_file_does_not_create_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_file_url(&dir);
+    let err = SeaStore::check_existing(&url).await.unwrap_err();
+    assert!(matches!(err, StoreError::Connection(_)), "{err:?}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!dir.path().join("nested").exists());
+    SeaStore::open(&url).await.unwrap().close().await.unwrap();
+    assert!(SeaStore::check_existing(&url).await.unwrap().healthy);
 }
 
 const WAL_CHILD_VAR: &str = "SIGNAL_SENTINEL_TEST_WAL_CHILD_DB";

@@ -1,0 +1,207 @@
+//! `invest` as a user runs it: a fresh directory, no configuration but what the test gives.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn invest(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_invest"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("run invest");
+    Run {
+        code: status.code().expect("exit code"),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = invest(dir.path(), &[], &["--version"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stdout.trim(),
+        format!("invest {}", env!("CARGO_PKG_VERSION"))
+    );
+    let run = invest(dir.path(), &[], &["--help"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains("Database maintenance"),
+        "{}",
+        run.stdout
+    );
+    let run = invest(dir.path(), &[], &["db", "--help"]);
+    assert!(run.stdout.contains("migrate") && run.stdout.contains("check"));
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = invest(dir.path(), &[], &["db", "frobnicate"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unrecognized subcommand"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn migrate_then_check_on_the_default_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+
+    let run = invest(dir.path(), &key, &["db", "check"]);
+    assert_eq!(run.code, 1, "no database yet");
+    assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+    assert!(run.stderr.starts_with("error: ") && run.stderr.contains("does not exist"));
+    assert!(
+        !dir.path().join("data/signal_sentinel.db").exists(),
+        "check creates nothing"
+    );
+
+    let run = invest(dir.path(), &key, &["db", "migrate", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        out["applied"],
+        serde_json::json!(["m20261128_000001_initial"])
+    );
+    assert!(dir.path().join("data/signal_sentinel.db").exists());
+
+    let run = invest(dir.path(), &key, &["db", "migrate"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains("schema is up to date"),
+        "{}",
+        run.stdout
+    );
+
+    let run = invest(dir.path(), &key, &["db", "check"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("healthy (integrity check: ok)"),
+        "{}",
+        run.stdout
+    );
+    let run = invest(dir.path(), &key, &["db", "check", "--json"]);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(out["healthy"], true);
+    assert_eq!(out["backend"], "sqlite");
+    assert_eq!(out["pending_migrations"], serde_json::json!([]));
+}
+
+#[test]
+fn dotenv_in_the_working_directory_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "DATABASE_URL=sqlite:///./state/from_dotenv.db\nSECRET_KEY=0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    let run = invest(dir.path(), &[], &["db", "migrate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(dir.path().join("state/from_dotenv.db").exists());
+}
+
+#[test]
+fn a_file_that_is_not_a_database_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/signal_sentinel.db"), vec![0x42; 8192]).unwrap();
+    let run = invest(
+        dir.path(),
+        &[("SECRET_KEY", "0123456789abcdef0123456789abcdef")],
+        &["db", "check"],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+}
+
+#[test]
+fn invalid_configuration_is_one_line_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value, expected) in [
+        ("LOG_LEVEL", "loud", "error: LOG_LEVEL: expected trace"),
+        (
+            "SECRET_KEY",
+            "too-short-secret",
+            "error: SECRET_KEY: must be at least 32 bytes",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://root:pw-secret@db/ss",
+            "error: DATABASE_URL: expected sqlite://",
+        ),
+    ] {
+        let run = invest(dir.path(), &[(name, value)], &["db", "check"]);
+        assert_eq!(run.code, 1, "{name}");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stderr.starts_with(expected), "{}", run.stderr);
+        assert!(!run.stderr.contains("pw-secret") && !run.stderr.contains("too-short-secret"));
+    }
+}
+
+#[test]
+fn generated_secret_key_is_announced_once_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = invest(dir.path(), &[], &["db", "migrate", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("SECRET_KEY is not set"),
+        "{}",
+        run.stderr
+    );
+    serde_json::from_str::<serde_json::Value>(&run.stdout).expect("stdout stays clean JSON");
+    let run = invest(dir.path(), &[], &["db", "migrate"]);
+    assert!(
+        !run.stderr.contains("SECRET_KEY is not set"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn postgres_check_and_migrate_when_a_server_is_configured() {
+    let Ok(url) = std::env::var("SIGNAL_SENTINEL_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipped: SIGNAL_SENTINEL_TEST_POSTGRES_URL is not set, so this PostgreSQL test did not run"
+        );
+        return;
+    };
+    // The server's own database may hold other schemas: only check connectivity there.
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+    ];
+    let run = invest(dir.path(), &env, &["db", "check", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(out["backend"], "postgres");
+    assert_eq!(out["healthy"], true);
+    let unreachable = [
+        ("DATABASE_URL", "postgres://ss:pg-secret-pw@127.0.0.1:1/ss"),
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+    ];
+    let run = invest(dir.path(), &unreachable, &["db", "check"]);
+    assert_eq!(run.code, 1);
+    assert!(!run.stderr.contains("pg-secret-pw"), "{}", run.stderr);
+}

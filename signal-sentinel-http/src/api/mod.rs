@@ -1,0 +1,3 @@
+//! Endpoints, one module per tag.
+
+pub mod health;
