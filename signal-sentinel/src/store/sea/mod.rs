@@ -194,13 +194,13 @@ impl SeaStore {
     /// # Errors
     /// [`StoreError::Connection`] when the file does not exist or the server does not answer.
     pub async fn check_existing(url: &DatabaseUrl) -> Result<DatabaseCheck> {
-        if let DatabaseBackend::SqliteFile(path) = url.backend() {
-            if !path.exists() {
-                return Err(StoreError::Connection(format!(
-                    "database file {} does not exist (`invest db migrate` creates it)",
-                    path.display()
-                )));
-            }
+        if let DatabaseBackend::SqliteFile(path) = url.backend()
+            && !path.exists()
+        {
+            return Err(StoreError::Connection(format!(
+                "database file {} does not exist (`invest db migrate` creates it)",
+                path.display()
+            )));
         }
         let store = Self::connect(url).await?;
         let check = store.check().await;
