@@ -6,7 +6,7 @@
 //! cargo run -p examples --example store_basics -- sqlite://./demo.db
 //! ```
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 use signal_sentinel::Secret;
 use signal_sentinel::config::DatabaseUrl;
@@ -55,7 +55,6 @@ async fn main() -> anyhow::Result<()> {
         .await?;
 
     // Real monthly closes of MSFT in 2000 above 30 (from the repository's fixtures).
-    let start = Utc.with_ymd_and_hms(2000, 1, 1, 21, 0, 0).unwrap();
     let closes = [
         "39.81", "36.35", "43.22", "28.37", "25.45", "32.54", "28.4", "28.4",
     ];
@@ -72,7 +71,10 @@ async fn main() -> anyhow::Result<()> {
             kind: AlertKind::Fired,
             price: close.parse().unwrap(),
             message: format!("MSFT closed at {close}, above 30"),
-            fired_at: start + Duration::days(30 * month as i64),
+            // Closes are dated on the first of each month, 2000.
+            fired_at: Utc
+                .with_ymd_and_hms(2000, month as u32 + 1, 1, 21, 0, 0)
+                .unwrap(),
         })
         .collect();
     // One transaction: all of them or none.
