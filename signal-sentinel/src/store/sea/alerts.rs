@@ -3,7 +3,7 @@ use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entity::alert;
-use super::{SeaStore, backend_err, corrupt, decimal_from_text, not_found, write_err};
+use super::{SeaStore, backend_err, corrupt, decimal_from_text, expect_rows, write_err};
 use crate::domain::{Alert, AlertId, AlertQuery, AlertState, NewAlert, RuleId, Symbol, UserId};
 use crate::store::{AlertStore, Result};
 use crate::time::{self, Timestamp};
@@ -70,12 +70,7 @@ impl AlertStore for SeaStore {
     }
 
     async fn get_alert(&self, id: AlertId) -> Result<Alert> {
-        alert::Entity::find_by_id(id.get())
-            .one(&self.db)
-            .await
-            .map_err(backend_err)?
-            .ok_or_else(|| not_found(ENTITY, id))
-            .and_then(to_domain)
+        to_domain(self.find_row::<alert::Entity>(ENTITY, id.get()).await?)
     }
 
     async fn list_alerts(&self, q: &AlertQuery) -> Result<Vec<Alert>> {
@@ -140,10 +135,7 @@ impl AlertStore for SeaStore {
             .exec(&self.db)
             .await
             .map_err(backend_err)?;
-        if result.rows_affected == 0 {
-            return Err(not_found(ENTITY, id));
-        }
-        Ok(())
+        expect_rows(result.rows_affected, ENTITY, id)
     }
 
     async fn delete_alerts_before(&self, owner: UserId, before: Timestamp) -> Result<u64> {

@@ -5,7 +5,7 @@ use sea_orm::{
 };
 
 use super::entity::api_key;
-use super::{SeaStore, backend_err, not_found, write_err};
+use super::{SeaStore, backend_err, expect_rows, not_found, write_err};
 use crate::domain::{ApiKey, ApiKeyId, NewApiKey, UserId};
 use crate::store::{ApiKeyStore, Result};
 use crate::time::{self, Timestamp};
@@ -27,12 +27,9 @@ fn to_domain(m: api_key::Model) -> ApiKey {
 
 impl SeaStore {
     async fn find_api_key(&self, id: ApiKeyId) -> Result<ApiKey> {
-        api_key::Entity::find_by_id(id.get())
-            .one(&self.db)
-            .await
-            .map_err(backend_err)?
-            .map(to_domain)
-            .ok_or_else(|| not_found(ENTITY, id))
+        Ok(to_domain(
+            self.find_row::<api_key::Entity>(ENTITY, id.get()).await?,
+        ))
     }
 }
 
@@ -87,10 +84,7 @@ impl ApiKeyStore for SeaStore {
             .exec(&self.db)
             .await
             .map_err(backend_err)?;
-        if result.rows_affected == 0 {
-            return Err(not_found(ENTITY, id));
-        }
-        Ok(())
+        expect_rows(result.rows_affected, ENTITY, id)
     }
 
     async fn revoke_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<ApiKey> {

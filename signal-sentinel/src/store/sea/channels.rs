@@ -5,7 +5,7 @@ use sea_orm::{
 };
 
 use super::entity::channel;
-use super::{SeaStore, backend_err, corrupt, not_found, write_err};
+use super::{SeaStore, backend_err, corrupt, expect_rows, write_err};
 use crate::domain::{ChannelId, ChannelOutcome, NewChannel, NotificationChannel, UserId};
 use crate::store::{ChannelStore, Result};
 use crate::{Secret, time};
@@ -40,10 +40,7 @@ impl SeaStore {
             .exec(&self.db)
             .await
             .map_err(backend_err)?;
-        if result.rows_affected == 0 {
-            return Err(not_found(ENTITY, id));
-        }
-        Ok(())
+        expect_rows(result.rows_affected, ENTITY, id)
     }
 }
 
@@ -71,12 +68,7 @@ impl ChannelStore for SeaStore {
     }
 
     async fn get_channel(&self, id: ChannelId) -> Result<NotificationChannel> {
-        channel::Entity::find_by_id(id.get())
-            .one(&self.db)
-            .await
-            .map_err(backend_err)?
-            .ok_or_else(|| not_found(ENTITY, id))
-            .and_then(to_domain)
+        to_domain(self.find_row::<channel::Entity>(ENTITY, id.get()).await?)
     }
 
     async fn list_channels(&self, owner: UserId) -> Result<Vec<NotificationChannel>> {
@@ -119,13 +111,6 @@ impl ChannelStore for SeaStore {
     }
 
     async fn delete_channel(&self, id: ChannelId) -> Result<()> {
-        let result = channel::Entity::delete_by_id(id.get())
-            .exec(&self.db)
-            .await
-            .map_err(backend_err)?;
-        if result.rows_affected == 0 {
-            return Err(not_found(ENTITY, id));
-        }
-        Ok(())
+        self.delete_row::<channel::Entity>(ENTITY, id.get()).await
     }
 }

@@ -3,7 +3,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::entity::holding;
-use super::{SeaStore, backend_err, corrupt, decimal_from_text, not_found, write_err};
+use super::{SeaStore, backend_err, corrupt, decimal_from_text, write_err};
 use crate::domain::{Holding, HoldingId, NewHolding, Symbol, UserId};
 use crate::store::{HoldingStore, Result};
 use crate::time;
@@ -75,13 +75,6 @@ impl HoldingStore for SeaStore {
     }
 
     async fn delete_holding(&self, id: HoldingId) -> Result<()> {
-        let result = holding::Entity::delete_by_id(id.get())
-            .exec(&self.db)
-            .await
-            .map_err(backend_err)?;
-        if result.rows_affected == 0 {
-            return Err(not_found(ENTITY, id));
-        }
-        Ok(())
+        self.delete_row::<holding::Entity>(ENTITY, id.get()).await
     }
 }

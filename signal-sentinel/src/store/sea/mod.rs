@@ -18,7 +18,8 @@ use rust_decimal::Decimal;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    EntityTrait, PrimaryKeyTrait, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 use super::{Result, StoreError};
@@ -263,6 +264,32 @@ impl SeaStore {
         self.db.close().await.map_err(backend_err)
     }
 
+    /// The row of `E` with this primary key, or [`StoreError::NotFound`] naming `entity`.
+    async fn find_row<E>(&self, entity: &'static str, id: i64) -> Result<E::Model>
+    where
+        E: EntityTrait,
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
+    {
+        E::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(backend_err)?
+            .ok_or_else(|| not_found(entity, id))
+    }
+
+    /// Deletes the row of `E` with this primary key, or says [`StoreError::NotFound`].
+    async fn delete_row<E>(&self, entity: &'static str, id: i64) -> Result<()>
+    where
+        E: EntityTrait,
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i64>,
+    {
+        let result = E::delete_by_id(id)
+            .exec(&self.db)
+            .await
+            .map_err(backend_err)?;
+        expect_rows(result.rows_affected, entity, id)
+    }
+
     fn is_postgres(&self) -> bool {
         self.backend == DatabaseBackend::Postgres
     }
@@ -325,6 +352,24 @@ fn write_err(entity: &'static str) -> impl Fn(DbErr) -> StoreError {
         },
         Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::MissingReference { entity },
         _ => backend_err(e),
+    }
+}
+
+/// An update or delete of one row by id that touched none means the row does not exist.
+fn expect_rows(rows_affected: u64, entity: &'static str, id: impl ToString) -> Result<()> {
+    if rows_affected == 0 {
+        Err(not_found(entity, id))
+    } else {
+        Ok(())
+    }
+}
+
+/// Maps the result of `ActiveModel::update` on a row named by id.
+fn updated<M>(result: std::result::Result<M, DbErr>, entity: &'static str, id: i64) -> Result<M> {
+    match result {
+        Ok(model) => Ok(model),
+        Err(DbErr::RecordNotUpdated) => Err(not_found(entity, id)),
+        Err(e) => Err(write_err(entity)(e)),
     }
 }
 

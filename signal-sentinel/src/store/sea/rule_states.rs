@@ -3,7 +3,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::entity::rule_state;
-use super::{SeaStore, backend_err, corrupt, decimal_from_text, not_found, write_err};
+use super::{SeaStore, backend_err, corrupt, decimal_from_text, write_err};
 use crate::domain::{RuleId, RuleState};
 use crate::store::{Result, RuleStateStore};
 use crate::time;
@@ -43,12 +43,10 @@ fn to_active(s: &RuleState) -> rule_state::ActiveModel {
 #[async_trait]
 impl RuleStateStore for SeaStore {
     async fn get_rule_state(&self, rule: RuleId) -> Result<RuleState> {
-        rule_state::Entity::find_by_id(rule.get())
-            .one(&self.db)
-            .await
-            .map_err(backend_err)?
-            .ok_or_else(|| not_found(ENTITY, rule))
-            .and_then(to_domain)
+        to_domain(
+            self.find_row::<rule_state::Entity>(ENTITY, rule.get())
+                .await?,
+        )
     }
 
     async fn load_rule_states(&self, rules: &[RuleId]) -> Result<Vec<RuleState>> {

@@ -5,7 +5,7 @@ use sea_orm::{
 };
 
 use super::entity::rule;
-use super::{SeaStore, backend_err, corrupt, not_found, write_err};
+use super::{SeaStore, backend_err, corrupt, updated, write_err};
 use crate::domain::{JsonDocument, NewRule, Rule, RuleFilter, RuleId, RuleUpdate, Symbol, UserId};
 use crate::store::{Result, RuleStore};
 use crate::time::{self, Timestamp};
@@ -58,12 +58,7 @@ impl RuleStore for SeaStore {
     }
 
     async fn get_rule(&self, id: RuleId) -> Result<Rule> {
-        rule::Entity::find_by_id(id.get())
-            .one(&self.db)
-            .await
-            .map_err(backend_err)?
-            .ok_or_else(|| not_found(ENTITY, id))
-            .and_then(to_domain)
+        to_domain(self.find_row::<rule::Entity>(ENTITY, id.get()).await?)
     }
 
     async fn list_rules(&self, filter: &RuleFilter) -> Result<Vec<Rule>> {
@@ -122,21 +117,10 @@ impl RuleStore for SeaStore {
         if let Some(at) = update.last_triggered_at {
             model.last_triggered_at = Set(stored(at));
         }
-        match model.update(&self.db).await {
-            Ok(m) => to_domain(m),
-            Err(sea_orm::DbErr::RecordNotUpdated) => Err(not_found(ENTITY, id)),
-            Err(e) => Err(write_err(ENTITY)(e)),
-        }
+        to_domain(updated(model.update(&self.db).await, ENTITY, id.get())?)
     }
 
     async fn delete_rule(&self, id: RuleId) -> Result<()> {
-        let result = rule::Entity::delete_by_id(id.get())
-            .exec(&self.db)
-            .await
-            .map_err(backend_err)?;
-        if result.rows_affected == 0 {
-            return Err(not_found(ENTITY, id));
-        }
-        Ok(())
+        self.delete_row::<rule::Entity>(ENTITY, id.get()).await
     }
 }

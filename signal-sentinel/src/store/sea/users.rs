@@ -4,7 +4,7 @@ use sea_orm::{
 };
 
 use super::entity::user;
-use super::{SeaStore, backend_err, corrupt, not_found, write_err};
+use super::{SeaStore, backend_err, corrupt, not_found, updated, write_err};
 use crate::domain::{Email, NewUser, User, UserId, UserUpdate};
 use crate::store::{Result, UserStore};
 use crate::{Secret, time};
@@ -41,12 +41,7 @@ impl UserStore for SeaStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<User> {
-        user::Entity::find_by_id(id.get())
-            .one(&self.db)
-            .await
-            .map_err(backend_err)?
-            .ok_or_else(|| not_found(ENTITY, id))
-            .and_then(to_domain)
+        to_domain(self.find_row::<user::Entity>(ENTITY, id.get()).await?)
     }
 
     async fn get_user_by_email(&self, email: &Email) -> Result<User> {
@@ -82,21 +77,10 @@ impl UserStore for SeaStore {
         if let Some(name) = update.display_name {
             model.display_name = Set(name);
         }
-        match model.update(&self.db).await {
-            Ok(m) => to_domain(m),
-            Err(sea_orm::DbErr::RecordNotUpdated) => Err(not_found(ENTITY, id)),
-            Err(e) => Err(write_err(ENTITY)(e)),
-        }
+        to_domain(updated(model.update(&self.db).await, ENTITY, id.get())?)
     }
 
     async fn delete_user(&self, id: UserId) -> Result<()> {
-        let result = user::Entity::delete_by_id(id.get())
-            .exec(&self.db)
-            .await
-            .map_err(backend_err)?;
-        if result.rows_affected == 0 {
-            return Err(not_found(ENTITY, id));
-        }
-        Ok(())
+        self.delete_row::<user::Entity>(ENTITY, id.get()).await
     }
 }
