@@ -73,6 +73,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod engine;
 mod secret;
 pub mod store;
 pub mod time;

@@ -1,0 +1,486 @@
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::JsonDocument;
+
+/// Version of the JSON form written by [`Condition::to_document`].
+pub const CONDITION_VERSION: u32 = 1;
+
+/// How a value compares with a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Comparison {
+    /// `>`
+    #[serde(rename = ">")]
+    Above,
+    /// `>=`
+    #[serde(rename = ">=")]
+    AtOrAbove,
+    /// `<`
+    #[serde(rename = "<")]
+    Below,
+    /// `<=`
+    #[serde(rename = "<=")]
+    AtOrBelow,
+}
+
+impl Comparison {
+    /// The operator as written (`>`, `>=`, `<`, `<=`).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Above => ">",
+            Self::AtOrAbove => ">=",
+            Self::Below => "<",
+            Self::AtOrBelow => "<=",
+        }
+    }
+
+    /// Whether `value` compares with `threshold` this way.
+    pub fn holds<T: PartialOrd>(self, value: T, threshold: T) -> bool {
+        match self {
+            Self::Above => value > threshold,
+            Self::AtOrAbove => value >= threshold,
+            Self::Below => value < threshold,
+            Self::AtOrBelow => value <= threshold,
+        }
+    }
+}
+
+/// Up or down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Upwards.
+    Up,
+    /// Downwards.
+    Down,
+}
+
+/// Which way a percent move within a window counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Move {
+    /// A rise.
+    Up,
+    /// A fall.
+    Down,
+    /// Either.
+    Either,
+}
+
+/// The 52-week high or low.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Extreme {
+    /// Highest high of the last 52 weeks.
+    High,
+    /// Lowest low of the last 52 weeks.
+    Low,
+}
+
+/// Simple or exponential moving average.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AverageKind {
+    /// Arithmetic mean of the last `period` daily closes.
+    Sma,
+    /// Exponential average with smoothing 2 / (period + 1), seeded with the SMA.
+    Ema,
+}
+
+/// A moving average of daily closes (the current price standing in for today's close).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Average {
+    /// SMA or EMA.
+    pub kind: AverageKind,
+    /// Number of daily closes.
+    pub period: u32,
+}
+
+impl fmt::Display for Average {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            AverageKind::Sma => "sma",
+            AverageKind::Ema => "ema",
+        };
+        write!(f, "{kind}({})", self.period)
+    }
+}
+
+/// When a rule fires: a typed, serde-tagged condition.
+///
+/// Stored in a rule as a versioned JSON document (`{"version": 1, "type": "price", …}`,
+/// see [`Condition::to_document`]); written by people in the text form of
+/// [`parse_rule`](super::parse_rule). Thresholds are exact decimals; percentages are in percent
+/// (`5` means 5 %).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Condition {
+    /// Level-triggered: the price compares with a level (`AAPL price > 200`).
+    Price {
+        /// The comparison.
+        op: Comparison,
+        /// The level.
+        level: Decimal,
+    },
+    /// Edge-triggered: the price crosses a level. Needs a previous sample on the other side
+    /// (at or below the level for an upward cross), so it never fires on its first sample.
+    CrossesLevel {
+        /// Up through the level, or down through it.
+        direction: Direction,
+        /// The level.
+        level: Decimal,
+    },
+    /// Edge-triggered: the price crosses a moving average.
+    CrossesAverage {
+        /// Up through the average, or down through it.
+        direction: Direction,
+        /// The average.
+        average: Average,
+    },
+    /// Edge-triggered: a fast average crosses a slow one (golden / death cross).
+    AverageCrossesAverage {
+        /// The average that crosses.
+        fast: Average,
+        /// Up through the other, or down through it.
+        direction: Direction,
+        /// The average crossed.
+        slow: Average,
+    },
+    /// Change from the previous session's close, in percent (`TSLA day change <= -5%`).
+    DayChange {
+        /// The comparison.
+        op: Comparison,
+        /// Percent, signed.
+        percent: Decimal,
+    },
+    /// A move of at least `percent` within the last `window_minutes` minutes.
+    MoveWithin {
+        /// Up, down or either way.
+        direction: Move,
+        /// Size of the move in percent (positive).
+        percent: Decimal,
+        /// Length of the window.
+        window_minutes: u32,
+    },
+    /// Today's volume is at least `multiple` times the average daily volume of the last `days`
+    /// sessions.
+    VolumeSpike {
+        /// How many times the average (e.g. 2.5).
+        multiple: Decimal,
+        /// Sessions in the average.
+        days: u32,
+    },
+    /// The price makes a new 52-week high (above every high) or low.
+    NewExtreme {
+        /// High or low.
+        extreme: Extreme,
+    },
+    /// The price is within `percent` of the 52-week high or low.
+    NearExtreme {
+        /// High or low.
+        extreme: Extreme,
+        /// Distance in percent of the extreme.
+        percent: Decimal,
+    },
+    /// The relative strength index (Wilder's, over daily closes) compares with a level.
+    Rsi {
+        /// Number of daily changes (14 is usual).
+        period: u32,
+        /// The comparison.
+        op: Comparison,
+        /// The level, 0–100.
+        level: Decimal,
+    },
+    /// The price falls `percent` below the highest price seen since the rule was armed.
+    TrailingStop {
+        /// Distance below the high, in percent.
+        percent: Decimal,
+    },
+    /// The session opens at least `percent` above (gap up) or below (gap down) the previous
+    /// close.
+    Gap {
+        /// Up or down.
+        direction: Direction,
+        /// Size of the gap in percent (positive).
+        percent: Decimal,
+    },
+}
+
+/// A condition whose values are out of range, or a stored document that is not a condition.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConditionError {
+    /// A value is out of its range.
+    #[error("{field} {reason}")]
+    OutOfRange {
+        /// The value's name (`level`, `period` …).
+        field: &'static str,
+        /// What is expected.
+        reason: String,
+    },
+    /// The stored JSON is not a condition this version understands.
+    #[error("stored condition cannot be read: {0}")]
+    Document(String),
+}
+
+/// Longest average or RSI period accepted (a year of sessions and then some).
+pub(crate) const MAX_PERIOD: u32 = 400;
+/// Longest move window accepted: one week.
+pub(crate) const MAX_WINDOW_MINUTES: u32 = 7 * 24 * 60;
+
+fn out_of_range(field: &'static str, reason: impl Into<String>) -> ConditionError {
+    ConditionError::OutOfRange {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn positive(field: &'static str, value: Decimal) -> Result<(), ConditionError> {
+    if value > Decimal::ZERO {
+        Ok(())
+    } else {
+        Err(out_of_range(
+            field,
+            format!("must be greater than 0, got {value}"),
+        ))
+    }
+}
+
+fn period(field: &'static str, value: u32, min: u32) -> Result<(), ConditionError> {
+    if (min..=MAX_PERIOD).contains(&value) {
+        Ok(())
+    } else {
+        Err(out_of_range(
+            field,
+            format!("must be between {min} and {MAX_PERIOD}, got {value}"),
+        ))
+    }
+}
+
+impl Condition {
+    /// Checks that every value is in range: levels, percents and multiples positive (a day
+    /// change may be negative but not zero), periods 1–400 (RSI 2–400), an RSI level within
+    /// 0–100, a window of 1 minute to a week, two different averages in a cross.
+    ///
+    /// # Errors
+    /// [`ConditionError::OutOfRange`] naming the first value that is not.
+    pub fn validate(&self) -> Result<(), ConditionError> {
+        match self {
+            Self::Price { level, .. } | Self::CrossesLevel { level, .. } => {
+                positive("level", *level)
+            }
+            Self::CrossesAverage { average, .. } => period("period", average.period, 1),
+            Self::AverageCrossesAverage { fast, slow, .. } => {
+                period("period", fast.period, 1)?;
+                period("period", slow.period, 1)?;
+                if fast == slow {
+                    return Err(out_of_range(
+                        "averages",
+                        "must differ: an average cannot cross itself",
+                    ));
+                }
+                Ok(())
+            }
+            Self::DayChange { percent, .. } => {
+                if percent.is_zero() {
+                    Err(out_of_range("percent", "must not be 0"))
+                } else {
+                    Ok(())
+                }
+            }
+            Self::MoveWithin {
+                percent,
+                window_minutes,
+                ..
+            } => {
+                positive("percent", *percent)?;
+                if (1..=MAX_WINDOW_MINUTES).contains(window_minutes) {
+                    Ok(())
+                } else {
+                    Err(out_of_range(
+                        "window",
+                        format!(
+                            "must be between 1 minute and 7 days, got {window_minutes} minutes"
+                        ),
+                    ))
+                }
+            }
+            Self::VolumeSpike { multiple, days } => {
+                positive("multiple", *multiple)?;
+                period("days", *days, 1)
+            }
+            Self::NewExtreme { .. } => Ok(()),
+            Self::NearExtreme { percent, .. }
+            | Self::TrailingStop { percent }
+            | Self::Gap { percent, .. } => {
+                positive("percent", *percent)?;
+                if *percent >= Decimal::ONE_HUNDRED {
+                    return Err(out_of_range(
+                        "percent",
+                        format!("must be below 100, got {percent}"),
+                    ));
+                }
+                Ok(())
+            }
+            Self::Rsi {
+                period: p, level, ..
+            } => {
+                period("period", *p, 2)?;
+                if *level < Decimal::ZERO || *level > Decimal::ONE_HUNDRED {
+                    return Err(out_of_range(
+                        "level",
+                        format!("must be between 0 and 100, got {level}"),
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the condition fires on a change between two samples rather than on a state.
+    pub fn is_edge_triggered(&self) -> bool {
+        matches!(
+            self,
+            Self::CrossesLevel { .. }
+                | Self::CrossesAverage { .. }
+                | Self::AverageCrossesAverage { .. }
+                | Self::NewExtreme { .. }
+        )
+    }
+
+    /// The stored form: a [`JsonDocument`] of version [`CONDITION_VERSION`].
+    pub fn to_document(&self) -> JsonDocument {
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        // A `Condition` always serializes to an object with a `type`.
+        JsonDocument::new(CONDITION_VERSION, value).unwrap_or_else(|_| JsonDocument::empty())
+    }
+
+    /// Reads a stored condition and validates it.
+    ///
+    /// # Errors
+    /// [`ConditionError::Document`] when the document was written by a newer version or is not a
+    /// condition; [`ConditionError::OutOfRange`] when a value is out of range.
+    pub fn from_document(doc: &JsonDocument) -> Result<Self, ConditionError> {
+        if doc.version() != CONDITION_VERSION {
+            return Err(ConditionError::Document(format!(
+                "version {} is not supported (this build reads version {CONDITION_VERSION})",
+                doc.version()
+            )));
+        }
+        let condition: Self = serde_json::from_value(serde_json::Value::Object(doc.body().clone()))
+            .map_err(|e| ConditionError::Document(e.to_string()))?;
+        condition.validate()?;
+        Ok(condition)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::dec;
+    use serde_json::json;
+
+    #[test]
+    fn json_form_is_tagged_and_versioned() {
+        let c = Condition::CrossesLevel {
+            direction: Direction::Up,
+            level: dec!(200.50),
+        };
+        let doc = c.to_document();
+        assert_eq!(
+            serde_json::to_value(&doc).unwrap(),
+            json!({"version": 1, "type": "crosses_level", "direction": "up", "level": "200.50"})
+        );
+        assert_eq!(Condition::from_document(&doc).unwrap(), c);
+        let rsi = Condition::Rsi {
+            period: 14,
+            op: Comparison::Above,
+            level: dec!(70),
+        };
+        assert_eq!(
+            serde_json::to_value(rsi.to_document()).unwrap(),
+            json!({"version": 1, "type": "rsi", "period": 14, "op": ">", "level": "70"})
+        );
+    }
+
+    #[test]
+    fn unknown_versions_and_shapes_are_refused() {
+        let newer =
+            JsonDocument::new(2, json!({"type": "price", "op": ">", "level": "1"})).unwrap();
+        let err = Condition::from_document(&newer).unwrap_err().to_string();
+        assert!(err.contains("version 2 is not supported"), "{err}");
+        let unknown = JsonDocument::new(1, json!({"type": "moon_phase"})).unwrap();
+        assert!(Condition::from_document(&unknown).is_err());
+        let bad = JsonDocument::new(1, json!({"type": "price", "op": ">", "level": "-3"})).unwrap();
+        assert_eq!(
+            Condition::from_document(&bad).unwrap_err().to_string(),
+            "level must be greater than 0, got -3"
+        );
+    }
+
+    #[test]
+    fn validation_ranges() {
+        let sma = |period| Average {
+            kind: AverageKind::Sma,
+            period,
+        };
+        let bad = [
+            Condition::Rsi {
+                period: 1,
+                op: Comparison::Above,
+                level: dec!(70),
+            },
+            Condition::Rsi {
+                period: 14,
+                op: Comparison::Above,
+                level: dec!(101),
+            },
+            Condition::DayChange {
+                op: Comparison::AtOrBelow,
+                percent: dec!(0),
+            },
+            Condition::MoveWithin {
+                direction: Move::Either,
+                percent: dec!(3),
+                window_minutes: 0,
+            },
+            Condition::TrailingStop { percent: dec!(100) },
+            Condition::AverageCrossesAverage {
+                fast: sma(50),
+                direction: Direction::Up,
+                slow: sma(50),
+            },
+            Condition::CrossesAverage {
+                direction: Direction::Up,
+                average: sma(401),
+            },
+            Condition::VolumeSpike {
+                multiple: dec!(0),
+                days: 20,
+            },
+        ];
+        for c in bad {
+            assert!(c.validate().is_err(), "{c:?}");
+        }
+        assert!(
+            Condition::DayChange {
+                op: Comparison::AtOrBelow,
+                percent: dec!(-5)
+            }
+            .validate()
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn comparisons() {
+        assert!(Comparison::AtOrAbove.holds(dec!(200.0), dec!(200)));
+        assert!(!Comparison::Above.holds(dec!(200.0), dec!(200)));
+        assert!(Comparison::Below.holds(1, 2));
+        assert!(Comparison::AtOrBelow.holds(2, 2));
+    }
+}
