@@ -16,6 +16,8 @@ pub struct Quote {
     pub price: Decimal,
     /// Close of the previous regular session, when the provider gives it.
     pub previous_close: Option<Decimal>,
+    /// Opening price of the current session, when known.
+    pub day_open: Option<Decimal>,
     /// Highest price of the current session, when known.
     pub day_high: Option<Decimal>,
     /// Lowest price of the current session, when known.
@@ -45,6 +47,7 @@ impl Quote {
             symbol,
             price,
             previous_close: None,
+            day_open: None,
             day_high: None,
             day_low: None,
             volume: None,
@@ -60,6 +63,16 @@ impl Quote {
     pub fn with_previous_close(mut self, close: Decimal) -> Result<Self, ValidationError> {
         positive("previous close", close)?;
         self.previous_close = Some(close);
+        Ok(self)
+    }
+
+    /// Sets the session's opening price.
+    ///
+    /// # Errors
+    /// [`ValidationError::Field`] when it is not positive.
+    pub fn with_open(mut self, open: Decimal) -> Result<Self, ValidationError> {
+        positive("open", open)?;
+        self.day_open = Some(open);
         Ok(self)
     }
 

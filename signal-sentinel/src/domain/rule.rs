@@ -206,10 +206,14 @@ stored_enum! {
         Pending => "pending",
         /// Fired; waiting for the condition to clear.
         Firing => "firing",
-        /// Fired recently or snoozed by the user; not firing again yet.
+        /// The condition holds but the user snoozed the rule (or a cooldown runs).
         Snoozed => "snoozed",
-        /// The provider has no data for the symbol.
+        /// Fired, then the condition stopped holding; watching again.
+        Resolved => "resolved",
+        /// The quote is missing, stale or unusable; the rule neither fires nor resolves.
         NoData => "no_data",
+        /// The rule cannot be evaluated (its stored condition is unreadable).
+        Error => "error",
     }
 }
 
@@ -283,7 +287,7 @@ mod tests {
         }
         assert_eq!(
             "sleeping".parse::<RulePhase>().unwrap_err().to_string(),
-            "invalid rule phase: unknown value \"sleeping\"; expected one of: armed, pending, firing, snoozed, no_data"
+            "invalid rule phase: unknown value \"sleeping\"; expected one of: armed, pending, firing, snoozed, resolved, no_data, error"
         );
     }
 }

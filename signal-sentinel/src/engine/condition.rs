@@ -348,7 +348,6 @@ impl Condition {
             Self::CrossesLevel { .. }
                 | Self::CrossesAverage { .. }
                 | Self::AverageCrossesAverage { .. }
-                | Self::NewExtreme { .. }
         )
     }
 

@@ -6,12 +6,30 @@
 //! - [`Condition`]: the typed condition, stored as versioned JSON in a rule.
 //! - [`parse_rule`] / [`RuleText`]: the short text form people type (`AAPL crosses above 200`),
 //!   which round-trips through `Display`. The grammar is documented in `docs/rules.md`.
+//! - [`evaluate`]: what a condition says about one quote, given the symbol's daily history.
+//! - [`step`]: a rule's lifecycle over successive quotes (pending, firing, resolving,
+//!   cooldowns, hysteresis, snooze, expiry), driven by [`RuleOptions`].
+//! - [`backtest`]: the alerts a rule would have fired over a series of bars.
 
+mod backtest;
 mod condition;
+mod evaluate;
+pub mod indicators;
+mod lifecycle;
+mod template;
 mod text;
 
+pub use backtest::{BacktestAlert, backtest};
 pub use condition::{
     Average, AverageKind, CONDITION_VERSION, Comparison, Condition, ConditionError, Direction,
     Extreme, Move,
+};
+pub use evaluate::{Memory, Signal, evaluate};
+pub use lifecycle::{
+    EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, RuleOptions, Schedule,
+    Transition, step,
+};
+pub use template::{
+    DEFAULT_TEMPLATE, MessageContext, PLACEHOLDERS, TemplateError, check_template, render,
 };
 pub use text::{ParseError, RuleText, parse_rule};

@@ -8,5 +8,6 @@
 #[macro_use]
 mod helpers;
 
+mod engine;
 mod settings;
 mod store;

@@ -1,0 +1,185 @@
+//! Moving averages and RSI over daily closes, with the current price standing in for today's
+//! close (as a daily chart shows them during the session).
+//!
+//! They compute in `f64`: they are statistics, not prices, and are only ever compared with
+//! each other or with an RSI level converted to `f64` the same way every time. Each function
+//! reads a slice and allocates nothing.
+
+use crate::domain::Bar;
+use crate::time::Timestamp;
+
+/// Completed daily sessions of one symbol, oldest first, with their closes as `f64` prepared
+/// once for the indicators.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DailyHistory {
+    bars: Vec<Bar>,
+    closes: Vec<f64>,
+}
+
+impl DailyHistory {
+    /// Builds the history from completed daily bars (sorted by time here; duplicates of a
+    /// time keep the last one given).
+    pub fn new(mut bars: Vec<Bar>) -> Self {
+        bars.sort_by_key(|b| b.at);
+        bars.dedup_by(|later, earlier| {
+            if later.at == earlier.at {
+                std::mem::swap(later, earlier);
+                true
+            } else {
+                false
+            }
+        });
+        let closes = bars.iter().map(|b| to_f64(b.close)).collect();
+        Self { bars, closes }
+    }
+
+    /// Appends a completed session. A bar not newer than the last one is ignored (the
+    /// history stays sorted and free of duplicates); returns whether it was added.
+    pub fn push(&mut self, bar: Bar) -> bool {
+        if self.bars.last().is_some_and(|last| bar.at <= last.at) {
+            return false;
+        }
+        self.closes.push(to_f64(bar.close));
+        self.bars.push(bar);
+        true
+    }
+
+    /// The bars, oldest first.
+    pub fn bars(&self) -> &[Bar] {
+        &self.bars
+    }
+
+    /// The closes as `f64`, oldest first.
+    pub fn closes(&self) -> &[f64] {
+        &self.closes
+    }
+
+    /// Whether there is no history.
+    pub fn is_empty(&self) -> bool {
+        self.bars.is_empty()
+    }
+
+    /// Bars of the 52 weeks (364 days) before `at`.
+    pub fn last_52_weeks(&self, at: Timestamp) -> &[Bar] {
+        let from = at - chrono::Duration::days(364);
+        let start = self.bars.partition_point(|b| b.at < from);
+        let end = self.bars.partition_point(|b| b.at < at);
+        &self.bars[start..end.max(start)]
+    }
+}
+
+/// Converts a decimal to `f64` (exact enough for statistics; never used for a price compared
+/// with a user's level).
+pub fn to_f64(value: rust_decimal::Decimal) -> f64 {
+    rust_decimal::prelude::ToPrimitive::to_f64(&value).unwrap_or(f64::NAN)
+}
+
+/// Simple moving average of the last `period − 1` closes and `current`. `None` until there are
+/// `period − 1` closes.
+pub fn sma(closes: &[f64], period: usize, current: f64) -> Option<f64> {
+    if period == 0 || closes.len() + 1 < period {
+        return None;
+    }
+    let prior = &closes[closes.len() + 1 - period..];
+    Some((prior.iter().sum::<f64>() + current) / period as f64)
+}
+
+/// Exponential moving average with smoothing `2 / (period + 1)`, seeded with the mean of the
+/// first `period` closes, advanced through the rest and then `current`. `None` until there are
+/// `period` closes.
+pub fn ema(closes: &[f64], period: usize, current: f64) -> Option<f64> {
+    if period == 0 || closes.len() < period {
+        return None;
+    }
+    let alpha = 2.0 / (period as f64 + 1.0);
+    let seed = closes[..period].iter().sum::<f64>() / period as f64;
+    let previous = closes[period..]
+        .iter()
+        .fold(seed, |ema, close| ema + alpha * (close - ema));
+    Some(previous + alpha * (current - previous))
+}
+
+/// Wilder's relative strength index over the closes followed by `current`: average gain and
+/// loss of the first `period` changes, then smoothed `(avg × (period − 1) + change) / period`.
+/// `None` until there are `period` closes (so `period` changes with `current`). 100 when there
+/// was no loss at all, 50 when there was no change at all.
+pub fn rsi(closes: &[f64], period: usize, current: f64) -> Option<f64> {
+    if period == 0 || closes.len() < period {
+        return None;
+    }
+    let n = period as f64;
+    let prices = closes.iter().copied().chain(std::iter::once(current));
+    let changes = prices.clone().zip(prices.skip(1)).map(|(a, b)| b - a);
+    let (mut gain, mut loss) = (0.0, 0.0);
+    for (i, change) in changes.enumerate() {
+        let (g, l) = (change.max(0.0), (-change).max(0.0));
+        if i < period {
+            gain += g / n;
+            loss += l / n;
+        } else {
+            gain = (gain * (n - 1.0) + g) / n;
+            loss = (loss * (n - 1.0) + l) / n;
+        }
+    }
+    Some(if loss == 0.0 {
+        if gain == 0.0 { 50.0 } else { 100.0 }
+    } else {
+        100.0 - 100.0 / (1.0 + gain / loss)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// MSFT monthly closes, Jan–Dec 2000 (fixtures/monthly_prices_2000_2010.csv).
+    const MSFT_2000: [f64; 12] = [
+        39.81, 36.35, 43.22, 28.37, 25.45, 32.54, 28.4, 28.4, 24.53, 28.02, 23.34, 17.65,
+    ];
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn sma_by_hand() {
+        // sma(3) at the December close: (28.02 + 23.34 + 17.65) / 3 = 23.003333…
+        let v = sma(&MSFT_2000[..11], 3, 17.65).unwrap();
+        assert!(close(v, 69.01 / 3.0), "{v}");
+        assert_eq!(
+            sma(&MSFT_2000[..1], 3, 1.0),
+            None,
+            "needs period - 1 closes"
+        );
+        assert!(close(sma(&[], 1, 5.0).unwrap(), 5.0));
+    }
+
+    #[test]
+    fn ema_by_hand() {
+        // ema(3), alpha 0.5, seeded with mean(39.81, 36.35, 43.22) = 39.793333…
+        // then 28.37 → 34.0816667, 25.45 → 29.7658333, current 32.54 → 31.1529167
+        let v = ema(&MSFT_2000[..5], 3, 32.54).unwrap();
+        assert!(close(v, 31.152_916_666_666_67), "{v}");
+        assert_eq!(ema(&MSFT_2000[..2], 3, 1.0), None);
+    }
+
+    #[test]
+    fn rsi_by_hand() {
+        // rsi(3) over 39.81, 36.35, 43.22, current 28.37:
+        // changes -3.46, +6.87, -14.85 → gain 6.87/3 = 2.29, loss 18.31/3 = 6.103333…
+        // RS = 0.375204…, RSI = 100 − 100/1.375204… = 27.2835…
+        let v = rsi(&MSFT_2000[..3], 3, 28.37).unwrap();
+        assert!(
+            close(v, 100.0 - 100.0 / (1.0 + 2.29 / (18.31 / 3.0))),
+            "{v}"
+        );
+        // One more close: smoothing. Next change 25.45 - 28.37 = -2.92:
+        // gain (2.29*2 + 0)/3, loss (6.103333*2 + 2.92)/3
+        let v = rsi(&MSFT_2000[..4], 3, 25.45).unwrap();
+        let (g, l) = (2.29 * 2.0 / 3.0, (18.31 / 3.0 * 2.0 + 2.92) / 3.0);
+        assert!(close(v, 100.0 - 100.0 / (1.0 + g / l)), "{v}");
+        assert_eq!(rsi(&[1.0, 2.0], 3, 3.0), None);
+        assert_eq!(rsi(&[1.0, 2.0, 3.0], 3, 4.0), Some(100.0));
+        assert_eq!(rsi(&[2.0, 2.0, 2.0], 3, 2.0), Some(50.0));
+    }
+}

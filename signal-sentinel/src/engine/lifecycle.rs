@@ -1,0 +1,408 @@
+//! A rule's lifecycle: armed → (pending) → firing → resolved/armed, with the options that shape
+//! it (frequency, cooldown, hysteresis, pending duration, snooze, expiry, staleness).
+
+use chrono::Duration;
+use chrono_tz::America::New_York;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::condition::{Comparison, Condition, Direction};
+use super::evaluate::{Memory, Signal, evaluate};
+use super::indicators::DailyHistory;
+use super::template::{TemplateError, check_template};
+use crate::domain::{JsonDocument, Quote, RuleId, RulePhase, RuleState};
+use crate::time::Timestamp;
+
+/// Version of the JSON form of [`RuleOptions`].
+pub const OPTIONS_VERSION: u32 = 1;
+
+/// How often a rule may fire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Frequency {
+    /// Once; then the rule disables itself.
+    Once,
+    /// At most once per exchange day (New York calendar date).
+    OncePerDay,
+    /// Every time the condition becomes true again (after the cooldown, if any).
+    #[default]
+    EveryTime,
+}
+
+/// How long a condition must hold before the rule fires (like `for:` in alerting systems).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pending {
+    /// For this many minutes of quote time.
+    Minutes(u32),
+    /// For this many consecutive evaluations.
+    Evaluations(u32),
+}
+
+/// How a rule fires. Stored as versioned JSON beside the condition; every field has a default,
+/// so `{}` is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuleOptions {
+    /// How often it may fire. Default: every time.
+    pub frequency: Frequency,
+    /// Minutes after firing during which it does not fire again. Default: 0.
+    pub cooldown_minutes: u32,
+    /// After firing, re-arm only once the price is this many percent back on the other side
+    /// of the rule's level (price and cross-a-level conditions only). Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hysteresis_percent: Option<Decimal>,
+    /// How long the condition must hold before firing. Default: fire at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Pending>,
+    /// Also send a notice when the condition stops holding. Default: no.
+    pub notify_on_resolve: bool,
+    /// Evaluate in pre- and after-market sessions too. Default: regular hours only.
+    pub extended_hours: bool,
+    /// A quote older than this many minutes is treated as missing. Default: 30.
+    pub stale_after_minutes: u32,
+    /// Message template (see [`DEFAULT_TEMPLATE`](super::DEFAULT_TEMPLATE)). Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Default for RuleOptions {
+    fn default() -> Self {
+        Self {
+            frequency: Frequency::EveryTime,
+            cooldown_minutes: 0,
+            hysteresis_percent: None,
+            pending: None,
+            notify_on_resolve: false,
+            extended_hours: false,
+            stale_after_minutes: 30,
+            message: None,
+        }
+    }
+}
+
+/// Options that cannot be used, or a stored document that is not rule options.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// A value is out of range or does not fit the condition.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The option's name.
+        field: &'static str,
+        /// What is expected.
+        reason: String,
+    },
+    /// The message template is invalid.
+    #[error("message: {0}")]
+    Template(#[from] TemplateError),
+    /// The stored JSON cannot be read.
+    #[error("stored options cannot be read: {0}")]
+    Document(String),
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> OptionsError {
+    OptionsError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl RuleOptions {
+    /// Checks the options against the rule's condition.
+    ///
+    /// # Errors
+    /// [`OptionsError`] when hysteresis is not a positive percent below 100 or the condition has
+    /// no level for it, a pending count or duration is 0, the staleness limit is 0, or the
+    /// template names an unknown placeholder.
+    pub fn validate(&self, condition: &Condition) -> Result<(), OptionsError> {
+        if let Some(h) = self.hysteresis_percent {
+            if h <= Decimal::ZERO || h >= Decimal::ONE_HUNDRED {
+                return Err(invalid(
+                    "hysteresis_percent",
+                    format!("must be between 0 and 100 (exclusive), got {h}"),
+                ));
+            }
+            if rearm_level(condition).is_none() {
+                return Err(invalid(
+                    "hysteresis_percent",
+                    "applies only to price-level conditions (price above/below, crosses a level)",
+                ));
+            }
+        }
+        match self.pending {
+            Some(Pending::Minutes(0)) => {
+                return Err(invalid("pending", "minutes must be at least 1"));
+            }
+            Some(Pending::Evaluations(0)) => {
+                return Err(invalid("pending", "evaluations must be at least 1"));
+            }
+            _ => {}
+        }
+        if self.stale_after_minutes == 0 {
+            return Err(invalid("stale_after_minutes", "must be at least 1"));
+        }
+        if let Some(message) = &self.message {
+            check_template(message)?;
+        }
+        Ok(())
+    }
+
+    /// The stored form.
+    pub fn to_document(&self) -> JsonDocument {
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        JsonDocument::new(OPTIONS_VERSION, value).unwrap_or_else(|_| JsonDocument::empty())
+    }
+
+    /// Reads stored options (an empty document gives the defaults).
+    ///
+    /// # Errors
+    /// [`OptionsError::Document`] for a newer version or unknown fields.
+    pub fn from_document(doc: &JsonDocument) -> Result<Self, OptionsError> {
+        if doc.version() != OPTIONS_VERSION {
+            return Err(OptionsError::Document(format!(
+                "version {} is not supported (this build reads version {OPTIONS_VERSION})",
+                doc.version()
+            )));
+        }
+        serde_json::from_value(serde_json::Value::Object(doc.body().clone()))
+            .map_err(|e| OptionsError::Document(e.to_string()))
+    }
+}
+
+/// The level a price-level condition watches and the side it fires on, for hysteresis.
+fn rearm_level(condition: &Condition) -> Option<(Decimal, Direction)> {
+    match condition {
+        Condition::Price { op, level } => Some((
+            *level,
+            match op {
+                Comparison::Above | Comparison::AtOrAbove => Direction::Up,
+                Comparison::Below | Comparison::AtOrBelow => Direction::Down,
+            },
+        )),
+        Condition::CrossesLevel { direction, level } => Some((*level, *direction)),
+        _ => None,
+    }
+}
+
+/// Everything the engine keeps about a rule between samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineState {
+    /// Lifecycle phase.
+    pub phase: RulePhase,
+    /// Number of times the rule has fired.
+    pub episode: i64,
+    /// When the condition started to hold, while pending.
+    pub pending_since: Option<Timestamp>,
+    /// Consecutive evaluations the condition has held, while pending.
+    pub pending_count: u32,
+    /// When the rule last fired.
+    pub last_fired_at: Option<Timestamp>,
+    /// Time of the last quote evaluated (older or equal quotes are ignored).
+    pub last_sample_at: Option<Timestamp>,
+    /// The condition's own memory.
+    pub memory: Memory,
+}
+
+impl EngineState {
+    /// The state of a rule never evaluated.
+    pub fn new() -> Self {
+        Self {
+            phase: RulePhase::Armed,
+            episode: 0,
+            pending_since: None,
+            pending_count: 0,
+            last_fired_at: None,
+            last_sample_at: None,
+            memory: Memory::default(),
+        }
+    }
+
+    /// Reads the state stored for a rule.
+    ///
+    /// # Errors
+    /// A message when the stored memory is not what this build writes.
+    pub fn from_stored(stored: &RuleState) -> Result<Self, String> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Extra {
+            pending_count: u32,
+            last_fired_at: Option<Timestamp>,
+            last_sample_at: Option<Timestamp>,
+            condition: Memory,
+        }
+        let extra: Extra =
+            serde_json::from_value(stored.memory.clone()).map_err(|e| e.to_string())?;
+        Ok(Self {
+            phase: stored.phase,
+            episode: stored.episode,
+            pending_since: stored.pending_since,
+            pending_count: extra.pending_count,
+            last_fired_at: extra.last_fired_at,
+            last_sample_at: extra.last_sample_at,
+            memory: extra.condition,
+        })
+    }
+
+    /// The form stored for `rule`.
+    pub fn to_stored(&self, rule: RuleId, now: Timestamp) -> RuleState {
+        RuleState {
+            rule_id: rule,
+            phase: self.phase,
+            episode: self.episode,
+            pending_since: self.pending_since,
+            last_price: self.memory.last_price,
+            memory: serde_json::json!({
+                "pending_count": self.pending_count,
+                "last_fired_at": self.last_fired_at,
+                "last_sample_at": self.last_sample_at,
+                "condition": self.memory,
+            }),
+            updated_at: now,
+        }
+    }
+}
+
+impl Default for EngineState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The schedule of a rule: when it stops, and until when it is quiet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// After this instant the rule is not evaluated.
+    pub expires_at: Option<Timestamp>,
+    /// Until this instant the rule does not fire.
+    pub snoozed_until: Option<Timestamp>,
+}
+
+/// What a step decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The rule fired: store one alert for this episode.
+    Fired {
+        /// The episode (1 for the first firing).
+        episode: i64,
+        /// The price that fired it.
+        price: Decimal,
+        /// The quote's time.
+        at: Timestamp,
+    },
+    /// The condition stopped holding after firing, and the rule asks to hear about it.
+    Resolved {
+        /// The episode that ends.
+        episode: i64,
+        /// The price at resolution.
+        price: Decimal,
+        /// The quote's time.
+        at: Timestamp,
+    },
+}
+
+/// Advances a rule by one sample.
+///
+/// `quote` is `None` when the provider had nothing for the symbol. `now` is the evaluation
+/// time (the quote's own time in a backtest). A missing, stale (older than
+/// `stale_after_minutes` at `now`), duplicate or out-of-order quote changes nothing but the
+/// phase (to no-data when missing or stale) and never fires.
+pub fn step(
+    condition: &Condition,
+    options: &RuleOptions,
+    schedule: Schedule,
+    state: &mut EngineState,
+    quote: Option<&Quote>,
+    history: &DailyHistory,
+    now: Timestamp,
+) -> Option<Transition> {
+    if schedule.expires_at.is_some_and(|at| now >= at) {
+        return None;
+    }
+    let quote = match quote {
+        Some(q) if now - q.at <= Duration::minutes(i64::from(options.stale_after_minutes)) => q,
+        _ => {
+            if state.phase != RulePhase::Firing {
+                state.phase = RulePhase::NoData;
+                state.pending_since = None;
+                state.pending_count = 0;
+            }
+            return None;
+        }
+    };
+    if state.last_sample_at.is_some_and(|last| quote.at <= last) {
+        return None;
+    }
+    state.last_sample_at = Some(quote.at);
+    let signal = evaluate(condition, &mut state.memory, quote, history);
+
+    if state.phase == RulePhase::Firing {
+        if options.frequency == Frequency::Once {
+            return None;
+        }
+        let rearmed = signal == Signal::False
+            && match (options.hysteresis_percent, rearm_level(condition)) {
+                (Some(h), Some((level, Direction::Up))) => {
+                    quote.price < level * (Decimal::ONE_HUNDRED - h) / Decimal::ONE_HUNDRED
+                }
+                (Some(h), Some((level, Direction::Down))) => {
+                    quote.price > level * (Decimal::ONE_HUNDRED + h) / Decimal::ONE_HUNDRED
+                }
+                _ => true,
+            };
+        if !rearmed {
+            return None;
+        }
+        state.phase = RulePhase::Resolved;
+        // A trailing stop is armed again from here.
+        state.memory.highest = Some(quote.price);
+        return options.notify_on_resolve.then_some(Transition::Resolved {
+            episode: state.episode,
+            price: quote.price,
+            at: quote.at,
+        });
+    }
+
+    if signal != Signal::True {
+        state.phase = RulePhase::Armed;
+        state.pending_since = None;
+        state.pending_count = 0;
+        return None;
+    }
+    let quiet = schedule.snoozed_until.is_some_and(|until| now < until)
+        || state.last_fired_at.is_some_and(|last| {
+            quote.at - last < Duration::minutes(i64::from(options.cooldown_minutes))
+                || (options.frequency == Frequency::OncePerDay && same_exchange_day(last, quote.at))
+        });
+    if quiet {
+        state.phase = RulePhase::Snoozed;
+        return None;
+    }
+    if let Some(pending) = options.pending {
+        let since = *state.pending_since.get_or_insert(quote.at);
+        state.pending_count += 1;
+        let held = match pending {
+            Pending::Minutes(m) => quote.at - since >= Duration::minutes(i64::from(m)),
+            Pending::Evaluations(n) => state.pending_count >= n,
+        };
+        if !held {
+            state.phase = RulePhase::Pending;
+            return None;
+        }
+    }
+    state.episode += 1;
+    state.phase = RulePhase::Firing;
+    state.last_fired_at = Some(quote.at);
+    state.pending_since = None;
+    state.pending_count = 0;
+    Some(Transition::Fired {
+        episode: state.episode,
+        price: quote.price,
+        at: quote.at,
+    })
+}
+
+fn same_exchange_day(a: Timestamp, b: Timestamp) -> bool {
+    a.with_timezone(&New_York).date_naive() == b.with_timezone(&New_York).date_naive()
+}
