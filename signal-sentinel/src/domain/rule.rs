@@ -228,7 +228,7 @@ pub struct RuleState {
     pub episode: i64,
     /// When the condition started to hold, while pending.
     pub pending_since: Option<Timestamp>,
-    /// The last price seen (edge-triggered conditions compare with it).
+    /// The price at the last firing or resolution.
     pub last_price: Option<Decimal>,
     /// Condition-specific memory, e.g. indicator windows or the high of a trailing stop.
     pub memory: serde_json::Value,

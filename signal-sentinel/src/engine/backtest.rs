@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::condition::Condition;
+use super::evaluate::{MarketView, Sample};
 use super::indicators::DailyHistory;
 use super::lifecycle::{EngineState, RuleOptions, Schedule, Transition, step};
 use crate::domain::{AlertKind, Bar, Quote, Symbol};
@@ -42,17 +43,23 @@ pub fn backtest(
     let mut history = DailyHistory::default();
     let mut state = EngineState::new();
     let mut alerts = Vec::new();
-    let mut previous_close = None;
+    let mut samples: Vec<Sample> = Vec::with_capacity(sorted.len());
     for bar in sorted {
-        let quote = bar_quote(symbol, bar, previous_close);
-        let transition = quote.as_ref().and_then(|q| {
+        let previous = samples.last().copied();
+        let quote = bar_quote(symbol, bar, previous.map(|p| p.price));
+        let transition = quote.as_ref().and_then(|quote| {
+            let view = MarketView {
+                quote,
+                previous,
+                recent: &samples,
+                history: &history,
+            };
             step(
                 condition,
                 options,
                 Schedule::default(),
                 &mut state,
-                Some(q),
-                &history,
+                Some(&view),
                 bar.at,
             )
         });
@@ -71,7 +78,10 @@ pub fn backtest(
             }),
             None => {}
         }
-        previous_close = Some(bar.close);
+        samples.push(Sample {
+            at: bar.at,
+            price: bar.close,
+        });
         history.push(bar.clone());
     }
     alerts

@@ -1,7 +1,5 @@
 //! What a condition says about one quote: true, false, or unknown (not enough data).
 
-use std::collections::VecDeque;
-
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -27,60 +25,84 @@ impl From<bool> for Signal {
     }
 }
 
-/// What a rule's condition remembers between samples. Kept in the rule's stored state, so it
-/// survives restarts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// One earlier price of a symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    /// When it was quoted.
+    pub at: Timestamp,
+    /// The price.
+    pub price: Decimal,
+}
+
+/// What the engine sees of a symbol at one quote. Built once per symbol and cycle and shared
+/// by every rule on the symbol: the previous sample and the recent ones belong to the symbol,
+/// not to a rule, so a rule's own state changes only when its lifecycle does.
+#[derive(Debug, Clone, Copy)]
+pub struct MarketView<'a> {
+    /// The quote being evaluated.
+    pub quote: &'a Quote,
+    /// The symbol's previous sample (before `quote`), if any.
+    pub previous: Option<Sample>,
+    /// The symbol's recent samples before `quote`, oldest first (for moves within a window;
+    /// older ones than the longest window in use may be dropped).
+    pub recent: &'a [Sample],
+    /// Completed daily sessions before the quote's session.
+    pub history: &'a DailyHistory,
+}
+
+/// What a rule's condition remembers itself. Small and `Copy`: the monitor compares it before
+/// and after a step to know whether the rule's stored state must be written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Memory {
-    /// Price of the previous sample (crosses of a level).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_price: Option<Decimal>,
-    /// Previous difference price − average, or fast − slow (crosses of averages).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_spread: Option<f64>,
+    /// Whether the rule has seen a sample since it was created (edge-triggered conditions
+    /// never fire on their first sample).
+    #[serde(default)]
+    pub seen: bool,
     /// Highest price since the rule was armed (trailing stop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highest: Option<Decimal>,
-    /// Samples inside the move window, oldest first (moves within a window).
-    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
-    pub window: VecDeque<(Timestamp, Decimal)>,
 }
 
-/// Evaluates `condition` on `quote`, given the symbol's completed daily `history`, and updates
-/// the condition's `memory` for the next sample.
+/// Evaluates `condition` on the view's quote and updates the rule's `memory`.
 ///
 /// Samples must come in time order: the rule lifecycle drops duplicate and out-of-order
 /// quotes before they get here.
-pub fn evaluate(
-    condition: &Condition,
-    memory: &mut Memory,
-    quote: &Quote,
-    history: &DailyHistory,
-) -> Signal {
+pub fn evaluate(condition: &Condition, memory: &mut Memory, view: &MarketView<'_>) -> Signal {
+    let first = !std::mem::replace(&mut memory.seen, true);
+    let quote = view.quote;
     let price = quote.price;
+    let history = view.history;
     match condition {
         Condition::Price { op, level } => op.holds(price, *level).into(),
-        Condition::CrossesLevel { direction, level } => {
-            let previous = memory.last_price.replace(price);
-            match previous {
-                None => Signal::Unknown,
-                Some(prev) => {
-                    crossed(*direction, prev <= *level, prev >= *level, price, *level).into()
-                }
-            }
-        }
+        Condition::CrossesLevel { direction, level } => match view.previous {
+            Some(prev) if !first => crossed(
+                *direction,
+                prev.price <= *level,
+                prev.price >= *level,
+                price,
+                *level,
+            )
+            .into(),
+            _ => Signal::Unknown,
+        },
         Condition::CrossesAverage { direction, average } => {
-            let spread = average_value(*average, history, price).map(|avg| to_f64(price) - avg);
-            spread_cross(memory, *direction, spread)
+            let spread_at = |at: Timestamp, p: Decimal| {
+                average_value(*average, history.closes_before(at), p).map(|avg| to_f64(p) - avg)
+            };
+            spread_cross(first, *direction, view.previous, quote, spread_at)
         }
         Condition::AverageCrossesAverage {
             fast,
             direction,
             slow,
         } => {
-            let spread = average_value(*fast, history, price)
-                .zip(average_value(*slow, history, price))
-                .map(|(f, s)| f - s);
-            spread_cross(memory, *direction, spread)
+            let spread_at = |at: Timestamp, p: Decimal| {
+                let closes = history.closes_before(at);
+                average_value(*fast, closes, p)
+                    .zip(average_value(*slow, closes, p))
+                    .map(|(f, s)| f - s)
+            };
+            spread_cross(first, *direction, view.previous, quote, spread_at)
         }
         Condition::DayChange { op, percent } => match quote.change_percent() {
             Some(change) => op.holds(change, *percent).into(),
@@ -92,19 +114,12 @@ pub fn evaluate(
             window_minutes,
         } => {
             let from = quote.at - chrono::Duration::minutes(i64::from(*window_minutes));
-            while memory.window.front().is_some_and(|(at, _)| *at < from) {
-                memory.window.pop_front();
-            }
-            let (low, high) = memory.window.iter().fold((None, None), |(lo, hi), (_, p)| {
-                (
-                    Some(lo.map_or(*p, |l: Decimal| l.min(*p))),
-                    Some(hi.map_or(*p, |h: Decimal| h.max(*p))),
-                )
-            });
-            memory.window.push_back((quote.at, price));
-            let (Some(low), Some(high)) = (low, high) else {
+            let start = view.recent.partition_point(|s| s.at < from);
+            let window = &view.recent[start..];
+            let Some(low) = window.iter().map(|s| s.price).min() else {
                 return Signal::Unknown;
             };
+            let high = window.iter().map(|s| s.price).max().unwrap_or(low);
             let rise = (price - low) / low * Decimal::ONE_HUNDRED;
             let fall = (high - price) / high * Decimal::ONE_HUNDRED;
             match direction {
@@ -123,14 +138,14 @@ pub fn evaluate(
             let recent = &bars[bars.len() - days..];
             let Some(total) = recent
                 .iter()
-                .try_fold(0_u128, |sum, b| b.volume.map(|v| sum + u128::from(v)))
+                .try_fold(0_u64, |sum, b| b.volume.and_then(|v| sum.checked_add(v)))
             else {
                 return Signal::Unknown;
             };
             // volume ≥ multiple × total / days  ⇔  volume × days ≥ multiple × total
             let lhs = Decimal::from(volume) * Decimal::from(days as u64);
-            match Decimal::from_i128_with_scale(total as i128, 0).checked_mul(*multiple) {
-                Some(rhs) => (lhs >= rhs && total > 0).into(),
+            match Decimal::from(total).checked_mul(*multiple) {
+                Some(rhs) => (total > 0 && lhs >= rhs).into(),
                 None => Signal::Unknown,
             }
         }
@@ -193,21 +208,30 @@ fn crossed<T: PartialOrd>(
     }
 }
 
-fn spread_cross(memory: &mut Memory, direction: Direction, spread: Option<f64>) -> Signal {
-    let Some(spread) = spread else {
+/// A cross of zero by `spread(at, price)` between the previous sample and the quote.
+fn spread_cross(
+    first: bool,
+    direction: Direction,
+    previous: Option<Sample>,
+    quote: &Quote,
+    spread: impl Fn(Timestamp, Decimal) -> Option<f64>,
+) -> Signal {
+    let (Some(prev), false) = (previous, first) else {
         return Signal::Unknown;
     };
-    match memory.last_spread.replace(spread) {
-        None => Signal::Unknown,
-        Some(prev) => crossed(direction, prev <= 0.0, prev >= 0.0, spread, 0.0).into(),
+    match (spread(prev.at, prev.price), spread(quote.at, quote.price)) {
+        (Some(before), Some(now)) => {
+            crossed(direction, before <= 0.0, before >= 0.0, now, 0.0).into()
+        }
+        _ => Signal::Unknown,
     }
 }
 
-fn average_value(average: Average, history: &DailyHistory, price: Decimal) -> Option<f64> {
+fn average_value(average: Average, closes: &[f64], price: Decimal) -> Option<f64> {
     let period = average.period as usize;
     match average.kind {
-        AverageKind::Sma => indicators::sma(history.closes(), period, to_f64(price)),
-        AverageKind::Ema => indicators::ema(history.closes(), period, to_f64(price)),
+        AverageKind::Sma => indicators::sma(closes, period, to_f64(price)),
+        AverageKind::Ema => indicators::ema(closes, period, to_f64(price)),
     }
 }
 

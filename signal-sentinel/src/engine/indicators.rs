@@ -54,18 +54,33 @@ impl DailyHistory {
         &self.closes
     }
 
+    /// Closes of the sessions before the exchange day of `at` (New York date).
+    pub fn closes_before(&self, at: Timestamp) -> &[f64] {
+        &self.closes[..self.sessions_before(at)]
+    }
+
+    fn sessions_before(&self, at: Timestamp) -> usize {
+        let day = exchange_date(at);
+        self.bars.partition_point(|b| exchange_date(b.at) < day)
+    }
+
     /// Whether there is no history.
     pub fn is_empty(&self) -> bool {
         self.bars.is_empty()
     }
 
-    /// Bars of the 52 weeks (364 days) before `at`.
+    /// Sessions of the 52 weeks (364 days) before the exchange day of `at`.
     pub fn last_52_weeks(&self, at: Timestamp) -> &[Bar] {
-        let from = at - chrono::Duration::days(364);
-        let start = self.bars.partition_point(|b| b.at < from);
-        let end = self.bars.partition_point(|b| b.at < at);
-        &self.bars[start..end.max(start)]
+        let from = exchange_date(at) - chrono::Duration::days(364);
+        let start = self.bars.partition_point(|b| exchange_date(b.at) < from);
+        let end = self.sessions_before(at);
+        &self.bars[start.min(end)..end]
     }
+}
+
+/// The exchange day of an instant: its calendar date in New York.
+pub fn exchange_date(at: Timestamp) -> chrono::NaiveDate {
+    at.with_timezone(&chrono_tz::America::New_York).date_naive()
 }
 
 /// Converts a decimal to `f64` (exact enough for statistics; never used for a price compared

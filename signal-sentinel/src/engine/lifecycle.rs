@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::condition::{Comparison, Condition, Direction};
-use super::evaluate::{Memory, Signal, evaluate};
-use super::indicators::DailyHistory;
+use super::evaluate::{MarketView, Memory, Signal, evaluate};
 use super::template::{TemplateError, check_template};
-use crate::domain::{JsonDocument, Quote, RuleId, RulePhase, RuleState};
+use crate::domain::{JsonDocument, RuleId, RulePhase, RuleState};
 use crate::time::Timestamp;
 
 /// Version of the JSON form of [`RuleOptions`].
@@ -186,8 +185,9 @@ fn rearm_level(condition: &Condition) -> Option<(Decimal, Direction)> {
     }
 }
 
-/// Everything the engine keeps about a rule between samples.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything the engine keeps about a rule between samples. It changes only when the rule's
+/// lifecycle does (or a trailing stop's high moves), so the monitor writes it back only then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineState {
     /// Lifecycle phase.
     pub phase: RulePhase,
@@ -199,8 +199,8 @@ pub struct EngineState {
     pub pending_count: u32,
     /// When the rule last fired.
     pub last_fired_at: Option<Timestamp>,
-    /// Time of the last quote evaluated (older or equal quotes are ignored).
-    pub last_sample_at: Option<Timestamp>,
+    /// Price at the last firing or resolution.
+    pub last_price: Option<Decimal>,
     /// The condition's own memory.
     pub memory: Memory,
 }
@@ -214,7 +214,7 @@ impl EngineState {
             pending_since: None,
             pending_count: 0,
             last_fired_at: None,
-            last_sample_at: None,
+            last_price: None,
             memory: Memory::default(),
         }
     }
@@ -229,7 +229,6 @@ impl EngineState {
         struct Extra {
             pending_count: u32,
             last_fired_at: Option<Timestamp>,
-            last_sample_at: Option<Timestamp>,
             condition: Memory,
         }
         let extra: Extra =
@@ -240,7 +239,7 @@ impl EngineState {
             pending_since: stored.pending_since,
             pending_count: extra.pending_count,
             last_fired_at: extra.last_fired_at,
-            last_sample_at: extra.last_sample_at,
+            last_price: stored.last_price,
             memory: extra.condition,
         })
     }
@@ -252,11 +251,10 @@ impl EngineState {
             phase: self.phase,
             episode: self.episode,
             pending_since: self.pending_since,
-            last_price: self.memory.last_price,
+            last_price: self.last_price,
             memory: serde_json::json!({
                 "pending_count": self.pending_count,
                 "last_fired_at": self.last_fired_at,
-                "last_sample_at": self.last_sample_at,
                 "condition": self.memory,
             }),
             updated_at: now,
@@ -304,24 +302,28 @@ pub enum Transition {
 
 /// Advances a rule by one sample.
 ///
-/// `quote` is `None` when the provider had nothing for the symbol. `now` is the evaluation
-/// time (the quote's own time in a backtest). A missing, stale (older than
-/// `stale_after_minutes` at `now`), duplicate or out-of-order quote changes nothing but the
-/// phase (to no-data when missing or stale) and never fires.
+/// `view` is `None` when the provider had nothing for the symbol. `now` is the evaluation
+/// time (the quote's own time in a backtest). A missing or stale quote (older than
+/// `stale_after_minutes` at `now`) moves the rule to no-data (unless it is firing) and never
+/// fires; a quote not newer than the symbol's previous sample (a duplicate, or out of order)
+/// changes nothing.
 pub fn step(
     condition: &Condition,
     options: &RuleOptions,
     schedule: Schedule,
     state: &mut EngineState,
-    quote: Option<&Quote>,
-    history: &DailyHistory,
+    view: Option<&MarketView<'_>>,
     now: Timestamp,
 ) -> Option<Transition> {
     if schedule.expires_at.is_some_and(|at| now >= at) {
         return None;
     }
-    let quote = match quote {
-        Some(q) if now - q.at <= Duration::minutes(i64::from(options.stale_after_minutes)) => q,
+    let view = match view {
+        Some(v)
+            if now - v.quote.at <= Duration::minutes(i64::from(options.stale_after_minutes)) =>
+        {
+            v
+        }
         _ => {
             if state.phase != RulePhase::Firing {
                 state.phase = RulePhase::NoData;
@@ -331,11 +333,11 @@ pub fn step(
             return None;
         }
     };
-    if state.last_sample_at.is_some_and(|last| quote.at <= last) {
+    let quote = view.quote;
+    if view.previous.is_some_and(|prev| quote.at <= prev.at) {
         return None;
     }
-    state.last_sample_at = Some(quote.at);
-    let signal = evaluate(condition, &mut state.memory, quote, history);
+    let signal = evaluate(condition, &mut state.memory, view);
 
     if state.phase == RulePhase::Firing {
         if options.frequency == Frequency::Once {
@@ -355,6 +357,7 @@ pub fn step(
             return None;
         }
         state.phase = RulePhase::Resolved;
+        state.last_price = Some(quote.price);
         // A trailing stop is armed again from here.
         state.memory.highest = Some(quote.price);
         return options.notify_on_resolve.then_some(Transition::Resolved {
@@ -394,6 +397,7 @@ pub fn step(
     state.episode += 1;
     state.phase = RulePhase::Firing;
     state.last_fired_at = Some(quote.at);
+    state.last_price = Some(quote.price);
     state.pending_since = None;
     state.pending_count = 0;
     Some(Transition::Fired {

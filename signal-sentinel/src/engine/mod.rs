@@ -24,7 +24,7 @@ pub use condition::{
     Average, AverageKind, CONDITION_VERSION, Comparison, Condition, ConditionError, Direction,
     Extreme, Move,
 };
-pub use evaluate::{Memory, Signal, evaluate};
+pub use evaluate::{MarketView, Memory, Sample, Signal, evaluate};
 pub use lifecycle::{
     EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, RuleOptions, Schedule,
     Transition, step,

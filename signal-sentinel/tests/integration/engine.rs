@@ -6,8 +6,8 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use signal_sentinel::domain::{AlertKind, Bar, Quote, RulePhase, Symbol};
 use signal_sentinel::engine::{
-    BacktestAlert, EngineState, Frequency, Pending, RuleOptions, Schedule, Transition, backtest,
-    indicators::DailyHistory, parse_rule, step,
+    BacktestAlert, EngineState, Frequency, MarketView, Pending, RuleOptions, Sample, Schedule,
+    Transition, backtest, indicators::DailyHistory, parse_rule, step,
 };
 
 const DAILY: &str = include_str!("../../fixtures/daily_ohlc_2009.csv");
@@ -362,95 +362,117 @@ fn quote(price: &str, at: chrono::DateTime<Utc>) -> Quote {
     Quote::new(Symbol::parse("XYZ").unwrap(), d(price), at, "test").unwrap()
 }
 
+/// Steps a rule through quotes of one symbol the way the monitor does: each quote sees the
+/// previous one as the symbol's previous sample.
+struct Feed {
+    rule: signal_sentinel::engine::RuleText,
+    options: RuleOptions,
+    state: EngineState,
+    history: DailyHistory,
+    samples: Vec<Sample>,
+}
+
+impl Feed {
+    fn new(text: &str, options: RuleOptions) -> Self {
+        Self {
+            rule: parse_rule(text).unwrap(),
+            options,
+            state: EngineState::new(),
+            history: DailyHistory::default(),
+            samples: Vec::new(),
+        }
+    }
+
+    fn at(
+        &mut self,
+        quote: Option<&Quote>,
+        schedule: Schedule,
+        now: chrono::DateTime<Utc>,
+    ) -> Option<Transition> {
+        let previous = self.samples.last().copied();
+        let view = quote.map(|quote| MarketView {
+            quote,
+            previous,
+            recent: &self.samples,
+            history: &self.history,
+        });
+        let t = step(
+            &self.rule.condition,
+            &self.options,
+            schedule,
+            &mut self.state,
+            view.as_ref(),
+            now,
+        );
+        if let Some(q) = quote
+            && previous.is_none_or(|p| q.at > p.at)
+        {
+            self.samples.push(Sample {
+                at: q.at,
+                price: q.price,
+            });
+        }
+        t
+    }
+
+    fn price(
+        &mut self,
+        price: &str,
+        at: chrono::DateTime<Utc>,
+        now: chrono::DateTime<Utc>,
+    ) -> Option<Transition> {
+        self.at(Some(&quote(price, at)), Schedule::default(), now)
+    }
+}
+
 #[test]
 fn stale_duplicate_and_out_of_order_quotes_never_fire() {
-    let rule = parse_rule("XYZ crosses above 30").unwrap();
-    let options = RuleOptions::default();
-    let history = DailyHistory::default();
+    let mut feed = Feed::new("XYZ crosses above 30", RuleOptions::default());
     let t0 = Utc.with_ymd_and_hms(2026, 11, 27, 15, 0, 0).unwrap();
-    let mut state = EngineState::new();
-    let mut go = |price: &str, at, now| {
-        step(
-            &rule.condition,
-            &options,
-            Schedule::default(),
-            &mut state,
-            Some(&quote(price, at)),
-            &history,
-            now,
-        )
-    };
-    assert_eq!(go("29", t0, t0), None);
+    let m = chrono::Duration::minutes;
+    assert_eq!(feed.price("29", t0, t0), None);
     // Stale: 31 minutes old at evaluation time.
-    assert_eq!(
-        go(
-            "31",
-            t0 + chrono::Duration::minutes(1),
-            t0 + chrono::Duration::minutes(32)
-        ),
-        None
-    );
-    // Out of order: older than the last sample seen.
-    assert_eq!(go("31", t0 - chrono::Duration::minutes(1), t0), None);
+    assert_eq!(feed.price("31", t0 + m(1), t0 + m(32)), None);
+    // Out of order: older than the symbol's last sample.
+    assert_eq!(feed.price("31", t0 - m(1), t0), None);
     // Duplicate of the last sample.
-    assert_eq!(go("31", t0, t0), None);
-    // A fresh quote crosses.
-    let t1 = t0 + chrono::Duration::minutes(15);
+    assert_eq!(feed.price("31", t0, t0), None);
+    // The stale quote still counts as the symbol's last sample: the cross it showed is not
+    // reported late, a fresh cross is.
+    assert_eq!(feed.price("31", t0 + m(15), t0 + m(15)), None);
+    assert_eq!(feed.price("29.99", t0 + m(30), t0 + m(30)), None);
     assert!(matches!(
-        go("31", t1, t1),
+        feed.price("30.01", t0 + m(45), t0 + m(45)),
         Some(Transition::Fired { episode: 1, .. })
     ));
+    // A rule created while the price is already above the level does not fire on its first
+    // sample, even though the symbol's previous sample was below.
+    let mut late = Feed::new("XYZ crosses above 30", RuleOptions::default());
+    late.samples.push(Sample {
+        at: t0,
+        price: d("29"),
+    });
+    assert_eq!(late.price("31", t0 + m(15), t0 + m(15)), None);
+    assert!(matches!(late.price("29.5", t0 + m(30), t0 + m(30)), None));
+    assert!(late.price("30.5", t0 + m(45), t0 + m(45)).is_some());
 }
 
 #[test]
 fn missing_quotes_mean_no_data_and_snooze_and_expiry_hold_fire() {
-    let rule = parse_rule("XYZ price > 30").unwrap();
-    let options = RuleOptions::default();
-    let history = DailyHistory::default();
+    let mut feed = Feed::new("XYZ price > 30", RuleOptions::default());
     let t0 = Utc.with_ymd_and_hms(2026, 11, 27, 15, 0, 0).unwrap();
-    let mut state = EngineState::new();
-    assert_eq!(
-        step(
-            &rule.condition,
-            &options,
-            Schedule::default(),
-            &mut state,
-            None,
-            &history,
-            t0
-        ),
-        None
-    );
-    assert_eq!(state.phase, RulePhase::NoData);
+    assert_eq!(feed.at(None, Schedule::default(), t0), None);
+    assert_eq!(feed.state.phase, RulePhase::NoData);
 
     let snoozed = Schedule {
         snoozed_until: Some(t0 + chrono::Duration::hours(1)),
         ..Schedule::default()
     };
-    assert_eq!(
-        step(
-            &rule.condition,
-            &options,
-            snoozed,
-            &mut state,
-            Some(&quote("31", t0)),
-            &history,
-            t0
-        ),
-        None
-    );
-    assert_eq!(state.phase, RulePhase::Snoozed);
+    assert_eq!(feed.at(Some(&quote("31", t0)), snoozed, t0), None);
+    assert_eq!(feed.state.phase, RulePhase::Snoozed);
     let t1 = t0 + chrono::Duration::hours(2);
     assert!(matches!(
-        step(
-            &rule.condition,
-            &options,
-            snoozed,
-            &mut state,
-            Some(&quote("31", t1)),
-            &history,
-            t1
-        ),
+        feed.at(Some(&quote("31", t1)), snoozed, t1),
         Some(Transition::Fired { episode: 1, .. })
     ));
 
@@ -458,68 +480,48 @@ fn missing_quotes_mean_no_data_and_snooze_and_expiry_hold_fire() {
         expires_at: Some(t0),
         ..Schedule::default()
     };
-    let mut fresh = EngineState::new();
-    assert_eq!(
-        step(
-            &rule.condition,
-            &options,
-            expired,
-            &mut fresh,
-            Some(&quote("31", t1)),
-            &history,
-            t1
-        ),
-        None
-    );
-    assert_eq!(fresh.episode, 0);
+    let mut fresh = Feed::new("XYZ price > 30", RuleOptions::default());
+    let t2 = t1 + chrono::Duration::minutes(5);
+    assert_eq!(fresh.at(Some(&quote("31", t2)), expired, t2), None);
+    assert_eq!(fresh.state.episode, 0);
 }
 
 #[test]
 fn state_survives_a_restart_mid_pending_and_mid_firing() {
-    // Evaluate half the series, store the state, read it back (a restart), go on: the alerts
-    // are exactly those of an uninterrupted run.
-    let rule = parse_rule("XYZ price > 30").unwrap();
+    // Evaluate part of the series, store the state, read it back (a restart), go on: the
+    // alerts are exactly those of an uninterrupted run.
     let options = RuleOptions {
         pending: Some(Pending::Evaluations(2)),
         ..RuleOptions::default()
     };
     let bars = daily_bars();
-    let uninterrupted = backtest(&rule.symbol, &rule.condition, &options, &bars);
+    let rule = parse_rule("XYZ price > 30").unwrap();
+    let uninterrupted: Vec<_> = backtest(&rule.symbol, &rule.condition, &options, &bars)
+        .into_iter()
+        .map(|a| (a.episode, a.at, a.price))
+        .collect();
+    assert_eq!(uninterrupted.len(), 4);
 
+    // Before bar 3 the rule is pending (06-03 held once), before 15 firing (06-16 fired),
+    // before 16 still firing.
     for cut in [3, 15, 16] {
-        // 06-03 (pending), 06-16 (firing), 06-17 (firing, still true).
-        let mut state = EngineState::new();
-        let mut history = DailyHistory::default();
+        let mut feed = Feed::new("XYZ price > 30", options.clone());
         let mut alerts = Vec::new();
-        let mut prev = None;
         for (i, bar) in bars.iter().enumerate() {
             if i == cut {
-                let stored = state.to_stored(signal_sentinel::domain::RuleId::new(1), bar.at);
-                state = EngineState::from_stored(&stored).unwrap();
+                let stored = feed
+                    .state
+                    .to_stored(signal_sentinel::domain::RuleId::new(1), bar.at);
+                feed.state = EngineState::from_stored(&stored).unwrap();
             }
-            let mut q = quote(&bar.close.to_string(), bar.at);
-            if let Some(p) = prev {
-                q = q.with_previous_close(p).unwrap();
-            }
-            if let Some(Transition::Fired { episode, at, price }) = step(
-                &rule.condition,
-                &options,
-                Schedule::default(),
-                &mut state,
-                Some(&q),
-                &history,
-                bar.at,
-            ) {
+            if let Some(Transition::Fired { episode, at, price }) =
+                feed.price(&bar.close.to_string(), bar.at, bar.at)
+            {
                 alerts.push((episode, at, price));
             }
-            prev = Some(bar.close);
-            history.push(bar.clone());
+            feed.history.push(bar.clone());
         }
-        let expected: Vec<_> = uninterrupted
-            .iter()
-            .map(|a| (a.episode, a.at, a.price))
-            .collect();
-        assert_eq!(alerts, expected, "restart before bar {cut}");
+        assert_eq!(alerts, uninterrupted, "restart before bar {cut}");
     }
 }
 
@@ -577,33 +579,30 @@ fn options_are_validated_against_the_condition() {
 #[test]
 fn once_per_exchange_day_uses_the_new_york_date() {
     // 23:30 New York on Nov 27 is already Nov 28 in UTC: still the same exchange day.
-    let rule = parse_rule("XYZ price > 30").unwrap();
     let options = RuleOptions {
         frequency: Frequency::OncePerDay,
         ..RuleOptions::default()
     };
-    let history = DailyHistory::default();
-    let mut state = EngineState::new();
+    let mut feed = Feed::new("XYZ price > 30", options);
     let t = |h, m| Utc.with_ymd_and_hms(2026, 11, 27, h, m, 0).unwrap();
-    let mut fire = |price: &str, at| {
-        step(
-            &rule.condition,
-            &options,
-            Schedule::default(),
-            &mut state,
-            Some(&quote(price, at)),
-            &history,
-            at,
-        )
-    };
-    assert!(fire("31", t(15, 0)).is_some());
-    assert!(fire("29", t(16, 0)).is_none());
-    assert!(fire("31", t(17, 0)).is_none(), "same day");
+    assert!(feed.price("31", t(15, 0), t(15, 0)).is_some());
+    assert!(feed.price("29", t(16, 0), t(16, 0)).is_none());
+    assert!(feed.price("31", t(17, 0), t(17, 0)).is_none(), "same day");
     let late = Utc.with_ymd_and_hms(2026, 11, 28, 4, 30, 0).unwrap(); // 23:30 EST Nov 27
-    assert!(fire("29", late - chrono::Duration::minutes(1)).is_none());
-    assert!(fire("31", late).is_none(), "still Nov 27 in New York");
+    assert!(
+        feed.price(
+            "29",
+            late - chrono::Duration::minutes(1),
+            late - chrono::Duration::minutes(1)
+        )
+        .is_none()
+    );
+    assert!(
+        feed.price("31", late, late).is_none(),
+        "still Nov 27 in New York"
+    );
     let next = Utc.with_ymd_and_hms(2026, 11, 28, 14, 45, 0).unwrap();
-    assert!(fire("31", next).is_some());
+    assert!(feed.price("31", next, next).is_some());
 }
 
 #[test]
