@@ -453,7 +453,7 @@ fn stale_duplicate_and_out_of_order_quotes_never_fire() {
         price: d("29"),
     });
     assert_eq!(late.price("31", t0 + m(15), t0 + m(15)), None);
-    assert!(matches!(late.price("29.5", t0 + m(30), t0 + m(30)), None));
+    assert!(late.price("29.5", t0 + m(30), t0 + m(30)).is_none());
     assert!(late.price("30.5", t0 + m(45), t0 + m(45)).is_some());
 }
 
