@@ -12,6 +12,7 @@
 //! - [`backtest`]: the alerts a rule would have fired over a series of bars.
 
 mod backtest;
+pub mod calendar;
 mod condition;
 mod evaluate;
 pub mod indicators;
