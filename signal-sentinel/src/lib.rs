@@ -71,9 +71,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod market;
 mod secret;
 pub mod store;
 pub mod time;

@@ -9,5 +9,6 @@
 mod helpers;
 
 mod engine;
+mod market;
 mod settings;
 mod store;

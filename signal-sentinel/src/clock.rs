@@ -1,0 +1,67 @@
+//! [`Clock`]: where the library asks for the time, so tests and replays can move it.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use crate::time::{self, Timestamp};
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now, at storage precision (microseconds).
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        time::now()
+    }
+}
+
+/// A clock that stands still until told to move: for tests and replays.
+///
+/// ```
+/// use signal_sentinel::clock::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new(chrono::DateTime::UNIX_EPOCH);
+/// clock.advance(chrono::Duration::minutes(15));
+/// assert_eq!(clock.now().timestamp(), 900);
+/// ```
+#[derive(Debug)]
+pub struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    /// A clock showing `at`.
+    pub fn new(at: Timestamp) -> Self {
+        Self(Mutex::new(time::to_storage_precision(at)))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, at: Timestamp) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = time::to_storage_precision(at);
+    }
+
+    /// Moves the time forward (or back, with a negative duration).
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

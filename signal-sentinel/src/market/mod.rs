@@ -1,0 +1,94 @@
+//! Market data: the [`MarketData`] trait and the providers behind it.
+//!
+//! - [`ReplayMarket`] plays bars from CSV files against a [`Clock`](crate::clock::Clock):
+//!   the demo, backtests of the monitor, and tests.
+//! - [`SimulatedMarket`] makes seeded, deterministic random walks for any number of symbols:
+//!   demos and load tests.
+//!
+//! Real providers (Yahoo Finance, Alpaca, Finnhub) implement the same trait.
+
+mod replay;
+mod simulated;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use thiserror::Error;
+
+use crate::domain::{Bar, Quote, Symbol};
+
+pub use replay::{ReplayError, ReplayMarket};
+pub use simulated::SimulatedMarket;
+
+/// How many requests a provider allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBudget {
+    /// Requests allowed per period.
+    pub requests: u32,
+    /// The period.
+    pub per: Duration,
+}
+
+/// What can go wrong asking a provider.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MarketError {
+    /// The provider asks us to slow down.
+    #[error("{provider} is rate limiting requests; retry after {retry_after:?}")]
+    RateLimited {
+        /// The provider.
+        provider: String,
+        /// How long to wait, when it says.
+        retry_after: Option<Duration>,
+    },
+    /// The provider cannot be reached or answered with an error.
+    #[error("{provider} is unavailable: {message}")]
+    Unavailable {
+        /// The provider.
+        provider: String,
+        /// What happened (never containing a key).
+        message: String,
+    },
+    /// The provider answered with data we cannot use.
+    #[error("{provider} sent data that cannot be used: {message}")]
+    InvalidData {
+        /// The provider.
+        provider: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A source of quotes and price history.
+#[async_trait]
+pub trait MarketData: Send + Sync + std::fmt::Debug {
+    /// Short name (`replay`, `simulated`, `yahoo` …), recorded as a quote's source.
+    fn name(&self) -> &str;
+
+    /// Most symbols one [`quotes`](Self::quotes) call may ask for.
+    fn max_batch(&self) -> usize;
+
+    /// The provider's request budget, when it has one.
+    fn request_budget(&self) -> Option<RequestBudget> {
+        None
+    }
+
+    /// The latest quotes of `symbols` (at most [`max_batch`](Self::max_batch)). Symbols the
+    /// provider has nothing for are left out of the answer.
+    ///
+    /// # Errors
+    /// [`MarketError`] when the provider cannot answer at all.
+    async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError>;
+
+    /// Daily bars of `symbol` for the exchange days `from..=to`, oldest first.
+    ///
+    /// # Errors
+    /// [`MarketError`] when the provider cannot answer.
+    async fn daily_bars(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError>;
+}
