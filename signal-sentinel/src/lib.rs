@@ -76,6 +76,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod market;
+pub mod monitor;
 mod secret;
 pub mod store;
 pub mod time;

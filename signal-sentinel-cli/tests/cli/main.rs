@@ -81,7 +81,7 @@ fn migrate_then_check_on_the_default_sqlite_file() {
     let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         out["applied"],
-        serde_json::json!(["m20261128_000001_initial"])
+        serde_json::json!(["m20261128_000001_initial", "m20261128_000002_monitor"])
     );
     assert!(dir.path().join("data/signal_sentinel.db").exists());
 

@@ -71,6 +71,10 @@ id_type!(
     /// Identifies a [`Holding`](super::Holding).
     HoldingId, "holding id"
 );
+id_type!(
+    /// Identifies a [`Delivery`](super::Delivery).
+    DeliveryId, "delivery id"
+);
 
 #[cfg(test)]
 mod tests {

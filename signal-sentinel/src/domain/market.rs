@@ -116,6 +116,24 @@ impl Quote {
     }
 }
 
+/// One price of a symbol at one time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    /// When it was quoted.
+    pub at: Timestamp,
+    /// The price.
+    pub price: Decimal,
+}
+
+/// A symbol's latest samples, oldest first, as the monitor keeps them between cycles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolSamples {
+    /// The symbol.
+    pub symbol: Symbol,
+    /// Its latest samples, oldest first.
+    pub samples: Vec<Sample>,
+}
+
 /// One bar of price history: open, high, low, close and volume over an interval that starts at
 /// [`Bar::at`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

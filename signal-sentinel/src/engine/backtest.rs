@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use super::condition::Condition;
-use super::evaluate::{MarketView, Sample};
+use super::evaluate::MarketView;
 use super::indicators::DailyHistory;
 use super::lifecycle::{EngineState, RuleOptions, Schedule, Transition, step};
-use crate::domain::{AlertKind, Bar, Quote, Symbol};
+use crate::domain::{AlertKind, Bar, Quote, Sample, Symbol};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::condition::{Average, AverageKind, Condition, Direction, Extreme, Move};
 use super::indicators::{self, DailyHistory, to_f64};
-use crate::domain::Quote;
+use crate::domain::{Quote, Sample};
 use crate::time::Timestamp;
 
 /// What a condition says about a quote.
@@ -23,15 +23,6 @@ impl From<bool> for Signal {
     fn from(value: bool) -> Self {
         if value { Self::True } else { Self::False }
     }
-}
-
-/// One earlier price of a symbol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sample {
-    /// When it was quoted.
-    pub at: Timestamp,
-    /// The price.
-    pub price: Decimal,
 }
 
 /// What the engine sees of a symbol at one quote. Built once per symbol and cycle and shared

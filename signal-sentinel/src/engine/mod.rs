@@ -20,12 +20,13 @@ mod lifecycle;
 mod template;
 mod text;
 
+pub use crate::domain::Sample;
 pub use backtest::{BacktestAlert, backtest};
 pub use condition::{
     Average, AverageKind, CONDITION_VERSION, Comparison, Condition, ConditionError, Direction,
     Extreme, Move,
 };
-pub use evaluate::{MarketView, Memory, Sample, Signal, evaluate};
+pub use evaluate::{MarketView, Memory, Signal, evaluate};
 pub use lifecycle::{
     EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, RuleOptions, Schedule,
     Transition, step,

@@ -17,9 +17,10 @@ pub use error::{Result, StoreError};
 pub use sea::{DatabaseCheck, SeaStore};
 
 use crate::domain::{
-    Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, ChannelId, ChannelOutcome, Email, Holding,
-    HoldingId, NewAlert, NewApiKey, NewChannel, NewHolding, NewRule, NewUser, NotificationChannel,
-    Rule, RuleFilter, RuleId, RuleState, RuleUpdate, User, UserId, UserUpdate,
+    Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, ChannelId, ChannelOutcome, CycleWrite, Delivery,
+    Email, Holding, HoldingId, NewAlert, NewApiKey, NewChannel, NewHolding, NewRule, NewUser,
+    NotificationChannel, Rule, RuleFilter, RuleId, RuleState, RuleUpdate, Symbol, SymbolSamples,
+    User, UserId, UserUpdate,
 };
 use crate::time::Timestamp;
 
@@ -231,9 +232,40 @@ pub trait HoldingStore: Send + Sync {
     async fn delete_holding(&self, id: HoldingId) -> Result<()>;
 }
 
+/// What the monitor writes and reads back after a restart.
+#[async_trait]
+pub trait MonitorStore: Send + Sync {
+    /// Writes one cycle's results in one transaction — changed rule states, new alerts (an
+    /// alert already stored for the same rule, episode and kind is skipped), a pending
+    /// delivery per new alert and enabled channel of its owner, rules that fired, the symbols'
+    /// samples — and returns the alerts newly stored. All or nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when a rule or owner no longer exists (nothing is
+    /// written); backend failures.
+    async fn commit_cycle(&self, write: CycleWrite) -> Result<Vec<Alert>>;
+    /// The stored samples of these symbols (symbols without any are left out).
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for unreadable samples.
+    async fn load_symbol_samples(&self, symbols: &[Symbol]) -> Result<Vec<SymbolSamples>>;
+    /// The deliveries queued for an alert, by id.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn list_deliveries(&self, alert: AlertId) -> Result<Vec<Delivery>>;
+}
+
 /// All storage, as one object: what services hold as `Arc<dyn Store>`.
 pub trait Store:
-    UserStore + ApiKeyStore + RuleStore + RuleStateStore + AlertStore + ChannelStore + HoldingStore
+    UserStore
+    + ApiKeyStore
+    + RuleStore
+    + RuleStateStore
+    + AlertStore
+    + ChannelStore
+    + HoldingStore
+    + MonitorStore
 {
 }
 
@@ -245,5 +277,6 @@ impl<T> Store for T where
         + AlertStore
         + ChannelStore
         + HoldingStore
+        + MonitorStore
 {
 }

@@ -10,5 +10,6 @@ mod helpers;
 
 mod engine;
 mod market;
+mod monitor;
 mod settings;
 mod store;

@@ -12,7 +12,7 @@ const ENTITY: &str = "alert";
 /// Rows per statement: 12 columns × 1,000 rows stays under SQLite's limit of bound parameters.
 const CHUNK: usize = 1_000;
 
-fn to_domain(m: alert::Model) -> Result<Alert> {
+pub(super) fn to_domain(m: alert::Model) -> Result<Alert> {
     Ok(Alert {
         id: AlertId::new(m.id),
         rule_id: m.rule_id.map(RuleId::new),
@@ -29,7 +29,7 @@ fn to_domain(m: alert::Model) -> Result<Alert> {
     })
 }
 
-fn to_active(a: NewAlert) -> alert::ActiveModel {
+pub(super) fn to_active(a: NewAlert) -> alert::ActiveModel {
     alert::ActiveModel {
         rule_id: Set(Some(a.rule_id.get())),
         user_id: Set(a.owner.get()),

@@ -171,3 +171,45 @@ pub(crate) mod holding {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub(crate) mod delivery {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deliveries")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub(crate) id: i64,
+        pub(crate) alert_id: i64,
+        pub(crate) channel_id: i64,
+        pub(crate) status: String,
+        pub(crate) attempts: i32,
+        pub(crate) next_attempt_at: DateTimeUtc,
+        pub(crate) last_error: Option<String>,
+        pub(crate) sent_at: Option<DateTimeUtc>,
+        pub(crate) created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod symbol_sample {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "symbol_samples")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub(crate) symbol: String,
+        pub(crate) samples: Json,
+        pub(crate) updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -5,6 +5,7 @@ mod api_keys;
 mod channels;
 mod entity;
 mod holdings;
+mod monitor;
 mod rule_states;
 mod rules;
 mod users;
@@ -330,6 +331,11 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "ux_channels_user_id_name",
         "channels.user_id, channels.name",
         "name",
+    ),
+    (
+        "ux_deliveries_alert_id_channel_id",
+        "deliveries.alert_id, deliveries.channel_id",
+        "alert and channel",
     ),
     (
         "ux_holdings_user_id_account_symbol",

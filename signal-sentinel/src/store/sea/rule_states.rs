@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use super::entity::rule_state;
 use super::{SeaStore, backend_err, corrupt, decimal_from_text, write_err};
@@ -69,24 +69,33 @@ impl RuleStateStore for SeaStore {
             return Ok(());
         }
         let txn = self.begin_write().await.map_err(backend_err)?;
-        for chunk in states.chunks(CHUNK) {
-            rule_state::Entity::insert_many(chunk.iter().map(to_active))
-                .on_conflict(
-                    OnConflict::column(rule_state::Column::RuleId)
-                        .update_columns([
-                            rule_state::Column::Phase,
-                            rule_state::Column::Episode,
-                            rule_state::Column::PendingSince,
-                            rule_state::Column::LastPrice,
-                            rule_state::Column::Memory,
-                            rule_state::Column::UpdatedAt,
-                        ])
-                        .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await
-                .map_err(write_err(ENTITY))?;
-        }
+        upsert_rule_states(&txn, states).await?;
         txn.commit().await.map_err(backend_err)
     }
+}
+
+/// Writes rule states inside a transaction, replacing earlier ones.
+pub(super) async fn upsert_rule_states(
+    txn: &DatabaseTransaction,
+    states: &[RuleState],
+) -> Result<()> {
+    for chunk in states.chunks(CHUNK) {
+        rule_state::Entity::insert_many(chunk.iter().map(to_active))
+            .on_conflict(
+                OnConflict::column(rule_state::Column::RuleId)
+                    .update_columns([
+                        rule_state::Column::Phase,
+                        rule_state::Column::Episode,
+                        rule_state::Column::PendingSince,
+                        rule_state::Column::LastPrice,
+                        rule_state::Column::Memory,
+                        rule_state::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await
+            .map_err(write_err(ENTITY))?;
+    }
+    Ok(())
 }

@@ -209,8 +209,16 @@ async fn unmigrated_database_reports_pending_migrations_until_migrated() {
         .unwrap();
     let check = store.check().await.unwrap();
     assert!(check.healthy);
-    assert_eq!(check.pending_migrations, ["m20261128_000001_initial"]);
-    assert_eq!(store.migrate().await.unwrap(), ["m20261128_000001_initial"]);
+    let all: Vec<String> = {
+        use migration::MigratorTrait;
+        migration::Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect()
+    };
+    assert_eq!(all[0], "m20261128_000001_initial");
+    assert_eq!(check.pending_migrations, all);
+    assert_eq!(store.migrate().await.unwrap(), all);
     assert!(store.check().await.unwrap().pending_migrations.is_empty());
 }
 

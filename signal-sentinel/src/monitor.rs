@@ -1,0 +1,625 @@
+//! The monitor: every cycle, evaluate every enabled rule whose symbol is in session against
+//! fresh quotes, and write what changed in one transaction.
+//!
+//! A cycle ([`Monitor::run_once`]):
+//! 1. reads the enabled rules from the store (parsing only those new or edited since the
+//!    last cycle);
+//! 2. keeps the symbols whose market is open now (NYSE calendar for equities, extended hours
+//!    when a rule asks for them; crypto always);
+//! 3. warms up daily history once per exchange day for symbols whose rules need it
+//!    (averages, RSI, volume, 52-week extremes);
+//! 4. fetches quotes in batches of the provider's size, a few batches at a time;
+//! 5. steps every rule of every symbol (no I/O, no allocation per rule);
+//! 6. commits changed rule states, new alerts with their pending deliveries, rules that fired
+//!    and the symbols' latest samples in one transaction.
+//!
+//! Everything a rule's next evaluation depends on is in the store after the commit, so a
+//! restarted monitor — or another worker — carries on where this one stopped: an alert is
+//! never raised twice for an episode (the store also refuses duplicates) and never lost (a
+//! failed commit leaves the rule where it was, and the next cycle raises it again).
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, NaiveDate};
+use chrono_tz::America::New_York;
+use serde::Serialize;
+use thiserror::Error;
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::clock::Clock;
+use crate::domain::{
+    Alert, AlertKind, CycleWrite, NewAlert, Quote, Rule, RuleFilter, RuleId, Sample, Symbol,
+    SymbolSamples,
+};
+use crate::engine::indicators::{DailyHistory, exchange_date};
+use crate::engine::{
+    Condition, DEFAULT_TEMPLATE, EngineState, MarketView, MessageContext, RuleOptions, Schedule,
+    Transition, calendar, render, step,
+};
+use crate::market::MarketData;
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// Calendar days of daily history asked for at warm-up: 52 weeks and a margin for long
+/// averages.
+const HISTORY_DAYS: i64 = 400;
+/// Rules read per query.
+const RULE_PAGE: u64 = 10_000;
+
+/// How the monitor runs.
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    /// Quote batches in flight at once. By default, this is 4.
+    pub concurrency: usize,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self { concurrency: 4 }
+    }
+}
+
+/// A cycle that could not complete.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// Reading rules or writing the cycle failed; nothing of the cycle was written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleReport {
+    /// The cycle's time (the clock's, at its start).
+    pub at: Timestamp,
+    /// How long it took.
+    pub duration: StdDuration,
+    /// Enabled rules read.
+    pub rules: usize,
+    /// Rules evaluated (their symbol in session, not expired).
+    pub evaluated: usize,
+    /// Symbols in session.
+    pub symbols: usize,
+    /// Quotes received.
+    pub quotes: usize,
+    /// Quote requests made to the provider.
+    pub market_calls: usize,
+    /// Alerts stored by this cycle.
+    pub alerts: Vec<Alert>,
+    /// What went wrong without stopping the cycle (a provider batch, a rule that cannot be
+    /// read).
+    pub problems: Vec<String>,
+}
+
+/// Counters over the monitor's life.
+#[derive(Debug, Default)]
+pub struct MonitorStats {
+    cycles: AtomicU64,
+    overruns: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl MonitorStats {
+    /// Cycles completed.
+    pub fn cycles(&self) -> u64 {
+        self.cycles.load(Ordering::Relaxed)
+    }
+
+    /// Cycles that took longer than the interval.
+    pub fn overruns(&self) -> u64 {
+        self.overruns.load(Ordering::Relaxed)
+    }
+
+    /// Cycles that failed.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
+
+struct CachedRule {
+    rule: Rule,
+    condition: Condition,
+    options: RuleOptions,
+    text: String,
+    needs_history: bool,
+    window: Duration,
+}
+
+#[derive(Default)]
+struct SymbolState {
+    samples: Vec<Sample>,
+    history: DailyHistory,
+    history_day: Option<NaiveDate>,
+}
+
+#[derive(Default)]
+struct Cache {
+    rules: HashMap<RuleId, CachedRule>,
+    states: HashMap<RuleId, EngineState>,
+    symbols: HashMap<Symbol, SymbolState>,
+}
+
+/// Watches the market for the rules in a store. Cheap to share (`Arc`); one cycle runs at a
+/// time.
+#[derive(Clone)]
+pub struct Monitor {
+    store: Arc<dyn Store>,
+    market: Arc<dyn MarketData>,
+    clock: Arc<dyn Clock>,
+    config: MonitorConfig,
+    cache: Arc<Mutex<Cache>>,
+    stats: Arc<MonitorStats>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("market", &self.market.name())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Monitor {
+    /// A monitor over `store`'s rules, quoting from `market`, timed by `clock`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        market: Arc<dyn MarketData>,
+        clock: Arc<dyn Clock>,
+        config: MonitorConfig,
+    ) -> Self {
+        Self {
+            store,
+            market,
+            clock,
+            config,
+            cache: Arc::default(),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Counters over the monitor's life.
+    pub fn stats(&self) -> &MonitorStats {
+        &self.stats
+    }
+
+    /// Runs cycles every `interval` until `shutdown` completes. A cycle in progress when it
+    /// does is finished first; ticks missed by a long cycle are skipped (and the overrun is
+    /// logged and counted); a failed cycle is logged and the next one tried.
+    pub async fn run(&self, interval: StdDuration, shutdown: impl Future<Output = ()>) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                _ = ticker.tick() => {}
+            }
+            match self.run_once().await {
+                Ok(report) => {
+                    tracing::info!(
+                        rules = report.rules,
+                        evaluated = report.evaluated,
+                        symbols = report.symbols,
+                        alerts = report.alerts.len(),
+                        duration_ms = report.duration.as_millis() as u64,
+                        "monitor cycle"
+                    );
+                    for problem in &report.problems {
+                        tracing::warn!("{problem}");
+                    }
+                    if report.duration > interval {
+                        self.stats.overruns.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            duration_ms = report.duration.as_millis() as u64,
+                            interval_ms = interval.as_millis() as u64,
+                            "monitor cycle overran its interval; missed ticks are skipped"
+                        );
+                    }
+                }
+                Err(e) => {
+                    self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!("monitor cycle failed: {e}");
+                }
+            }
+        }
+    }
+
+    /// Runs one cycle.
+    ///
+    /// # Errors
+    /// [`MonitorError::Store`] when rules cannot be read or the cycle cannot be written; then
+    /// nothing of it is written and the next cycle starts again from the stored state.
+    pub async fn run_once(&self) -> Result<CycleReport, MonitorError> {
+        let started = std::time::Instant::now();
+        let now = self.clock.now();
+        let mut cache = self.cache.lock().await;
+        let mut problems = Vec::new();
+
+        let rules = self.load_rules(&mut cache, &mut problems).await?;
+        let rule_count = rules.len();
+
+        // Rules by symbol, for symbols in session; expired rules rest.
+        let mut by_symbol: HashMap<Symbol, Vec<RuleId>> = HashMap::new();
+        for id in rules {
+            let cached = &cache.rules[&id];
+            if cached.rule.expires_at.is_some_and(|at| now >= at) {
+                continue;
+            }
+            by_symbol
+                .entry(cached.rule.symbol.clone())
+                .or_default()
+                .push(id);
+        }
+        by_symbol.retain(|symbol, ids| {
+            let extended = ids.iter().any(|id| cache.rules[id].options.extended_hours);
+            calendar::is_trading(symbol, now, extended)
+        });
+        let evaluated: usize = by_symbol.values().map(Vec::len).sum();
+
+        self.load_states(&mut cache, &by_symbol, &mut problems)
+            .await?;
+        self.warm_up(&mut cache, &by_symbol, now, &mut problems)
+            .await;
+        let (quotes, market_calls) = self.fetch(&by_symbol, &mut problems).await;
+
+        let mut write = CycleWrite::default();
+        let Cache {
+            rules,
+            states,
+            symbols,
+        } = &mut *cache;
+        for (symbol, ids) in &by_symbol {
+            let entry = symbols.entry(symbol.clone()).or_default();
+            let quote = quotes.get(symbol);
+            let previous = entry.samples.last().copied();
+            let view = quote.map(|quote| MarketView {
+                quote,
+                previous,
+                recent: &entry.samples,
+                history: &entry.history,
+            });
+            for id in ids {
+                let cached = &rules[id];
+                let state = states.entry(*id).or_default();
+                let before = *state;
+                let schedule = Schedule {
+                    expires_at: cached.rule.expires_at,
+                    snoozed_until: cached.rule.snoozed_until,
+                };
+                let transition = step(
+                    &cached.condition,
+                    &cached.options,
+                    schedule,
+                    state,
+                    view.as_ref(),
+                    now,
+                );
+                if *state != before {
+                    write.states.push(state.to_stored(*id, now));
+                }
+                if let Some(transition) = transition {
+                    write.alerts.push(alert_for(cached, transition, quote));
+                    if let Transition::Fired { at, .. } = transition {
+                        let once = cached.options.frequency == crate::engine::Frequency::Once;
+                        write.fired.push((*id, at, once));
+                    }
+                }
+            }
+            if let Some(quote) = quote
+                && previous.is_none_or(|p| quote.at > p.at)
+            {
+                let window = ids
+                    .iter()
+                    .map(|id| rules[id].window)
+                    .max()
+                    .unwrap_or_default();
+                entry.samples.push(Sample {
+                    at: quote.at,
+                    price: quote.price,
+                });
+                let keep_from = quote.at - window;
+                let drop = entry
+                    .samples
+                    .partition_point(|s| s.at < keep_from)
+                    .min(entry.samples.len() - 1);
+                entry.samples.drain(..drop);
+                write.samples.push(SymbolSamples {
+                    symbol: symbol.clone(),
+                    samples: entry.samples.clone(),
+                });
+            }
+        }
+        drop(cache);
+
+        let alerts = match self.store.commit_cycle(write).await {
+            Ok(alerts) => alerts,
+            Err(e) => {
+                // What this cycle computed is not stored: forget it, so the next cycle starts
+                // from the stored states and samples and raises the same alerts again.
+                let mut cache = self.cache.lock().await;
+                cache.states.clear();
+                cache.symbols.clear();
+                return Err(e.into());
+            }
+        };
+        self.stats.cycles.fetch_add(1, Ordering::Relaxed);
+        Ok(CycleReport {
+            at: now,
+            duration: started.elapsed(),
+            rules: rule_count,
+            evaluated,
+            symbols: by_symbol.len(),
+            quotes: quotes.len(),
+            market_calls,
+            alerts,
+            problems,
+        })
+    }
+
+    /// Reads the enabled rules, parsing only new or edited ones; returns their ids.
+    async fn load_rules(
+        &self,
+        cache: &mut Cache,
+        problems: &mut Vec<String>,
+    ) -> Result<Vec<RuleId>, MonitorError> {
+        let mut ids = Vec::new();
+        let mut seen = HashSet::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_rules(&RuleFilter {
+                    enabled: Some(true),
+                    after,
+                    limit: Some(RULE_PAGE),
+                    ..RuleFilter::default()
+                })
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let full = page.len() as u64 == RULE_PAGE;
+            for rule in page {
+                let id = rule.id;
+                seen.insert(id);
+                let fresh = cache
+                    .rules
+                    .get(&id)
+                    .is_some_and(|c| c.rule.updated_at == rule.updated_at);
+                if fresh {
+                    // Only the monitor's own writes (last triggered) may differ.
+                    if let Some(c) = cache.rules.get_mut(&id) {
+                        c.rule = rule;
+                    }
+                    ids.push(id);
+                    continue;
+                }
+                match parse_rule(rule) {
+                    Ok(parsed) => {
+                        // An edited condition starts a new lifecycle; the episode count goes on
+                        // so alert keys stay unique.
+                        if let (Some(old), Some(state)) =
+                            (cache.rules.get(&id), cache.states.get_mut(&id))
+                            && (old.condition != parsed.condition
+                                || old.rule.symbol != parsed.rule.symbol)
+                        {
+                            *state = EngineState {
+                                episode: state.episode,
+                                ..EngineState::new()
+                            };
+                        }
+                        cache.rules.insert(id, parsed);
+                        ids.push(id);
+                    }
+                    Err(problem) => {
+                        cache.rules.remove(&id);
+                        problems.push(problem);
+                    }
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        cache.rules.retain(|id, _| seen.contains(id));
+        cache.states.retain(|id, _| seen.contains(id));
+        Ok(ids)
+    }
+
+    /// Reads the stored states of rules not yet in memory, and the samples of new symbols.
+    async fn load_states(
+        &self,
+        cache: &mut Cache,
+        by_symbol: &HashMap<Symbol, Vec<RuleId>>,
+        problems: &mut Vec<String>,
+    ) -> Result<(), MonitorError> {
+        let missing: Vec<RuleId> = by_symbol
+            .values()
+            .flatten()
+            .filter(|id| !cache.states.contains_key(id))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            for stored in self.store.load_rule_states(&missing).await? {
+                match EngineState::from_stored(&stored) {
+                    Ok(state) => {
+                        cache.states.insert(stored.rule_id, state);
+                    }
+                    Err(e) => problems.push(format!(
+                        "rule {}: stored state unreadable, starting afresh: {e}",
+                        stored.rule_id
+                    )),
+                }
+            }
+        }
+        let new_symbols: Vec<Symbol> = by_symbol
+            .keys()
+            .filter(|s| !cache.symbols.contains_key(*s))
+            .cloned()
+            .collect();
+        if !new_symbols.is_empty() {
+            for stored in self.store.load_symbol_samples(&new_symbols).await? {
+                cache.symbols.entry(stored.symbol).or_default().samples = stored.samples;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads daily history once per exchange day for symbols whose rules need it.
+    async fn warm_up(
+        &self,
+        cache: &mut Cache,
+        by_symbol: &HashMap<Symbol, Vec<RuleId>>,
+        now: Timestamp,
+        problems: &mut Vec<String>,
+    ) {
+        let today = exchange_date(now);
+        for (symbol, ids) in by_symbol {
+            if !ids.iter().any(|id| cache.rules[id].needs_history) {
+                continue;
+            }
+            let entry = cache.symbols.entry(symbol.clone()).or_default();
+            if entry.history_day == Some(today) {
+                continue;
+            }
+            let from = today - Duration::days(HISTORY_DAYS);
+            match self
+                .market
+                .daily_bars(symbol, from, today - Duration::days(1))
+                .await
+            {
+                Ok(bars) => {
+                    entry.history = DailyHistory::new(bars);
+                    entry.history_day = Some(today);
+                }
+                Err(e) => problems.push(format!("{symbol}: no daily history: {e}")),
+            }
+        }
+    }
+
+    /// Quotes for every symbol, in batches of the provider's size, a few batches at a time.
+    async fn fetch(
+        &self,
+        by_symbol: &HashMap<Symbol, Vec<RuleId>>,
+        problems: &mut Vec<String>,
+    ) -> (HashMap<Symbol, Quote>, usize) {
+        let mut symbols: Vec<Symbol> = by_symbol.keys().cloned().collect();
+        symbols.sort();
+        let batches: Vec<Vec<Symbol>> = symbols
+            .chunks(self.market.max_batch().max(1))
+            .map(<[Symbol]>::to_vec)
+            .collect();
+        let calls = batches.len();
+        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for batch in batches {
+            let market = Arc::clone(&self.market);
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                (batch.len(), market.quotes(&batch).await)
+            });
+        }
+        let mut quotes = HashMap::with_capacity(symbols.len());
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok((_, Ok(batch))) => {
+                    for quote in batch {
+                        quotes.insert(quote.symbol.clone(), quote);
+                    }
+                }
+                Ok((size, Err(e))) => {
+                    problems.push(format!("a batch of {size} symbols got no quotes: {e}"))
+                }
+                Err(e) => problems.push(format!("a quote request stopped: {e}")),
+            }
+        }
+        (quotes, calls)
+    }
+}
+
+fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
+    let condition =
+        Condition::from_document(&rule.condition).map_err(|e| format!("rule {}: {e}", rule.id))?;
+    let options =
+        RuleOptions::from_document(&rule.options).map_err(|e| format!("rule {}: {e}", rule.id))?;
+    let needs_history = matches!(
+        condition,
+        Condition::CrossesAverage { .. }
+            | Condition::AverageCrossesAverage { .. }
+            | Condition::VolumeSpike { .. }
+            | Condition::NewExtreme { .. }
+            | Condition::NearExtreme { .. }
+            | Condition::Rsi { .. }
+    );
+    let window = match condition {
+        Condition::MoveWithin { window_minutes, .. } => {
+            Duration::minutes(i64::from(window_minutes))
+        }
+        _ => Duration::zero(),
+    };
+    let text = format!("{} {condition}", rule.symbol);
+    Ok(CachedRule {
+        rule,
+        condition,
+        options,
+        text,
+        needs_history,
+        window,
+    })
+}
+
+fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>) -> NewAlert {
+    let (kind, episode, price, at) = match transition {
+        Transition::Fired { episode, price, at } => (AlertKind::Fired, episode, price, at),
+        Transition::Resolved { episode, price, at } => (AlertKind::Resolved, episode, price, at),
+    };
+    let condition = cached.condition.to_string();
+    let change = quote
+        .and_then(Quote::change_percent)
+        .map(|c| format!("{:+}", c.round_dp(2)))
+        .unwrap_or_default();
+    let time = at
+        .with_timezone(&New_York)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string();
+    let price_text = price.to_string();
+    let context = MessageContext {
+        symbol: cached.rule.symbol.as_str(),
+        price: &price_text,
+        condition: &condition,
+        change_pct: &change,
+        time: &time,
+        rule: cached.rule.name.as_deref().unwrap_or(&cached.text),
+    };
+    let message = match kind {
+        AlertKind::Resolved => format!(
+            "{} {condition} no longer holds: now {price}",
+            cached.rule.symbol
+        ),
+        _ => render(
+            cached
+                .options
+                .message
+                .as_deref()
+                .unwrap_or(DEFAULT_TEMPLATE),
+            &context,
+        ),
+    };
+    NewAlert {
+        rule_id: cached.rule.id,
+        owner: cached.rule.owner,
+        symbol: cached.rule.symbol.clone(),
+        episode,
+        kind,
+        price,
+        message,
+        fired_at: at,
+    }
+}

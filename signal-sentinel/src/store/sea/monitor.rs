@@ -1,0 +1,187 @@
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
+};
+
+use super::entity::{alert, channel, delivery, rule, symbol_sample};
+use super::rule_states::upsert_rule_states;
+use super::{SeaStore, backend_err, corrupt, write_err};
+use crate::domain::{
+    Alert, AlertId, ChannelId, CycleWrite, Delivery, DeliveryId, DeliveryStatus, Sample, Symbol,
+    SymbolSamples,
+};
+use crate::store::{MonitorStore, Result, StoreError};
+use crate::time;
+
+/// Rows per statement, well under SQLite's limit of bound parameters.
+const CHUNK: usize = 1_000;
+
+fn delivery_to_domain(m: delivery::Model) -> Result<Delivery> {
+    Ok(Delivery {
+        id: DeliveryId::new(m.id),
+        alert_id: AlertId::new(m.alert_id),
+        channel_id: ChannelId::new(m.channel_id),
+        status: m.status.parse().map_err(corrupt("delivery"))?,
+        attempts: m.attempts,
+        next_attempt_at: m.next_attempt_at,
+        last_error: m.last_error,
+        sent_at: m.sent_at,
+        created_at: m.created_at,
+    })
+}
+
+#[async_trait]
+impl MonitorStore for SeaStore {
+    async fn commit_cycle(&self, write: CycleWrite) -> Result<Vec<Alert>> {
+        let now = time::now();
+        let txn = self.begin_write().await.map_err(backend_err)?;
+        upsert_rule_states(&txn, &write.states).await?;
+
+        let mut stored = Vec::new();
+        let mut alerts = write.alerts.into_iter().peekable();
+        while alerts.peek().is_some() {
+            let chunk: Vec<_> = alerts
+                .by_ref()
+                .take(CHUNK)
+                .map(super::alerts::to_active)
+                .collect();
+            let inserted = alert::Entity::insert_many(chunk)
+                .on_conflict_do_nothing_on([
+                    alert::Column::RuleId,
+                    alert::Column::Episode,
+                    alert::Column::Kind,
+                ])
+                .exec_with_returning_many(&txn)
+                .await
+                .map_err(write_err("alert"))?;
+            if let TryInsertResult::Inserted(models) = inserted {
+                for model in models {
+                    stored.push(super::alerts::to_domain(model)?);
+                }
+            }
+        }
+
+        // The outbox: one pending delivery per new alert and enabled channel of its owner.
+        let owners: HashSet<i64> = stored.iter().map(|a| a.owner.get()).collect();
+        if !owners.is_empty() {
+            let channels = channel::Entity::find()
+                .filter(channel::Column::UserId.is_in(owners))
+                .filter(channel::Column::Enabled.eq(true))
+                .all(&txn)
+                .await
+                .map_err(backend_err)?;
+            let mut by_owner: HashMap<i64, Vec<i64>> = HashMap::new();
+            for c in channels {
+                by_owner.entry(c.user_id).or_default().push(c.id);
+            }
+            let rows: Vec<delivery::ActiveModel> = stored
+                .iter()
+                .flat_map(|a| {
+                    by_owner
+                        .get(&a.owner.get())
+                        .into_iter()
+                        .flatten()
+                        .map(move |channel_id| delivery::ActiveModel {
+                            alert_id: Set(a.id.get()),
+                            channel_id: Set(*channel_id),
+                            status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+                            attempts: Set(0),
+                            next_attempt_at: Set(now),
+                            last_error: Set(None),
+                            sent_at: Set(None),
+                            created_at: Set(now),
+                            ..Default::default()
+                        })
+                })
+                .collect();
+            for chunk in rows.chunks(CHUNK) {
+                delivery::Entity::insert_many(chunk.to_vec())
+                    .on_conflict_do_nothing_on([
+                        delivery::Column::AlertId,
+                        delivery::Column::ChannelId,
+                    ])
+                    .exec_without_returning(&txn)
+                    .await
+                    .map_err(write_err("delivery"))?;
+            }
+        }
+
+        for (rule_id, at, once) in write.fired {
+            // `updated_at` stays: it marks the user's edits, which reset a rule's lifecycle.
+            let mut update = rule::Entity::update_many().col_expr(
+                rule::Column::LastTriggeredAt,
+                Expr::value(time::to_storage_precision(at)),
+            );
+            if once {
+                update = update.col_expr(rule::Column::Enabled, Expr::value(false));
+            }
+            update
+                .filter(rule::Column::Id.eq(rule_id.get()))
+                .exec(&txn)
+                .await
+                .map_err(backend_err)?;
+        }
+
+        let samples: Vec<symbol_sample::ActiveModel> = write
+            .samples
+            .iter()
+            .map(|s| symbol_sample::ActiveModel {
+                symbol: Set(s.symbol.as_str().to_owned()),
+                samples: Set(serde_json::to_value(&s.samples).unwrap_or_default()),
+                updated_at: Set(now),
+            })
+            .collect();
+        for chunk in samples.chunks(CHUNK) {
+            symbol_sample::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::column(symbol_sample::Column::Symbol)
+                        .update_columns([
+                            symbol_sample::Column::Samples,
+                            symbol_sample::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .map_err(write_err("symbol samples"))?;
+        }
+        txn.commit().await.map_err(backend_err)?;
+        Ok(stored)
+    }
+
+    async fn load_symbol_samples(&self, symbols: &[Symbol]) -> Result<Vec<SymbolSamples>> {
+        let mut loaded = Vec::new();
+        for chunk in symbols.chunks(CHUNK) {
+            let models = symbol_sample::Entity::find()
+                .filter(symbol_sample::Column::Symbol.is_in(chunk.iter().map(Symbol::as_str)))
+                .all(&self.db)
+                .await
+                .map_err(backend_err)?;
+            for m in models {
+                let symbol = Symbol::parse(&m.symbol).map_err(corrupt("symbol samples"))?;
+                let samples: Vec<Sample> =
+                    serde_json::from_value(m.samples).map_err(|e| StoreError::Corrupt {
+                        entity: "symbol samples",
+                        reason: e.to_string(),
+                    })?;
+                loaded.push(SymbolSamples { symbol, samples });
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn list_deliveries(&self, alert: AlertId) -> Result<Vec<Delivery>> {
+        delivery::Entity::find()
+            .filter(delivery::Column::AlertId.eq(alert.get()))
+            .order_by_asc(delivery::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(backend_err)?
+            .into_iter()
+            .map(delivery_to_domain)
+            .collect()
+    }
+}

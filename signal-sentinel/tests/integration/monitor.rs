@@ -1,0 +1,318 @@
+//! The monitor over a real store and a replayed or simulated market.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use signal_sentinel::clock::{Clock, ManualClock};
+use signal_sentinel::domain::{
+    AlertKind, AlertQuery, ChannelKind, DeliveryStatus, JsonDocument, NewChannel, NewRule, Rule,
+    RuleFilter, Symbol, User,
+};
+use signal_sentinel::engine::{Frequency, RuleOptions, backtest, parse_rule};
+use signal_sentinel::market::{MarketData, ReplayMarket, SimulatedMarket};
+use signal_sentinel::monitor::{Monitor, MonitorConfig};
+use signal_sentinel::store::{AlertStore, ChannelStore, MonitorStore, RuleStore, SeaStore, Store};
+
+use crate::helpers::{Backend, TestDb, seed_user};
+
+/// The daily fixture as a replay file for symbol XYZ (dates alone: each session's close).
+fn daily_csv() -> String {
+    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
+    for line in include_str!("../../fixtures/daily_ohlc_2009.csv")
+        .lines()
+        .skip(1)
+    {
+        let mut f = line.splitn(2, ',');
+        let (date, rest) = (f.next().unwrap(), f.next().unwrap());
+        csv.push_str(&format!("{date},XYZ,{rest},\n"));
+    }
+    csv
+}
+
+async fn add_rule(store: &SeaStore, user: &User, text: &str, options: RuleOptions) -> Rule {
+    let parsed = parse_rule(text).unwrap();
+    store
+        .create_rule(NewRule {
+            owner: user.id,
+            symbol: parsed.symbol,
+            name: None,
+            condition: parsed.condition.to_document(),
+            options: options.to_document(),
+            enabled: true,
+            expires_at: None,
+        })
+        .await
+        .unwrap()
+}
+
+fn store_of(db: &TestDb) -> Arc<dyn Store> {
+    Arc::new(db.store.clone())
+}
+
+const RULES: [&str; 4] = [
+    "XYZ crosses above 30",
+    "XYZ price > 30",
+    "XYZ day change <= -5%",
+    "XYZ trailing stop 10%",
+];
+
+/// Replays the whole series, restarting the monitor (a fresh one, empty memory) before the
+/// cycles listed in `restarts`; returns (rule, episode, date, price) of every alert.
+async fn replay(db: &TestDb, restarts: &[usize]) -> Vec<(String, i64, String, String)> {
+    let store = store_of(db);
+    let user = seed_user(&db.store, "ann@example.com").await;
+    db.store
+        .create_channel(NewChannel {
+            owner: user.id,
+            name: "console".into(),
+            kind: ChannelKind::Console,
+            config: serde_json::json!({}),
+            secret: None,
+        })
+        .await
+        .unwrap();
+    let mut names = std::collections::HashMap::new();
+    for text in RULES {
+        let rule = add_rule(&db.store, &user, text, RuleOptions::default()).await;
+        names.insert(rule.id, text.to_owned());
+    }
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2009, 5, 29, 12, 0, 0).unwrap(),
+    ));
+    let market: Arc<dyn MarketData> =
+        Arc::new(ReplayMarket::from_csv("xyz.csv", &daily_csv(), clock.clone()).unwrap());
+    let timeline = ReplayMarket::from_csv("xyz.csv", &daily_csv(), clock.clone())
+        .unwrap()
+        .timeline();
+    let mut monitor = Monitor::new(
+        store.clone(),
+        market.clone(),
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    let mut got = Vec::new();
+    for (i, at) in timeline.iter().enumerate() {
+        if restarts.contains(&i) {
+            monitor = Monitor::new(
+                store.clone(),
+                market.clone(),
+                clock.clone(),
+                MonitorConfig::default(),
+            );
+        }
+        clock.set(*at);
+        let report = monitor.run_once().await.unwrap();
+        assert_eq!(report.symbols, 1);
+        assert_eq!(report.market_calls, 1);
+        for alert in report.alerts {
+            assert_eq!(alert.kind, AlertKind::Fired);
+            got.push((
+                names[&alert.rule_id.unwrap()].clone(),
+                alert.episode,
+                alert.fired_at.format("%Y-%m-%d").to_string(),
+                alert.price.to_string(),
+            ));
+        }
+    }
+    // Every alert is stored once and has a pending delivery on the user's channel.
+    let stored = db
+        .store
+        .list_alerts(&AlertQuery::newest(user.id, 1000))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), got.len());
+    for alert in &stored {
+        let deliveries = db.store.list_deliveries(alert.id).await.unwrap();
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(deliveries[0].status, DeliveryStatus::Pending);
+    }
+    got.sort();
+    got
+}
+
+/// What the backtest says the same rules fire on the same series.
+fn expected() -> Vec<(String, i64, String, String)> {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(Utc::now()));
+    let market = ReplayMarket::from_csv("xyz.csv", &daily_csv(), clock).unwrap();
+    let bars = futures_lite_block(market.daily_bars(
+        &Symbol::parse("XYZ").unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2009, 1, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2009, 12, 31).unwrap(),
+    ))
+    .unwrap();
+    let mut all = Vec::new();
+    for text in RULES {
+        let rule = parse_rule(text).unwrap();
+        for a in backtest(
+            &rule.symbol,
+            &rule.condition,
+            &RuleOptions::default(),
+            &bars,
+        ) {
+            all.push((
+                text.to_owned(),
+                a.episode,
+                a.at.format("%Y-%m-%d").to_string(),
+                a.price.to_string(),
+            ));
+        }
+    }
+    all.sort();
+    all
+}
+
+fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+async fn monitor_matches_the_backtest(db: &TestDb) {
+    let expected = tokio::task::spawn_blocking(expected).await.unwrap();
+    assert_eq!(expected.len(), 4 + 5 + 4 + 3, "{expected:?}");
+    assert_eq!(replay(db, &[]).await, expected);
+}
+
+async fn restarts_lose_and_duplicate_nothing(db: &TestDb) {
+    let expected = tokio::task::spawn_blocking(expected).await.unwrap();
+    // Restart before 06-04 (price > 30 firing since 06-03), 06-16 (trailing stop armed at a
+    // new high), 06-24 (day change episode starting) and 06-25 (in it).
+    assert_eq!(replay(db, &[3, 11, 17, 18, 30]).await, expected);
+}
+
+async fn once_rules_disable_themselves(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let once = RuleOptions {
+        frequency: Frequency::Once,
+        ..RuleOptions::default()
+    };
+    let rule = add_rule(&db.store, &user, "XYZ price > 30", once).await;
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2009, 6, 1, 19, 59, 0).unwrap(),
+    ));
+    let market = Arc::new(ReplayMarket::from_csv("xyz.csv", &daily_csv(), clock.clone()).unwrap());
+    let monitor = Monitor::new(
+        store_of(db),
+        market,
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    assert_eq!(monitor.run_once().await.unwrap().alerts.len(), 1);
+    let stored = db.store.get_rule(rule.id).await.unwrap();
+    assert!(!stored.enabled);
+    assert_eq!(stored.last_triggered_at, Some(clock.now()));
+    let enabled = RuleFilter {
+        enabled: Some(true),
+        ..RuleFilter::default()
+    };
+    assert!(db.store.list_rules(&enabled).await.unwrap().is_empty());
+}
+
+async fn closed_markets_are_not_fetched(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    add_rule(&db.store, &user, "AAPL price > 1", RuleOptions::default()).await;
+    add_rule(
+        &db.store,
+        &user,
+        "BTC/USD price > 1",
+        RuleOptions::default(),
+    )
+    .await;
+    // Saturday: crypto trades, equities do not.
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(SimulatedMarket::new(1, clock.clone()));
+    let monitor = Monitor::new(
+        store_of(db),
+        market.clone(),
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!((report.rules, report.evaluated, report.symbols), (2, 1, 1));
+    assert_eq!(report.alerts.len(), 1);
+    assert_eq!(report.alerts[0].symbol.as_str(), "BTC/USD");
+    // Monday 10:00 New York: both.
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap());
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!((report.evaluated, report.symbols), (2, 2));
+    assert_eq!(report.alerts.len(), 1, "BTC/USD still firing, AAPL fires");
+}
+
+async fn batches_follow_the_providers_size(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    for i in 0..250 {
+        add_rule(
+            &db.store,
+            &user,
+            &format!("S{i} price > 100000"),
+            RuleOptions::default(),
+        )
+        .await;
+    }
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(SimulatedMarket::new(1, clock.clone()).with_max_batch(100));
+    let monitor = Monitor::new(
+        store_of(db),
+        market.clone(),
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!(
+        (report.symbols, report.quotes, report.market_calls),
+        (250, 250, 3)
+    );
+    assert_eq!(market.calls(), 3);
+    assert!(report.alerts.is_empty());
+    // A second cycle in the same minute writes no state: nothing changed.
+    let again = monitor.run_once().await.unwrap();
+    assert_eq!(again.market_calls, 3);
+}
+
+backend_tests!(
+    monitor_matches_the_backtest,
+    restarts_lose_and_duplicate_nothing,
+    once_rules_disable_themselves,
+    closed_markets_are_not_fetched,
+    batches_follow_the_providers_size,
+);
+
+#[tokio::test]
+async fn unreadable_rules_are_reported_and_skipped() {
+    let db = TestDb::new(Backend::SqliteMemory).await.unwrap();
+    let user = seed_user(&db.store, "ann@example.com").await;
+    db.store
+        .create_rule(NewRule {
+            owner: user.id,
+            symbol: Symbol::parse("BTC/USD").unwrap(),
+            name: None,
+            condition: JsonDocument::new(9, serde_json::json!({"type": "price"})).unwrap(),
+            options: JsonDocument::empty(),
+            enabled: true,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap(),
+    ));
+    let monitor = Monitor::new(
+        store_of(&db),
+        Arc::new(SimulatedMarket::new(1, clock.clone())),
+        clock,
+        MonitorConfig::default(),
+    );
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!(report.evaluated, 0);
+    assert_eq!(report.problems.len(), 1);
+    assert!(
+        report.problems[0].contains("version 9 is not supported"),
+        "{:?}",
+        report.problems
+    );
+}
