@@ -65,3 +65,42 @@ impl Clock for ManualClock {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+/// A clock that runs from `start` at `speed` times real time: replays "at a chosen speed".
+///
+/// ```
+/// use signal_sentinel::clock::{Clock, ScaledClock};
+///
+/// let start = chrono::DateTime::UNIX_EPOCH;
+/// let clock = ScaledClock::new(start, 86_400.0); // a day per second
+/// assert!(clock.now() >= start);
+/// ```
+#[derive(Debug)]
+pub struct ScaledClock {
+    start: Timestamp,
+    wall_start: std::time::Instant,
+    speed: f64,
+}
+
+impl ScaledClock {
+    /// A clock showing `start` now and moving `speed` times faster than real time.
+    pub fn new(start: Timestamp, speed: f64) -> Self {
+        Self {
+            start,
+            wall_start: std::time::Instant::now(),
+            speed: if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            },
+        }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> Timestamp {
+        let elapsed = self.wall_start.elapsed().as_secs_f64() * self.speed;
+        let micros = (elapsed * 1e6).min(i64::MAX as f64) as i64;
+        time::to_storage_precision(self.start + chrono::Duration::microseconds(micros))
+    }
+}

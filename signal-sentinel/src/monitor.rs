@@ -18,7 +18,7 @@
 //! never raised twice for an episode (the store also refuses duplicates) and never lost (a
 //! failed commit leaves the rule where it was, and the next cycle raises it again).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -245,8 +245,9 @@ impl Monitor {
         let rules = self.load_rules(&mut cache, &mut problems).await?;
         let rule_count = rules.len();
 
-        // Rules by symbol, for symbols in session; expired rules rest.
-        let mut by_symbol: HashMap<Symbol, Vec<RuleId>> = HashMap::new();
+        // Rules by symbol (in symbol order, so cycles are reproducible), for symbols in session;
+        // expired rules rest.
+        let mut by_symbol: BTreeMap<Symbol, Vec<RuleId>> = BTreeMap::new();
         for id in rules {
             let cached = &cache.rules[&id];
             if cached.rule.expires_at.is_some_and(|at| now >= at) {
@@ -436,7 +437,7 @@ impl Monitor {
     async fn load_states(
         &self,
         cache: &mut Cache,
-        by_symbol: &HashMap<Symbol, Vec<RuleId>>,
+        by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
         problems: &mut Vec<String>,
     ) -> Result<(), MonitorError> {
         let missing: Vec<RuleId> = by_symbol
@@ -475,7 +476,7 @@ impl Monitor {
     async fn warm_up(
         &self,
         cache: &mut Cache,
-        by_symbol: &HashMap<Symbol, Vec<RuleId>>,
+        by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
         now: Timestamp,
         problems: &mut Vec<String>,
     ) {
@@ -506,11 +507,10 @@ impl Monitor {
     /// Quotes for every symbol, in batches of the provider's size, a few batches at a time.
     async fn fetch(
         &self,
-        by_symbol: &HashMap<Symbol, Vec<RuleId>>,
+        by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
         problems: &mut Vec<String>,
     ) -> (HashMap<Symbol, Quote>, usize) {
-        let mut symbols: Vec<Symbol> = by_symbol.keys().cloned().collect();
-        symbols.sort();
+        let symbols: Vec<Symbol> = by_symbol.keys().cloned().collect();
         let batches: Vec<Vec<Symbol>> = symbols
             .chunks(self.market.max_batch().max(1))
             .map(<[Symbol]>::to_vec)
