@@ -1,5 +1,8 @@
 //! Command-line grammar.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Signal Sentinel — your AI-powered market watchdog.
@@ -33,10 +36,70 @@ pub(crate) struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Replay ten years of real prices through six rules and print each alert as it fires
+    /// (no keys, no network; writes DIR/demo.db).
+    Demo {
+        /// Directory for the demo database.
+        #[arg(long, value_name = "DIR", default_value = "./data")]
+        data: PathBuf,
+        /// Pause between replayed months, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 15)]
+        pace: u64,
+    },
+    /// Run the monitor.
+    Monitor {
+        #[command(subcommand)]
+        command: MonitorCommand,
+    },
+    /// Alert rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Database maintenance.
     Db {
         #[command(subcommand)]
         command: DbCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MarketArgs {
+    /// Where quotes come from: `simulated` (seeded random walks) or `replay:PATH` (a CSV file,
+    /// or a directory of them, in the replay format).
+    #[arg(long, value_name = "MARKET")]
+    pub(crate) market: String,
+    /// Replay speed: replayed seconds per real second (replay only).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) speed: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MonitorCommand {
+    /// Run one cycle and report it (`--verbose` lists its alerts).
+    Run {
+        #[command(flatten)]
+        market: MarketArgs,
+    },
+    /// Run cycles every interval until Ctrl-C (the cycle in progress finishes first).
+    Start {
+        #[command(flatten)]
+        market: MarketArgs,
+        /// Time between cycles: minutes (`15`), or with a unit (`30s`, `5m`, `1h`).
+        #[arg(long, default_value = "15", value_parser = parse_interval)]
+        interval: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RulesCommand {
+    /// Show the alerts a rule would have sent over past prices.
+    Backtest {
+        /// The rule, e.g. "AAPL crosses above 200" (see docs/rules.md).
+        rule: String,
+        /// Prices in the replay CSV format (time,symbol,open,high,low,close,volume).
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
     },
 }
 
@@ -47,4 +110,48 @@ pub(crate) enum DbCommand {
     /// Check the database: integrity (SQLite) or connectivity (PostgreSQL), and pending
     /// migrations. Exits 1 when the database is unhealthy or unreachable.
     Check,
+}
+
+/// `15` (minutes), `30s`, `5m`, `1h`.
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not an interval; use minutes (15) or 30s, 5m, 1h"))?;
+    let seconds = match unit {
+        "" | "m" | "min" => n * 60,
+        "s" => n,
+        "h" => n * 3600,
+        _ => return Err(format!("unknown unit {unit:?}; use s, m or h")),
+    };
+    if seconds == 0 {
+        return Err("the interval must be longer than zero".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("15"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_interval("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_interval("0").is_err());
+        assert!(parse_interval("5d").unwrap_err().contains("unknown unit"));
+        assert!(parse_interval("soon").is_err());
+    }
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use signal_sentinel::config::Settings;
 
-use crate::cli::{Cli, Command, DbCommand};
+use crate::cli::{Cli, Command, DbCommand, MonitorCommand, RulesCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -47,10 +47,25 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     for warning in settings.warnings() {
         tracing::warn!("{warning}");
     }
+    let json = cli.global.json;
     match cli.command {
+        Command::Demo { data, pace } => commands::demo::run(&data, pace, json).await,
+        Command::Monitor { command } => match command {
+            MonitorCommand::Run { market } => {
+                commands::monitor::run(&settings, &market, cli.global.verbose > 0, json).await
+            }
+            MonitorCommand::Start { market, interval } => {
+                commands::monitor::start(&settings, &market, interval).await
+            }
+        },
+        Command::Rules { command } => match command {
+            RulesCommand::Backtest { rule, csv } => {
+                commands::rules::backtest(&rule, &csv, json).await
+            }
+        },
         Command::Db { command } => match command {
-            DbCommand::Migrate => commands::db::migrate(&settings, cli.global.json).await,
-            DbCommand::Check => commands::db::check(&settings, cli.global.json).await,
+            DbCommand::Migrate => commands::db::migrate(&settings, json).await,
+            DbCommand::Check => commands::db::check(&settings, json).await,
         },
     }
 }

@@ -1,3 +1,6 @@
 //! One module per command group.
 
 pub(crate) mod db;
+pub(crate) mod demo;
+pub(crate) mod monitor;
+pub(crate) mod rules;

@@ -205,3 +205,148 @@ fn postgres_check_and_migrate_when_a_server_is_configured() {
     assert_eq!(run.code, 1);
     assert!(!run.stderr.contains("pg-secret-pw"), "{}", run.stderr);
 }
+
+#[test]
+fn demo_prints_the_alerts_of_a_decade() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = invest(dir.path(), &[], &["demo", "--pace", "0"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("2007-05-01  AAPL   121.19  AAPL crosses above 100: now 121.19"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("41 alerts from 6 rules over 123 replayed months"),
+        "{}",
+        run.stdout
+    );
+    assert!(dir.path().join("data/demo.db").exists());
+
+    let run = invest(
+        dir.path(),
+        &[],
+        &["demo", "--pace", "0", "--json", "--data", "elsewhere"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let alerts: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 41);
+    assert_eq!(alerts[0]["symbol"], "IBM");
+    assert!(dir.path().join("elsewhere/demo.db").exists());
+}
+
+fn xyz_csv(dir: &Path) -> std::path::PathBuf {
+    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
+    for line in include_str!("../../../signal-sentinel/fixtures/daily_ohlc_2009.csv")
+        .lines()
+        .skip(1)
+    {
+        let (date, rest) = line.split_once(',').unwrap();
+        csv.push_str(&format!("{date},XYZ,{rest},\n"));
+    }
+    let path = dir.join("xyz.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+#[test]
+fn rules_backtest_prints_a_table_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = xyz_csv(dir.path());
+    let csv = csv.to_str().unwrap();
+    let run = invest(
+        dir.path(),
+        &[],
+        &["rules", "backtest", "xyz crosses above 30", "--csv", csv],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("XYZ crosses above 30 over 44 sessions: 4 alerts\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("fired           1  2009-06-03       31.02"),
+        "{}",
+        run.stdout
+    );
+
+    let run = invest(
+        dir.path(),
+        &[],
+        &[
+            "rules",
+            "backtest",
+            "XYZ trailing stop 10%",
+            "--csv",
+            csv,
+            "--json",
+        ],
+    );
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(out["alerts"].as_array().unwrap().len(), 3);
+    assert_eq!(out["alerts"][0]["price"], "27.99");
+
+    let run = invest(
+        dir.path(),
+        &[],
+        &["rules", "backtest", "XYZ crosses abve 30", "--csv", csv],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: rule: column 13: expected 'above' or 'below', found 'abve' (hint: crosses above 200, crosses below sma(50))"
+    );
+    let run = invest(
+        dir.path(),
+        &[],
+        &["rules", "backtest", "ABC price > 1", "--csv", csv],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("has no bars for ABC"), "{}", run.stderr);
+}
+
+#[test]
+fn monitor_run_reports_one_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = xyz_csv(dir.path());
+    let market = format!("replay:{}", csv.display());
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = invest(
+        dir.path(),
+        &env,
+        &["monitor", "run", "--market", &market, "--json"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["rules"], 0);
+    assert_eq!(report["at"], "2009-07-31T19:59:00Z");
+    let run = invest(dir.path(), &env, &["monitor", "run", "--market", "nope"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with("error: unknown market \"nope\""),
+        "{}",
+        run.stderr
+    );
+    let run = invest(
+        dir.path(),
+        &env,
+        &[
+            "monitor",
+            "start",
+            "--market",
+            "simulated",
+            "--interval",
+            "5d",
+        ],
+    );
+    assert_eq!(run.code, 2, "bad usage");
+}

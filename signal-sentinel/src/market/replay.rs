@@ -81,6 +81,31 @@ impl ReplayMarket {
         Self::from_rows(rows, clock)
     }
 
+    /// Loads a CSV file, or every `*.csv` file of a directory.
+    ///
+    /// # Errors
+    /// As [`ReplayMarket::from_files`]; also when the directory has no CSV file.
+    pub fn from_path(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, ReplayError> {
+        if !path.is_dir() {
+            return Self::from_files(&[path], clock);
+        }
+        let unreadable = |message: String| ReplayError {
+            file: path.display().to_string(),
+            line: 0,
+            message,
+        };
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| unreadable(e.to_string()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+            .collect();
+        if files.is_empty() {
+            return Err(unreadable("the directory has no .csv file".into()));
+        }
+        files.sort();
+        Self::from_files(&files, clock)
+    }
+
     /// Loads CSV text (`name` appears in error messages).
     ///
     /// # Errors

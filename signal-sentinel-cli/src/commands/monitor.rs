@@ -1,0 +1,148 @@
+//! `invest monitor …`
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use signal_sentinel::clock::{Clock, ManualClock, ScaledClock, SystemClock};
+use signal_sentinel::config::Settings;
+use signal_sentinel::market::{MarketData, ReplayMarket, SimulatedMarket};
+use signal_sentinel::monitor::{CycleReport, Monitor, MonitorConfig};
+use signal_sentinel::store::SeaStore;
+
+use crate::cli::MarketArgs;
+
+/// Which market and clock `--market` names. `one_cycle` replays the file's last moment; a
+/// running monitor replays from its first at `--speed`.
+fn market(
+    args: &MarketArgs,
+    one_cycle: bool,
+) -> Result<(Arc<dyn MarketData>, Arc<dyn Clock>), String> {
+    if args.market == "simulated" {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        return Ok((Arc::new(SimulatedMarket::new(42, clock.clone())), clock));
+    }
+    let Some(path) = args.market.strip_prefix("replay:") else {
+        return Err(format!(
+            "unknown market {:?}: use --market simulated or --market replay:PATH (real providers come with their own settings)",
+            args.market
+        ));
+    };
+    let probe = ReplayMarket::from_path(Path::new(path), Arc::new(SystemClock))
+        .map_err(|e| e.to_string())?;
+    let timeline = probe.timeline();
+    let (Some(first), Some(last)) = (timeline.first(), timeline.last()) else {
+        return Err(format!("{path}: no bars to replay"));
+    };
+    let clock: Arc<dyn Clock> = if one_cycle {
+        Arc::new(ManualClock::new(*last))
+    } else {
+        Arc::new(ScaledClock::new(*first, args.speed))
+    };
+    let market =
+        ReplayMarket::from_path(Path::new(path), clock.clone()).map_err(|e| e.to_string())?;
+    Ok((Arc::new(market), clock))
+}
+
+async fn monitor(
+    settings: &Settings,
+    args: &MarketArgs,
+    one_cycle: bool,
+) -> Result<Monitor, String> {
+    let (market, clock) = market(args, one_cycle)?;
+    let store = SeaStore::open(&settings.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Monitor::new(
+        Arc::new(store),
+        market,
+        clock,
+        MonitorConfig::default(),
+    ))
+}
+
+/// `invest monitor run`
+pub(crate) async fn run(
+    settings: &Settings,
+    args: &MarketArgs,
+    verbose: bool,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let monitor = monitor(settings, args, true).await?;
+    let report = monitor.run_once().await.map_err(|e| e.to_string())?;
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_report(&report, verbose);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &CycleReport, verbose: bool) {
+    println!(
+        "cycle at {}: {} rules, {} evaluated on {} symbols in session, {} quotes from {} requests, {} alerts, {} ms",
+        report.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        report.rules,
+        report.evaluated,
+        report.symbols,
+        report.quotes,
+        report.market_calls,
+        report.alerts.len(),
+        report.duration.as_millis()
+    );
+    if verbose {
+        for alert in &report.alerts {
+            println!(
+                "  alert #{}: {} {} — {}",
+                alert.id, alert.symbol, alert.price, alert.message
+            );
+        }
+    }
+    for problem in &report.problems {
+        println!("  problem: {problem}");
+    }
+}
+
+/// `invest monitor start`
+pub(crate) async fn start(
+    settings: &Settings,
+    args: &MarketArgs,
+    interval: Duration,
+) -> Result<ExitCode, String> {
+    let monitor = monitor(settings, args, false).await?;
+    tracing::info!(interval_s = interval.as_secs(), market = %args.market, "monitor started; Ctrl-C stops it after the current cycle");
+    monitor.run(interval, shutdown_signal()).await;
+    tracing::info!(
+        cycles = monitor.stats().cycles(),
+        overruns = monitor.stats().overruns(),
+        "monitor stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what systemd and Docker send).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
