@@ -13,15 +13,19 @@ use signal_sentinel::store::SeaStore;
 
 use crate::cli::MarketArgs;
 
+/// A market and the clock it runs on.
+struct Market {
+    data: Arc<dyn MarketData>,
+    clock: Arc<dyn Clock>,
+}
+
 /// Which market and clock `--market` names. `one_cycle` replays the file's last moment; a
 /// running monitor replays from its first at `--speed`.
-fn market(
-    args: &MarketArgs,
-    one_cycle: bool,
-) -> Result<(Arc<dyn MarketData>, Arc<dyn Clock>), String> {
+fn market(args: &MarketArgs, one_cycle: bool) -> Result<Market, String> {
     if args.market == "simulated" {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        return Ok((Arc::new(SimulatedMarket::new(42, clock.clone())), clock));
+        let data = Arc::new(SimulatedMarket::new(42, clock.clone()));
+        return Ok(Market { data, clock });
     }
     let Some(path) = args.market.strip_prefix("replay:") else {
         return Err(format!(
@@ -42,7 +46,10 @@ fn market(
     };
     let market =
         ReplayMarket::from_path(Path::new(path), clock.clone()).map_err(|e| e.to_string())?;
-    Ok((Arc::new(market), clock))
+    Ok(Market {
+        data: Arc::new(market),
+        clock,
+    })
 }
 
 async fn monitor(
@@ -50,13 +57,13 @@ async fn monitor(
     args: &MarketArgs,
     one_cycle: bool,
 ) -> Result<Monitor, String> {
-    let (market, clock) = market(args, one_cycle)?;
+    let Market { data, clock } = market(args, one_cycle)?;
     let store = SeaStore::open(&settings.database_url)
         .await
         .map_err(|e| e.to_string())?;
     Ok(Monitor::new(
         Arc::new(store),
-        market,
+        data,
         clock,
         MonitorConfig::default(),
     ))
