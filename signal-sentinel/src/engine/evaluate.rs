@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::condition::{Average, AverageKind, Condition, Direction, Extreme, Move};
-use super::indicators::{self, DailyHistory, to_f64};
+use super::indicators::{DailyHistory, to_f64};
 use crate::domain::{Quote, Sample};
 use crate::time::Timestamp;
 
@@ -78,7 +78,7 @@ pub fn evaluate(condition: &Condition, memory: &mut Memory, view: &MarketView<'_
         },
         Condition::CrossesAverage { direction, average } => {
             let spread_at = |at: Timestamp, p: Decimal| {
-                average_value(*average, history.closes_before(at), p).map(|avg| to_f64(p) - avg)
+                average_value(*average, history, at, p).map(|avg| to_f64(p) - avg)
             };
             spread_cross(first, *direction, view.previous, quote, spread_at)
         }
@@ -88,9 +88,8 @@ pub fn evaluate(condition: &Condition, memory: &mut Memory, view: &MarketView<'_
             slow,
         } => {
             let spread_at = |at: Timestamp, p: Decimal| {
-                let closes = history.closes_before(at);
-                average_value(*fast, closes, p)
-                    .zip(average_value(*slow, closes, p))
+                average_value(*fast, history, at, p)
+                    .zip(average_value(*slow, history, at, p))
                     .map(|(f, s)| f - s)
             };
             spread_cross(first, *direction, view.previous, quote, spread_at)
@@ -162,7 +161,8 @@ pub fn evaluate(condition: &Condition, memory: &mut Memory, view: &MarketView<'_
             }
         }
         Condition::Rsi { period, op, level } => {
-            match indicators::rsi(history.closes(), *period as usize, to_f64(price)) {
+            let n = history.sessions_before(quote.at);
+            match history.rsi_at(n, *period as usize, to_f64(price)) {
                 Some(value) => op.holds(value, to_f64(*level)).into(),
                 None => Signal::Unknown,
             }
@@ -218,11 +218,17 @@ fn spread_cross(
     }
 }
 
-fn average_value(average: Average, closes: &[f64], price: Decimal) -> Option<f64> {
+fn average_value(
+    average: Average,
+    history: &DailyHistory,
+    at: Timestamp,
+    price: Decimal,
+) -> Option<f64> {
     let period = average.period as usize;
+    let n = history.sessions_before(at);
     match average.kind {
-        AverageKind::Sma => indicators::sma(closes, period, to_f64(price)),
-        AverageKind::Ema => indicators::ema(closes, period, to_f64(price)),
+        AverageKind::Sma => history.sma_at(n, period, to_f64(price)),
+        AverageKind::Ema => history.ema_at(n, period, to_f64(price)),
     }
 }
 

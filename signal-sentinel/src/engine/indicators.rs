@@ -5,15 +5,64 @@
 //! each other or with an RSI level converted to `f64` the same way every time. Each function
 //! reads a slice and allocates nothing.
 
+use std::sync::{Mutex, PoisonError};
+
 use crate::domain::Bar;
 use crate::time::Timestamp;
 
 /// Completed daily sessions of one symbol, oldest first, with their closes as `f64` prepared
 /// once for the indicators.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// History does not change during a session, so what the indicators need from it (the sum
+/// behind an SMA, the previous EMA, Wilder's averages behind an RSI) is computed once per
+/// indicator and kept: each evaluation then costs a few arithmetic operations, however long the
+/// history.
+#[derive(Debug, Default)]
 pub struct DailyHistory {
     bars: Vec<Bar>,
     closes: Vec<f64>,
+    /// Exchange day of each bar.
+    days: Vec<chrono::NaiveDate>,
+    memo: Mutex<Vec<(MemoKey, Option<Base>)>>,
+}
+
+/// (indicator, period, number of closes it was computed over).
+type MemoKey = (u8, usize, usize);
+
+/// What an indicator keeps of the history: SMA (sum of the last period − 1 closes), EMA
+/// (previous value), RSI (average gain, average loss, last close, whether the averages are
+/// still partial sums of the first period).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Base {
+    Sum(f64),
+    Previous(f64),
+    Wilder {
+        gain: f64,
+        loss: f64,
+        last: f64,
+        partial: bool,
+    },
+}
+
+const SMA: u8 = 0;
+const EMA: u8 = 1;
+const RSI: u8 = 2;
+
+impl Clone for DailyHistory {
+    fn clone(&self) -> Self {
+        Self {
+            bars: self.bars.clone(),
+            closes: self.closes.clone(),
+            days: self.days.clone(),
+            memo: Mutex::default(),
+        }
+    }
+}
+
+impl PartialEq for DailyHistory {
+    fn eq(&self, other: &Self) -> bool {
+        self.bars == other.bars
+    }
 }
 
 impl DailyHistory {
@@ -30,7 +79,13 @@ impl DailyHistory {
             }
         });
         let closes = bars.iter().map(|b| to_f64(b.close)).collect();
-        Self { bars, closes }
+        let days = bars.iter().map(|b| exchange_date(b.at)).collect();
+        Self {
+            bars,
+            closes,
+            days,
+            memo: Mutex::default(),
+        }
     }
 
     /// Appends a completed session. A bar not newer than the last one is ignored (the
@@ -40,8 +95,65 @@ impl DailyHistory {
             return false;
         }
         self.closes.push(to_f64(bar.close));
+        self.days.push(exchange_date(bar.at));
         self.bars.push(bar);
         true
+    }
+
+    /// SMA(`period`) over the first `n` closes and `current`.
+    pub fn sma_at(&self, n: usize, period: usize, current: f64) -> Option<f64> {
+        match self.base((SMA, period, n)) {
+            Some(Base::Sum(sum)) => Some((sum + current) / period as f64),
+            _ => None,
+        }
+    }
+
+    /// EMA(`period`) over the first `n` closes and `current`.
+    pub fn ema_at(&self, n: usize, period: usize, current: f64) -> Option<f64> {
+        match self.base((EMA, period, n)) {
+            Some(Base::Previous(previous)) => {
+                Some(previous + 2.0 / (period as f64 + 1.0) * (current - previous))
+            }
+            _ => None,
+        }
+    }
+
+    /// RSI(`period`) over the first `n` closes and `current`.
+    pub fn rsi_at(&self, n: usize, period: usize, current: f64) -> Option<f64> {
+        let Some(Base::Wilder {
+            gain,
+            loss,
+            last,
+            partial,
+        }) = self.base((RSI, period, n))
+        else {
+            return None;
+        };
+        let p = period as f64;
+        let change = current - last;
+        let (g, l) = (change.max(0.0), (-change).max(0.0));
+        let (gain, loss) = if partial {
+            (gain + g / p, loss + l / p)
+        } else {
+            ((gain * (p - 1.0) + g) / p, (loss * (p - 1.0) + l) / p)
+        };
+        Some(rsi_value(gain, loss))
+    }
+
+    fn base(&self, key: MemoKey) -> Option<Base> {
+        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, base)) = memo.iter().find(|(k, _)| *k == key) {
+            return *base;
+        }
+        let (kind, period, n) = key;
+        let closes = &self.closes[..n.min(self.closes.len())];
+        let base = match kind {
+            SMA => sma_base(closes, period),
+            EMA => ema_base(closes, period),
+            _ => rsi_base(closes, period),
+        };
+        memo.push((key, base));
+        base
     }
 
     /// The bars, oldest first.
@@ -59,9 +171,10 @@ impl DailyHistory {
         &self.closes[..self.sessions_before(at)]
     }
 
-    fn sessions_before(&self, at: Timestamp) -> usize {
+    /// Number of sessions before the exchange day of `at`.
+    pub fn sessions_before(&self, at: Timestamp) -> usize {
         let day = exchange_date(at);
-        self.bars.partition_point(|b| exchange_date(b.at) < day)
+        self.days.partition_point(|d| *d < day)
     }
 
     /// Whether there is no history.
@@ -72,7 +185,7 @@ impl DailyHistory {
     /// Sessions of the 52 weeks (364 days) before the exchange day of `at`.
     pub fn last_52_weeks(&self, at: Timestamp) -> &[Bar] {
         let from = exchange_date(at) - chrono::Duration::days(364);
-        let start = self.bars.partition_point(|b| exchange_date(b.at) < from);
+        let start = self.days.partition_point(|d| *d < from);
         let end = self.sessions_before(at);
         &self.bars[start.min(end)..end]
     }
@@ -87,6 +200,62 @@ pub fn exchange_date(at: Timestamp) -> chrono::NaiveDate {
 /// with a user's level).
 pub fn to_f64(value: rust_decimal::Decimal) -> f64 {
     rust_decimal::prelude::ToPrimitive::to_f64(&value).unwrap_or(f64::NAN)
+}
+
+fn sma_base(closes: &[f64], period: usize) -> Option<Base> {
+    if period == 0 || closes.len() + 1 < period {
+        return None;
+    }
+    Some(Base::Sum(closes[closes.len() + 1 - period..].iter().sum()))
+}
+
+fn ema_base(closes: &[f64], period: usize) -> Option<Base> {
+    if period == 0 || closes.len() < period {
+        return None;
+    }
+    let alpha = 2.0 / (period as f64 + 1.0);
+    let seed = closes[..period].iter().sum::<f64>() / period as f64;
+    Some(Base::Previous(
+        closes[period..]
+            .iter()
+            .fold(seed, |ema, close| ema + alpha * (close - ema)),
+    ))
+}
+
+fn rsi_base(closes: &[f64], period: usize) -> Option<Base> {
+    let last = *closes.last()?;
+    if period == 0 || closes.len() < period {
+        return None;
+    }
+    let p = period as f64;
+    let (mut gain, mut loss) = (0.0, 0.0);
+    for (i, pair) in closes.windows(2).enumerate() {
+        let change = pair[1] - pair[0];
+        let (g, l) = (change.max(0.0), (-change).max(0.0));
+        if i < period {
+            gain += g / p;
+            loss += l / p;
+        } else {
+            gain = (gain * (p - 1.0) + g) / p;
+            loss = (loss * (p - 1.0) + l) / p;
+        }
+    }
+    // With `period` closes there are `period − 1` changes: the averages are still partial
+    // sums, completed by the current price's change.
+    Some(Base::Wilder {
+        gain,
+        loss,
+        last,
+        partial: closes.len() == period,
+    })
+}
+
+fn rsi_value(gain: f64, loss: f64) -> f64 {
+    if loss == 0.0 {
+        if gain == 0.0 { 50.0 } else { 100.0 }
+    } else {
+        100.0 - 100.0 / (1.0 + gain / loss)
+    }
 }
 
 /// Simple moving average of the last `period − 1` closes and `current`. `None` until there are
@@ -136,11 +305,7 @@ pub fn rsi(closes: &[f64], period: usize, current: f64) -> Option<f64> {
             loss = (loss * (n - 1.0) + l) / n;
         }
     }
-    Some(if loss == 0.0 {
-        if gain == 0.0 { 50.0 } else { 100.0 }
-    } else {
-        100.0 - 100.0 / (1.0 + gain / loss)
-    })
+    Some(rsi_value(gain, loss))
 }
 
 #[cfg(test)]
@@ -154,6 +319,43 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn memoised_indicators_equal_the_direct_ones() {
+        let at = |i: i64| chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(i);
+        let bars: Vec<Bar> = (0..60)
+            .map(|i| {
+                let c = rust_decimal::Decimal::new(1_000 + (i * 7919 % 200), 1);
+                Bar::new(at(i), c, c, c, c, None).unwrap()
+            })
+            .collect();
+        let history = DailyHistory::new(bars);
+        let closes = history.closes().to_vec();
+        for n in [0, 1, 13, 14, 15, 30, 60] {
+            for period in [1, 2, 5, 14, 20] {
+                for current in [95.0, 100.0, 110.5] {
+                    let c = &closes[..n];
+                    let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                        (Some(a), Some(b)) => close(a, b),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    assert!(
+                        same(history.sma_at(n, period, current), sma(c, period, current)),
+                        "sma n={n} p={period}"
+                    );
+                    assert!(
+                        same(history.ema_at(n, period, current), ema(c, period, current)),
+                        "ema n={n} p={period}"
+                    );
+                    assert!(
+                        same(history.rsi_at(n, period, current), rsi(c, period, current)),
+                        "rsi n={n} p={period}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
