@@ -33,7 +33,7 @@ use tokio::sync::{Mutex, Semaphore};
 use crate::clock::Clock;
 use crate::domain::{
     Alert, AlertKind, CycleWrite, NewAlert, Quote, Rule, RuleFilter, RuleId, Sample, Symbol,
-    SymbolSamples,
+    SymbolSamples, UserId,
 };
 use crate::engine::indicators::{DailyHistory, exchange_date};
 use crate::engine::{
@@ -44,11 +44,10 @@ use crate::market::MarketData;
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
-/// Calendar days of daily history asked for at warm-up: 52 weeks and a margin for long
-/// averages.
-const HISTORY_DAYS: i64 = 400;
-/// Rules read per query.
+/// Rule stamps read per query.
 const RULE_PAGE: u64 = 10_000;
+/// New or edited rules loaded per query.
+const RULE_LOAD_CHUNK: usize = 2_000;
 
 /// How the monitor runs.
 #[derive(Debug, Clone)]
@@ -121,12 +120,20 @@ impl MonitorStats {
     }
 }
 
+/// What the monitor keeps of a rule: only what evaluating it and writing its alerts need.
 struct CachedRule {
-    rule: Rule,
+    id: RuleId,
+    owner: UserId,
+    symbol: Symbol,
+    name: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    expires_at: Option<Timestamp>,
+    snoozed_until: Option<Timestamp>,
     condition: Condition,
     options: RuleOptions,
-    text: String,
-    needs_history: bool,
+    /// Completed sessions of daily history its condition needs (0: none).
+    history_sessions: usize,
     window: Duration,
 }
 
@@ -250,13 +257,10 @@ impl Monitor {
         let mut by_symbol: BTreeMap<Symbol, Vec<RuleId>> = BTreeMap::new();
         for id in rules {
             let cached = &cache.rules[&id];
-            if cached.rule.expires_at.is_some_and(|at| now >= at) {
+            if cached.expires_at.is_some_and(|at| now >= at) {
                 continue;
             }
-            by_symbol
-                .entry(cached.rule.symbol.clone())
-                .or_default()
-                .push(id);
+            by_symbol.entry(cached.symbol.clone()).or_default().push(id);
         }
         by_symbol.retain(|symbol, ids| {
             let extended = ids.iter().any(|id| cache.rules[id].options.extended_hours);
@@ -291,8 +295,10 @@ impl Monitor {
                 let state = states.entry(*id).or_default();
                 let before = *state;
                 let schedule = Schedule {
-                    expires_at: cached.rule.expires_at,
-                    snoozed_until: cached.rule.snoozed_until,
+                    // A clock behind the rule's creation replays the past: every sample counts.
+                    created_at: Some(cached.created_at).filter(|created| *created <= now),
+                    expires_at: cached.expires_at,
+                    snoozed_until: cached.snoozed_until,
                 };
                 let transition = step(
                     &cached.condition,
@@ -364,19 +370,20 @@ impl Monitor {
         })
     }
 
-    /// Reads the enabled rules, parsing only new or edited ones; returns their ids.
+    /// Reads the enabled rules' stamps, loading and parsing only new or edited rules; returns
+    /// the ids of the enabled rules.
     async fn load_rules(
         &self,
         cache: &mut Cache,
         problems: &mut Vec<String>,
     ) -> Result<Vec<RuleId>, MonitorError> {
         let mut ids = Vec::new();
-        let mut seen = HashSet::new();
+        let mut stale = Vec::new();
         let mut after = None;
         loop {
             let page = self
                 .store
-                .list_rules(&RuleFilter {
+                .list_rule_stamps(&RuleFilter {
                     enabled: Some(true),
                     after,
                     limit: Some(RULE_PAGE),
@@ -386,29 +393,35 @@ impl Monitor {
             let Some(last) = page.last() else { break };
             after = Some(last.id);
             let full = page.len() as u64 == RULE_PAGE;
-            for rule in page {
-                let id = rule.id;
-                seen.insert(id);
-                let fresh = cache
+            for stamp in page {
+                ids.push(stamp.id);
+                if cache
                     .rules
-                    .get(&id)
-                    .is_some_and(|c| c.rule.updated_at == rule.updated_at);
-                if fresh {
-                    // Only the monitor's own writes (last triggered) may differ.
-                    if let Some(c) = cache.rules.get_mut(&id) {
-                        c.rule = rule;
-                    }
-                    ids.push(id);
-                    continue;
+                    .get(&stamp.id)
+                    .is_none_or(|c| c.updated_at != stamp.updated_at)
+                {
+                    stale.push(stamp.id);
                 }
+            }
+            if !full {
+                break;
+            }
+        }
+        let enabled: HashSet<RuleId> = ids.iter().copied().collect();
+        cache.rules.retain(|id, _| enabled.contains(id));
+        cache.states.retain(|id, _| enabled.contains(id));
+
+        // In slices, so a cold start does not hold every rule's stored form at once.
+        for slice in stale.chunks(RULE_LOAD_CHUNK) {
+            for rule in self.store.get_rules(slice).await? {
+                let id = rule.id;
                 match parse_rule(rule) {
                     Ok(parsed) => {
                         // An edited condition starts a new lifecycle; the episode count goes on
                         // so alert keys stay unique.
                         if let (Some(old), Some(state)) =
                             (cache.rules.get(&id), cache.states.get_mut(&id))
-                            && (old.condition != parsed.condition
-                                || old.rule.symbol != parsed.rule.symbol)
+                            && (old.condition != parsed.condition || old.symbol != parsed.symbol)
                         {
                             *state = EngineState {
                                 episode: state.episode,
@@ -416,7 +429,6 @@ impl Monitor {
                             };
                         }
                         cache.rules.insert(id, parsed);
-                        ids.push(id);
                     }
                     Err(problem) => {
                         cache.rules.remove(&id);
@@ -424,12 +436,9 @@ impl Monitor {
                     }
                 }
             }
-            if !full {
-                break;
-            }
         }
-        cache.rules.retain(|id, _| seen.contains(id));
-        cache.states.retain(|id, _| seen.contains(id));
+        // Rules that could not be read (or vanished meanwhile) are not evaluated.
+        ids.retain(|id| cache.rules.contains_key(id));
         Ok(ids)
     }
 
@@ -472,7 +481,8 @@ impl Monitor {
         Ok(())
     }
 
-    /// Loads daily history once per exchange day for symbols whose rules need it.
+    /// Loads daily history once per exchange day for symbols whose rules need it, as many
+    /// sessions as the most demanding rule of the symbol needs.
     async fn warm_up(
         &self,
         cache: &mut Cache,
@@ -482,19 +492,19 @@ impl Monitor {
     ) {
         let today = exchange_date(now);
         for (symbol, ids) in by_symbol {
-            if !ids.iter().any(|id| cache.rules[id].needs_history) {
+            let sessions = ids
+                .iter()
+                .map(|id| cache.rules[id].history_sessions)
+                .max()
+                .unwrap_or(0);
+            if sessions == 0 {
                 continue;
             }
             let entry = cache.symbols.entry(symbol.clone()).or_default();
             if entry.history_day == Some(today) {
                 continue;
             }
-            let from = today - Duration::days(HISTORY_DAYS);
-            match self
-                .market
-                .daily_bars(symbol, from, today - Duration::days(1))
-                .await
-            {
+            match self.market.recent_daily_bars(symbol, sessions, today).await {
                 Ok(bars) => {
                     entry.history = DailyHistory::new(bars);
                     entry.history_day = Some(today);
@@ -549,28 +559,25 @@ fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
         Condition::from_document(&rule.condition).map_err(|e| format!("rule {}: {e}", rule.id))?;
     let options =
         RuleOptions::from_document(&rule.options).map_err(|e| format!("rule {}: {e}", rule.id))?;
-    let needs_history = matches!(
-        condition,
-        Condition::CrossesAverage { .. }
-            | Condition::AverageCrossesAverage { .. }
-            | Condition::VolumeSpike { .. }
-            | Condition::NewExtreme { .. }
-            | Condition::NearExtreme { .. }
-            | Condition::Rsi { .. }
-    );
+    let history_sessions = condition.history_sessions();
     let window = match condition {
         Condition::MoveWithin { window_minutes, .. } => {
             Duration::minutes(i64::from(window_minutes))
         }
         _ => Duration::zero(),
     };
-    let text = format!("{} {condition}", rule.symbol);
     Ok(CachedRule {
-        rule,
+        id: rule.id,
+        owner: rule.owner,
+        symbol: rule.symbol,
+        name: rule.name,
+        created_at: rule.created_at,
+        updated_at: rule.updated_at,
+        expires_at: rule.expires_at,
+        snoozed_until: rule.snoozed_until,
         condition,
         options,
-        text,
-        needs_history,
+        history_sessions,
         window,
     })
 }
@@ -590,19 +597,17 @@ fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>)
         .format("%Y-%m-%d %H:%M %Z")
         .to_string();
     let price_text = price.to_string();
+    let text = format!("{} {condition}", cached.symbol);
     let context = MessageContext {
-        symbol: cached.rule.symbol.as_str(),
+        symbol: cached.symbol.as_str(),
         price: &price_text,
         condition: &condition,
         change_pct: &change,
         time: &time,
-        rule: cached.rule.name.as_deref().unwrap_or(&cached.text),
+        rule: cached.name.as_deref().unwrap_or(&text),
     };
     let message = match kind {
-        AlertKind::Resolved => format!(
-            "{} {condition} no longer holds: now {price}",
-            cached.rule.symbol
-        ),
+        AlertKind::Resolved => format!("{text} no longer holds: now {price}"),
         _ => render(
             cached
                 .options
@@ -613,9 +618,9 @@ fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>)
         ),
     };
     NewAlert {
-        rule_id: cached.rule.id,
-        owner: cached.rule.owner,
-        symbol: cached.rule.symbol.clone(),
+        rule_id: cached.id,
+        owner: cached.owner,
+        symbol: cached.symbol.clone(),
         episode,
         kind,
         price,

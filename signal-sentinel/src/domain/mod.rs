@@ -78,6 +78,8 @@ pub use error::ValidationError;
 pub use holding::{Holding, HoldingSource, NewHolding};
 pub use ids::{AlertId, ApiKeyId, ChannelId, DeliveryId, HoldingId, RuleId, UserId};
 pub use market::{Bar, Quote, Sample, SymbolSamples};
-pub use rule::{JsonDocument, NewRule, Rule, RuleFilter, RulePhase, RuleState, RuleUpdate};
+pub use rule::{
+    JsonDocument, NewRule, Rule, RuleFilter, RulePhase, RuleStamp, RuleState, RuleUpdate,
+};
 pub use symbol::Symbol;
 pub use user::{NewUser, User, UserUpdate};

@@ -142,6 +142,15 @@ pub struct Rule {
     pub snoozed_until: Option<Timestamp>,
 }
 
+/// A rule's id and the time of its last edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleStamp {
+    /// The rule.
+    pub id: RuleId,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
 /// What it takes to create a [`Rule`].
 #[derive(Debug, Clone)]
 pub struct NewRule {

@@ -341,6 +341,25 @@ impl Condition {
         }
     }
 
+    /// How many completed sessions of daily history the condition needs: the period of an
+    /// average (four times it for an EMA, which converges from its seed), ten times an RSI's
+    /// period (Wilder's smoothing remembers), a year for 52-week extremes, the days of a
+    /// volume average; 0 when it needs none.
+    pub fn history_sessions(&self) -> usize {
+        let average = |a: &Average| match a.kind {
+            AverageKind::Sma => a.period as usize,
+            AverageKind::Ema => 4 * a.period as usize,
+        };
+        match self {
+            Self::CrossesAverage { average: a, .. } => average(a),
+            Self::AverageCrossesAverage { fast, slow, .. } => average(fast).max(average(slow)),
+            Self::Rsi { period, .. } => 10 * *period as usize + 1,
+            Self::NewExtreme { .. } | Self::NearExtreme { .. } => 260,
+            Self::VolumeSpike { days, .. } => *days as usize,
+            _ => 0,
+        }
+    }
+
     /// Whether the condition fires on a change between two samples rather than on a state.
     pub fn is_edge_triggered(&self) -> bool {
         matches!(

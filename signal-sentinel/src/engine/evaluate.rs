@@ -32,7 +32,8 @@ impl From<bool> for Signal {
 pub struct MarketView<'a> {
     /// The quote being evaluated.
     pub quote: &'a Quote,
-    /// The symbol's previous sample (before `quote`), if any.
+    /// The symbol's previous sample (before `quote`), if any. For a rule, a sample taken
+    /// before the rule existed does not count (see [`evaluate`]).
     pub previous: Option<Sample>,
     /// The symbol's recent samples before `quote`, oldest first (for moves within a window;
     /// older ones than the longest window in use may be dropped).
@@ -45,10 +46,6 @@ pub struct MarketView<'a> {
 /// and after a step to know whether the rule's stored state must be written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Memory {
-    /// Whether the rule has seen a sample since it was created (edge-triggered conditions
-    /// never fire on their first sample).
-    #[serde(default)]
-    pub seen: bool,
     /// Highest price since the rule was armed (trailing stop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highest: Option<Decimal>,
@@ -56,17 +53,26 @@ pub struct Memory {
 
 /// Evaluates `condition` on the view's quote and updates the rule's `memory`.
 ///
-/// Samples must come in time order: the rule lifecycle drops duplicate and out-of-order
-/// quotes before they get here.
-pub fn evaluate(condition: &Condition, memory: &mut Memory, view: &MarketView<'_>) -> Signal {
-    let first = !std::mem::replace(&mut memory.seen, true);
+/// `created_at` is when the rule was created: edge-triggered conditions compare with the
+/// symbol's previous sample only when that sample is not older, so a rule never fires on its
+/// first sample. Samples must come in time order: the rule lifecycle drops duplicate and
+/// out-of-order quotes before they get here.
+pub fn evaluate(
+    condition: &Condition,
+    memory: &mut Memory,
+    view: &MarketView<'_>,
+    created_at: Option<Timestamp>,
+) -> Signal {
+    let previous = view
+        .previous
+        .filter(|p| created_at.is_none_or(|created| p.at >= created));
     let quote = view.quote;
     let price = quote.price;
     let history = view.history;
     match condition {
         Condition::Price { op, level } => op.holds(price, *level).into(),
-        Condition::CrossesLevel { direction, level } => match view.previous {
-            Some(prev) if !first => crossed(
+        Condition::CrossesLevel { direction, level } => match previous {
+            Some(prev) => crossed(
                 *direction,
                 prev.price <= *level,
                 prev.price >= *level,
@@ -80,7 +86,7 @@ pub fn evaluate(condition: &Condition, memory: &mut Memory, view: &MarketView<'_
             let spread_at = |at: Timestamp, p: Decimal| {
                 average_value(*average, history, at, p).map(|avg| to_f64(p) - avg)
             };
-            spread_cross(first, *direction, view.previous, quote, spread_at)
+            spread_cross(*direction, previous, quote, spread_at)
         }
         Condition::AverageCrossesAverage {
             fast,
@@ -92,7 +98,7 @@ pub fn evaluate(condition: &Condition, memory: &mut Memory, view: &MarketView<'_
                     .zip(average_value(*slow, history, at, p))
                     .map(|(f, s)| f - s)
             };
-            spread_cross(first, *direction, view.previous, quote, spread_at)
+            spread_cross(*direction, previous, quote, spread_at)
         }
         Condition::DayChange { op, percent } => match quote.change_percent() {
             Some(change) => op.holds(change, *percent).into(),
@@ -120,15 +126,15 @@ pub fn evaluate(condition: &Condition, memory: &mut Memory, view: &MarketView<'_
             .into()
         }
         Condition::VolumeSpike { multiple, days } => {
-            let bars = history.bars();
+            let volumes = &history.volumes()[..history.sessions_before(quote.at)];
             let days = *days as usize;
-            let (Some(volume), true) = (quote.volume, bars.len() >= days) else {
+            let (Some(volume), true) = (quote.volume, volumes.len() >= days) else {
                 return Signal::Unknown;
             };
-            let recent = &bars[bars.len() - days..];
+            let recent = &volumes[volumes.len() - days..];
             let Some(total) = recent
                 .iter()
-                .try_fold(0_u64, |sum, b| b.volume.and_then(|v| sum.checked_add(v)))
+                .try_fold(0_u64, |sum, v| v.and_then(|v| sum.checked_add(v)))
             else {
                 return Signal::Unknown;
             };
@@ -201,13 +207,12 @@ fn crossed<T: PartialOrd>(
 
 /// A cross of zero by `spread(at, price)` between the previous sample and the quote.
 fn spread_cross(
-    first: bool,
     direction: Direction,
     previous: Option<Sample>,
     quote: &Quote,
     spread: impl Fn(Timestamp, Decimal) -> Option<f64>,
 ) -> Signal {
-    let (Some(prev), false) = (previous, first) else {
+    let Some(prev) = previous else {
         return Signal::Unknown;
     };
     match (spread(prev.at, prev.price), spread(quote.at, quote.price)) {
@@ -233,9 +238,9 @@ fn average_value(
 }
 
 fn extreme_of(history: &DailyHistory, at: Timestamp, extreme: Extreme) -> Option<Decimal> {
-    let bars = history.last_52_weeks(at);
+    let sessions = history.last_52_weeks(at);
     match extreme {
-        Extreme::High => bars.iter().map(|b| b.high).max(),
-        Extreme::Low => bars.iter().map(|b| b.low).min(),
+        Extreme::High => history.highs()[sessions].iter().max().copied(),
+        Extreme::Low => history.lows()[sessions].iter().min().copied(),
     }
 }

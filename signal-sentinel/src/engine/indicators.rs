@@ -7,11 +7,14 @@
 
 use std::sync::{Mutex, PoisonError};
 
+use rust_decimal::Decimal;
+
 use crate::domain::Bar;
 use crate::time::Timestamp;
 
-/// Completed daily sessions of one symbol, oldest first, with their closes as `f64` prepared
-/// once for the indicators.
+/// Completed daily sessions of one symbol, oldest first, kept column by column: the closes as
+/// `f64` for the indicators, the highs and lows as exact decimals for 52-week extremes, the
+/// volumes, and each session's exchange day.
 ///
 /// History does not change during a session, so what the indicators need from it (the sum
 /// behind an SMA, the previous EMA, Wilder's averages behind an RSI) is computed once per
@@ -19,10 +22,12 @@ use crate::time::Timestamp;
 /// history.
 #[derive(Debug, Default)]
 pub struct DailyHistory {
-    bars: Vec<Bar>,
-    closes: Vec<f64>,
-    /// Exchange day of each bar.
     days: Vec<chrono::NaiveDate>,
+    closes: Vec<f64>,
+    highs: Vec<Decimal>,
+    lows: Vec<Decimal>,
+    volumes: Vec<Option<u64>>,
+    last_at: Option<Timestamp>,
     memo: Mutex<Vec<(MemoKey, Option<Base>)>>,
 }
 
@@ -51,9 +56,12 @@ const RSI: u8 = 2;
 impl Clone for DailyHistory {
     fn clone(&self) -> Self {
         Self {
-            bars: self.bars.clone(),
-            closes: self.closes.clone(),
             days: self.days.clone(),
+            closes: self.closes.clone(),
+            highs: self.highs.clone(),
+            lows: self.lows.clone(),
+            volumes: self.volumes.clone(),
+            last_at: self.last_at,
             memo: Mutex::default(),
         }
     }
@@ -61,7 +69,11 @@ impl Clone for DailyHistory {
 
 impl PartialEq for DailyHistory {
     fn eq(&self, other: &Self) -> bool {
-        self.bars == other.bars
+        self.days == other.days
+            && self.closes == other.closes
+            && self.highs == other.highs
+            && self.lows == other.lows
+            && self.volumes == other.volumes
     }
 }
 
@@ -78,26 +90,82 @@ impl DailyHistory {
                 false
             }
         });
-        let closes = bars.iter().map(|b| to_f64(b.close)).collect();
-        let days = bars.iter().map(|b| exchange_date(b.at)).collect();
-        Self {
-            bars,
-            closes,
-            days,
-            memo: Mutex::default(),
+        let mut history = Self {
+            days: Vec::with_capacity(bars.len()),
+            closes: Vec::with_capacity(bars.len()),
+            highs: Vec::with_capacity(bars.len()),
+            lows: Vec::with_capacity(bars.len()),
+            volumes: Vec::with_capacity(bars.len()),
+            ..Self::default()
+        };
+        for bar in bars {
+            history.push(bar);
         }
+        history
     }
 
     /// Appends a completed session. A bar not newer than the last one is ignored (the
     /// history stays sorted and free of duplicates); returns whether it was added.
     pub fn push(&mut self, bar: Bar) -> bool {
-        if self.bars.last().is_some_and(|last| bar.at <= last.at) {
+        if self.last_at.is_some_and(|last| bar.at <= last) {
             return false;
         }
-        self.closes.push(to_f64(bar.close));
+        self.last_at = Some(bar.at);
         self.days.push(exchange_date(bar.at));
-        self.bars.push(bar);
+        self.closes.push(to_f64(bar.close));
+        self.highs.push(bar.high);
+        self.lows.push(bar.low);
+        self.volumes.push(bar.volume);
         true
+    }
+
+    /// Number of sessions.
+    pub fn len(&self) -> usize {
+        self.days.len()
+    }
+
+    /// Whether there is no history.
+    pub fn is_empty(&self) -> bool {
+        self.days.is_empty()
+    }
+
+    /// The closes as `f64`, oldest first.
+    pub fn closes(&self) -> &[f64] {
+        &self.closes
+    }
+
+    /// The sessions' highs, oldest first.
+    pub fn highs(&self) -> &[Decimal] {
+        &self.highs
+    }
+
+    /// The sessions' lows, oldest first.
+    pub fn lows(&self) -> &[Decimal] {
+        &self.lows
+    }
+
+    /// The sessions' volumes, oldest first.
+    pub fn volumes(&self) -> &[Option<u64>] {
+        &self.volumes
+    }
+
+    /// Closes of the sessions before the exchange day of `at` (New York date).
+    pub fn closes_before(&self, at: Timestamp) -> &[f64] {
+        &self.closes[..self.sessions_before(at)]
+    }
+
+    /// Number of sessions before the exchange day of `at`.
+    pub fn sessions_before(&self, at: Timestamp) -> usize {
+        let day = exchange_date(at);
+        self.days.partition_point(|d| *d < day)
+    }
+
+    /// Indices of the sessions in the 52 weeks (364 days) before the exchange day of `at`.
+    pub fn last_52_weeks(&self, at: Timestamp) -> std::ops::Range<usize> {
+        let from = exchange_date(at) - chrono::Duration::days(364);
+        let start = self.days.partition_point(|d| *d < from);
+        let end = self.sessions_before(at);
+        start.min(end)..end
     }
 
     /// SMA(`period`) over the first `n` closes and `current`.
@@ -155,40 +223,6 @@ impl DailyHistory {
         memo.push((key, base));
         base
     }
-
-    /// The bars, oldest first.
-    pub fn bars(&self) -> &[Bar] {
-        &self.bars
-    }
-
-    /// The closes as `f64`, oldest first.
-    pub fn closes(&self) -> &[f64] {
-        &self.closes
-    }
-
-    /// Closes of the sessions before the exchange day of `at` (New York date).
-    pub fn closes_before(&self, at: Timestamp) -> &[f64] {
-        &self.closes[..self.sessions_before(at)]
-    }
-
-    /// Number of sessions before the exchange day of `at`.
-    pub fn sessions_before(&self, at: Timestamp) -> usize {
-        let day = exchange_date(at);
-        self.days.partition_point(|d| *d < day)
-    }
-
-    /// Whether there is no history.
-    pub fn is_empty(&self) -> bool {
-        self.bars.is_empty()
-    }
-
-    /// Sessions of the 52 weeks (364 days) before the exchange day of `at`.
-    pub fn last_52_weeks(&self, at: Timestamp) -> &[Bar] {
-        let from = exchange_date(at) - chrono::Duration::days(364);
-        let start = self.days.partition_point(|d| *d < from);
-        let end = self.sessions_before(at);
-        &self.bars[start.min(end)..end]
-    }
 }
 
 /// The exchange day of an instant: its calendar date in New York.
@@ -198,7 +232,7 @@ pub fn exchange_date(at: Timestamp) -> chrono::NaiveDate {
 
 /// Converts a decimal to `f64` (exact enough for statistics; never used for a price compared
 /// with a user's level).
-pub fn to_f64(value: rust_decimal::Decimal) -> f64 {
+pub fn to_f64(value: Decimal) -> f64 {
     rust_decimal::prelude::ToPrimitive::to_f64(&value).unwrap_or(f64::NAN)
 }
 
@@ -326,7 +360,7 @@ mod tests {
         let at = |i: i64| chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(i);
         let bars: Vec<Bar> = (0..60)
             .map(|i| {
-                let c = rust_decimal::Decimal::new(1_000 + (i * 7919 % 200), 1);
+                let c = Decimal::new(1_000 + (i * 7919 % 200), 1);
                 Bar::new(at(i), c, c, c, c, None).unwrap()
             })
             .collect();

@@ -268,9 +268,11 @@ impl Default for EngineState {
     }
 }
 
-/// The schedule of a rule: when it stops, and until when it is quiet.
+/// The schedule of a rule: when it began, when it stops, and until when it is quiet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Schedule {
+    /// When the rule was created: samples taken before do not count as its previous sample.
+    pub created_at: Option<Timestamp>,
     /// After this instant the rule is not evaluated.
     pub expires_at: Option<Timestamp>,
     /// Until this instant the rule does not fire.
@@ -337,7 +339,7 @@ pub fn step(
     if view.previous.is_some_and(|prev| quote.at <= prev.at) {
         return None;
     }
-    let signal = evaluate(condition, &mut state.memory, view);
+    let signal = evaluate(condition, &mut state.memory, view, schedule.created_at);
 
     if state.phase == RulePhase::Firing {
         if options.frequency == Frequency::Once {

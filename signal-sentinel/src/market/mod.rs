@@ -91,4 +91,26 @@ pub trait MarketData: Send + Sync + std::fmt::Debug {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Bar>, MarketError>;
+
+    /// The last `sessions` daily bars of `symbol` before the exchange day `before`, oldest
+    /// first: what indicators warm up from. By default, asks [`daily_bars`](Self::daily_bars)
+    /// for enough calendar days (five sessions a week, plus holidays) and keeps the last ones.
+    ///
+    /// # Errors
+    /// [`MarketError`] when the provider cannot answer.
+    async fn recent_daily_bars(
+        &self,
+        symbol: &Symbol,
+        sessions: usize,
+        before: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let days = i64::try_from(sessions).unwrap_or(i64::MAX / 2) * 7 / 5 + 14;
+        let from = before - chrono::Duration::days(days);
+        let mut bars = self
+            .daily_bars(symbol, from, before - chrono::Duration::days(1))
+            .await?;
+        let excess = bars.len().saturating_sub(sessions);
+        bars.drain(..excess);
+        Ok(bars)
+    }
 }

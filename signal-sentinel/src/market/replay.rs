@@ -380,6 +380,22 @@ impl MarketData for ReplayMarket {
         Ok(quotes)
     }
 
+    /// The last `sessions` sessions of the file before `before`, however far apart they are
+    /// (a file of monthly closes gives monthly sessions).
+    async fn recent_daily_bars(
+        &self,
+        symbol: &Symbol,
+        sessions: usize,
+        before: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let mut bars = self
+            .daily_bars(symbol, NaiveDate::MIN, before - Duration::days(1))
+            .await?;
+        let excess = bars.len().saturating_sub(sessions);
+        bars.drain(..excess);
+        Ok(bars)
+    }
+
     async fn daily_bars(
         &self,
         symbol: &Symbol,

@@ -19,8 +19,8 @@ pub use sea::{DatabaseCheck, SeaStore};
 use crate::domain::{
     Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, ChannelId, ChannelOutcome, CycleWrite, Delivery,
     Email, Holding, HoldingId, NewAlert, NewApiKey, NewChannel, NewHolding, NewRule, NewUser,
-    NotificationChannel, Rule, RuleFilter, RuleId, RuleState, RuleUpdate, Symbol, SymbolSamples,
-    User, UserId, UserUpdate,
+    NotificationChannel, Rule, RuleFilter, RuleId, RuleStamp, RuleState, RuleUpdate, Symbol,
+    SymbolSamples, User, UserId, UserUpdate,
 };
 use crate::time::Timestamp;
 
@@ -98,6 +98,11 @@ pub trait RuleStore: Send + Sync {
     /// # Errors
     /// [`StoreError::MissingReference`] when the owner does not exist.
     async fn create_rule(&self, new: NewRule) -> Result<Rule>;
+    /// Stores many rules in one transaction (imports, tests, benchmarks): all or none.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when an owner does not exist.
+    async fn create_rules(&self, new: Vec<NewRule>) -> Result<Vec<Rule>>;
     /// One rule.
     ///
     /// # Errors
@@ -108,6 +113,17 @@ pub trait RuleStore: Send + Sync {
     /// # Errors
     /// Only backend failures.
     async fn list_rules(&self, filter: &RuleFilter) -> Result<Vec<Rule>>;
+    /// Id and last edit of the rules matching a filter, by id: what the monitor reads every
+    /// cycle to find new and edited rules without loading them all.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn list_rule_stamps(&self, filter: &RuleFilter) -> Result<Vec<RuleStamp>>;
+    /// The rules with these ids that exist, by id.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn get_rules(&self, ids: &[RuleId]) -> Result<Vec<Rule>>;
     /// Changes a rule.
     ///
     /// # Errors

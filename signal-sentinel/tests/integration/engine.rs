@@ -452,9 +452,29 @@ fn stale_duplicate_and_out_of_order_quotes_never_fire() {
         at: t0,
         price: d("29"),
     });
-    assert_eq!(late.price("31", t0 + m(15), t0 + m(15)), None);
-    assert!(late.price("29.5", t0 + m(30), t0 + m(30)).is_none());
-    assert!(late.price("30.5", t0 + m(45), t0 + m(45)).is_some());
+    let created = Schedule {
+        created_at: Some(t0 + m(5)),
+        ..Schedule::default()
+    };
+    assert_eq!(
+        late.at(Some(&quote("31", t0 + m(15))), created, t0 + m(15)),
+        None
+    );
+    assert!(
+        late.at(Some(&quote("29.5", t0 + m(30))), created, t0 + m(30))
+            .is_none()
+    );
+    assert!(
+        late.at(Some(&quote("30.5", t0 + m(45))), created, t0 + m(45))
+            .is_some()
+    );
+    // Without the creation time the sample before counts, and the cross fires.
+    let mut early = Feed::new("XYZ crosses above 30", RuleOptions::default());
+    early.samples.push(Sample {
+        at: t0,
+        price: d("29"),
+    });
+    assert!(early.price("31", t0 + m(15), t0 + m(15)).is_some());
 }
 
 #[test]

@@ -30,6 +30,10 @@ use crate::config::{DatabaseBackend, DatabaseUrl};
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections in an SQLite file pool (readers run in parallel under WAL; writers queue).
 const SQLITE_POOL_SIZE: u32 = 8;
+/// Prepared statements kept per SQLite connection. Batch inserts of varying row counts are
+/// distinct statements, and a prepared multi-row insert is large: sqlx's default of 100 per
+/// connection let a busy monitor's memory grow by hundreds of megabytes.
+const SQLITE_STATEMENT_CACHE: usize = 24;
 /// Connections in a PostgreSQL pool.
 const POSTGRES_POOL_SIZE: u32 = 10;
 /// Key of the PostgreSQL advisory lock that serialises migrations across processes
@@ -118,6 +122,7 @@ impl SeaStore {
                             .synchronous(SqliteSynchronous::Normal)
                             .foreign_keys(true)
                             .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                            .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
                     });
             }
             DatabaseBackend::SqliteMemory => {

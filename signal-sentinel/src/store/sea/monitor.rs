@@ -19,6 +19,31 @@ use crate::time;
 /// Rows per statement, well under SQLite's limit of bound parameters.
 const CHUNK: usize = 1_000;
 
+/// Samples as `[[unix microseconds, "price"], …]`: compact, exact, written every cycle.
+fn samples_to_json(samples: &[Sample]) -> serde_json::Value {
+    serde_json::Value::Array(
+        samples
+            .iter()
+            .map(|s| serde_json::json!([s.at.timestamp_micros(), s.price.to_string()]))
+            .collect(),
+    )
+}
+
+fn samples_from_json(value: &serde_json::Value) -> Option<Vec<Sample>> {
+    value
+        .as_array()?
+        .iter()
+        .map(|pair| {
+            let micros = pair.get(0)?.as_i64()?;
+            let price = pair.get(1)?.as_str()?.parse().ok()?;
+            Some(Sample {
+                at: chrono::DateTime::from_timestamp_micros(micros)?,
+                price,
+            })
+        })
+        .collect()
+}
+
 fn delivery_to_domain(m: delivery::Model) -> Result<Delivery> {
     Ok(Delivery {
         id: DeliveryId::new(m.id),
@@ -130,7 +155,7 @@ impl MonitorStore for SeaStore {
             .iter()
             .map(|s| symbol_sample::ActiveModel {
                 symbol: Set(s.symbol.as_str().to_owned()),
-                samples: Set(serde_json::to_value(&s.samples).unwrap_or_default()),
+                samples: Set(samples_to_json(&s.samples)),
                 updated_at: Set(now),
             })
             .collect();
@@ -162,11 +187,13 @@ impl MonitorStore for SeaStore {
                 .map_err(backend_err)?;
             for m in models {
                 let symbol = Symbol::parse(&m.symbol).map_err(corrupt("symbol samples"))?;
-                let samples: Vec<Sample> =
-                    serde_json::from_value(m.samples).map_err(|e| StoreError::Corrupt {
-                        entity: "symbol samples",
-                        reason: e.to_string(),
-                    })?;
+                let samples = samples_from_json(&m.samples).ok_or_else(|| StoreError::Corrupt {
+                    entity: "symbol samples",
+                    reason: format!(
+                        "{}: not a list of [microseconds, \"price\"] pairs",
+                        m.symbol
+                    ),
+                })?;
                 loaded.push(SymbolSamples { symbol, samples });
             }
         }

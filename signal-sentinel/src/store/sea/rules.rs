@@ -6,7 +6,9 @@ use sea_orm::{
 
 use super::entity::rule;
 use super::{SeaStore, backend_err, corrupt, updated, write_err};
-use crate::domain::{JsonDocument, NewRule, Rule, RuleFilter, RuleId, RuleUpdate, Symbol, UserId};
+use crate::domain::{
+    JsonDocument, NewRule, Rule, RuleFilter, RuleId, RuleStamp, RuleUpdate, Symbol, UserId,
+};
 use crate::store::{Result, RuleStore};
 use crate::time::{self, Timestamp};
 
@@ -29,32 +31,85 @@ fn to_domain(m: rule::Model) -> Result<Rule> {
     })
 }
 
+/// The query of a [`RuleFilter`], by id.
+fn filtered(filter: &RuleFilter) -> sea_orm::Select<rule::Entity> {
+    let mut query = rule::Entity::find().order_by_asc(rule::Column::Id);
+    if let Some(owner) = filter.owner {
+        query = query.filter(rule::Column::UserId.eq(owner.get()));
+    }
+    if let Some(symbol) = &filter.symbol {
+        query = query.filter(rule::Column::Symbol.eq(symbol.as_str()));
+    }
+    if let Some(enabled) = filter.enabled {
+        query = query.filter(rule::Column::Enabled.eq(enabled));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(rule::Column::Id.gt(after.get()));
+    }
+    if let Some(limit) = filter.limit {
+        query = query.limit(limit);
+    }
+    query
+}
+
 fn stored(at: Option<Timestamp>) -> Option<Timestamp> {
     at.map(time::to_storage_precision)
 }
 
+fn to_active(new: NewRule, now: Timestamp) -> rule::ActiveModel {
+    rule::ActiveModel {
+        user_id: Set(new.owner.get()),
+        symbol: Set(new.symbol.as_str().to_owned()),
+        name: Set(new.name),
+        condition: Set(new.condition.into()),
+        options: Set(new.options.into()),
+        enabled: Set(new.enabled),
+        created_at: Set(now),
+        updated_at: Set(now),
+        last_triggered_at: Set(None),
+        expires_at: Set(stored(new.expires_at)),
+        snoozed_until: Set(None),
+        ..Default::default()
+    }
+}
+
+/// Rows per statement: 11 columns × 1,000 rows stays under SQLite's limit of bound parameters.
+const CHUNK: usize = 1_000;
+
 #[async_trait]
 impl RuleStore for SeaStore {
     async fn create_rule(&self, new: NewRule) -> Result<Rule> {
-        let now = time::now();
-        let model = rule::ActiveModel {
-            user_id: Set(new.owner.get()),
-            symbol: Set(new.symbol.as_str().to_owned()),
-            name: Set(new.name),
-            condition: Set(new.condition.into()),
-            options: Set(new.options.into()),
-            enabled: Set(new.enabled),
-            created_at: Set(now),
-            updated_at: Set(now),
-            last_triggered_at: Set(None),
-            expires_at: Set(stored(new.expires_at)),
-            snoozed_until: Set(None),
-            ..Default::default()
-        }
-        .insert(&self.db)
-        .await
-        .map_err(write_err(ENTITY))?;
+        let model = to_active(new, time::now())
+            .insert(&self.db)
+            .await
+            .map_err(write_err(ENTITY))?;
         to_domain(model)
+    }
+
+    async fn create_rules(&self, new: Vec<NewRule>) -> Result<Vec<Rule>> {
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = time::now();
+        let mut created = Vec::with_capacity(new.len());
+        let txn = self.begin_write().await.map_err(backend_err)?;
+        let mut rules = new.into_iter().peekable();
+        while rules.peek().is_some() {
+            let chunk: Vec<_> = rules
+                .by_ref()
+                .take(CHUNK)
+                .map(|r| to_active(r, now))
+                .collect();
+            for model in rule::Entity::insert_many(chunk)
+                .exec_with_returning(&txn)
+                .await
+                .map_err(write_err(ENTITY))?
+            {
+                created.push(to_domain(model)?);
+            }
+        }
+        txn.commit().await.map_err(backend_err)?;
+        Ok(created)
     }
 
     async fn get_rule(&self, id: RuleId) -> Result<Rule> {
@@ -62,29 +117,47 @@ impl RuleStore for SeaStore {
     }
 
     async fn list_rules(&self, filter: &RuleFilter) -> Result<Vec<Rule>> {
-        let mut query = rule::Entity::find().order_by_asc(rule::Column::Id);
-        if let Some(owner) = filter.owner {
-            query = query.filter(rule::Column::UserId.eq(owner.get()));
-        }
-        if let Some(symbol) = &filter.symbol {
-            query = query.filter(rule::Column::Symbol.eq(symbol.as_str()));
-        }
-        if let Some(enabled) = filter.enabled {
-            query = query.filter(rule::Column::Enabled.eq(enabled));
-        }
-        if let Some(after) = filter.after {
-            query = query.filter(rule::Column::Id.gt(after.get()));
-        }
-        if let Some(limit) = filter.limit {
-            query = query.limit(limit);
-        }
-        query
+        filtered(filter)
             .all(&self.db)
             .await
             .map_err(backend_err)?
             .into_iter()
             .map(to_domain)
             .collect()
+    }
+
+    async fn list_rule_stamps(&self, filter: &RuleFilter) -> Result<Vec<RuleStamp>> {
+        Ok(filtered(filter)
+            .select_only()
+            .column(rule::Column::Id)
+            .column(rule::Column::UpdatedAt)
+            .into_tuple::<(i64, Timestamp)>()
+            .all(&self.db)
+            .await
+            .map_err(backend_err)?
+            .into_iter()
+            .map(|(id, updated_at)| RuleStamp {
+                id: RuleId::new(id),
+                updated_at,
+            })
+            .collect())
+    }
+
+    async fn get_rules(&self, ids: &[RuleId]) -> Result<Vec<Rule>> {
+        let mut rules = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let models = rule::Entity::find()
+                .filter(rule::Column::Id.is_in(chunk.iter().map(|id| id.get())))
+                .order_by_asc(rule::Column::Id)
+                .all(&self.db)
+                .await
+                .map_err(backend_err)?;
+            for model in models {
+                rules.push(to_domain(model)?);
+            }
+        }
+        rules.sort_by_key(|r| r.id);
+        Ok(rules)
     }
 
     async fn update_rule(&self, id: RuleId, update: RuleUpdate) -> Result<Rule> {

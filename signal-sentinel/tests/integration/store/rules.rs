@@ -145,4 +145,48 @@ async fn not_found(db: &TestDb) {
     );
 }
 
-backend_tests!(round_trip, filters_and_pages, not_found);
+async fn many_rules_in_one_transaction(db: &TestDb) {
+    let store = &db.store;
+    let ann = seed_user(store, "ann@example.com").await;
+    let new = |owner, i: usize| NewRule {
+        owner,
+        symbol: symbol(&format!("S{i}")),
+        name: None,
+        condition: price_above("10"),
+        options: JsonDocument::empty(),
+        enabled: true,
+        expires_at: None,
+    };
+    let created = store
+        .create_rules((0..2_500).map(|i| new(ann.id, i)).collect())
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 2_500);
+    assert!(created.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(created[2_499].symbol, symbol("S2499"));
+    assert_eq!(store.get_rule(created[7].id).await.unwrap(), created[7]);
+    // One bad owner: nothing is stored.
+    let mut batch: Vec<_> = (0..1_500).map(|i| new(ann.id, i)).collect();
+    batch.push(new(UserId::new(404), 0));
+    let err = store.create_rules(batch).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::MissingReference { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        store
+            .list_rules(&RuleFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        2_500
+    );
+    assert!(store.create_rules(vec![]).await.unwrap().is_empty());
+}
+
+backend_tests!(
+    round_trip,
+    filters_and_pages,
+    not_found,
+    many_rules_in_one_transaction
+);

@@ -1,0 +1,232 @@
+//! One monitor cycle for 100,000 rules over 5,000 symbols on the simulated market, with the
+//! store on an SQLite file (or `BENCH_DATABASE_URL`).
+//!
+//! ```text
+//! cargo bench -p benches --bench monitor
+//! ```
+//!
+//! Rules per symbol: 6 price levels, 6 crosses of a level, 6 day changes, 1 RSI(14), 1 move
+//! within 30 minutes. The first (cold) cycle parses every rule, warms up daily history for the
+//! RSI symbols and writes every rule's first state; it is timed once and printed. The
+//! benchmark measures warm cycles: the clock moves one minute, prices move, every rule is
+//! evaluated and what changed is written. Printed after the run: quote requests per cycle
+//! against ceil(symbols / batch size), and the process's peak resident memory.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use chrono::{TimeZone, Utc};
+use divan::Bencher;
+use signal_sentinel::Secret;
+use signal_sentinel::clock::ManualClock;
+use signal_sentinel::config::DatabaseUrl;
+use signal_sentinel::domain::{Email, NewRule, NewUser};
+use signal_sentinel::engine::{RuleOptions, parse_rule};
+use signal_sentinel::market::SimulatedMarket;
+use signal_sentinel::monitor::{Monitor, MonitorConfig};
+use signal_sentinel::store::{RuleStore, SeaStore, UserStore};
+use tokio::runtime::Runtime;
+
+/// Counts the bytes the program holds on the heap, and their peak: the figure that belongs to
+/// the monitor, apart from what the allocator keeps in reserve (which RSS includes).
+struct CountingAllocator;
+
+static HEAP: AtomicUsize = AtomicUsize::new(0);
+static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = HEAP.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        HEAP.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            HEAP.fetch_sub(layout.size(), Ordering::Relaxed);
+            let now = HEAP.fetch_add(new_size, Ordering::Relaxed) + new_size;
+            HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+const SYMBOLS: usize = 5_000;
+
+/// `BENCH_SYMBOLS` overrides the symbol count (for profiling at a smaller size).
+fn symbols() -> usize {
+    std::env::var("BENCH_SYMBOLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SYMBOLS)
+}
+const RULES_PER_SYMBOL: usize = 20;
+const BATCH: usize = 100;
+
+struct Fixture {
+    runtime: Runtime,
+    monitor: Monitor,
+    clock: Arc<ManualClock>,
+    market: Arc<SimulatedMarket>,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let url = std::env::var("BENCH_DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("monitor.db").display()));
+        let url = DatabaseUrl::parse(&url).unwrap();
+        // Monday 2026-11-30, 10:00 New York: the market is open.
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
+        ));
+        let market = Arc::new(SimulatedMarket::new(7, clock.clone()).with_max_batch(BATCH));
+        let monitor = runtime.block_on(async {
+            let store = SeaStore::open(&url).await.unwrap();
+            let seeded = Instant::now();
+            seed(&store).await;
+            eprintln!(
+                "seeded {} rules in {:.1?} ({})",
+                symbols() * RULES_PER_SYMBOL,
+                seeded.elapsed(),
+                peak_memory()
+            );
+            let monitor = Monitor::new(
+                Arc::new(store),
+                market.clone(),
+                clock.clone(),
+                MonitorConfig::default(),
+            );
+            let cold = Instant::now();
+            let report = monitor.run_once().await.unwrap();
+            eprintln!(
+                "cold cycle: {:.1?} ({} rules evaluated, {} quote requests, {} alerts; {})",
+                cold.elapsed(),
+                report.evaluated,
+                report.market_calls,
+                report.alerts.len(),
+                peak_memory()
+            );
+            monitor
+        });
+        Fixture {
+            runtime,
+            monitor,
+            clock,
+            market,
+            _dir: dir,
+        }
+    })
+}
+
+async fn seed(store: &SeaStore) {
+    let mut users = Vec::new();
+    for u in 0..100 {
+        let user = store
+            .create_user(NewUser {
+                email: Email::parse(&format!("user{u}@example.com")).unwrap(),
+                password_hash: Secret::new("x"),
+                display_name: None,
+            })
+            .await
+            .unwrap();
+        users.push(user.id);
+    }
+    let mut batch = Vec::with_capacity(10_000);
+    for s in 0..symbols() {
+        for r in 0..RULES_PER_SYMBOL {
+            let level = 10 + (s * 7 + r * 13) % 490;
+            let text = match r {
+                0..=5 => format!("S{s} price > {level}"),
+                6..=11 => format!("S{s} crosses above {level}"),
+                12..=17 => format!("S{s} day change >= {}%", 1 + r % 3),
+                18 => format!("S{s} rsi(14) > 70"),
+                _ => format!("S{s} moves 1% within 30m"),
+            };
+            let rule = parse_rule(&text).unwrap();
+            batch.push(NewRule {
+                owner: users[(s * RULES_PER_SYMBOL + r) % users.len()],
+                symbol: rule.symbol,
+                name: None,
+                condition: rule.condition.to_document(),
+                options: RuleOptions::default().to_document(),
+                enabled: true,
+                expires_at: None,
+            });
+            if batch.len() == 10_000 {
+                store
+                    .create_rules(std::mem::take(&mut batch))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    store.create_rules(batch).await.unwrap();
+}
+
+fn main() {
+    let f = fixture();
+    let calls_before = f.market.calls();
+    divan::main();
+    let cycles = f.monitor.stats().cycles().saturating_sub(1).max(1);
+    let calls = f.market.calls() - calls_before;
+    eprintln!(
+        "quote requests per warm cycle: {} (ceil({SYMBOLS} / {BATCH}) = {})",
+        calls / cycles,
+        SYMBOLS.div_ceil(BATCH)
+    );
+    eprintln!("after the warm cycles: {}", peak_memory());
+}
+
+/// Peak and current resident memory of the process (Linux).
+fn peak_memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l[name.len()..].trim().to_owned())
+            .unwrap_or_else(|| "?".into())
+    };
+    let mb = |bytes: usize| bytes as f64 / 1_048_576.0;
+    format!(
+        "heap {:.0} MB, peak heap {:.0} MB, peak RSS {}, RSS {}",
+        mb(HEAP.load(Ordering::Relaxed)),
+        mb(HEAP_PEAK.load(Ordering::Relaxed)),
+        field("VmHWM:"),
+        field("VmRSS:")
+    )
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn warm_cycle(bencher: Bencher<'_, '_>) {
+    let f = fixture();
+    bencher.bench_local(|| {
+        f.clock.advance(chrono::Duration::minutes(1));
+        let report = f.runtime.block_on(f.monitor.run_once()).unwrap();
+        assert_eq!(report.evaluated, symbols() * RULES_PER_SYMBOL);
+        report.alerts.len()
+    });
+}
