@@ -11,10 +11,10 @@ use thiserror::Error;
 use crate::Secret;
 use crate::clock::ManualClock;
 use crate::config::DatabaseUrl;
-use crate::domain::{Alert, ChannelKind, Email, NewChannel, NewRule, NewUser};
-use crate::engine::{RuleOptions, parse_rule};
+use crate::domain::{Alert, ChannelKind, Email, NewChannel, NewUser};
 use crate::market::{ReplayError, ReplayMarket};
 use crate::monitor::{Monitor, MonitorConfig, MonitorError};
+use crate::rules::{RuleInput, prepare_rule};
 use crate::store::{ChannelStore, RuleStore, SeaStore, StoreError, UserStore};
 
 /// Monthly closes of MSFT, AMZN, IBM, AAPL and GOOG, in the replay format.
@@ -115,18 +115,14 @@ pub async fn run_demo(
         })
         .await?;
     for (text, why) in DEMO_RULES {
-        let rule = parse_rule(text).map_err(|e| DemoError::Setup(format!("{text}: {e}")))?;
-        store
-            .create_rule(NewRule {
-                owner: user.id,
-                symbol: rule.symbol,
-                name: Some((*why).to_owned()),
-                condition: rule.condition.to_document(),
-                options: RuleOptions::default().to_document(),
-                enabled: true,
-                expires_at: None,
-            })
-            .await?;
+        let input = RuleInput {
+            text: (*text).to_owned(),
+            name: Some((*why).to_owned()),
+            ..RuleInput::default()
+        };
+        let rule =
+            prepare_rule(user.id, input).map_err(|e| DemoError::Setup(format!("{text}: {e}")))?;
+        store.create_rule(rule).await?;
     }
 
     let market = ReplayMarket::from_csv(

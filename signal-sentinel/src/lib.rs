@@ -78,6 +78,7 @@ pub mod domain;
 pub mod engine;
 pub mod market;
 pub mod monitor;
+pub mod rules;
 mod secret;
 pub mod store;
 pub mod time;

@@ -149,6 +149,11 @@ struct Cache {
     rules: HashMap<RuleId, CachedRule>,
     states: HashMap<RuleId, EngineState>,
     symbols: HashMap<Symbol, SymbolState>,
+    /// Rules whose stored condition or options cannot be read, with the edit that broke them:
+    /// marked `error` once, read again when edited.
+    broken: HashMap<RuleId, Timestamp>,
+    /// Newly broken rules, to mark in this cycle's write.
+    newly_broken: Vec<RuleId>,
 }
 
 /// Watches the market for the rules in a store. Cheap to share (`Arc`); one cycle runs at a
@@ -275,10 +280,28 @@ impl Monitor {
         let (quotes, market_calls) = self.fetch(&by_symbol, &mut problems).await;
 
         let mut write = CycleWrite::default();
+        let newly_broken = std::mem::take(&mut cache.newly_broken);
+        if !newly_broken.is_empty() {
+            // Shown as `error` until the owner edits the rule; the episode count is kept.
+            let stored = self.store.load_rule_states(&newly_broken).await?;
+            for id in newly_broken {
+                let episode = stored
+                    .iter()
+                    .find(|s| s.rule_id == id)
+                    .map_or(0, |s| s.episode);
+                let state = EngineState {
+                    phase: crate::domain::RulePhase::Error,
+                    episode,
+                    ..EngineState::new()
+                };
+                write.states.push(state.to_stored(id, now));
+            }
+        }
         let Cache {
             rules,
             states,
             symbols,
+            ..
         } = &mut *cache;
         for (symbol, ids) in &by_symbol {
             let entry = symbols.entry(symbol.clone()).or_default();
@@ -395,11 +418,9 @@ impl Monitor {
             let full = page.len() as u64 == RULE_PAGE;
             for stamp in page {
                 ids.push(stamp.id);
-                if cache
-                    .rules
-                    .get(&stamp.id)
-                    .is_none_or(|c| c.updated_at != stamp.updated_at)
-                {
+                let known = cache.rules.get(&stamp.id).map(|c| c.updated_at);
+                let broken = cache.broken.get(&stamp.id).copied();
+                if known.or(broken) != Some(stamp.updated_at) {
                     stale.push(stamp.id);
                 }
             }
@@ -410,13 +431,16 @@ impl Monitor {
         let enabled: HashSet<RuleId> = ids.iter().copied().collect();
         cache.rules.retain(|id, _| enabled.contains(id));
         cache.states.retain(|id, _| enabled.contains(id));
+        cache.broken.retain(|id, _| enabled.contains(id));
 
         // In slices, so a cold start does not hold every rule's stored form at once.
         for slice in stale.chunks(RULE_LOAD_CHUNK) {
             for rule in self.store.get_rules(slice).await? {
                 let id = rule.id;
+                let updated_at = rule.updated_at;
                 match parse_rule(rule) {
                     Ok(parsed) => {
+                        cache.broken.remove(&id);
                         // An edited condition starts a new lifecycle; the episode count goes on
                         // so alert keys stay unique.
                         if let (Some(old), Some(state)) =
@@ -432,6 +456,8 @@ impl Monitor {
                     }
                     Err(problem) => {
                         cache.rules.remove(&id);
+                        cache.broken.insert(id, updated_at);
+                        cache.newly_broken.push(id);
                         problems.push(problem);
                     }
                 }

@@ -11,7 +11,9 @@ use signal_sentinel::domain::{
 use signal_sentinel::engine::{Frequency, RuleOptions, backtest, parse_rule};
 use signal_sentinel::market::{MarketData, ReplayMarket, SimulatedMarket};
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
-use signal_sentinel::store::{AlertStore, ChannelStore, MonitorStore, RuleStore, SeaStore, Store};
+use signal_sentinel::store::{
+    AlertStore, ChannelStore, MonitorStore, RuleStateStore, RuleStore, SeaStore, Store,
+};
 
 use crate::helpers::{Backend, TestDb, seed_user};
 
@@ -315,4 +317,33 @@ async fn unreadable_rules_are_reported_and_skipped() {
         "{:?}",
         report.problems
     );
+    // The rule shows `error`, once; the next cycle does not report it again.
+    let rule = db
+        .store
+        .list_rules(&RuleFilter::default())
+        .await
+        .unwrap()
+        .remove(0);
+    let state = db.store.get_rule_state(rule.id).await.unwrap();
+    assert_eq!(state.phase, signal_sentinel::domain::RulePhase::Error);
+    let again = monitor.run_once().await.unwrap();
+    assert!(again.problems.is_empty(), "{:?}", again.problems);
+    // Fixed by an edit: evaluated again.
+    db.store
+        .update_rule(
+            rule.id,
+            signal_sentinel::domain::RuleUpdate {
+                condition: Some(
+                    parse_rule("BTC/USD price > 1")
+                        .unwrap()
+                        .condition
+                        .to_document(),
+                ),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!((report.evaluated, report.alerts.len()), (1, 1));
 }
