@@ -276,6 +276,44 @@ fn price_crosses_its_moving_average() {
 }
 
 #[test]
+fn price_crosses_its_exponential_average() {
+    // ema(3) (smoothing 0.5, seeded with the mean of the first three closes, today's close
+    // standing in for today): the spread close − ema turns positive on these days.
+    let closes: Vec<f64> = daily_bars()
+        .iter()
+        .map(|b| b.close.to_string().parse().unwrap())
+        .collect();
+    let mut expected = Vec::new();
+    let mut last: Option<f64> = None;
+    for i in 3..closes.len() {
+        let mut ema = closes[..3].iter().sum::<f64>() / 3.0;
+        for c in &closes[3..i] {
+            ema += 0.5 * (c - ema);
+        }
+        let today = ema + 0.5 * (closes[i] - ema);
+        let spread = closes[i] - today;
+        if last.is_some_and(|l| l <= 0.0) && spread > 0.0 {
+            expected.push(i);
+        }
+        last = Some(spread);
+    }
+    let got = run("XYZ crosses above ema(3)", RuleOptions::default());
+    let bars = daily_bars();
+    let want: Vec<_> = expected
+        .iter()
+        .map(|i| {
+            (
+                AlertKind::Fired,
+                bars[*i].at.format("%Y-%m-%d").to_string(),
+                bars[*i].close,
+            )
+        })
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+}
+
+#[test]
 fn rsi_below_a_level() {
     // Wilder's RSI(14), first defined on the 15th close (06-19): below 40 on 06-26/29,
     // 07-14, 07-17…24.

@@ -276,7 +276,58 @@ async fn batches_follow_the_providers_size(db: &TestDb) {
     assert_eq!(again.market_calls, 3);
 }
 
+async fn extended_hours_and_message_templates(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let regular = RuleOptions {
+        message: Some("{{rule}}: {{symbol}} at {{price}} ({{change_pct}}%) on {{time}}".into()),
+        ..RuleOptions::default()
+    };
+    let extended = RuleOptions {
+        extended_hours: true,
+        ..RuleOptions::default()
+    };
+    add_rule(&db.store, &user, "AAPL price > 1", regular).await;
+    add_rule(&db.store, &user, "MSFT price > 1", extended).await;
+    // Monday 2026-11-30, 08:00 New York: pre-market.
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 30, 13, 0, 0).unwrap(),
+    ));
+    let monitor = Monitor::new(
+        store_of(db),
+        Arc::new(SimulatedMarket::new(3, clock.clone())),
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!(report.evaluated, 1, "only the extended-hours rule");
+    assert_eq!(report.alerts[0].symbol.as_str(), "MSFT");
+    assert_eq!(
+        report.alerts[0].message,
+        format!("MSFT price > 1: now {}", report.alerts[0].price)
+    );
+    // 10:00: both; the template renders every placeholder.
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap());
+    let report = monitor.run_once().await.unwrap();
+    let aapl = report
+        .alerts
+        .iter()
+        .find(|a| a.symbol.as_str() == "AAPL")
+        .unwrap();
+    assert!(
+        aapl.message
+            .starts_with(&format!("AAPL price > 1: AAPL at {} (", aapl.price)),
+        "{}",
+        aapl.message
+    );
+    assert!(
+        aapl.message.ends_with("%) on 2026-11-30 10:00 EST"),
+        "{}",
+        aapl.message
+    );
+}
+
 backend_tests!(
+    extended_hours_and_message_templates,
     monitor_matches_the_backtest,
     restarts_lose_and_duplicate_nothing,
     once_rules_disable_themselves,

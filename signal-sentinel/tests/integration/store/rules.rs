@@ -182,6 +182,24 @@ async fn many_rules_in_one_transaction(db: &TestDb) {
         2_500
     );
     assert!(store.create_rules(vec![]).await.unwrap().is_empty());
+
+    // Stamps and loading by id, as the monitor reads them.
+    let page = RuleFilter {
+        after: Some(created[99].id),
+        limit: Some(10),
+        ..RuleFilter::default()
+    };
+    let stamps = store.list_rule_stamps(&page).await.unwrap();
+    assert_eq!(stamps.len(), 10);
+    assert_eq!(stamps[0].id, created[100].id);
+    assert_eq!(stamps[0].updated_at, created[100].updated_at);
+    let wanted = [created[5].id, RuleId::new(999_999), created[2].id];
+    let loaded = store.get_rules(&wanted).await.unwrap();
+    assert_eq!(
+        loaded,
+        [created[2].clone(), created[5].clone()],
+        "missing ids are left out, order by id"
+    );
 }
 
 backend_tests!(
