@@ -327,6 +327,18 @@ pub struct PlaidSettings {
     pub base_url: Url,
 }
 
+/// A market-data provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderName {
+    /// Alpaca (keys).
+    Alpaca,
+    /// Finnhub (key).
+    Finnhub,
+    /// Yahoo Finance (no key).
+    Yahoo,
+}
+
 /// Alpaca market data.
 #[derive(Debug, Clone)]
 pub struct AlpacaSettings {
@@ -336,6 +348,8 @@ pub struct AlpacaSettings {
     pub secret_key: Option<Secret>,
     /// `ALPACA_BASE_URL`, default `https://data.alpaca.markets`.
     pub base_url: Url,
+    /// `ALPACA_FEED`: `iex` (default, free plans) or `sip`.
+    pub feed: String,
 }
 
 /// Finnhub market data.
@@ -345,6 +359,8 @@ pub struct FinnhubSettings {
     pub api_key: Option<Secret>,
     /// `FINNHUB_BASE_URL`, default `https://finnhub.io/api/v1`.
     pub base_url: Url,
+    /// `FINNHUB_CALLS_PER_MINUTE`, default 60 (the free tier).
+    pub calls_per_minute: u32,
 }
 
 /// Yahoo Finance market data (no key).
@@ -395,6 +411,9 @@ pub struct Settings {
     pub finnhub: FinnhubSettings,
     /// Yahoo Finance market data.
     pub yahoo: YahooSettings,
+    /// `MARKET_DATA_PROVIDERS`: the providers to ask, in order. Default: those with keys
+    /// (Alpaca, then Finnhub), then Yahoo Finance.
+    pub providers: Vec<ProviderName>,
 }
 
 /// The variables [`Settings`] reads, in the order the README documents them.
@@ -418,6 +437,9 @@ pub const VARIABLES: &[&str] = &[
     "FINNHUB_API_KEY",
     "FINNHUB_BASE_URL",
     "YAHOO_BASE_URL",
+    "ALPACA_FEED",
+    "FINNHUB_CALLS_PER_MINUTE",
+    "MARKET_DATA_PROVIDERS",
 ];
 
 impl Settings {
@@ -542,6 +564,14 @@ impl Settings {
             api_key: secret("ALPACA_API_KEY"),
             secret_key: secret("ALPACA_SECRET_KEY"),
             base_url: base_url(&vars, "ALPACA_BASE_URL", "https://data.alpaca.markets")?,
+            feed: match get("ALPACA_FEED")
+                .map(|f| f.to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("iex") => "iex".to_owned(),
+                Some("sip") => "sip".to_owned(),
+                Some(_) => return Err(invalid("ALPACA_FEED", "expected iex or sip")),
+            },
         };
         pair(
             &alpaca.api_key,
@@ -552,9 +582,33 @@ impl Settings {
         let finnhub = FinnhubSettings {
             api_key: secret("FINNHUB_API_KEY"),
             base_url: base_url(&vars, "FINNHUB_BASE_URL", "https://finnhub.io/api/v1")?,
+            calls_per_minute: match get("FINNHUB_CALLS_PER_MINUTE") {
+                None => 60,
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    invalid(
+                        "FINNHUB_CALLS_PER_MINUTE",
+                        "expected a whole number of calls, 1 or more",
+                    )
+                })?,
+            },
         };
         let yahoo = YahooSettings {
             base_url: base_url(&vars, "YAHOO_BASE_URL", "https://query1.finance.yahoo.com")?,
+        };
+
+        let providers = match get("MARKET_DATA_PROVIDERS") {
+            None => {
+                let mut list = Vec::new();
+                if alpaca.api_key.is_some() {
+                    list.push(ProviderName::Alpaca);
+                }
+                if finnhub.api_key.is_some() {
+                    list.push(ProviderName::Finnhub);
+                }
+                list.push(ProviderName::Yahoo);
+                list
+            }
+            Some(raw) => parse_providers(&raw, &alpaca, &finnhub)?,
         };
 
         // Last, so that a bad value elsewhere does not leave a generated key file behind.
@@ -586,8 +640,45 @@ impl Settings {
             alpaca,
             finnhub,
             yahoo,
+            providers,
         })
     }
+}
+
+fn parse_providers(
+    raw: &str,
+    alpaca: &AlpacaSettings,
+    finnhub: &FinnhubSettings,
+) -> Result<Vec<ProviderName>, ConfigError> {
+    let expected = "expected a comma-separated list of alpaca, finnhub, yahoo";
+    let mut list = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let provider = match name.to_ascii_lowercase().as_str() {
+            "alpaca" if alpaca.api_key.is_none() => {
+                return Err(invalid(
+                    "MARKET_DATA_PROVIDERS",
+                    "alpaca needs ALPACA_API_KEY and ALPACA_SECRET_KEY",
+                ));
+            }
+            "finnhub" if finnhub.api_key.is_none() => {
+                return Err(invalid(
+                    "MARKET_DATA_PROVIDERS",
+                    "finnhub needs FINNHUB_API_KEY",
+                ));
+            }
+            "alpaca" => ProviderName::Alpaca,
+            "finnhub" => ProviderName::Finnhub,
+            "yahoo" => ProviderName::Yahoo,
+            _ => return Err(invalid("MARKET_DATA_PROVIDERS", expected)),
+        };
+        if !list.contains(&provider) {
+            list.push(provider);
+        }
+    }
+    if list.is_empty() {
+        return Err(invalid("MARKET_DATA_PROVIDERS", expected));
+    }
+    Ok(list)
 }
 
 /// Reads `KEY=VALUE` pairs from a `.env` file; a missing file gives no pairs.

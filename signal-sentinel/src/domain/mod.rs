@@ -81,5 +81,5 @@ pub use market::{Bar, Quote, Sample, SymbolSamples};
 pub use rule::{
     JsonDocument, NewRule, Rule, RuleFilter, RulePhase, RuleStamp, RuleState, RuleUpdate,
 };
-pub use symbol::Symbol;
+pub use symbol::{Symbol, SymbolKind};
 pub use user::{NewUser, User, UserUpdate};

@@ -68,6 +68,108 @@ impl Symbol {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// What the symbol denotes: a US stock (with its share class), a warrant, an index, a
+    /// crypto pair, a foreign listing or a currency pair.
+    pub fn kind(&self) -> SymbolKind {
+        kind_of(&self.0)
+    }
+
+    /// Whether it is a crypto pair (`BTC-USD`, `BTC/USD`), which trades around the clock.
+    pub fn is_crypto(&self) -> bool {
+        matches!(self.kind(), SymbolKind::Crypto { .. })
+    }
+}
+
+/// Quote currencies that make `BASE-QUOTE` or `BASE/QUOTE` a crypto pair.
+const CRYPTO_QUOTES: &[&str] = &["USD", "USDT", "USDC", "EUR", "GBP", "BTC", "ETH"];
+
+/// Exchange suffixes as Yahoo Finance writes them (London, Toronto, …).
+const EXCHANGE_SUFFIXES: &[&str] = &[
+    "L", "TO", "V", "CN", "NE", "AX", "NZ", "HK", "T", "KS", "KQ", "TW", "SS", "SZ", "NS", "BO",
+    "SI", "JK", "DE", "F", "PA", "AS", "BR", "MI", "MC", "LS", "SW", "VI", "ST", "OL", "CO", "HE",
+    "IR", "SA", "MX", "TA",
+];
+
+/// What a canonical symbol denotes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SymbolKind {
+    /// A US stock or ETF, possibly with a share class (`BRK.B`: root `BRK`, class `B`).
+    UsStock {
+        /// The root ticker.
+        root: String,
+        /// The share class, if any.
+        class: Option<String>,
+    },
+    /// A warrant (`IONQ/WS`).
+    Warrant {
+        /// The underlying's ticker.
+        root: String,
+    },
+    /// An index (`^GSPC`).
+    Index,
+    /// A crypto pair (`BTC-USD` or `BTC/USD`).
+    Crypto {
+        /// The asset (`BTC`).
+        base: String,
+        /// The currency (`USD`).
+        quote: String,
+    },
+    /// A listing on a non-US exchange (`VOD.L`, `ERE.UN.TO`).
+    Foreign {
+        /// The ticker on its exchange.
+        local: String,
+        /// The Yahoo-style suffix (`L`, `TO`).
+        exchange: String,
+    },
+    /// A currency pair as Yahoo writes it (`EURUSD=X`).
+    Currency,
+}
+
+/// What a symbol denotes (see [`Symbol::kind`]).
+fn kind_of(s: &str) -> SymbolKind {
+    if s.starts_with('^') {
+        return SymbolKind::Index;
+    }
+    if s.ends_with("=X") {
+        return SymbolKind::Currency;
+    }
+    if let Some(root) = s.strip_suffix("/WS").or_else(|| s.strip_suffix(".WS")) {
+        return SymbolKind::Warrant {
+            root: root.to_owned(),
+        };
+    }
+    if let Some((base, quote)) = s.split_once(['-', '/'])
+        && CRYPTO_QUOTES.contains(&quote)
+        && !base.is_empty()
+        && base.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return SymbolKind::Crypto {
+            base: base.to_owned(),
+            quote: quote.to_owned(),
+        };
+    }
+    if let Some((local, suffix)) = s.rsplit_once('.')
+        && EXCHANGE_SUFFIXES.contains(&suffix)
+        && !local.is_empty()
+    {
+        return SymbolKind::Foreign {
+            local: local.to_owned(),
+            exchange: suffix.to_owned(),
+        };
+    }
+    match s.split_once(['.', '-']) {
+        Some((root, class)) if !root.is_empty() && (1..=2).contains(&class.len()) => {
+            SymbolKind::UsStock {
+                root: root.to_owned(),
+                class: Some(class.to_owned()),
+            }
+        }
+        _ => SymbolKind::UsStock {
+            root: s.to_owned(),
+            class: None,
+        },
+    }
 }
 
 impl fmt::Display for Symbol {

@@ -36,14 +36,15 @@ pub enum Session {
 pub enum AssetClass {
     /// US equities and ETFs: the NYSE calendar.
     UsEquity,
-    /// Crypto pairs (`BTC/USD`): always trading.
+    /// Crypto pairs (`BTC-USD`): always trading.
     Crypto,
 }
 
 impl AssetClass {
-    /// The class of a symbol: a pair with `/` is crypto, anything else a US equity.
+    /// The class of a symbol: a crypto pair (`BTC-USD`, `BTC/USD`) is crypto; anything else
+    /// follows the US equity calendar.
     pub fn of(symbol: &Symbol) -> Self {
-        if symbol.as_str().contains('/') {
+        if symbol.is_crypto() {
             Self::Crypto
         } else {
             Self::UsEquity

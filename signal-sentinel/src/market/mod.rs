@@ -7,8 +7,14 @@
 //!
 //! Real providers (Yahoo Finance, Alpaca, Finnhub) implement the same trait.
 
+mod alpaca;
+mod chain;
+mod finnhub;
+mod http;
 mod replay;
 mod simulated;
+pub mod symbols;
+mod yahoo;
 
 use std::time::Duration;
 
@@ -18,8 +24,66 @@ use thiserror::Error;
 
 use crate::domain::{Bar, Quote, Symbol};
 
+pub use alpaca::AlpacaMarket;
+pub use chain::{BreakerState, ProviderChain, ProviderStatus};
+pub use finnhub::FinnhubMarket;
+pub use http::ensure_crypto_provider;
 pub use replay::{ReplayError, ReplayMarket};
 pub use simulated::SimulatedMarket;
+pub use yahoo::YahooMarket;
+
+/// The providers the settings name, in their order, chained behind circuit breakers; quotes
+/// older than `max_age` are treated as missing.
+///
+/// # Errors
+/// A message when an HTTP client cannot be built.
+pub fn providers_from_settings(
+    settings: &crate::config::Settings,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    max_age: Option<chrono::Duration>,
+) -> Result<ProviderChain, String> {
+    use crate::config::ProviderName;
+    let timeout = http::DEFAULT_TIMEOUT;
+    let mut providers: Vec<std::sync::Arc<dyn MarketData>> = Vec::new();
+    for name in &settings.providers {
+        match name {
+            ProviderName::Alpaca => {
+                if let (Some(key), Some(secret)) =
+                    (&settings.alpaca.api_key, &settings.alpaca.secret_key)
+                {
+                    providers.push(std::sync::Arc::new(AlpacaMarket::new(
+                        settings.alpaca.base_url.clone(),
+                        key.clone(),
+                        secret.clone(),
+                        &settings.alpaca.feed,
+                        timeout,
+                    )?));
+                }
+            }
+            ProviderName::Finnhub => {
+                if let Some(key) = &settings.finnhub.api_key {
+                    providers.push(std::sync::Arc::new(FinnhubMarket::new(
+                        settings.finnhub.base_url.clone(),
+                        key.clone(),
+                        settings.finnhub.calls_per_minute,
+                        timeout,
+                    )?));
+                }
+            }
+            ProviderName::Yahoo => {
+                providers.push(std::sync::Arc::new(YahooMarket::new(
+                    settings.yahoo.base_url.clone(),
+                    timeout,
+                )?));
+            }
+        }
+    }
+    let chain = ProviderChain::new(providers, clock);
+    Ok(match max_age {
+        Some(age) => chain.with_max_age(age),
+        None => chain,
+    })
+}
 
 /// How many requests a provider allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +132,13 @@ pub trait MarketData: Send + Sync + std::fmt::Debug {
 
     /// Most symbols one [`quotes`](Self::quotes) call may ask for.
     fn max_batch(&self) -> usize;
+
+    /// Whether the provider serves this symbol at all (Finnhub has no indices, Alpaca no
+    /// foreign listings …). By default, every symbol.
+    fn supports(&self, symbol: &Symbol) -> bool {
+        let _ = symbol;
+        true
+    }
 
     /// The provider's request budget, when it has one.
     fn request_budget(&self) -> Option<RequestBudget> {

@@ -12,5 +12,6 @@ mod demo;
 mod engine;
 mod market;
 mod monitor;
+mod providers;
 mod settings;
 mod store;

@@ -1,0 +1,363 @@
+//! [`AlpacaMarket`]: Alpaca's market data API (stock and crypto snapshots, daily bars).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use reqwest::{Client, RequestBuilder, Response};
+use serde::Deserialize;
+
+use super::http::{self, Failure};
+use super::symbols::{self, AlpacaSymbol};
+use super::{MarketData, MarketError};
+use crate::Secret;
+use crate::domain::{Bar, Quote, Symbol};
+
+const NAME: &str = "alpaca";
+/// Symbols per snapshot request.
+const CHUNK: usize = 100;
+
+/// Quotes from multi-symbol snapshots (`/v2/stocks/snapshots`, `/v1beta3/crypto/us/snapshots`)
+/// and daily bars, authenticated with the `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY` headers
+/// (never in a URL).
+#[derive(Clone)]
+pub struct AlpacaMarket {
+    client: Client,
+    base: url::Url,
+    key_id: Secret,
+    secret_key: Secret,
+    feed: String,
+}
+
+impl std::fmt::Debug for AlpacaMarket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlpacaMarket")
+            .field("base", &self.base.as_str())
+            .field("key_id", &self.key_id)
+            .field("feed", &self.feed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlpacaMarket {
+    /// A client of the data API at `base` (`https://data.alpaca.markets`, or a mock) with the
+    /// stock feed `feed` (`iex` on free plans, `sip`).
+    ///
+    /// # Errors
+    /// A message when the HTTP client cannot be built.
+    pub fn new(
+        base: url::Url,
+        key_id: Secret,
+        secret_key: Secret,
+        feed: &str,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            client: http::client(timeout, None, &base)?,
+            base,
+            key_id,
+            secret_key,
+            feed: feed.to_owned(),
+        })
+    }
+
+    fn url(&self, path: &[&str]) -> url::Url {
+        let mut url = self.base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend(path);
+        }
+        url
+    }
+
+    fn get(&self, url: &url::Url) -> RequestBuilder {
+        self.client
+            .get(url.clone())
+            .header("APCA-API-KEY-ID", self.key_id.expose())
+            .header("APCA-API-SECRET-KEY", self.secret_key.expose())
+    }
+
+    async fn fetch<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, Failure> {
+        let url = self.url(path);
+        let response = http::send(|| self.get(&url).query(query), reset_wait).await?;
+        let status = response.status();
+        tracing::debug!(
+            provider = NAME,
+            path = url.path(),
+            status = status.as_u16(),
+            "request"
+        );
+        if status.is_success() {
+            return http::json(response).await;
+        }
+        Err(Failure::Other(match status.as_u16() {
+            401 | 403 => format!("the API keys were refused (HTTP {})", status.as_u16()),
+            code => format!("HTTP {code}{}", error_message(response).await),
+        }))
+    }
+
+    async fn stock_quotes(
+        &self,
+        wanted: &[(String, Symbol)],
+        quotes: &mut Vec<Quote>,
+    ) -> Result<(), Failure> {
+        let list = wanted
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let query = [("symbols", list), ("feed", self.feed.clone())];
+        let snapshots: HashMap<String, Option<Snapshot>> =
+            self.fetch(&["v2", "stocks", "snapshots"], &query).await?;
+        collect(wanted, &snapshots, quotes);
+        Ok(())
+    }
+
+    async fn crypto_quotes(
+        &self,
+        wanted: &[(String, Symbol)],
+        quotes: &mut Vec<Quote>,
+    ) -> Result<(), Failure> {
+        let list = wanted
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let response: CryptoSnapshots = self
+            .fetch(
+                &["v1beta3", "crypto", "us", "snapshots"],
+                &[("symbols", list)],
+            )
+            .await?;
+        collect(wanted, &response.snapshots, quotes);
+        Ok(())
+    }
+}
+
+/// Alpaca's 429 says when the window resets: `X-RateLimit-Reset`, in Unix seconds.
+fn reset_wait(response: &Response) -> Option<Duration> {
+    let from_reset = response
+        .headers()
+        .get("x-ratelimit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .map(|reset| Duration::from_secs((reset - Utc::now().timestamp()).clamp(0, 3600) as u64));
+    from_reset.or_else(|| http::retry_after_header(response))
+}
+
+async fn error_message(response: Response) -> String {
+    #[derive(Deserialize)]
+    struct Body {
+        message: Option<String>,
+    }
+    match response.json::<Body>().await {
+        Ok(Body { message: Some(m) }) => format!(": {m}"),
+        _ => String::new(),
+    }
+}
+
+fn collect(
+    wanted: &[(String, Symbol)],
+    snapshots: &HashMap<String, Option<Snapshot>>,
+    quotes: &mut Vec<Quote>,
+) {
+    for (alpaca_symbol, symbol) in wanted {
+        if let Some(Some(snapshot)) = snapshots.get(alpaca_symbol)
+            && let Some(quote) = snapshot.quote(symbol.clone())
+        {
+            quotes.push(quote);
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CryptoSnapshots {
+    #[serde(default)]
+    snapshots: HashMap<String, Option<Snapshot>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Snapshot {
+    latest_trade: Option<Trade>,
+    daily_bar: Option<ApiBar>,
+    prev_daily_bar: Option<ApiBar>,
+}
+
+#[derive(Deserialize)]
+struct Trade {
+    t: DateTime<Utc>,
+    p: Option<serde_json::Number>,
+}
+
+#[derive(Deserialize)]
+struct ApiBar {
+    t: DateTime<Utc>,
+    o: Option<serde_json::Number>,
+    h: Option<serde_json::Number>,
+    l: Option<serde_json::Number>,
+    c: Option<serde_json::Number>,
+    v: Option<serde_json::Number>,
+}
+
+impl ApiBar {
+    fn bar(&self) -> Option<Bar> {
+        let volume = self
+            .v
+            .as_ref()
+            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)));
+        Bar::new(
+            self.t,
+            http::price(self.o.as_ref())?,
+            http::price(self.h.as_ref())?,
+            http::price(self.l.as_ref())?,
+            http::price(self.c.as_ref())?,
+            volume,
+        )
+        .ok()
+    }
+}
+
+impl Snapshot {
+    fn quote(&self, symbol: Symbol) -> Option<Quote> {
+        let trade = self.latest_trade.as_ref()?;
+        let price = http::price(trade.p.as_ref())?;
+        let mut quote = Quote::new(symbol, price, trade.t, NAME).ok()?;
+        if let Some(prev) = self
+            .prev_daily_bar
+            .as_ref()
+            .and_then(|b| http::price(b.c.as_ref()))
+        {
+            quote = quote.with_previous_close(prev).ok()?;
+        }
+        if let Some(day) = self.daily_bar.as_ref().and_then(ApiBar::bar) {
+            quote = quote.clone().with_open(day.open).unwrap_or(quote);
+            quote = quote
+                .clone()
+                .with_day_range(day.low, day.high)
+                .unwrap_or(quote);
+            if let Some(v) = day.volume {
+                quote = quote.with_volume(v);
+            }
+        }
+        Some(quote)
+    }
+}
+
+#[derive(Deserialize)]
+struct StockBars {
+    #[serde(default)]
+    bars: Option<Vec<ApiBar>>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CryptoBars {
+    #[serde(default)]
+    bars: HashMap<String, Vec<ApiBar>>,
+    next_page_token: Option<String>,
+}
+
+#[async_trait]
+impl MarketData for AlpacaMarket {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn max_batch(&self) -> usize {
+        CHUNK
+    }
+
+    fn supports(&self, symbol: &Symbol) -> bool {
+        symbols::alpaca(symbol).is_some()
+    }
+
+    async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
+        let mut stocks = Vec::new();
+        let mut crypto = Vec::new();
+        for symbol in symbols {
+            match symbols::alpaca(symbol) {
+                Some(AlpacaSymbol::Stock(s)) => stocks.push((s, symbol.clone())),
+                Some(AlpacaSymbol::Crypto(s)) => crypto.push((s, symbol.clone())),
+                None => {}
+            }
+        }
+        let mut quotes = Vec::with_capacity(symbols.len());
+        for chunk in stocks.chunks(CHUNK) {
+            self.stock_quotes(chunk, &mut quotes)
+                .await
+                .map_err(|f| f.into_error(NAME))?;
+        }
+        for chunk in crypto.chunks(CHUNK) {
+            self.crypto_quotes(chunk, &mut quotes)
+                .await
+                .map_err(|f| f.into_error(NAME))?;
+        }
+        Ok(quotes)
+    }
+
+    async fn daily_bars(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let mut bars = Vec::new();
+        let mut page: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("timeframe", "1Day".to_owned()),
+                ("start", from.to_string()),
+                ("end", to.to_string()),
+                ("limit", "10000".to_owned()),
+            ];
+            if let Some(token) = &page {
+                query.push(("page_token", token.clone()));
+            }
+            let next = match symbols::alpaca(symbol) {
+                Some(AlpacaSymbol::Stock(s)) => {
+                    query.push(("feed", self.feed.clone()));
+                    query.push(("adjustment", "raw".to_owned()));
+                    let response: StockBars = self
+                        .fetch(&["v2", "stocks", &s, "bars"], &query)
+                        .await
+                        .map_err(|f| f.into_error(NAME))?;
+                    bars.extend(
+                        response
+                            .bars
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(ApiBar::bar),
+                    );
+                    response.next_page_token
+                }
+                Some(AlpacaSymbol::Crypto(s)) => {
+                    query.push(("symbols", s.clone()));
+                    let mut response: CryptoBars = self
+                        .fetch(&["v1beta3", "crypto", "us", "bars"], &query)
+                        .await
+                        .map_err(|f| f.into_error(NAME))?;
+                    bars.extend(
+                        response
+                            .bars
+                            .remove(&s)
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(ApiBar::bar),
+                    );
+                    response.next_page_token
+                }
+                None => return Ok(Vec::new()),
+            };
+            match next {
+                Some(token) if !token.is_empty() => page = Some(token),
+                _ => break,
+            }
+        }
+        Ok(bars)
+    }
+}

@@ -1,0 +1,316 @@
+//! [`FinnhubMarket`]: Finnhub's quote and candle endpoints, paced for the free tier.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::America::New_York;
+use reqwest::{Client, StatusCode};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::http::{self, Failure};
+use super::{MarketData, MarketError, RequestBudget, symbols};
+use crate::Secret;
+use crate::domain::{Bar, Quote, Symbol};
+
+const NAME: &str = "finnhub";
+
+/// A token bucket: `per_minute` calls a minute, up to a minute's worth at once.
+#[derive(Debug)]
+struct Limiter {
+    per_minute: u32,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Limiter {
+    fn new(per_minute: u32) -> Self {
+        let per_minute = per_minute.max(1);
+        Self {
+            per_minute,
+            state: Mutex::new((f64::from(per_minute), Instant::now())),
+        }
+    }
+
+    /// Waits for a token.
+    async fn acquire(&self) {
+        let rate = f64::from(self.per_minute) / 60.0;
+        loop {
+            let wait = {
+                let mut state = self.state.lock().await;
+                let now = Instant::now();
+                let (tokens, last) = *state;
+                let tokens = (tokens + now.duration_since(last).as_secs_f64() * rate)
+                    .min(f64::from(self.per_minute));
+                if tokens >= 1.0 {
+                    *state = (tokens - 1.0, now);
+                    return;
+                }
+                *state = (tokens, now);
+                Duration::from_secs_f64((1.0 - tokens) / rate)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Quotes from `/quote` (one request per symbol) and daily candles from `/stock/candle`
+/// where the plan allows, authenticated with the `X-Finnhub-Token` header (never in a URL),
+/// paced by a built-in limiter (60 calls a minute on the free tier).
+#[derive(Clone)]
+pub struct FinnhubMarket {
+    client: Client,
+    base: url::Url,
+    key: Secret,
+    limiter: std::sync::Arc<Limiter>,
+}
+
+impl std::fmt::Debug for FinnhubMarket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FinnhubMarket")
+            .field("base", &self.base.as_str())
+            .field("key", &self.key)
+            .field("calls_per_minute", &self.limiter.per_minute)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FinnhubMarket {
+    /// A client of the API at `base` (`https://finnhub.io/api/v1`, or a mock), allowed
+    /// `calls_per_minute`.
+    ///
+    /// # Errors
+    /// A message when the HTTP client cannot be built.
+    pub fn new(
+        base: url::Url,
+        key: Secret,
+        calls_per_minute: u32,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            client: http::client(timeout, None, &base)?,
+            base,
+            key,
+            limiter: std::sync::Arc::new(Limiter::new(calls_per_minute)),
+        })
+    }
+
+    fn url(&self, path: &[&str]) -> url::Url {
+        let mut url = self.base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().extend(path);
+        }
+        url
+    }
+
+    async fn fetch<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, Failure> {
+        self.limiter.acquire().await;
+        let url = self.url(path);
+        let response = http::send(
+            || {
+                self.client
+                    .get(url.clone())
+                    .query(query)
+                    .header("X-Finnhub-Token", self.key.expose())
+            },
+            http::retry_after_header,
+        )
+        .await?;
+        let status = response.status();
+        tracing::debug!(
+            provider = NAME,
+            path = url.path(),
+            status = status.as_u16(),
+            "request"
+        );
+        match status {
+            s if s.is_success() => http::json(response).await,
+            StatusCode::UNAUTHORIZED => {
+                Err(Failure::Other("the API key was refused (HTTP 401)".into()))
+            }
+            StatusCode::FORBIDDEN => Err(Failure::Other(
+                "this plan has no access to the data (HTTP 403)".into(),
+            )),
+            s => Err(Failure::Other(format!("HTTP {}", s.as_u16()))),
+        }
+    }
+
+    async fn quote(&self, symbol: &Symbol) -> Result<Option<Quote>, Failure> {
+        let Some(finnhub_symbol) = symbols::finnhub(symbol) else {
+            return Ok(None);
+        };
+        let q: ApiQuote = self
+            .fetch(&["quote"], &[("symbol", finnhub_symbol)])
+            .await?;
+        Ok(q.quote(symbol.clone()))
+    }
+}
+
+/// `{"c":261.74,"d":-1.31,"dp":-0.498,"h":263.31,"l":260.68,"o":261.07,"pc":263.05,"t":1602705600}`;
+/// an unknown symbol answers zeros (and nulls), which is "no data", never a price of 0.
+#[derive(Deserialize)]
+struct ApiQuote {
+    c: Option<serde_json::Number>,
+    h: Option<serde_json::Number>,
+    l: Option<serde_json::Number>,
+    o: Option<serde_json::Number>,
+    pc: Option<serde_json::Number>,
+    t: Option<i64>,
+}
+
+impl ApiQuote {
+    fn quote(&self, symbol: Symbol) -> Option<Quote> {
+        let price = http::price(self.c.as_ref())?;
+        let at = Utc.timestamp_opt(self.t.filter(|t| *t > 0)?, 0).single()?;
+        let mut quote = Quote::new(symbol, price, at, NAME).ok()?;
+        // Each of these may be 0 on its own (a known Finnhub glitch): then it is unknown.
+        if let Some(prev) = http::price(self.pc.as_ref()) {
+            quote = quote.with_previous_close(prev).ok()?;
+        }
+        if let Some(open) = http::price(self.o.as_ref()) {
+            quote = quote.clone().with_open(open).unwrap_or(quote);
+        }
+        if let (Some(low), Some(high)) =
+            (http::price(self.l.as_ref()), http::price(self.h.as_ref()))
+        {
+            quote = quote.clone().with_day_range(low, high).unwrap_or(quote);
+        }
+        Some(quote)
+    }
+}
+
+#[derive(Deserialize)]
+struct Candles {
+    s: String,
+    #[serde(default)]
+    t: Vec<i64>,
+    #[serde(default)]
+    o: Vec<serde_json::Number>,
+    #[serde(default)]
+    h: Vec<serde_json::Number>,
+    #[serde(default)]
+    l: Vec<serde_json::Number>,
+    #[serde(default)]
+    c: Vec<serde_json::Number>,
+    #[serde(default)]
+    v: Vec<serde_json::Number>,
+}
+
+fn unix_start(day: NaiveDate) -> i64 {
+    New_York
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map_or(0, |t| t.timestamp())
+}
+
+#[async_trait]
+impl MarketData for FinnhubMarket {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn max_batch(&self) -> usize {
+        50
+    }
+
+    fn request_budget(&self) -> Option<RequestBudget> {
+        Some(RequestBudget {
+            requests: self.limiter.per_minute,
+            per: Duration::from_secs(60),
+        })
+    }
+
+    fn supports(&self, symbol: &Symbol) -> bool {
+        symbols::finnhub(symbol).is_some()
+    }
+
+    async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
+        let mut quotes = Vec::with_capacity(symbols.len());
+        let mut failure = None;
+        for symbol in symbols {
+            match self.quote(symbol).await {
+                Ok(Some(quote)) => quotes.push(quote),
+                Ok(None) => {}
+                // Rate limited or refused: the rest would fare no better.
+                Err(f @ Failure::RateLimited(_)) => return Err(f.into_error(NAME)),
+                Err(f) => failure = Some(f),
+            }
+        }
+        match failure {
+            Some(f) if quotes.is_empty() => Err(f.into_error(NAME)),
+            _ => Ok(quotes),
+        }
+    }
+
+    async fn daily_bars(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let Some(finnhub_symbol) = symbols::finnhub(symbol) else {
+            return Ok(Vec::new());
+        };
+        let query = [
+            ("symbol", finnhub_symbol),
+            ("resolution", "D".to_owned()),
+            ("from", unix_start(from).to_string()),
+            ("to", unix_start(to + chrono::Duration::days(1)).to_string()),
+        ];
+        let candles: Candles = self
+            .fetch(&["stock", "candle"], &query)
+            .await
+            .map_err(|f| f.into_error(NAME))?;
+        if candles.s != "ok" {
+            return Ok(Vec::new());
+        }
+        Ok((0..candles.t.len())
+            .filter_map(|i| {
+                let at = DateTime::from_timestamp(candles.t[i], 0)?;
+                let volume = candles
+                    .v
+                    .get(i)
+                    .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)));
+                Bar::new(
+                    at,
+                    http::price(candles.o.get(i))?,
+                    http::price(candles.h.get(i))?,
+                    http::price(candles.l.get(i))?,
+                    http::price(candles.c.get(i))?,
+                    volume,
+                )
+                .ok()
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn limiter_allows_a_burst_then_paces() {
+        let limiter = Limiter::new(60);
+        let start = Instant::now();
+        for _ in 0..60 {
+            limiter.acquire().await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(10),
+            "a minute's worth at once"
+        );
+        limiter.acquire().await;
+        limiter.acquire().await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(1_990) && waited <= Duration::from_millis(2_100),
+            "{waited:?}"
+        );
+    }
+}

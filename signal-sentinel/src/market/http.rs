@@ -1,0 +1,173 @@
+//! What the HTTP providers share: one client set-up, retries on 429 and 5xx, number parsing,
+//! and error messages that never carry a key or a URL.
+
+use std::time::Duration;
+
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use rust_decimal::Decimal;
+
+use super::MarketError;
+
+/// A browser-like User-Agent: Yahoo Finance refuses the default ones of HTTP libraries.
+pub(crate) const BROWSER_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/// How long one request may take, unless a provider is configured otherwise.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a provider may ask us to wait before retrying (`Retry-After`, reset headers)
+/// for the wait to happen inside a cycle; longer waits fail the call as rate limited.
+pub(crate) const MAX_RETRY_WAIT: Duration = Duration::from_secs(15);
+
+/// Installs the process's TLS crypto provider (ring) if none is installed yet: reqwest is
+/// built without one, and building a client without it panics.
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A client with a timeout and, for loopback base URLs (tests, local proxies), no proxy.
+pub(crate) fn client(
+    timeout: Duration,
+    user_agent: Option<&str>,
+    base: &url::Url,
+) -> Result<Client, String> {
+    ensure_crypto_provider();
+    let mut builder = Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)));
+    if let Some(agent) = user_agent {
+        builder = builder.user_agent(agent);
+    }
+    let loopback = match base.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    if loopback {
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|e| e.without_url().to_string())
+}
+
+/// Why a provider's answer was not usable, before it is turned into a [`MarketError`].
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// 429 with how long to wait, when the provider said.
+    RateLimited(Option<Duration>),
+    /// Any other failure, with a message free of keys and URLs.
+    Other(String),
+}
+
+impl Failure {
+    pub(crate) fn into_error(self, provider: &str) -> MarketError {
+        match self {
+            Self::RateLimited(retry_after) => MarketError::RateLimited {
+                provider: provider.to_owned(),
+                retry_after,
+            },
+            Self::Other(message) => MarketError::Unavailable {
+                provider: provider.to_owned(),
+                message,
+            },
+        }
+    }
+}
+
+/// Sends a request, retrying once after a 429 (waiting as the provider asks, up to
+/// [`MAX_RETRY_WAIT`]) or a 5xx (after a short pause). Returns the successful response, or the
+/// response of a client error (4xx other than 429) for the caller to interpret.
+pub(crate) async fn send(
+    request: impl Fn() -> RequestBuilder,
+    retry_after: impl Fn(&Response) -> Option<Duration>,
+) -> Result<Response, Failure> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let response = request().send().await.map_err(|e| {
+            let e = e.without_url();
+            if e.is_timeout() {
+                Failure::Other("the request timed out".into())
+            } else if e.is_connect() {
+                Failure::Other("cannot connect".into())
+            } else {
+                Failure::Other(e.to_string())
+            }
+        })?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let wait = retry_after(&response);
+            match wait {
+                Some(w) if attempt == 1 && w <= MAX_RETRY_WAIT => {
+                    tokio::time::sleep(w).await;
+                    continue;
+                }
+                None if attempt == 1 => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                _ => return Err(Failure::RateLimited(wait)),
+            }
+        }
+        if status.is_server_error() {
+            if attempt == 1 {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            return Err(Failure::Other(format!("HTTP {}", status.as_u16())));
+        }
+        return Ok(response);
+    }
+}
+
+/// `Retry-After` in seconds, as most providers send it.
+pub(crate) fn retry_after_header(response: &Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Reads a body as JSON of `T`, with a message that says what was wrong (never the URL).
+pub(crate) async fn json<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, Failure> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Failure::Other(e.without_url().to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| Failure::Other(format!("malformed answer: {e}")))
+}
+
+/// An exact decimal from a JSON number as the provider wrote it (`187.2` stays `187.2`; no
+/// binary rounding on the way).
+pub(crate) fn decimal(number: &serde_json::Number) -> Option<Decimal> {
+    number.to_string().parse::<Decimal>().ok().or_else(|| {
+        // Exponent notation (1e-7): through the scientific parser.
+        Decimal::from_scientific(&number.to_string()).ok()
+    })
+}
+
+/// A positive price, or nothing: providers use 0 (and null) for "no data".
+pub(crate) fn price(number: Option<&serde_json::Number>) -> Option<Decimal> {
+    number.and_then(decimal).filter(|d| *d > Decimal::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_stay_exact() {
+        let n: serde_json::Number = serde_json::from_str("187.2").unwrap();
+        assert_eq!(decimal(&n).unwrap().to_string(), "187.2");
+        let n: serde_json::Number = serde_json::from_str("0.00001234").unwrap();
+        assert_eq!(decimal(&n).unwrap().to_string(), "0.00001234");
+        let n: serde_json::Number = serde_json::from_str("1e-7").unwrap();
+        assert_eq!(decimal(&n).unwrap().to_string(), "0.0000001");
+        let zero: serde_json::Number = serde_json::from_str("0").unwrap();
+        assert_eq!(price(Some(&zero)), None);
+        assert_eq!(price(None), None);
+    }
+}

@@ -1,0 +1,291 @@
+//! [`YahooMarket`]: Yahoo Finance's v8 chart endpoint, no key needed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::America::New_York;
+use reqwest::{Client, StatusCode};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use super::http::{self, Failure};
+use super::{MarketData, MarketError, symbols};
+use crate::domain::{Bar, Quote, Symbol};
+
+const NAME: &str = "yahoo";
+
+/// Quotes and daily bars from Yahoo Finance's chart endpoint (`/v8/finance/chart/{symbol}`),
+/// one request per symbol, a few at a time, with a browser-like User-Agent.
+#[derive(Debug, Clone)]
+pub struct YahooMarket {
+    client: Client,
+    base: url::Url,
+    concurrency: usize,
+}
+
+impl YahooMarket {
+    /// A client of the API at `base` (`https://query1.finance.yahoo.com`, or a mock).
+    ///
+    /// # Errors
+    /// A message when the HTTP client cannot be built.
+    pub fn new(base: url::Url, timeout: Duration) -> Result<Self, String> {
+        Ok(Self {
+            client: http::client(timeout, Some(http::BROWSER_USER_AGENT), &base)?,
+            base,
+            concurrency: 8,
+        })
+    }
+
+    /// Sets how many requests run at once. By default, this is 8.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    fn chart_url(&self, yahoo_symbol: &str) -> url::Url {
+        // Encoded by hand: the URL path rules leave `^` as it is, and Yahoo's own links send
+        // `^GSPC` as `%5EGSPC` (and `=` as `%3D`).
+        let encoded: String =
+            url::form_urlencoded::byte_serialize(yahoo_symbol.as_bytes()).collect();
+        let mut url = self.base.clone();
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{prefix}/v8/finance/chart/{encoded}"));
+        url
+    }
+
+    async fn chart(
+        &self,
+        yahoo_symbol: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<ChartResult>, Failure> {
+        let url = self.chart_url(yahoo_symbol);
+        let response = http::send(
+            || self.client.get(url.clone()).query(query),
+            http::retry_after_header,
+        )
+        .await?;
+        let status = response.status();
+        tracing::debug!(
+            provider = NAME,
+            symbol = yahoo_symbol,
+            status = status.as_u16(),
+            "chart"
+        );
+        if status == StatusCode::NOT_FOUND || status.is_success() {
+            let body: ChartResponse = http::json(response).await?;
+            if let Some(error) = body.chart.error {
+                // Unknown or delisted symbol: no data, not a failure.
+                tracing::debug!(provider = NAME, symbol = yahoo_symbol, code = %error.code, "no data");
+                return Ok(None);
+            }
+            return Ok(body
+                .chart
+                .result
+                .and_then(|mut r| (!r.is_empty()).then(|| r.swap_remove(0))));
+        }
+        Err(Failure::Other(format!("HTTP {}", status.as_u16())))
+    }
+
+    async fn quote(&self, symbol: Symbol) -> Result<Option<Quote>, Failure> {
+        let Some(yahoo_symbol) = symbols::yahoo(&symbol) else {
+            return Ok(None);
+        };
+        let query = [("interval", "1d".to_owned()), ("range", "1d".to_owned())];
+        let Some(result) = self.chart(&yahoo_symbol, &query).await? else {
+            return Ok(None);
+        };
+        Ok(result.quote(symbol))
+    }
+}
+
+#[derive(Deserialize)]
+struct ChartResponse {
+    chart: Chart,
+}
+
+#[derive(Deserialize)]
+struct Chart {
+    result: Option<Vec<ChartResult>>,
+    error: Option<ChartError>,
+}
+
+#[derive(Deserialize)]
+struct ChartError {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct ChartResult {
+    meta: Meta,
+    #[serde(default)]
+    timestamp: Vec<i64>,
+    #[serde(default)]
+    indicators: Indicators,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta {
+    regular_market_price: Option<serde_json::Number>,
+    chart_previous_close: Option<serde_json::Number>,
+    previous_close: Option<serde_json::Number>,
+    regular_market_day_high: Option<serde_json::Number>,
+    regular_market_day_low: Option<serde_json::Number>,
+    regular_market_volume: Option<u64>,
+    regular_market_time: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct Indicators {
+    #[serde(default)]
+    quote: Vec<Series>,
+}
+
+#[derive(Deserialize, Default)]
+struct Series {
+    #[serde(default)]
+    open: Vec<Option<serde_json::Number>>,
+    #[serde(default)]
+    high: Vec<Option<serde_json::Number>>,
+    #[serde(default)]
+    low: Vec<Option<serde_json::Number>>,
+    #[serde(default)]
+    close: Vec<Option<serde_json::Number>>,
+    #[serde(default)]
+    volume: Vec<Option<u64>>,
+}
+
+impl ChartResult {
+    fn quote(&self, symbol: Symbol) -> Option<Quote> {
+        let m = &self.meta;
+        let price = http::price(m.regular_market_price.as_ref())?;
+        let at = Utc.timestamp_opt(m.regular_market_time?, 0).single()?;
+        let mut quote = Quote::new(symbol, price, at, NAME).ok()?;
+        if let Some(prev) = http::price(
+            m.chart_previous_close
+                .as_ref()
+                .or(m.previous_close.as_ref()),
+        ) {
+            quote = quote.with_previous_close(prev).ok()?;
+        }
+        if let (Some(low), Some(high)) = (
+            http::price(m.regular_market_day_low.as_ref()),
+            http::price(m.regular_market_day_high.as_ref()),
+        ) {
+            quote = quote.clone().with_day_range(low, high).unwrap_or(quote);
+        }
+        let open = self
+            .indicators
+            .quote
+            .first()
+            .and_then(|s| s.open.last())
+            .and_then(|o| http::price(o.as_ref()));
+        if let Some(open) = open {
+            quote = quote.clone().with_open(open).unwrap_or(quote);
+        }
+        if let Some(volume) = m.regular_market_volume {
+            quote = quote.with_volume(volume);
+        }
+        Some(quote)
+    }
+
+    /// Daily bars; entries with a null or zero price (Yahoo leaves holes) are skipped.
+    fn bars(&self) -> Vec<Bar> {
+        let Some(series) = self.indicators.quote.first() else {
+            return Vec::new();
+        };
+        let value = |v: &[Option<serde_json::Number>], i: usize| {
+            v.get(i).and_then(|n| http::price(n.as_ref()))
+        };
+        self.timestamp
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let at = DateTime::from_timestamp(*t, 0)?;
+                let (o, h, l, c) = (
+                    value(&series.open, i)?,
+                    value(&series.high, i)?,
+                    value(&series.low, i)?,
+                    value(&series.close, i)?,
+                );
+                Bar::new(at, o, h, l, c, series.volume.get(i).copied().flatten()).ok()
+            })
+            .collect()
+    }
+}
+
+fn unix_start(day: NaiveDate) -> i64 {
+    New_York
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map_or(0, |t| t.timestamp())
+}
+
+#[async_trait]
+impl MarketData for YahooMarket {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn max_batch(&self) -> usize {
+        50
+    }
+
+    fn supports(&self, symbol: &Symbol) -> bool {
+        symbols::yahoo(symbol).is_some()
+    }
+
+    async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
+        let permits = Arc::new(Semaphore::new(self.concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for symbol in symbols.iter().cloned() {
+            let this = self.clone();
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                this.quote(symbol).await
+            });
+        }
+        let mut quotes = Vec::with_capacity(symbols.len());
+        let mut failure = None;
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Ok(Some(quote))) => quotes.push(quote),
+                Ok(Ok(None)) => {}
+                Ok(Err(f)) => failure = Some(f),
+                Err(e) => failure = Some(Failure::Other(e.to_string())),
+            }
+        }
+        // Some answers are better than none: fail only when every request failed.
+        match failure {
+            Some(f) if quotes.is_empty() => Err(f.into_error(NAME)),
+            _ => Ok(quotes),
+        }
+    }
+
+    async fn daily_bars(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let Some(yahoo_symbol) = symbols::yahoo(symbol) else {
+            return Ok(Vec::new());
+        };
+        let query = [
+            ("interval", "1d".to_owned()),
+            ("period1", unix_start(from).to_string()),
+            (
+                "period2",
+                unix_start(to + chrono::Duration::days(1)).to_string(),
+            ),
+        ];
+        match self.chart(&yahoo_symbol, &query).await {
+            Ok(Some(result)) => Ok(result.bars()),
+            Ok(None) => Ok(Vec::new()),
+            Err(f) => Err(f.into_error(NAME)),
+        }
+    }
+}

@@ -1,0 +1,199 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use signal_sentinel::Secret;
+use signal_sentinel::clock::{Clock, ManualClock, SystemClock};
+use signal_sentinel::market::{
+    BreakerState, FinnhubMarket, MarketData, ProviderChain, YahooMarket,
+};
+use wiremock::matchers::{path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::{TIMEOUT, base, dec, sym};
+
+fn yahoo_chart(price: f64, time: i64) -> serde_json::Value {
+    json!({"chart": {"result": [{"meta": {"regularMarketPrice": price, "chartPreviousClose": 100.0, "regularMarketTime": time},
+        "timestamp": [time], "indicators": {"quote": [{"open": [100.0], "high": [price], "low": [99.0], "close": [price], "volume": [1000]}]}}], "error": null}})
+}
+
+fn finnhub(server: &MockServer) -> Arc<dyn MarketData> {
+    Arc::new(FinnhubMarket::new(base(server), Secret::new("fh-key"), 6_000, TIMEOUT).unwrap())
+}
+
+fn yahoo(server: &MockServer) -> Arc<dyn MarketData> {
+    Arc::new(YahooMarket::new(base(server), TIMEOUT).unwrap())
+}
+
+#[tokio::test]
+async fn symbols_fall_through_to_the_next_provider() {
+    let (fh, yh) = (MockServer::start().await, MockServer::start().await);
+    let now = chrono::Utc::now().timestamp();
+    // Finnhub knows AAPL, answers zeros for NEWIPO, and does not serve indices or crypto.
+    Mock::given(path("/quote"))
+        .and(query_param("symbol", "AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"c": 200.5, "h": 201, "l": 199, "o": 200, "pc": 199.5, "t": now}),
+        ))
+        .mount(&fh)
+        .await;
+    Mock::given(path("/quote"))
+        .and(query_param("symbol", "NEWIPO"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"c": 0, "h": 0, "l": 0, "o": 0, "pc": 0, "t": 0})),
+        )
+        .mount(&fh)
+        .await;
+    for s in ["NEWIPO", "%5EGSPC", "BTC-USD"] {
+        Mock::given(path(format!("/v8/finance/chart/{s}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(yahoo_chart(50.0, now)))
+            .mount(&yh)
+            .await;
+    }
+    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], Arc::new(SystemClock));
+    let mut quotes = chain
+        .quotes(&[sym("AAPL"), sym("NEWIPO"), sym("^GSPC"), sym("BTC-USD")])
+        .await
+        .unwrap();
+    quotes.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    let served: Vec<_> = quotes
+        .iter()
+        .map(|q| (q.symbol.as_str(), q.source.as_str()))
+        .collect();
+    assert_eq!(
+        served,
+        [
+            ("AAPL", "finnhub"),
+            ("BTC-USD", "yahoo"),
+            ("NEWIPO", "yahoo"),
+            ("^GSPC", "yahoo")
+        ]
+    );
+    let status = chain.status();
+    assert_eq!((status[0].name.as_str(), status[0].calls), ("finnhub", 1));
+    assert_eq!((status[1].name.as_str(), status[1].calls), ("yahoo", 1));
+}
+
+#[tokio::test]
+async fn stale_quotes_are_asked_again_elsewhere_and_never_pass_as_fresh() {
+    let (fh, yh) = (MockServer::start().await, MockServer::start().await);
+    let now = chrono::Utc::now();
+    let stale = (now - chrono::Duration::hours(3)).timestamp();
+    Mock::given(path("/quote"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"c": 200.5, "h": 201, "l": 199, "o": 200, "pc": 199.5, "t": stale}),
+        ))
+        .mount(&fh)
+        .await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(yahoo_chart(201.0, now.timestamp())))
+        .mount(&yh)
+        .await;
+    Mock::given(path("/v8/finance/chart/MSFT"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(yahoo_chart(301.0, stale)))
+        .mount(&yh)
+        .await;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now));
+    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], clock)
+        .with_max_age(chrono::Duration::minutes(30));
+    let quotes = chain.quotes(&[sym("AAPL"), sym("MSFT")]).await.unwrap();
+    assert_eq!(quotes.len(), 1, "MSFT is stale everywhere: no data");
+    assert_eq!(
+        (quotes[0].price, quotes[0].source.as_str()),
+        (dec("201"), "yahoo")
+    );
+}
+
+#[tokio::test]
+async fn the_breaker_opens_after_failures_and_closes_after_a_good_trial() {
+    let (fh, yh) = (MockServer::start().await, MockServer::start().await);
+    let now = chrono::Utc::now().timestamp();
+    Mock::given(path("/quote"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(6)
+        .with_priority(1)
+        .mount(&fh)
+        .await;
+    Mock::given(path("/quote"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"c": 200.5, "h": 201, "l": 199, "o": 200, "pc": 199.5, "t": now}),
+        ))
+        .mount(&fh)
+        .await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(yahoo_chart(201.0, now)))
+        .mount(&yh)
+        .await;
+    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], Arc::new(SystemClock))
+        .with_breaker(3, Duration::from_millis(300));
+    // Three failing cycles (each a 503 retried once): Yahoo serves, the breaker opens.
+    for _ in 0..3 {
+        let q = chain.quotes(&[sym("AAPL")]).await.unwrap();
+        assert_eq!(q[0].source, "yahoo");
+    }
+    let status = &chain.status()[0];
+    assert_eq!(
+        (status.state, status.consecutive_failures),
+        (BreakerState::Open, 3)
+    );
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some("finnhub is unavailable: HTTP 503")
+    );
+    // Open: Finnhub is not asked at all.
+    let before = fh.received_requests().await.unwrap().len();
+    chain.quotes(&[sym("AAPL")]).await.unwrap();
+    assert_eq!(fh.received_requests().await.unwrap().len(), before);
+    // After the cool-down, one trial; it succeeds and the breaker closes.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(chain.status()[0].state, BreakerState::HalfOpen);
+    let q = chain.quotes(&[sym("AAPL")]).await.unwrap();
+    assert_eq!(q[0].source, "finnhub");
+    assert_eq!(chain.status()[0].state, BreakerState::Closed);
+    assert!(chain.status()[0].last_ok_at.is_some());
+}
+
+#[tokio::test]
+async fn a_failed_trial_opens_the_breaker_again() {
+    let (fh, yh) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(path("/quote"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&fh)
+        .await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(yahoo_chart(201.0, chrono::Utc::now().timestamp())),
+        )
+        .mount(&yh)
+        .await;
+    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], Arc::new(SystemClock))
+        .with_breaker(1, Duration::from_millis(200));
+    chain.quotes(&[sym("AAPL")]).await.unwrap();
+    assert_eq!(chain.status()[0].state, BreakerState::Open);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    chain.quotes(&[sym("AAPL")]).await.unwrap();
+    assert_eq!(
+        chain.status()[0].state,
+        BreakerState::Open,
+        "the trial failed"
+    );
+    assert_eq!(chain.status()[0].failures, 2);
+}
+
+#[tokio::test]
+async fn every_provider_failing_is_an_error_naming_the_last() {
+    let (fh, yh) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(path("/quote"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&fh)
+        .await;
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&yh)
+        .await;
+    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], Arc::new(SystemClock));
+    let err = chain.quotes(&[sym("AAPL")]).await.unwrap_err();
+    assert_eq!(err.to_string(), "yahoo is unavailable: HTTP 500");
+}
