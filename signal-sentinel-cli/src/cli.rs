@@ -46,6 +46,17 @@ pub(crate) enum Command {
         #[arg(long, value_name = "MS", default_value_t = 15)]
         pace: u64,
     },
+    /// Latest quotes, and the provider that served each.
+    Quote {
+        /// Symbols, e.g. AAPL MSFT BTC-USD.
+        #[arg(required = true, value_name = "SYMBOL")]
+        symbols: Vec<String>,
+    },
+    /// Market-data providers.
+    Providers {
+        #[command(subcommand)]
+        command: ProvidersCommand,
+    },
     /// Run the monitor.
     Monitor {
         #[command(subcommand)]
@@ -63,11 +74,22 @@ pub(crate) enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProvidersCommand {
+    /// Ask each configured provider for a quote and report what it answered.
+    Status {
+        /// The symbol to ask for.
+        #[arg(long, default_value = "AAPL")]
+        symbol: String,
+    },
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct MarketArgs {
-    /// Where quotes come from: `simulated` (seeded random walks) or `replay:PATH` (a CSV file,
-    /// or a directory of them, in the replay format).
-    #[arg(long, value_name = "MARKET")]
+    /// Where quotes come from: `providers` (the configured market-data providers, the
+    /// default), `simulated` (seeded random walks) or `replay:PATH` (a CSV file, or a
+    /// directory of them, in the replay format).
+    #[arg(long, value_name = "MARKET", default_value = "providers")]
     pub(crate) market: String,
     /// Replay speed: replayed seconds per real second (replay only).
     #[arg(long, default_value_t = 1.0)]

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use signal_sentinel::config::Settings;
 
-use crate::cli::{Cli, Command, DbCommand, MonitorCommand, RulesCommand};
+use crate::cli::{Cli, Command, DbCommand, MonitorCommand, ProvidersCommand, RulesCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -50,6 +50,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let json = cli.global.json;
     match cli.command {
         Command::Demo { data, pace } => commands::demo::run(&data, pace, json).await,
+        Command::Quote { symbols } => commands::quote::quote(&settings, &symbols, json).await,
+        Command::Providers { command } => match command {
+            ProvidersCommand::Status { symbol } => {
+                commands::quote::providers_status(&settings, &symbol, json).await
+            }
+        },
         Command::Monitor { command } => match command {
             MonitorCommand::Run { market } => {
                 commands::monitor::run(&settings, &market, cli.global.verbose > 0, json).await

@@ -3,4 +3,5 @@
 pub(crate) mod db;
 pub(crate) mod demo;
 pub(crate) mod monitor;
+pub(crate) mod quote;
 pub(crate) mod rules;

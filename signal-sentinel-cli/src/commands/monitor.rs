@@ -21,7 +21,21 @@ struct Market {
 
 /// Which market and clock `--market` names. `one_cycle` replays the file's last moment; a
 /// running monitor replays from its first at `--speed`.
-fn market(args: &MarketArgs, one_cycle: bool) -> Result<Market, String> {
+fn market(settings: &Settings, args: &MarketArgs, one_cycle: bool) -> Result<Market, String> {
+    if args.market == "providers" {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        // A quote older than this is asked of the next provider, then treated as missing.
+        let max_age = chrono::Duration::minutes(30);
+        let chain = signal_sentinel::market::providers_from_settings(
+            settings,
+            clock.clone(),
+            Some(max_age),
+        )?;
+        return Ok(Market {
+            data: Arc::new(chain),
+            clock,
+        });
+    }
     if args.market == "simulated" {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let data = Arc::new(SimulatedMarket::new(42, clock.clone()));
@@ -29,7 +43,7 @@ fn market(args: &MarketArgs, one_cycle: bool) -> Result<Market, String> {
     }
     let Some(path) = args.market.strip_prefix("replay:") else {
         return Err(format!(
-            "unknown market {:?}: use --market simulated or --market replay:PATH (real providers come with their own settings)",
+            "unknown market {:?}: use --market providers, --market simulated or --market replay:PATH",
             args.market
         ));
     };
@@ -57,7 +71,7 @@ async fn monitor(
     args: &MarketArgs,
     one_cycle: bool,
 ) -> Result<Monitor, String> {
-    let Market { data, clock } = market(args, one_cycle)?;
+    let Market { data, clock } = market(settings, args, one_cycle)?;
     let store = SeaStore::open(&settings.database_url)
         .await
         .map_err(|e| e.to_string())?;

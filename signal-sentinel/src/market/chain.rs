@@ -116,6 +116,11 @@ impl ProviderChain {
         self
     }
 
+    /// The providers, in order.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn MarketData>> {
+        self.links.iter().map(|l| &l.market)
+    }
+
     /// The providers, in order, with their breakers and counters.
     pub fn status(&self) -> Vec<ProviderStatus> {
         self.links

@@ -185,3 +185,57 @@ pub trait MarketData: Send + Sync + std::fmt::Debug {
         Ok(bars)
     }
 }
+
+/// What asking one provider directly returned.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProviderProbe {
+    /// The provider.
+    pub provider: String,
+    /// Whether it answered with a quote.
+    pub ok: bool,
+    /// The quote's price, when it answered.
+    pub price: Option<rust_decimal::Decimal>,
+    /// How long it took.
+    pub millis: u128,
+    /// What went wrong (free of keys), or why there was no quote.
+    pub error: Option<String>,
+}
+
+/// Asks each configured provider, one after the other and past any breaker, for `symbol`:
+/// what `invest providers status` shows.
+///
+/// # Errors
+/// A message when an HTTP client cannot be built.
+pub async fn probe_providers(
+    settings: &crate::config::Settings,
+    symbol: &Symbol,
+) -> Result<Vec<ProviderProbe>, String> {
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::SystemClock);
+    let chain = providers_from_settings(settings, clock, None)?;
+    let mut probes = Vec::new();
+    for provider in chain.providers() {
+        let started = std::time::Instant::now();
+        let answer = if provider.supports(symbol) {
+            provider.quotes(std::slice::from_ref(symbol)).await
+        } else {
+            Ok(Vec::new())
+        };
+        let millis = started.elapsed().as_millis();
+        let (ok, price, error) = match answer {
+            Ok(quotes) => match quotes.first() {
+                Some(q) => (true, Some(q.price), None),
+                None => (false, None, Some(format!("no quote for {symbol}"))),
+            },
+            Err(e) => (false, None, Some(e.to_string())),
+        };
+        probes.push(ProviderProbe {
+            provider: provider.name().to_owned(),
+            ok,
+            price,
+            millis,
+            error,
+        });
+    }
+    Ok(probes)
+}

@@ -75,7 +75,12 @@ mod tests {
     use super::*;
 
     /// canonical, Yahoo, Finnhub, Alpaca
-    type Row = (&'static str, Option<String>, Option<String>, Option<AlpacaSymbol>);
+    type Row = (
+        &'static str,
+        Option<String>,
+        Option<String>,
+        Option<AlpacaSymbol>,
+    );
 
     #[test]
     fn every_mapping() {

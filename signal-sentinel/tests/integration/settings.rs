@@ -47,6 +47,39 @@ fn defaults() {
 }
 
 #[test]
+fn providers_default_to_the_keyed_ones_then_yahoo() {
+    use signal_sentinel::config::ProviderName::{Alpaca, Finnhub, Yahoo};
+    let dir = tempfile::tempdir().unwrap();
+    let only = |extra: &[(&str, &str)]| {
+        Settings::from_vars(vars(dir.path(), extra))
+            .unwrap()
+            .providers
+    };
+    assert_eq!(only(&[]), [Yahoo]);
+    assert_eq!(only(&[("FINNHUB_API_KEY", "k")]), [Finnhub, Yahoo]);
+    assert_eq!(
+        only(&[
+            ("FINNHUB_API_KEY", "k"),
+            ("ALPACA_API_KEY", "a"),
+            ("ALPACA_SECRET_KEY", "s")
+        ]),
+        [Alpaca, Finnhub, Yahoo]
+    );
+    assert_eq!(
+        only(&[
+            ("FINNHUB_API_KEY", "k"),
+            ("MARKET_DATA_PROVIDERS", "yahoo, Finnhub, yahoo")
+        ]),
+        [Yahoo, Finnhub]
+    );
+    let s = Settings::from_vars(vars(dir.path(), &[])).unwrap();
+    assert_eq!(
+        (s.alpaca.feed.as_str(), s.finnhub.calls_per_minute),
+        ("iex", 60)
+    );
+}
+
+#[test]
 fn generated_secret_key_is_kept_private_and_reused() {
     let dir = tempfile::tempdir().unwrap();
     let first = Settings::from_vars(vars(dir.path(), &[])).unwrap();

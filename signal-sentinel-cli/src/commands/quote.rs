@@ -1,0 +1,89 @@
+//! `invest quote …` and `invest providers …`
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono_tz::America::New_York;
+use serde_json::json;
+use signal_sentinel::clock::{Clock, SystemClock};
+use signal_sentinel::config::Settings;
+use signal_sentinel::domain::Symbol;
+use signal_sentinel::market::{MarketData, probe_providers, providers_from_settings};
+
+/// `invest quote SYMBOL…`
+pub(crate) async fn quote(
+    settings: &Settings,
+    symbols: &[String],
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let symbols = symbols
+        .iter()
+        .map(|s| Symbol::parse(s).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let chain = providers_from_settings(settings, clock, None)?;
+    let quotes = chain.quotes(&symbols).await.map_err(|e| e.to_string())?;
+    let missing: Vec<&Symbol> = symbols
+        .iter()
+        .filter(|s| !quotes.iter().any(|q| &q.symbol == *s))
+        .collect();
+    if as_json {
+        println!("{}", json!({"quotes": quotes, "missing": missing}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<10} {:>12} {:>9}  {:<20}  PROVIDER",
+        "SYMBOL", "PRICE", "CHANGE", "TIME (NEW YORK)"
+    );
+    for symbol in &symbols {
+        match quotes.iter().find(|q| &q.symbol == symbol) {
+            Some(q) => println!(
+                "{:<10} {:>12} {:>9}  {:<20}  {}",
+                q.symbol.as_str(),
+                q.price.to_string(),
+                q.change_percent()
+                    .map(|c| format!("{:+.2}%", c))
+                    .unwrap_or_else(|| "—".into()),
+                q.at.with_timezone(&New_York)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+                q.source
+            ),
+            None => println!("{:<10} {:>12}", symbol.as_str(), "no data"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `invest providers status`
+pub(crate) async fn providers_status(
+    settings: &Settings,
+    symbol: &str,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let symbol = Symbol::parse(symbol).map_err(|e| e.to_string())?;
+    let probes = probe_providers(settings, &symbol).await?;
+    if as_json {
+        println!("{}", json!(probes));
+    } else {
+        println!("{:<9} {:<6} {:>8}  ANSWER", "PROVIDER", "STATE", "TIME");
+        for p in &probes {
+            let answer = match (&p.price, &p.error) {
+                (Some(price), _) => format!("{symbol} {price}"),
+                (None, Some(e)) => e.clone(),
+                (None, None) => String::new(),
+            };
+            println!(
+                "{:<9} {:<6} {:>6}ms  {answer}",
+                p.provider,
+                if p.ok { "ok" } else { "FAIL" },
+                p.millis
+            );
+        }
+    }
+    Ok(if probes.iter().any(|p| p.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
