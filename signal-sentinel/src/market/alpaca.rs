@@ -287,15 +287,20 @@ impl MarketData for AlpacaMarket {
             }
         }
         let mut quotes = Vec::with_capacity(symbols.len());
+        let about = |chunk: &[(String, Symbol)]| match chunk {
+            [(_, only)] => only.to_string(),
+            [(_, first), ..] => format!("{first} and {} more", chunk.len() - 1),
+            [] => String::new(),
+        };
         for chunk in stocks.chunks(CHUNK) {
             self.stock_quotes(chunk, &mut quotes)
                 .await
-                .map_err(|f| f.into_error(NAME))?;
+                .map_err(|f| f.about(&about(chunk)).into_error(NAME))?;
         }
         for chunk in crypto.chunks(CHUNK) {
             self.crypto_quotes(chunk, &mut quotes)
                 .await
-                .map_err(|f| f.into_error(NAME))?;
+                .map_err(|f| f.about(&about(chunk)).into_error(NAME))?;
         }
         Ok(quotes)
     }
@@ -325,7 +330,7 @@ impl MarketData for AlpacaMarket {
                     let response: StockBars = self
                         .fetch(&["v2", "stocks", &s, "bars"], &query)
                         .await
-                        .map_err(|f| f.into_error(NAME))?;
+                        .map_err(|f| f.about(symbol).into_error(NAME))?;
                     bars.extend(
                         response
                             .bars
@@ -340,7 +345,7 @@ impl MarketData for AlpacaMarket {
                     let mut response: CryptoBars = self
                         .fetch(&["v1beta3", "crypto", "us", "bars"], &query)
                         .await
-                        .map_err(|f| f.into_error(NAME))?;
+                        .map_err(|f| f.about(symbol).into_error(NAME))?;
                     bars.extend(
                         response
                             .bars

@@ -146,7 +146,8 @@ impl FinnhubMarket {
         };
         let q: ApiQuote = self
             .fetch(&["quote"], &[("symbol", finnhub_symbol)])
-            .await?;
+            .await
+            .map_err(|f| f.about(symbol))?;
         Ok(q.quote(symbol.clone()))
     }
 }
@@ -265,7 +266,7 @@ impl MarketData for FinnhubMarket {
         let candles: Candles = self
             .fetch(&["stock", "candle"], &query)
             .await
-            .map_err(|f| f.into_error(NAME))?;
+            .map_err(|f| f.about(symbol).into_error(NAME))?;
         if candles.s != "ok" {
             return Ok(Vec::new());
         }

@@ -58,6 +58,14 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
+    /// Names what the failed request was about (a symbol, or a batch of them).
+    pub(crate) fn about(self, what: &(impl std::fmt::Display + ?Sized)) -> Self {
+        match self {
+            Self::Other(message) => Self::Other(format!("{what}: {message}")),
+            limited => limited,
+        }
+    }
+
     pub(crate) fn into_error(self, provider: &str) -> MarketError {
         match self {
             Self::RateLimited(retry_after) => MarketError::RateLimited {

@@ -93,7 +93,11 @@ impl YahooMarket {
             return Ok(None);
         };
         let query = [("interval", "1d".to_owned()), ("range", "1d".to_owned())];
-        let Some(result) = self.chart(&yahoo_symbol, &query).await? else {
+        let Some(result) = self
+            .chart(&yahoo_symbol, &query)
+            .await
+            .map_err(|f| f.about(&symbol))?
+        else {
             return Ok(None);
         };
         Ok(result.quote(symbol))
@@ -285,7 +289,7 @@ impl MarketData for YahooMarket {
         match self.chart(&yahoo_symbol, &query).await {
             Ok(Some(result)) => Ok(result.bars()),
             Ok(None) => Ok(Vec::new()),
-            Err(f) => Err(f.into_error(NAME)),
+            Err(f) => Err(f.about(symbol).into_error(NAME)),
         }
     }
 }

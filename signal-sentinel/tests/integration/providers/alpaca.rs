@@ -193,14 +193,14 @@ async fn refusals_errors_and_malformed_answers_never_show_the_keys() {
     for (symbol, expected) in [
         (
             "AUTH",
-            "alpaca is unavailable: the API keys were refused (HTTP 403)",
+            "alpaca is unavailable: AUTH: the API keys were refused (HTTP 403)",
         ),
-        ("ERR", "alpaca is unavailable: HTTP 500"),
+        ("ERR", "alpaca is unavailable: ERR: HTTP 500"),
         (
             "INVALID",
-            "alpaca is unavailable: HTTP 400: invalid symbol: INVALID",
+            "alpaca is unavailable: INVALID: HTTP 400: invalid symbol: INVALID",
         ),
-        ("SLOW", "alpaca is unavailable: the request timed out"),
+        ("SLOW", "alpaca is unavailable: SLOW: the request timed out"),
     ] {
         let err = m.quotes(&[sym(symbol)]).await.unwrap_err();
         assert_eq!(err.to_string(), expected);
@@ -208,7 +208,7 @@ async fn refusals_errors_and_malformed_answers_never_show_the_keys() {
     }
     let err = m.quotes(&[sym("BAD")]).await.unwrap_err().to_string();
     assert!(
-        err.starts_with("alpaca is unavailable: malformed answer"),
+        err.starts_with("alpaca is unavailable: BAD: malformed answer"),
         "{err}"
     );
     assert!(!err.contains(SECRET) && !err.contains(KEY_ID));

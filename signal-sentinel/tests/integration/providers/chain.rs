@@ -139,7 +139,7 @@ async fn the_breaker_opens_after_failures_and_closes_after_a_good_trial() {
     );
     assert_eq!(
         status.last_error.as_deref(),
-        Some("finnhub is unavailable: HTTP 503")
+        Some("finnhub is unavailable: AAPL: HTTP 503")
     );
     // Open: Finnhub is not asked at all.
     let before = fh.received_requests().await.unwrap().len();
@@ -195,5 +195,5 @@ async fn every_provider_failing_is_an_error_naming_the_last() {
         .await;
     let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], Arc::new(SystemClock));
     let err = chain.quotes(&[sym("AAPL")]).await.unwrap_err();
-    assert_eq!(err.to_string(), "yahoo is unavailable: HTTP 500");
+    assert_eq!(err.to_string(), "yahoo is unavailable: AAPL: HTTP 500");
 }

@@ -141,11 +141,14 @@ async fn rate_limit_then_success_errors_and_timeouts() {
         dec("278.85")
     );
     for (symbol, expected) in [
-        ("ERR", "finnhub is unavailable: HTTP 502"),
-        ("SLOW", "finnhub is unavailable: the request timed out"),
+        ("ERR", "finnhub is unavailable: ERR: HTTP 502"),
+        (
+            "SLOW",
+            "finnhub is unavailable: SLOW: the request timed out",
+        ),
         (
             "KEY",
-            "finnhub is unavailable: the API key was refused (HTTP 401)",
+            "finnhub is unavailable: KEY: the API key was refused (HTTP 401)",
         ),
     ] {
         let err = m.quotes(&[sym(symbol)]).await.unwrap_err();
@@ -155,7 +158,7 @@ async fn rate_limit_then_success_errors_and_timeouts() {
     let err = m.quotes(&[sym("BAD")]).await.unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("finnhub is unavailable: malformed answer"),
+            .starts_with("finnhub is unavailable: BAD: malformed answer"),
         "{err}"
     );
 
@@ -220,6 +223,6 @@ async fn candles_where_the_plan_allows() {
     let err = m.daily_bars(&sym("FREE"), from, to).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "finnhub is unavailable: this plan has no access to the data (HTTP 403)"
+        "finnhub is unavailable: FREE: this plan has no access to the data (HTTP 403)"
     );
 }

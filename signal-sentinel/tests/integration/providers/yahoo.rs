@@ -192,16 +192,16 @@ async fn server_errors_timeouts_and_malformed_answers_fail_with_the_provider_nam
         .await;
     let m = market(&server).await;
     let err = m.quotes(&[sym("ERR")]).await.unwrap_err();
-    assert_eq!(err.to_string(), "yahoo is unavailable: HTTP 503");
+    assert_eq!(err.to_string(), "yahoo is unavailable: ERR: HTTP 503");
     let err = m.quotes(&[sym("SLOW")]).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "yahoo is unavailable: the request timed out"
+        "yahoo is unavailable: SLOW: the request timed out"
     );
     let err = m.quotes(&[sym("BAD")]).await.unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("yahoo is unavailable: malformed answer"),
+            .starts_with("yahoo is unavailable: BAD: malformed answer"),
         "{err}"
     );
     // One failure among answers: the answers are kept.
