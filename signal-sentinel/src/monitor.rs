@@ -93,6 +93,8 @@ pub struct CycleReport {
     /// What went wrong without stopping the cycle (a provider batch, a rule that cannot be
     /// read).
     pub problems: Vec<String>,
+    /// The market-data providers after the cycle: breaker state, calls, failures, last error.
+    pub providers: Vec<crate::market::ProviderStatus>,
 }
 
 /// Counters over the monitor's life.
@@ -390,6 +392,7 @@ impl Monitor {
             market_calls,
             alerts,
             problems,
+            providers: self.market.provider_status(),
         })
     }
 

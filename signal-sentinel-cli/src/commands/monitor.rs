@@ -126,6 +126,23 @@ fn print_report(report: &CycleReport, verbose: bool) {
     for problem in &report.problems {
         println!("  problem: {problem}");
     }
+    for p in &report.providers {
+        let state = match p.state {
+            signal_sentinel::market::BreakerState::Closed => "closed",
+            signal_sentinel::market::BreakerState::Open => "OPEN",
+            signal_sentinel::market::BreakerState::HalfOpen => "half-open",
+        };
+        println!(
+            "  provider {}: breaker {state}, {} calls, {} failed{}",
+            p.name,
+            p.calls,
+            p.failures,
+            p.last_error
+                .as_deref()
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
 }
 
 /// `invest monitor start`

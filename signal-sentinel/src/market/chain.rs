@@ -209,6 +209,10 @@ impl MarketData for ProviderChain {
         self.links.iter().any(|l| l.market.supports(symbol))
     }
 
+    fn provider_status(&self) -> Vec<ProviderStatus> {
+        self.status()
+    }
+
     async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
         let mut remaining: Vec<Symbol> = symbols.to_vec();
         let mut quotes = Vec::with_capacity(symbols.len());

@@ -140,6 +140,12 @@ pub trait MarketData: Send + Sync + std::fmt::Debug {
         true
     }
 
+    /// The state of the providers behind this source (breakers, call counts, last errors),
+    /// for sources that chain providers. By default, nothing.
+    fn provider_status(&self) -> Vec<ProviderStatus> {
+        Vec::new()
+    }
+
     /// The provider's request budget, when it has one.
     fn request_budget(&self) -> Option<RequestBudget> {
         None

@@ -197,3 +197,63 @@ async fn every_provider_failing_is_an_error_naming_the_last() {
     let err = chain.quotes(&[sym("AAPL")]).await.unwrap_err();
     assert_eq!(err.to_string(), "yahoo is unavailable: AAPL: HTTP 500");
 }
+
+#[tokio::test]
+async fn the_monitor_reports_each_providers_state() {
+    use signal_sentinel::monitor::{Monitor, MonitorConfig};
+    use signal_sentinel::rules::{RuleInput, prepare_rule};
+    use signal_sentinel::store::RuleStore;
+
+    let db = crate::helpers::TestDb::new(crate::helpers::Backend::SqliteMemory)
+        .await
+        .unwrap();
+    let user = crate::helpers::seed_user(&db.store, "ann@example.com").await;
+    db.store
+        .create_rule(
+            prepare_rule(
+                user.id,
+                RuleInput {
+                    text: "BTC-USD price > 1".into(),
+                    ..RuleInput::default()
+                },
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (fh, yh) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(path("/v8/finance/chart/BTC-USD"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(yahoo_chart(90_000.0, chrono::Utc::now().timestamp())),
+        )
+        .mount(&yh)
+        .await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], clock.clone());
+    let monitor = Monitor::new(
+        Arc::new(db.store.clone()),
+        Arc::new(chain),
+        clock,
+        MonitorConfig::default(),
+    );
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!(report.alerts.len(), 1);
+    assert_eq!(
+        report.alerts[0].message.split(':').next(),
+        Some("BTC-USD price > 1")
+    );
+    let providers: Vec<_> = report
+        .providers
+        .iter()
+        .map(|p| (p.name.as_str(), p.calls, p.state))
+        .collect();
+    assert_eq!(
+        providers,
+        [
+            ("finnhub", 0, BreakerState::Closed),
+            ("yahoo", 1, BreakerState::Closed)
+        ],
+        "crypto is not Finnhub's"
+    );
+}
