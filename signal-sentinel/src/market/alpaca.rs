@@ -63,11 +63,7 @@ impl AlpacaMarket {
     }
 
     fn url(&self, path: &[&str]) -> url::Url {
-        let mut url = self.base.clone();
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().extend(path);
-        }
-        url
+        http::join(&self.base, path)
     }
 
     fn get(&self, url: &url::Url) -> RequestBuilder {

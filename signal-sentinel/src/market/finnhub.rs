@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use chrono_tz::America::New_York;
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -97,11 +96,7 @@ impl FinnhubMarket {
     }
 
     fn url(&self, path: &[&str]) -> url::Url {
-        let mut url = self.base.clone();
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty().extend(path);
-        }
-        url
+        http::join(&self.base, path)
     }
 
     async fn fetch<T: serde::de::DeserializeOwned>(
@@ -202,13 +197,6 @@ struct Candles {
     v: Vec<serde_json::Number>,
 }
 
-fn unix_start(day: NaiveDate) -> i64 {
-    New_York
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map_or(0, |t| t.timestamp())
-}
-
 #[async_trait]
 impl MarketData for FinnhubMarket {
     fn name(&self) -> &str {
@@ -242,10 +230,7 @@ impl MarketData for FinnhubMarket {
                 Err(f) => failure = Some(f),
             }
         }
-        match failure {
-            Some(f) if quotes.is_empty() => Err(f.into_error(NAME)),
-            _ => Ok(quotes),
-        }
+        http::answers_or_failure(quotes, failure, NAME)
     }
 
     async fn daily_bars(
@@ -260,8 +245,11 @@ impl MarketData for FinnhubMarket {
         let query = [
             ("symbol", finnhub_symbol),
             ("resolution", "D".to_owned()),
-            ("from", unix_start(from).to_string()),
-            ("to", unix_start(to + chrono::Duration::days(1)).to_string()),
+            ("from", http::day_start_unix(from).to_string()),
+            (
+                "to",
+                http::day_start_unix(to + chrono::Duration::days(1)).to_string(),
+            ),
         ];
         let candles: Candles = self
             .fetch(&["stock", "candle"], &query)

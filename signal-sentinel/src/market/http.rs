@@ -48,6 +48,36 @@ pub(crate) fn client(
     builder.build().map_err(|e| e.without_url().to_string())
 }
 
+/// `base` with `segments` appended (each percent-encoded as a path segment).
+pub(crate) fn join(base: &url::Url, segments: &[&str]) -> url::Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+/// Unix time of the start of an exchange day (midnight in New York).
+pub(crate) fn day_start_unix(day: chrono::NaiveDate) -> i64 {
+    use chrono::TimeZone;
+    chrono_tz::America::New_York
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map_or(0, |t| t.timestamp())
+}
+
+/// A batch's outcome: the answers, or — only when there are none — the last failure.
+pub(crate) fn answers_or_failure<T>(
+    answers: Vec<T>,
+    failure: Option<Failure>,
+    provider: &str,
+) -> Result<Vec<T>, MarketError> {
+    match failure {
+        Some(f) if answers.is_empty() => Err(f.into_error(provider)),
+        _ => Ok(answers),
+    }
+}
+
 /// Why a provider's answer was not usable, before it is turned into a [`MarketError`].
 #[derive(Debug)]
 pub(crate) enum Failure {

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use chrono_tz::America::New_York;
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -220,13 +219,6 @@ impl ChartResult {
     }
 }
 
-fn unix_start(day: NaiveDate) -> i64 {
-    New_York
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map_or(0, |t| t.timestamp())
-}
-
 #[async_trait]
 impl MarketData for YahooMarket {
     fn name(&self) -> &str {
@@ -263,10 +255,7 @@ impl MarketData for YahooMarket {
             }
         }
         // Some answers are better than none: fail only when every request failed.
-        match failure {
-            Some(f) if quotes.is_empty() => Err(f.into_error(NAME)),
-            _ => Ok(quotes),
-        }
+        http::answers_or_failure(quotes, failure, NAME)
     }
 
     async fn daily_bars(
@@ -280,10 +269,10 @@ impl MarketData for YahooMarket {
         };
         let query = [
             ("interval", "1d".to_owned()),
-            ("period1", unix_start(from).to_string()),
+            ("period1", http::day_start_unix(from).to_string()),
             (
                 "period2",
-                unix_start(to + chrono::Duration::days(1)).to_string(),
+                http::day_start_unix(to + chrono::Duration::days(1)).to_string(),
             ),
         ];
         match self.chart(&yahoo_symbol, &query).await {
