@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::{AlertId, ChannelId, DeliveryId, NewAlert, RuleId, RuleState, SymbolSamples};
+use super::{AlertId, ChannelId, DeliveryId, NewAlert, RuleId, RuleState, SymbolSamples, UserId};
 use crate::time::Timestamp;
 
 stored_enum! {
@@ -10,20 +10,87 @@ stored_enum! {
         Pending => "pending",
         /// Delivered.
         Sent => "sent",
-        /// Failed for good (retries exhausted, or a permanent refusal).
+        /// Failed for good (too old, or a permanent refusal such as a blocked bot).
         GivenUp => "given_up",
+        /// Not sent: the owner turned this kind of message off.
+        Skipped => "skipped",
     }
 }
 
-/// One alert to send through one channel: the outbox row the dispatcher works from.
+stored_enum! {
+    /// What a delivery carries.
+    pub enum DeliveryEvent("delivery event") {
+        /// A rule fired.
+        Fired => "fired",
+        /// A rule's condition stopped holding.
+        Resolved => "resolved",
+        /// The daily digest.
+        Digest => "digest",
+        /// A notice from Signal Sentinel itself (a channel that stopped working, …).
+        System => "system",
+        /// A test message asked for by the owner.
+        Test => "test",
+    }
+}
+
+/// A message that is not an alert, to queue for a channel.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// Its owner.
+    pub user_id: UserId,
+    /// What it is.
+    pub event: DeliveryEvent,
+    /// The text.
+    pub body: String,
+}
+
+/// What became of one attempt, recorded on the delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliveryOutcome {
+    /// Delivered (`silent`: without a sound, in quiet hours or by preference).
+    Sent {
+        /// When.
+        at: Timestamp,
+    },
+    /// Failed for now: try again at `next_attempt_at`.
+    Retry {
+        /// When to try again.
+        next_attempt_at: Timestamp,
+        /// Why it failed (scrubbed of secrets).
+        error: String,
+    },
+    /// Held (quiet hours): not an attempt; sent at `until`.
+    Held {
+        /// When to send.
+        until: Timestamp,
+    },
+    /// Failed for good.
+    GivenUp {
+        /// Why (scrubbed of secrets).
+        error: String,
+    },
+    /// Not sent: turned off by the owner.
+    Skipped,
+}
+
+/// One message to send through one channel: the outbox row the dispatcher works from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {
     /// Identifier (also the idempotency key sent to receivers).
     pub id: DeliveryId,
-    /// The alert.
-    pub alert_id: AlertId,
+    /// The alert, for alert deliveries.
+    pub alert_id: Option<AlertId>,
     /// The channel.
     pub channel_id: ChannelId,
+    /// The channel's owner.
+    pub user_id: UserId,
+    /// What it carries.
+    pub event: DeliveryEvent,
+    /// The text of a message that is not an alert.
+    pub body: Option<String>,
     /// Where it stands.
     pub status: DeliveryStatus,
     /// Attempts made so far.

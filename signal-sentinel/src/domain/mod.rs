@@ -72,7 +72,9 @@ mod user;
 pub use alert::{Alert, AlertCursor, AlertKind, AlertQuery, AlertState, NewAlert};
 pub use api_key::{ApiKey, NewApiKey};
 pub use channel::{ChannelKind, ChannelOutcome, NewChannel, NotificationChannel};
-pub use delivery::{CycleWrite, Delivery, DeliveryStatus};
+pub use delivery::{
+    CycleWrite, Delivery, DeliveryEvent, DeliveryOutcome, DeliveryStatus, NewDelivery,
+};
 pub use email::Email;
 pub use error::ValidationError;
 pub use holding::{Holding, HoldingSource, NewHolding};

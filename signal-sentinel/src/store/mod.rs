@@ -12,15 +12,16 @@ mod error;
 mod sea;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 
 pub use error::{Result, StoreError};
 pub use sea::{DatabaseCheck, SeaStore};
 
 use crate::domain::{
     Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, ChannelId, ChannelOutcome, CycleWrite, Delivery,
-    Email, Holding, HoldingId, NewAlert, NewApiKey, NewChannel, NewHolding, NewRule, NewUser,
-    NotificationChannel, Rule, RuleFilter, RuleId, RuleStamp, RuleState, RuleUpdate, Symbol,
-    SymbolSamples, User, UserId, UserUpdate,
+    DeliveryId, DeliveryOutcome, Email, Holding, HoldingId, JsonDocument, NewAlert, NewApiKey,
+    NewChannel, NewDelivery, NewHolding, NewRule, NewUser, NotificationChannel, Rule, RuleFilter,
+    RuleId, RuleStamp, RuleState, RuleUpdate, Symbol, SymbolSamples, User, UserId, UserUpdate,
 };
 use crate::time::Timestamp;
 
@@ -272,6 +273,64 @@ pub trait MonitorStore: Send + Sync {
     async fn list_deliveries(&self, alert: AlertId) -> Result<Vec<Delivery>>;
 }
 
+/// The outbox the dispatcher works from, and the owners' notification preferences.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims up to `limit` deliveries that are due at `now` and not claimed by a live
+    /// dispatcher, for `lease`: until it ends no other dispatcher takes them (on PostgreSQL
+    /// with `FOR UPDATE SKIP LOCKED`, so dispatchers never wait on each other). A dispatcher
+    /// that dies leaves its claims to expire, and the deliveries are sent again.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: chrono::Duration,
+        limit: u64,
+    ) -> Result<Vec<Delivery>>;
+    /// Records what became of an attempt, and releases the claim.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the delivery no longer exists.
+    async fn record_delivery(&self, id: DeliveryId, outcome: DeliveryOutcome) -> Result<()>;
+    /// Queues messages that are not alerts (digests, notices, tests), due now.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when a channel or owner does not exist.
+    async fn enqueue_deliveries(&self, deliveries: Vec<NewDelivery>) -> Result<Vec<Delivery>>;
+    /// One delivery.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn get_delivery(&self, id: DeliveryId) -> Result<Delivery>;
+    /// How many of a user's deliveries wait to be sent.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn count_pending_deliveries(&self, owner: UserId) -> Result<u64>;
+    /// A user's notification preferences (a versioned document; empty when never set) and
+    /// the exchange day of their last digest.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn get_notification_prefs(
+        &self,
+        owner: UserId,
+    ) -> Result<(JsonDocument, Option<NaiveDate>)>;
+    /// Stores a user's notification preferences.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the user does not exist.
+    async fn set_notification_prefs(&self, owner: UserId, prefs: JsonDocument) -> Result<()>;
+    /// Records the day of a user's last digest.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the user does not exist.
+    async fn set_last_digest(&self, owner: UserId, day: NaiveDate) -> Result<()>;
+}
+
 /// All storage, as one object: what services hold as `Arc<dyn Store>`.
 pub trait Store:
     UserStore
@@ -282,6 +341,7 @@ pub trait Store:
     + ChannelStore
     + HoldingStore
     + MonitorStore
+    + OutboxStore
 {
 }
 
@@ -294,5 +354,6 @@ impl<T> Store for T where
         + ChannelStore
         + HoldingStore
         + MonitorStore
+        + OutboxStore
 {
 }

@@ -180,8 +180,14 @@ pub(crate) mod delivery {
     pub(crate) struct Model {
         #[sea_orm(primary_key)]
         pub(crate) id: i64,
-        pub(crate) alert_id: i64,
+        pub(crate) alert_id: Option<i64>,
         pub(crate) channel_id: i64,
+        pub(crate) user_id: i64,
+        pub(crate) event: String,
+        pub(crate) body: Option<String>,
+        pub(crate) silent: bool,
+        pub(crate) claimed_by: Option<String>,
+        pub(crate) claimed_until: Option<DateTimeUtc>,
         pub(crate) status: String,
         pub(crate) attempts: i32,
         pub(crate) next_attempt_at: DateTimeUtc,
@@ -205,6 +211,25 @@ pub(crate) mod symbol_sample {
         #[sea_orm(primary_key, auto_increment = false)]
         pub(crate) symbol: String,
         pub(crate) samples: Json,
+        pub(crate) updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod notification_prefs {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification_prefs")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub(crate) user_id: i64,
+        pub(crate) prefs: Json,
+        pub(crate) last_digest_on: Option<Date>,
         pub(crate) updated_at: DateTimeUtc,
     }
 

@@ -6,6 +6,7 @@ mod channels;
 mod entity;
 mod holdings;
 mod monitor;
+mod outbox;
 mod rule_states;
 mod rules;
 mod users;

@@ -10,8 +10,8 @@ use super::entity::{alert, channel, delivery, rule, symbol_sample};
 use super::rule_states::upsert_rule_states;
 use super::{SeaStore, backend_err, corrupt, write_err};
 use crate::domain::{
-    Alert, AlertId, ChannelId, CycleWrite, Delivery, DeliveryId, DeliveryStatus, Sample, Symbol,
-    SymbolSamples,
+    Alert, AlertId, ChannelId, CycleWrite, Delivery, DeliveryEvent, DeliveryId, DeliveryStatus,
+    Sample, Symbol, SymbolSamples,
 };
 use crate::store::{MonitorStore, Result, StoreError};
 use crate::time;
@@ -44,11 +44,14 @@ fn samples_from_json(value: &serde_json::Value) -> Option<Vec<Sample>> {
         .collect()
 }
 
-fn delivery_to_domain(m: delivery::Model) -> Result<Delivery> {
+pub(super) fn delivery_to_domain(m: delivery::Model) -> Result<Delivery> {
     Ok(Delivery {
         id: DeliveryId::new(m.id),
-        alert_id: AlertId::new(m.alert_id),
+        alert_id: m.alert_id.map(AlertId::new),
         channel_id: ChannelId::new(m.channel_id),
+        user_id: crate::domain::UserId::new(m.user_id),
+        event: m.event.parse().map_err(corrupt("delivery"))?,
+        body: m.body,
         status: m.status.parse().map_err(corrupt("delivery"))?,
         attempts: m.attempts,
         next_attempt_at: m.next_attempt_at,
@@ -110,8 +113,19 @@ impl MonitorStore for SeaStore {
                         .into_iter()
                         .flatten()
                         .map(move |channel_id| delivery::ActiveModel {
-                            alert_id: Set(a.id.get()),
+                            alert_id: Set(Some(a.id.get())),
                             channel_id: Set(*channel_id),
+                            user_id: Set(a.owner.get()),
+                            event: Set(match a.kind {
+                                crate::domain::AlertKind::Resolved => DeliveryEvent::Resolved,
+                                _ => DeliveryEvent::Fired,
+                            }
+                            .as_str()
+                            .to_owned()),
+                            body: Set(None),
+                            silent: Set(false),
+                            claimed_by: Set(None),
+                            claimed_until: Set(None),
                             status: Set(DeliveryStatus::Pending.as_str().to_owned()),
                             attempts: Set(0),
                             next_attempt_at: Set(now),

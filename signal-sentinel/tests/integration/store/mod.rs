@@ -3,6 +3,7 @@ mod api_keys;
 mod channels;
 mod holdings;
 mod lifecycle;
+mod outbox;
 mod rule_states;
 mod rules;
 mod users;
