@@ -78,6 +78,8 @@ pub mod domain;
 pub mod engine;
 pub mod market;
 pub mod monitor;
+pub mod notify;
+pub mod pace;
 pub mod rules;
 mod secret;
 pub mod store;

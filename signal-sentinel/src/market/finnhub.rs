@@ -6,53 +6,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 use super::http::{self, Failure};
 use super::{MarketData, MarketError, RequestBudget, symbols};
 use crate::Secret;
 use crate::domain::{Bar, Quote, Symbol};
+use crate::pace::RateLimiter;
 
 const NAME: &str = "finnhub";
-
-/// A token bucket: `per_minute` calls a minute, up to a minute's worth at once.
-#[derive(Debug)]
-struct Limiter {
-    per_minute: u32,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl Limiter {
-    fn new(per_minute: u32) -> Self {
-        let per_minute = per_minute.max(1);
-        Self {
-            per_minute,
-            state: Mutex::new((f64::from(per_minute), Instant::now())),
-        }
-    }
-
-    /// Waits for a token.
-    async fn acquire(&self) {
-        let rate = f64::from(self.per_minute) / 60.0;
-        loop {
-            let wait = {
-                let mut state = self.state.lock().await;
-                let now = Instant::now();
-                let (tokens, last) = *state;
-                let tokens = (tokens + now.duration_since(last).as_secs_f64() * rate)
-                    .min(f64::from(self.per_minute));
-                if tokens >= 1.0 {
-                    *state = (tokens - 1.0, now);
-                    return;
-                }
-                *state = (tokens, now);
-                Duration::from_secs_f64((1.0 - tokens) / rate)
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
 
 /// Quotes from `/quote` (one request per symbol) and daily candles from `/stock/candle`
 /// where the plan allows, authenticated with the `X-Finnhub-Token` header (never in a URL),
@@ -62,7 +23,8 @@ pub struct FinnhubMarket {
     client: Client,
     base: url::Url,
     key: Secret,
-    limiter: std::sync::Arc<Limiter>,
+    calls_per_minute: u32,
+    limiter: std::sync::Arc<RateLimiter>,
 }
 
 impl std::fmt::Debug for FinnhubMarket {
@@ -70,7 +32,7 @@ impl std::fmt::Debug for FinnhubMarket {
         f.debug_struct("FinnhubMarket")
             .field("base", &self.base.as_str())
             .field("key", &self.key)
-            .field("calls_per_minute", &self.limiter.per_minute)
+            .field("calls_per_minute", &self.calls_per_minute)
             .finish_non_exhaustive()
     }
 }
@@ -91,7 +53,13 @@ impl FinnhubMarket {
             client: http::client(timeout, None, &base)?,
             base,
             key,
-            limiter: std::sync::Arc::new(Limiter::new(calls_per_minute)),
+            calls_per_minute,
+            // A minute's worth at once, then the rate.
+            limiter: std::sync::Arc::new(RateLimiter::new(
+                calls_per_minute,
+                Duration::from_secs(60),
+                calls_per_minute,
+            )),
         })
     }
 
@@ -209,7 +177,7 @@ impl MarketData for FinnhubMarket {
 
     fn request_budget(&self) -> Option<RequestBudget> {
         Some(RequestBudget {
-            requests: self.limiter.per_minute,
+            requests: self.calls_per_minute,
             per: Duration::from_secs(60),
         })
     }
@@ -276,30 +244,5 @@ impl MarketData for FinnhubMarket {
                 .ok()
             })
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn limiter_allows_a_burst_then_paces() {
-        let limiter = Limiter::new(60);
-        let start = Instant::now();
-        for _ in 0..60 {
-            limiter.acquire().await;
-        }
-        assert!(
-            start.elapsed() < Duration::from_millis(10),
-            "a minute's worth at once"
-        );
-        limiter.acquire().await;
-        limiter.acquire().await;
-        let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_millis(1_990) && waited <= Duration::from_millis(2_100),
-            "{waited:?}"
-        );
     }
 }

@@ -158,8 +158,12 @@ pub(crate) async fn send(
 
 /// `Retry-After` in seconds, as most providers send it.
 pub(crate) fn retry_after_header(response: &Response) -> Option<Duration> {
-    response
-        .headers()
+    retry_after_seconds(response.headers())
+}
+
+/// `Retry-After` (in seconds) from response headers.
+pub fn retry_after_seconds(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?

@@ -27,7 +27,7 @@ use crate::domain::{Bar, Quote, Symbol};
 pub use alpaca::AlpacaMarket;
 pub use chain::{BreakerState, ProviderChain, ProviderStatus};
 pub use finnhub::FinnhubMarket;
-pub use http::ensure_crypto_provider;
+pub use http::{ensure_crypto_provider, retry_after_seconds};
 pub use replay::{ReplayError, ReplayMarket};
 pub use simulated::SimulatedMarket;
 pub use yahoo::YahooMarket;

@@ -1,0 +1,93 @@
+use std::fmt::Write;
+
+use chrono::TimeZone;
+use serde::Serialize;
+
+use super::NotificationPrefs;
+use crate::clock::Clock;
+use crate::domain::{AlertKind, AlertQuery, DeliveryEvent, NewDelivery, UserId};
+use crate::store::{Store, StoreError};
+
+/// What a digest round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DigestReport {
+    /// Users who got their digest.
+    pub users: Vec<UserId>,
+    /// Deliveries queued.
+    pub deliveries: usize,
+}
+
+/// Queues the daily digest of every user whose digest time has come today (in their time
+/// zone) and who has not had today's: the day's alerts, listed, to each enabled channel.
+/// Idempotent within a day.
+///
+/// # Errors
+/// [`StoreError`] when users, alerts or the outbox cannot be read or written.
+pub async fn send_due_digests(
+    store: &dyn Store,
+    clock: &dyn Clock,
+) -> Result<DigestReport, StoreError> {
+    let now = clock.now();
+    let mut report = DigestReport::default();
+    for user in store.list_users().await? {
+        let (doc, last) = store.get_notification_prefs(user.id).await?;
+        let Ok(prefs) = NotificationPrefs::from_document(&doc) else {
+            continue;
+        };
+        let (Some(at), Ok(zone)) = (prefs.digest_at, prefs.zone()) else {
+            continue;
+        };
+        let local = now.with_timezone(&zone);
+        let today = local.date_naive();
+        if local.time() < at || last.is_some_and(|d| d >= today) {
+            continue;
+        }
+        let start = zone
+            .from_local_datetime(&today.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map_or(now, |t| t.to_utc());
+        let mut alerts = store
+            .list_alerts(&AlertQuery {
+                since: Some(start),
+                ..AlertQuery::newest(user.id, 500)
+            })
+            .await?;
+        alerts.retain(|a| a.kind == AlertKind::Fired);
+        alerts.reverse();
+        let mut body = format!("Daily digest, {}: ", today.format("%A %-d %B %Y"));
+        if alerts.is_empty() {
+            body.push_str("no alerts today.");
+        } else {
+            let _ = write!(
+                body,
+                "{} alert{}",
+                alerts.len(),
+                if alerts.len() == 1 { "" } else { "s" }
+            );
+            for alert in &alerts {
+                let _ = write!(
+                    body,
+                    "\n• {} — {}",
+                    alert.fired_at.with_timezone(&zone).format("%H:%M"),
+                    alert.message
+                );
+            }
+        }
+        let deliveries: Vec<NewDelivery> = store
+            .list_channels(user.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.enabled)
+            .map(|c| NewDelivery {
+                channel_id: c.id,
+                user_id: user.id,
+                event: DeliveryEvent::Digest,
+                body: body.clone(),
+            })
+            .collect();
+        report.deliveries += store.enqueue_deliveries(deliveries).await?.len();
+        store.set_last_digest(user.id, today).await?;
+        report.users.push(user.id);
+    }
+    Ok(report)
+}

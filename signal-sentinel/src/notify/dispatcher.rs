@@ -1,0 +1,348 @@
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use super::{Notifier, NotifyError, OutgoingMessage, Plan};
+use crate::clock::Clock;
+use crate::domain::{ChannelKind, ChannelOutcome, Delivery, DeliveryOutcome};
+use crate::notify::NotificationPrefs;
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// How a dispatcher works.
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// Names this dispatcher's claims. By default, the process id and a random suffix.
+    pub worker: String,
+    /// Deliveries claimed at a time. By default, 100.
+    pub batch: u64,
+    /// How long a claim lasts; a dispatcher that dies is replaced after it. By default, 2
+    /// minutes.
+    pub lease: chrono::Duration,
+    /// Deliveries older than this are given up. By default, 24 hours.
+    pub max_age: chrono::Duration,
+    /// The first retry's delay; each next one doubles, with ±20% jitter. By default, 30 s.
+    pub base_backoff: Duration,
+    /// The longest delay between retries. By default, 1 hour.
+    pub max_backoff: Duration,
+    /// Messages in flight at once. By default, 8.
+    pub concurrency: usize,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            worker: format!("{}-{:04x}", std::process::id(), rand::random::<u16>()),
+            batch: 100,
+            lease: chrono::Duration::minutes(2),
+            max_age: chrono::Duration::hours(24),
+            base_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(3600),
+            concurrency: 8,
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DispatchReport {
+    /// Deliveries claimed.
+    pub claimed: usize,
+    /// Sent.
+    pub sent: usize,
+    /// Failed, to be retried.
+    pub retried: usize,
+    /// Given up.
+    pub given_up: usize,
+    /// Turned off by their owner.
+    pub skipped: usize,
+    /// Held for quiet hours.
+    pub held: usize,
+}
+
+/// Empties the outbox: claims due deliveries, sends each through its channel's notifier
+/// (never inside a transaction), and records the outcome on the delivery and the channel.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    notifiers: Arc<HashMap<ChannelKind, Arc<dyn Notifier>>>,
+    clock: Arc<dyn Clock>,
+    config: DispatcherConfig,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Step {
+    Sent,
+    Retried,
+    GivenUp,
+    Skipped,
+    Held,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `store`'s outbox with these notifiers (one per channel kind).
+    pub fn new(
+        store: Arc<dyn Store>,
+        notifiers: Vec<Arc<dyn Notifier>>,
+        clock: Arc<dyn Clock>,
+        config: DispatcherConfig,
+    ) -> Self {
+        let notifiers = notifiers.into_iter().map(|n| (n.kind(), n)).collect();
+        Self {
+            store,
+            notifiers: Arc::new(notifiers),
+            clock,
+            config,
+        }
+    }
+
+    /// Runs rounds every `interval` (and at once after a full batch) until `shutdown`; a
+    /// round in progress finishes first.
+    pub async fn run(&self, interval: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let full = match self.run_once().await {
+                Ok(report) => {
+                    if report.claimed > 0 {
+                        tracing::info!(?report, "dispatched");
+                    }
+                    report.claimed as u64 == self.config.batch
+                }
+                Err(e) => {
+                    tracing::error!("dispatch failed: {e}");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    /// Claims one batch of due deliveries and sends them.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the outbox cannot be read or written.
+    pub async fn run_once(&self) -> Result<DispatchReport, StoreError> {
+        let now = self.clock.now();
+        let claimed = self
+            .store
+            .claim_deliveries(
+                &self.config.worker,
+                now,
+                self.config.lease,
+                self.config.batch,
+            )
+            .await?;
+        let mut report = DispatchReport {
+            claimed: claimed.len(),
+            ..DispatchReport::default()
+        };
+        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for delivery in claimed {
+            let this = self.clone();
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                this.deliver(delivery).await
+            });
+        }
+        let mut failure = None;
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Ok(Step::Sent)) => report.sent += 1,
+                Ok(Ok(Step::Retried)) => report.retried += 1,
+                Ok(Ok(Step::GivenUp)) => report.given_up += 1,
+                Ok(Ok(Step::Skipped)) => report.skipped += 1,
+                Ok(Ok(Step::Held)) => report.held += 1,
+                Ok(Err(e)) => failure = Some(e),
+                Err(e) => failure = Some(StoreError::Backend(e.to_string())),
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    async fn deliver(&self, delivery: Delivery) -> Result<Step, StoreError> {
+        let now = self.clock.now();
+        let channel = match self.store.get_channel(delivery.channel_id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound { .. }) => {
+                return self
+                    .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
+        if !channel.enabled {
+            return self
+                .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
+                .await;
+        }
+        if now - delivery.created_at > self.config.max_age {
+            let outcome = DeliveryOutcome::GivenUp {
+                error: format!(
+                    "not delivered within {} hours{}",
+                    self.config.max_age.num_hours(),
+                    delivery
+                        .last_error
+                        .as_deref()
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default()
+                ),
+            };
+            return self.record(&delivery, outcome, Step::GivenUp).await;
+        }
+        let (doc, _) = self.store.get_notification_prefs(delivery.user_id).await?;
+        let prefs = NotificationPrefs::from_document(&doc).unwrap_or_else(|e| {
+            tracing::warn!(user = %delivery.user_id, "notification preferences unreadable, using defaults: {e}");
+            NotificationPrefs::default()
+        });
+        let silent = match prefs.plan(delivery.event, now) {
+            Plan::Skip => {
+                return self
+                    .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
+                    .await;
+            }
+            Plan::Hold(until) => {
+                return self
+                    .record(&delivery, DeliveryOutcome::Held { until }, Step::Held)
+                    .await;
+            }
+            Plan::Send { silent } => silent,
+        };
+        let alert = match delivery.alert_id {
+            Some(id) => match self.store.get_alert(id).await {
+                Ok(alert) => Some(alert),
+                // The alert was cleaned away meanwhile: nothing left to say.
+                Err(StoreError::NotFound { .. }) => {
+                    return self
+                        .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
+                        .await;
+                }
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        let text = match (&alert, &delivery.body) {
+            (Some(alert), _) => alert_text(alert),
+            (None, Some(body)) => body.clone(),
+            (None, None) => String::new(),
+        };
+        let message = OutgoingMessage {
+            delivery_id: delivery.id,
+            event: delivery.event,
+            text,
+            alert,
+            silent,
+        };
+        let Some(notifier) = self.notifiers.get(&channel.kind) else {
+            let error = format!(
+                "{} channels are not configured on this server",
+                channel.kind
+            );
+            let outcome = self.retry_or_give_up(&delivery, now, error, None);
+            return self.record(&delivery, outcome.0, outcome.1).await;
+        };
+        match notifier.send(&channel, &message).await {
+            Ok(()) => {
+                self.store
+                    .record_channel_outcome(channel.id, ChannelOutcome::Delivered(self.clock.now()))
+                    .await?;
+                self.record(
+                    &delivery,
+                    DeliveryOutcome::Sent {
+                        at: self.clock.now(),
+                    },
+                    Step::Sent,
+                )
+                .await
+            }
+            Err(NotifyError::Permanent(error)) => {
+                self.store
+                    .record_channel_outcome(channel.id, ChannelOutcome::Failed(error.clone()))
+                    .await?;
+                self.record(&delivery, DeliveryOutcome::GivenUp { error }, Step::GivenUp)
+                    .await
+            }
+            Err(NotifyError::Retry { message, after }) => {
+                self.store
+                    .record_channel_outcome(channel.id, ChannelOutcome::Failed(message.clone()))
+                    .await?;
+                let (outcome, step) = self.retry_or_give_up(&delivery, now, message, after);
+                self.record(&delivery, outcome, step).await
+            }
+        }
+    }
+
+    fn retry_or_give_up(
+        &self,
+        delivery: &Delivery,
+        now: Timestamp,
+        error: String,
+        after: Option<Duration>,
+    ) -> (DeliveryOutcome, Step) {
+        let exponent = u32::try_from(delivery.attempts.max(0))
+            .unwrap_or(u32::MAX)
+            .min(20);
+        let backoff = self
+            .config
+            .base_backoff
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(self.config.max_backoff)
+            .mul_f64(0.8 + 0.4 * rand::random::<f64>());
+        // The receiver's own wait (429 Retry-After), else our backoff.
+        let wait = after.unwrap_or(backoff);
+        let next = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+        if next - delivery.created_at > self.config.max_age {
+            (DeliveryOutcome::GivenUp { error }, Step::GivenUp)
+        } else {
+            (
+                DeliveryOutcome::Retry {
+                    next_attempt_at: next,
+                    error,
+                },
+                Step::Retried,
+            )
+        }
+    }
+
+    async fn record(
+        &self,
+        delivery: &Delivery,
+        outcome: DeliveryOutcome,
+        step: Step,
+    ) -> Result<Step, StoreError> {
+        match self.store.record_delivery(delivery.id, outcome).await {
+            Ok(()) | Err(StoreError::NotFound { .. }) => Ok(step),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The text of an alert message: its rendered message, and the summary when there is one.
+fn alert_text(alert: &crate::domain::Alert) -> String {
+    match &alert.summary {
+        Some(summary) => format!("{}\n\n{summary}", alert.message),
+        None => alert.message.clone(),
+    }
+}

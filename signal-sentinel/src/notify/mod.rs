@@ -1,0 +1,80 @@
+//! Notifications: the [`Notifier`] trait and its channels (Telegram, signed webhooks, the
+//! console), the owners' preferences, the dispatcher that empties the outbox, and digests.
+//!
+//! Delivery is at-least-once: the monitor writes each alert and its deliveries in one
+//! transaction; the [`Dispatcher`] claims due deliveries, sends them without holding a
+//! transaction, and records the outcome. A dispatcher that dies between sending and recording
+//! leaves a claim that expires, and the message is sent again — never lost. Webhook receivers
+//! deduplicate with the `Idempotency-Key` header (the delivery id).
+
+mod console;
+mod digest;
+mod dispatcher;
+mod prefs;
+mod telegram;
+mod webhook;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::domain::{Alert, ChannelKind, DeliveryEvent, DeliveryId, NotificationChannel};
+
+pub use console::ConsoleNotifier;
+pub use digest::{DigestReport, send_due_digests};
+pub use dispatcher::{DispatchReport, Dispatcher, DispatcherConfig};
+pub use prefs::{EventMode, NotificationPrefs, Plan, QuietBehavior, QuietHours};
+pub use telegram::TelegramNotifier;
+pub use webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, sign, verify};
+
+/// A message ready to send through one channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutgoingMessage {
+    /// The delivery (the idempotency key).
+    pub delivery_id: DeliveryId,
+    /// What it carries.
+    pub event: DeliveryEvent,
+    /// The text, the same for every channel.
+    pub text: String,
+    /// The alert, for alert messages (webhooks send it as data).
+    pub alert: Option<Alert>,
+    /// Deliver without a sound (quiet hours, or the owner's choice).
+    pub silent: bool,
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum NotifyError {
+    /// It will not work later either (chat not found, bot blocked, a webhook's 4xx): the
+    /// delivery is given up and the channel shows the reason.
+    #[error("{0}")]
+    Permanent(String),
+    /// It may work later (timeout, 5xx, rate limit): the delivery is retried.
+    #[error("{message}")]
+    Retry {
+        /// What went wrong (free of secrets).
+        message: String,
+        /// How long the receiver asked us to wait.
+        after: Option<Duration>,
+    },
+}
+
+/// Sends messages through one kind of channel.
+#[async_trait]
+pub trait Notifier: Send + Sync + std::fmt::Debug {
+    /// The kind of channel it serves.
+    fn kind(&self) -> ChannelKind;
+
+    /// Sends `message` through `channel` (whose kind is [`kind`](Self::kind)).
+    ///
+    /// # Errors
+    /// [`NotifyError`] saying whether a retry can help; never containing a secret.
+    async fn send(
+        &self,
+        channel: &NotificationChannel,
+        message: &OutgoingMessage,
+    ) -> Result<(), NotifyError>;
+}

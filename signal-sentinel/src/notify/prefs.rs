@@ -1,0 +1,253 @@
+use chrono::{NaiveTime, TimeZone};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{DeliveryEvent, JsonDocument};
+use crate::time::Timestamp;
+
+/// What a user wants done with one kind of message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventMode {
+    /// Deliver with a sound.
+    #[default]
+    On,
+    /// Deliver without a sound.
+    Silent,
+    /// Do not deliver.
+    Off,
+}
+
+/// What quiet hours do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuietBehavior {
+    /// Deliver, without a sound.
+    #[default]
+    Silent,
+    /// Hold until they end.
+    Hold,
+}
+
+/// A nightly quiet spell in the user's time zone (`22:00`–`07:00` crosses midnight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    /// When they begin.
+    pub start: NaiveTime,
+    /// When they end.
+    pub end: NaiveTime,
+    /// What they do.
+    #[serde(default)]
+    pub behavior: QuietBehavior,
+}
+
+/// Per event type modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventModes {
+    /// A rule fired.
+    pub fired: EventMode,
+    /// A rule resolved.
+    pub resolved: EventMode,
+    /// The daily digest.
+    pub digest: EventMode,
+    /// Notices from Signal Sentinel.
+    pub system: EventMode,
+}
+
+/// A user's notification preferences, stored as a versioned document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationPrefs {
+    /// On, silent or off per event type.
+    pub events: EventModes,
+    /// Quiet hours, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+    /// The time of the daily digest (none: no digest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_at: Option<NaiveTime>,
+    /// The IANA time zone of quiet hours and the digest.
+    pub time_zone: String,
+}
+
+impl Default for NotificationPrefs {
+    fn default() -> Self {
+        Self {
+            events: EventModes::default(),
+            quiet_hours: None,
+            digest_at: None,
+            time_zone: "America/New_York".to_owned(),
+        }
+    }
+}
+
+/// What to do with a delivery now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Send it (silently or not).
+    Send {
+        /// Without a sound.
+        silent: bool,
+    },
+    /// Keep it until this instant (quiet hours).
+    Hold(Timestamp),
+    /// Do not send it.
+    Skip,
+}
+
+impl NotificationPrefs {
+    /// Reads stored preferences; an empty document gives the defaults.
+    ///
+    /// # Errors
+    /// A message for an unknown field, a newer version or an unknown time zone.
+    pub fn from_document(doc: &JsonDocument) -> Result<Self, String> {
+        if doc.version() != 1 {
+            return Err(format!(
+                "preferences of version {} are not supported",
+                doc.version()
+            ));
+        }
+        let prefs: Self = serde_json::from_value(serde_json::Value::Object(doc.body().clone()))
+            .map_err(|e| e.to_string())?;
+        prefs.zone()?;
+        Ok(prefs)
+    }
+
+    /// The stored form.
+    pub fn to_document(&self) -> JsonDocument {
+        JsonDocument::new(1, serde_json::to_value(self).unwrap_or_default())
+            .unwrap_or_else(|_| JsonDocument::empty())
+    }
+
+    /// The time zone.
+    ///
+    /// # Errors
+    /// A message when it is not an IANA name.
+    pub fn zone(&self) -> Result<Tz, String> {
+        self.time_zone.parse::<Tz>().map_err(|_| {
+            format!(
+                "unknown time zone {:?} (use an IANA name like Europe/Berlin)",
+                self.time_zone
+            )
+        })
+    }
+
+    /// What to do with a message of `event` at `now`. Test messages always go out, with a
+    /// sound.
+    pub fn plan(&self, event: DeliveryEvent, now: Timestamp) -> Plan {
+        let mode = match event {
+            DeliveryEvent::Fired => self.events.fired,
+            DeliveryEvent::Resolved => self.events.resolved,
+            DeliveryEvent::Digest => self.events.digest,
+            DeliveryEvent::System => self.events.system,
+            _ => return Plan::Send { silent: false },
+        };
+        if mode == EventMode::Off {
+            return Plan::Skip;
+        }
+        let silent = mode == EventMode::Silent;
+        let (Some(quiet), Ok(zone)) = (self.quiet_hours, self.zone()) else {
+            return Plan::Send { silent };
+        };
+        let local = now.with_timezone(&zone);
+        let time = local.time();
+        let inside = if quiet.start <= quiet.end {
+            time >= quiet.start && time < quiet.end
+        } else {
+            time >= quiet.start || time < quiet.end
+        };
+        if !inside {
+            return Plan::Send { silent };
+        }
+        match quiet.behavior {
+            QuietBehavior::Silent => Plan::Send { silent: true },
+            QuietBehavior::Hold => {
+                let mut day = local.date_naive();
+                if time >= quiet.end {
+                    day = day.succ_opt().unwrap_or(day);
+                }
+                let end = zone
+                    .from_local_datetime(&day.and_time(quiet.end))
+                    .earliest()
+                    .map_or(now, |t| t.to_utc());
+                Plan::Hold(end)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn modes_and_quiet_hours_across_midnight() {
+        let mut prefs = NotificationPrefs {
+            time_zone: "Europe/Berlin".into(),
+            quiet_hours: Some(QuietHours {
+                start: t(22, 0),
+                end: t(7, 0),
+                behavior: QuietBehavior::Hold,
+            }),
+            ..NotificationPrefs::default()
+        };
+        prefs.events.resolved = EventMode::Off;
+        prefs.events.digest = EventMode::Silent;
+        let noon = Utc.with_ymd_and_hms(2026, 11, 28, 11, 0, 0).unwrap(); // 12:00 Berlin
+        assert_eq!(
+            prefs.plan(DeliveryEvent::Fired, noon),
+            Plan::Send { silent: false }
+        );
+        assert_eq!(
+            prefs.plan(DeliveryEvent::Digest, noon),
+            Plan::Send { silent: true }
+        );
+        assert_eq!(prefs.plan(DeliveryEvent::Resolved, noon), Plan::Skip);
+        let late = Utc.with_ymd_and_hms(2026, 11, 28, 22, 30, 0).unwrap(); // 23:30 Berlin
+        let morning = Utc.with_ymd_and_hms(2026, 11, 29, 6, 0, 0).unwrap(); // 07:00 Berlin next day
+        assert_eq!(prefs.plan(DeliveryEvent::Fired, late), Plan::Hold(morning));
+        let early = Utc.with_ymd_and_hms(2026, 11, 29, 4, 0, 0).unwrap(); // 05:00 Berlin
+        assert_eq!(prefs.plan(DeliveryEvent::Fired, early), Plan::Hold(morning));
+        assert_eq!(
+            prefs.plan(DeliveryEvent::Test, late),
+            Plan::Send { silent: false }
+        );
+        prefs.quiet_hours = Some(QuietHours {
+            start: t(22, 0),
+            end: t(7, 0),
+            behavior: QuietBehavior::Silent,
+        });
+        assert_eq!(
+            prefs.plan(DeliveryEvent::Fired, late),
+            Plan::Send { silent: true }
+        );
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_refuses_unknown_zones() {
+        let prefs = NotificationPrefs {
+            digest_at: Some(t(18, 0)),
+            ..NotificationPrefs::default()
+        };
+        assert_eq!(
+            NotificationPrefs::from_document(&prefs.to_document()).unwrap(),
+            prefs
+        );
+        assert_eq!(
+            NotificationPrefs::from_document(&JsonDocument::empty()).unwrap(),
+            NotificationPrefs::default()
+        );
+        let bad = JsonDocument::new(1, serde_json::json!({"time_zone": "Mars/Olympus"})).unwrap();
+        assert!(
+            NotificationPrefs::from_document(&bad)
+                .unwrap_err()
+                .contains("unknown time zone")
+        );
+    }
+}

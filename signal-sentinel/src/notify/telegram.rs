@@ -1,0 +1,269 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::Client;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::{Notifier, NotifyError, OutgoingMessage};
+use crate::Secret;
+use crate::domain::{ChannelKind, NotificationChannel};
+use crate::pace::RateLimiter;
+
+/// Longest message Telegram accepts, in characters.
+pub(crate) const MAX_MESSAGE: usize = 4_096;
+/// Telegram's pace: one message a second per chat …
+const PER_CHAT: Duration = Duration::from_secs(1);
+/// … and about thirty a second in all.
+const PER_SECOND: u32 = 30;
+
+/// Sends through the Telegram Bot API's `sendMessage`, in HTML parse mode with the text
+/// escaped, split into parts of at most 4,096 characters, paced at one message a second per
+/// chat and thirty a second overall. A 429 is retried after `parameters.retry_after`; a 400
+/// or 403 (chat not found, bot blocked) is permanent. The bot token is part of the request
+/// URL, so no URL ever reaches an error or a log line.
+#[derive(Clone)]
+pub struct TelegramNotifier {
+    client: Client,
+    base: url::Url,
+    token: Secret,
+    overall: Arc<RateLimiter>,
+    chats: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl std::fmt::Debug for TelegramNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramNotifier")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiAnswer {
+    ok: bool,
+    description: Option<String>,
+    parameters: Option<Parameters>,
+}
+
+#[derive(Deserialize)]
+struct Parameters {
+    retry_after: Option<u64>,
+}
+
+impl TelegramNotifier {
+    /// A notifier for the bot with `token`, at `base` (`https://api.telegram.org`, or a mock).
+    ///
+    /// # Errors
+    /// A message when the HTTP client cannot be built.
+    pub fn new(base: url::Url, token: Secret, timeout: Duration) -> Result<Self, String> {
+        crate::market::ensure_crypto_provider();
+        let client = Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| e.without_url().to_string())?;
+        Ok(Self {
+            client,
+            base,
+            token,
+            overall: Arc::new(RateLimiter::new(
+                PER_SECOND,
+                Duration::from_secs(1),
+                PER_SECOND,
+            )),
+            chats: Arc::default(),
+        })
+    }
+
+    fn url(&self) -> url::Url {
+        let mut url = self.base.clone();
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{prefix}/bot{}/sendMessage", self.token.expose()));
+        url
+    }
+
+    /// Waits until `chat` may receive its next message.
+    async fn pace(&self, chat: &str) {
+        let wait = {
+            let mut chats = self.chats.lock().await;
+            let now = Instant::now();
+            let next = chats.get(chat).copied().unwrap_or(now).max(now);
+            chats.insert(chat.to_owned(), next + PER_CHAT);
+            next - now
+        };
+        tokio::time::sleep(wait).await;
+        self.overall.acquire().await;
+    }
+
+    async fn send_part(
+        &self,
+        chat: &serde_json::Value,
+        chat_key: &str,
+        text: &str,
+        silent: bool,
+    ) -> Result<(), NotifyError> {
+        self.pace(chat_key).await;
+        let body = json!({
+            "chat_id": chat,
+            "text": text,
+            "parse_mode": "HTML",
+            "disable_notification": silent,
+            "link_preview_options": {"is_disabled": true},
+        });
+        let response = self
+            .client
+            .post(self.url())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                // The URL holds the token: never let it into the message.
+                let e = e.without_url();
+                NotifyError::Retry {
+                    message: if e.is_timeout() {
+                        "Telegram timed out".into()
+                    } else if e.is_connect() {
+                        "cannot connect to Telegram".into()
+                    } else {
+                        format!("Telegram: {e}")
+                    },
+                    after: None,
+                }
+            })?;
+        let status = response.status();
+        tracing::debug!(
+            chat = chat_key,
+            status = status.as_u16(),
+            "telegram sendMessage"
+        );
+        let answer: Option<ApiAnswer> = response.json().await.ok();
+        if status.is_success() && answer.as_ref().is_some_and(|a| a.ok) {
+            return Ok(());
+        }
+        let description = answer
+            .as_ref()
+            .and_then(|a| a.description.clone())
+            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        let description = description.replace(self.token.expose(), "[redacted]");
+        match status.as_u16() {
+            429 => Err(NotifyError::Retry {
+                message: format!("Telegram: {description}"),
+                after: answer
+                    .and_then(|a| a.parameters)
+                    .and_then(|p| p.retry_after)
+                    .map(Duration::from_secs),
+            }),
+            400 | 403 => Err(NotifyError::Permanent(format!("Telegram: {description}"))),
+            _ => Err(NotifyError::Retry {
+                message: format!("Telegram: {description}"),
+                after: None,
+            }),
+        }
+    }
+}
+
+/// Escapes text for Telegram's HTML parse mode.
+pub(crate) fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Splits `text` into parts of at most `max` characters, at line ends where possible, never
+/// inside an HTML entity.
+pub(crate) fn split(text: &str, max: usize) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut count = 0;
+    for line in text.split_inclusive('\n') {
+        let len = line.chars().count();
+        if count + len <= max {
+            current.push_str(line);
+            count += len;
+            continue;
+        }
+        if !current.is_empty() {
+            parts.push(std::mem::take(&mut current));
+        }
+        // A line longer than a message: cut it, backing off an entity it would split.
+        let mut rest: Vec<char> = line.chars().collect();
+        while rest.len() > max {
+            let mut cut = max;
+            if let Some(amp) = rest[..cut].iter().rposition(|c| *c == '&')
+                && !rest[amp..cut].contains(&';')
+                && amp > 0
+            {
+                cut = amp;
+            }
+            parts.push(rest.drain(..cut).collect());
+        }
+        count = rest.len();
+        current = rest.into_iter().collect();
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+#[async_trait]
+impl Notifier for TelegramNotifier {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Telegram
+    }
+
+    async fn send(
+        &self,
+        channel: &NotificationChannel,
+        message: &OutgoingMessage,
+    ) -> Result<(), NotifyError> {
+        let chat = channel
+            .config
+            .get("chat_id")
+            .filter(|c| c.is_i64() || c.is_string())
+            .cloned()
+            .ok_or_else(|| NotifyError::Permanent("the Telegram channel has no chat_id".into()))?;
+        let chat_key = chat.to_string();
+        for part in split(&escape_html(&message.text), MAX_MESSAGE) {
+            self.send_part(&chat, &chat_key, &part, message.silent)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_user_text() {
+        assert_eq!(
+            escape_html("AAPL < 200 & <b>x</b>"),
+            "AAPL &lt; 200 &amp; &lt;b&gt;x&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn splits_at_lines_and_never_inside_an_entity() {
+        let text = "line one\nline two\nline three\n";
+        assert_eq!(split(text, 18), ["line one\nline two\n", "line three\n"]);
+        let long = format!("{}&amp;{}", "a".repeat(8), "b".repeat(8));
+        let parts = split(&long, 10);
+        assert_eq!(parts[0], "aaaaaaaa");
+        assert!(parts[1].starts_with("&amp;"), "{parts:?}");
+        assert!(parts.iter().all(|p| p.chars().count() <= 10));
+        assert_eq!(parts.concat(), long);
+        let message = "x".repeat(10_000);
+        let parts = split(&message, MAX_MESSAGE);
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [4_096, 4_096, 1_808]
+        );
+    }
+}
