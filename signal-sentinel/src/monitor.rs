@@ -281,7 +281,10 @@ impl Monitor {
             .await;
         let (quotes, market_calls) = self.fetch(&by_symbol, &mut problems).await;
 
-        let mut write = CycleWrite::default();
+        let mut write = CycleWrite {
+            at: Some(now),
+            ..CycleWrite::default()
+        };
         let newly_broken = std::mem::take(&mut cache.newly_broken);
         if !newly_broken.is_empty() {
             // Shown as `error` until the owner edits the rule; the episode count is kept.

@@ -108,6 +108,8 @@ pub struct Delivery {
 /// Everything one monitor cycle writes, in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct CycleWrite {
+    /// The cycle's time: new deliveries are queued as due then.
+    pub at: Option<Timestamp>,
     /// Rule states that changed.
     pub states: Vec<RuleState>,
     /// Alerts raised; one already stored for the same rule, episode and kind is skipped (a

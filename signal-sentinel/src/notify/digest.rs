@@ -85,7 +85,7 @@ pub async fn send_due_digests(
                 body: body.clone(),
             })
             .collect();
-        report.deliveries += store.enqueue_deliveries(deliveries).await?.len();
+        report.deliveries += store.enqueue_deliveries(deliveries, now).await?.len();
         store.set_last_digest(user.id, today).await?;
         report.users.push(user.id);
     }

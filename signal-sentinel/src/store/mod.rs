@@ -295,11 +295,15 @@ pub trait OutboxStore: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] when the delivery no longer exists.
     async fn record_delivery(&self, id: DeliveryId, outcome: DeliveryOutcome) -> Result<()>;
-    /// Queues messages that are not alerts (digests, notices, tests), due now.
+    /// Queues messages that are not alerts (digests, notices, tests), due at `now`.
     ///
     /// # Errors
     /// [`StoreError::MissingReference`] when a channel or owner does not exist.
-    async fn enqueue_deliveries(&self, deliveries: Vec<NewDelivery>) -> Result<Vec<Delivery>>;
+    async fn enqueue_deliveries(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        now: Timestamp,
+    ) -> Result<Vec<Delivery>>;
     /// One delivery.
     ///
     /// # Errors

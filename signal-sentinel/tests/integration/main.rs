@@ -12,6 +12,7 @@ mod demo;
 mod engine;
 mod market;
 mod monitor;
+mod notify;
 mod providers;
 mod settings;
 mod store;

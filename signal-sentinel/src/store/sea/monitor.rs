@@ -64,7 +64,7 @@ pub(super) fn delivery_to_domain(m: delivery::Model) -> Result<Delivery> {
 #[async_trait]
 impl MonitorStore for SeaStore {
     async fn commit_cycle(&self, write: CycleWrite) -> Result<Vec<Alert>> {
-        let now = time::now();
+        let now = write.at.map_or_else(time::now, time::to_storage_precision);
         let txn = self.begin_write().await.map_err(backend_err)?;
         upsert_rule_states(&txn, &write.states).await?;
 

@@ -131,11 +131,15 @@ impl OutboxStore for SeaStore {
         expect_rows(result.rows_affected, ENTITY, id)
     }
 
-    async fn enqueue_deliveries(&self, deliveries: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
+    async fn enqueue_deliveries(
+        &self,
+        deliveries: Vec<NewDelivery>,
+        now: Timestamp,
+    ) -> Result<Vec<Delivery>> {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
-        let now = time::now();
+        let now = time::to_storage_precision(now);
         let rows: Vec<delivery::ActiveModel> = deliveries
             .into_iter()
             .map(|d| delivery::ActiveModel {

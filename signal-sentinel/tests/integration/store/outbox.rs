@@ -30,6 +30,7 @@ async fn claims_leases_and_outcomes(db: &TestDb) {
                     body: format!("message {i}"),
                 })
                 .collect(),
+            signal_sentinel::time::now(),
         )
         .await
         .unwrap();
