@@ -32,6 +32,14 @@ pub(crate) struct GlobalArgs {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// The user a command acts for (by default the only user).
+    #[arg(
+        long,
+        global = true,
+        env = "SIGNAL_SENTINEL_USER",
+        value_name = "EMAIL"
+    )]
+    pub(crate) user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +59,11 @@ pub(crate) enum Command {
         /// Symbols, e.g. AAPL MSFT BTC-USD.
         #[arg(required = true, value_name = "SYMBOL")]
         symbols: Vec<String>,
+    },
+    /// Notification channels, preferences and the outbox.
+    Notifications {
+        #[command(subcommand)]
+        command: NotificationsCommand,
     },
     /// Market-data providers.
     Providers {
@@ -72,6 +85,67 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotificationsCommand {
+    /// Add a Telegram chat (needs TELEGRAM_BOT_TOKEN on the server).
+    AddTelegram {
+        /// The chat id (123456789, -100… for groups) or a public channel (@name).
+        chat_id: String,
+        /// A name for the channel.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Add a webhook; its signing secret is shown once.
+    AddWebhook {
+        /// The URL to POST to.
+        url: String,
+        /// A name for the channel.
+        #[arg(long)]
+        name: Option<String>,
+        /// The signing secret (at least 16 bytes; by default a random one).
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Remove a channel.
+    Rm {
+        /// The channel's name.
+        name: String,
+    },
+    /// Send a test message through each channel and report each.
+    Test,
+    /// Channels, their last success and error, and the deliveries waiting.
+    Status,
+    /// Show or change notification preferences.
+    Prefs {
+        /// Fired alerts: on, silent or off.
+        #[arg(long)]
+        fired: Option<String>,
+        /// Resolved notices: on, silent or off.
+        #[arg(long)]
+        resolved: Option<String>,
+        /// The daily digest: on, silent or off.
+        #[arg(long)]
+        digest: Option<String>,
+        /// Notices from Signal Sentinel: on, silent or off.
+        #[arg(long)]
+        system: Option<String>,
+        /// Quiet hours, like 22:00-07:00, or `off`.
+        #[arg(long)]
+        quiet_hours: Option<String>,
+        /// In quiet hours: deliver silently (`silent`) or hold until they end (`hold`).
+        #[arg(long)]
+        quiet_mode: Option<String>,
+        /// The daily digest's time, like 18:00, or `off`.
+        #[arg(long)]
+        digest_at: Option<String>,
+        /// The IANA time zone of quiet hours and the digest, like Europe/Berlin.
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// Send what is due in the outbox, once.
+    Dispatch,
 }
 
 #[derive(Debug, Subcommand)]

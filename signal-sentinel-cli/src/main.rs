@@ -50,6 +50,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let json = cli.global.json;
     match cli.command {
         Command::Demo { data, pace } => commands::demo::run(&data, pace, json).await,
+        Command::Notifications { command } => {
+            commands::notifications::run(&settings, cli.global.user.as_deref(), command, json).await
+        }
         Command::Quote { symbols } => commands::quote::quote(&settings, &symbols, json).await,
         Command::Providers { command } => match command {
             ProvidersCommand::Status { symbol } => {

@@ -84,6 +84,7 @@ pub mod rules;
 mod secret;
 pub mod store;
 pub mod time;
+pub mod users;
 
 pub use secret::Secret;
 

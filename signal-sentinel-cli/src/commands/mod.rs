@@ -3,5 +3,6 @@
 pub(crate) mod db;
 pub(crate) mod demo;
 pub(crate) mod monitor;
+pub(crate) mod notifications;
 pub(crate) mod quote;
 pub(crate) mod rules;

@@ -145,15 +145,58 @@ fn print_report(report: &CycleReport, verbose: bool) {
     }
 }
 
-/// `invest monitor start`
+/// `invest monitor start`: the monitor, and beside it the notification dispatcher and the
+/// daily digests; Ctrl-C (or SIGTERM) stops all three after their current round.
 pub(crate) async fn start(
     settings: &Settings,
     args: &MarketArgs,
     interval: Duration,
 ) -> Result<ExitCode, String> {
     let monitor = monitor(settings, args, false).await?;
-    tracing::info!(interval_s = interval.as_secs(), market = %args.market, "monitor started; Ctrl-C stops it after the current cycle");
+    let store: Arc<dyn signal_sentinel::store::Store> = Arc::new(
+        SeaStore::open(&settings.database_url)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let dispatcher = signal_sentinel::notify::Dispatcher::new(
+        store.clone(),
+        signal_sentinel::notify::channels::notifiers_from_settings(settings)?,
+        clock.clone(),
+        signal_sentinel::notify::DispatcherConfig::default(),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+        let _ = rx.changed().await;
+    };
+    let dispatching = tokio::spawn({
+        let stopped = until_stopped(stopped.clone());
+        async move { dispatcher.run(Duration::from_secs(5), stopped).await }
+    });
+    let digesting = tokio::spawn({
+        let mut stopped = stopped.clone();
+        async move {
+            loop {
+                if let Err(e) =
+                    signal_sentinel::notify::send_due_digests(store.as_ref(), clock.as_ref()).await
+                {
+                    tracing::error!("digests failed: {e}");
+                }
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                }
+            }
+        }
+    });
+    tracing::info!(
+        interval_s = interval.as_secs(),
+        market = %args.market,
+        "monitor started with the notification dispatcher; Ctrl-C stops it after the current cycle"
+    );
     monitor.run(interval, shutdown_signal()).await;
+    let _ = stop.send(());
+    let _ = tokio::join!(dispatching, digesting);
     tracing::info!(
         cycles = monitor.stats().cycles(),
         overruns = monitor.stats().overruns(),

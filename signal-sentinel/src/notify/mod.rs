@@ -7,6 +7,7 @@
 //! leaves a claim that expires, and the message is sent again — never lost. Webhook receivers
 //! deduplicate with the `Idempotency-Key` header (the delivery id).
 
+pub mod channels;
 mod console;
 mod digest;
 mod dispatcher;
