@@ -37,8 +37,8 @@ use crate::domain::{
 };
 use crate::engine::indicators::{DailyHistory, exchange_date};
 use crate::engine::{
-    Condition, DEFAULT_TEMPLATE, EngineState, MarketView, MessageContext, RuleOptions, Schedule,
-    Transition, calendar, render, step,
+    Condition, EngineState, MarketView, MessageContext, RuleOptions, Schedule, Transition,
+    calendar, default_template, render, step,
 };
 use crate::market::MarketData;
 use crate::store::{Store, StoreError};
@@ -645,7 +645,7 @@ fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>)
                 .options
                 .message
                 .as_deref()
-                .unwrap_or(DEFAULT_TEMPLATE),
+                .unwrap_or_else(|| default_template(&cached.condition)),
             &context,
         ),
     };

@@ -32,6 +32,7 @@ pub use lifecycle::{
     Transition, step,
 };
 pub use template::{
-    DEFAULT_TEMPLATE, MessageContext, PLACEHOLDERS, TemplateError, check_template, render,
+    DEFAULT_TEMPLATE, MessageContext, PLACEHOLDERS, TemplateError, check_template,
+    default_template, render,
 };
 pub use text::{ParseError, RuleText, parse_rule};

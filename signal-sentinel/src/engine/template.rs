@@ -7,8 +7,28 @@ use thiserror::Error;
 /// The placeholders a template may use.
 pub const PLACEHOLDERS: &[&str] = &["symbol", "price", "condition", "change_pct", "time", "rule"];
 
-/// The message used when a rule has no template of its own.
+/// The message used when a rule has no template of its own (and its condition no default of
+/// its own, see [`default_template`]).
 pub const DEFAULT_TEMPLATE: &str = "{{symbol}} {{condition}}: now {{price}}";
+
+/// The default message of a condition type: the generic one reads well for levels, crosses
+/// and extremes ("AAPL crosses above 200: now 201.50"); moves from the close, volume, RSI, stops
+/// and gaps say what happened first.
+pub fn default_template(condition: &super::Condition) -> &'static str {
+    use super::Condition;
+    match condition {
+        Condition::DayChange { .. } => {
+            "{{symbol}} {{change_pct}}% today: now {{price}} ({{condition}})"
+        }
+        Condition::VolumeSpike { .. } => "{{symbol}} volume spike ({{condition}}): now {{price}}",
+        Condition::Rsi { .. } => "{{symbol}} {{condition}}, price {{price}}",
+        Condition::TrailingStop { .. } => {
+            "{{symbol}} fell through its trailing stop ({{condition}}): now {{price}}"
+        }
+        Condition::Gap { .. } => "{{symbol}} opened with a {{condition}}: now {{price}}",
+        _ => DEFAULT_TEMPLATE,
+    }
+}
 
 /// A template that names an unknown placeholder or leaves one open.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -33,6 +33,18 @@ async fn demo_replays_the_decade_and_fires_the_expected_alerts() {
         );
     }
     assert_eq!(seen.len(), 41);
+    // Each condition type's default message.
+    for expected in [
+        "AAPL crosses above 100: now 121.19",
+        "AAPL -32.28% today: now 21 (day change <= -15%)",
+        "AMZN fell through its trailing stop (trailing stop 30%): now 36.31",
+        "IBM new 52w high: now 106.11",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "{expected} missing from {messages:#?}"
+        );
+    }
     assert_eq!(report.rules, DEMO_RULES.len());
     assert_eq!(report.cycles, 123);
     assert_eq!(report.alerts, seen.len());
