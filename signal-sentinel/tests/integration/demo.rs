@@ -8,6 +8,7 @@ use signal_sentinel::demo::{DEMO_RULES, run_demo};
 async fn demo_replays_the_decade_and_fires_the_expected_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let mut seen = Vec::new();
+    let mut messages = Vec::new();
     let report = run_demo(dir.path(), Duration::ZERO, |a| {
         seen.push(format!(
             "{} {} {}",
@@ -15,6 +16,7 @@ async fn demo_replays_the_decade_and_fires_the_expected_alerts() {
             a.symbol,
             a.price
         ));
+        messages.push(a.message.clone());
     })
     .await
     .unwrap();
