@@ -22,9 +22,7 @@ use signal_sentinel::domain::{
 };
 use signal_sentinel::notify::{Dispatcher, DispatcherConfig, Notifier, WebhookNotifier};
 use signal_sentinel::rules::{RuleInput, prepare_rule};
-use signal_sentinel::store::{
-    AlertStore, ChannelStore, MonitorStore, RuleStore, SeaStore, Store, UserStore,
-};
+use signal_sentinel::store::{ChannelStore, RuleStore, SeaStore, Store, UserStore};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
