@@ -28,6 +28,18 @@ pub use alpaca::AlpacaMarket;
 pub use chain::{BreakerState, ProviderChain, ProviderStatus};
 pub use finnhub::FinnhubMarket;
 pub use http::{ensure_crypto_provider, retry_after_seconds};
+
+/// An HTTP client with a timeout, the process's TLS provider installed, and no proxy for a
+/// loopback `base` (tests, local relays).
+///
+/// # Errors
+/// A message when the client cannot be built.
+pub fn http_client(
+    timeout: std::time::Duration,
+    base: &url::Url,
+) -> Result<reqwest::Client, String> {
+    http::client(timeout, None, base)
+}
 pub use replay::{ReplayError, ReplayMarket};
 pub use simulated::SimulatedMarket;
 pub use yahoo::YahooMarket;

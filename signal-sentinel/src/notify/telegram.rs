@@ -62,11 +62,7 @@ impl TelegramNotifier {
     /// # Errors
     /// A message when the HTTP client cannot be built.
     pub fn new(base: url::Url, token: Secret, timeout: Duration) -> Result<Self, String> {
-        crate::market::ensure_crypto_provider();
-        let client = Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| e.without_url().to_string())?;
+        let client = crate::market::http_client(timeout, &base)?;
         Ok(Self {
             client,
             base,
