@@ -63,6 +63,22 @@ pub enum NotifyError {
     },
 }
 
+/// A request that got no answer, as a retryable error naming `whom` (never the URL, which may
+/// hold a token).
+pub(crate) fn unanswered(error: reqwest::Error, whom: &str) -> NotifyError {
+    let error = error.without_url();
+    NotifyError::Retry {
+        message: if error.is_timeout() {
+            format!("{whom} timed out")
+        } else if error.is_connect() {
+            format!("cannot connect to {whom}")
+        } else {
+            format!("{whom}: {error}")
+        },
+        after: None,
+    }
+}
+
 /// Sends messages through one kind of channel.
 #[async_trait]
 pub trait Notifier: Send + Sync + std::fmt::Debug {

@@ -117,20 +117,7 @@ impl TelegramNotifier {
             .json(&body)
             .send()
             .await
-            .map_err(|e| {
-                // The URL holds the token: never let it into the message.
-                let e = e.without_url();
-                NotifyError::Retry {
-                    message: if e.is_timeout() {
-                        "Telegram timed out".into()
-                    } else if e.is_connect() {
-                        "cannot connect to Telegram".into()
-                    } else {
-                        format!("Telegram: {e}")
-                    },
-                    after: None,
-                }
-            })?;
+            .map_err(|e| super::unanswered(e, "Telegram"))?;
         let status = response.status();
         tracing::debug!(
             chat = chat_key,

@@ -120,19 +120,7 @@ impl Notifier for WebhookNotifier {
             .body(body)
             .send()
             .await
-            .map_err(|e| {
-                let e = e.without_url();
-                NotifyError::Retry {
-                    message: if e.is_timeout() {
-                        "the webhook timed out".into()
-                    } else if e.is_connect() {
-                        "cannot connect to the webhook".into()
-                    } else {
-                        e.to_string()
-                    },
-                    after: None,
-                }
-            })?;
+            .map_err(|e| super::unanswered(e, "the webhook"))?;
         let status = response.status();
         tracing::debug!(channel = %channel.id, status = status.as_u16(), "webhook");
         if status.is_success() {

@@ -10,8 +10,8 @@ use super::entity::{alert, channel, delivery, rule, symbol_sample};
 use super::rule_states::upsert_rule_states;
 use super::{SeaStore, backend_err, corrupt, write_err};
 use crate::domain::{
-    Alert, AlertId, ChannelId, CycleWrite, Delivery, DeliveryEvent, DeliveryId, DeliveryStatus,
-    Sample, Symbol, SymbolSamples,
+    Alert, AlertId, ChannelId, CycleWrite, Delivery, DeliveryEvent, DeliveryId, Sample, Symbol,
+    SymbolSamples,
 };
 use crate::store::{MonitorStore, Result, StoreError};
 use crate::time;
@@ -112,27 +112,19 @@ impl MonitorStore for SeaStore {
                         .get(&a.owner.get())
                         .into_iter()
                         .flatten()
-                        .map(move |channel_id| delivery::ActiveModel {
-                            alert_id: Set(Some(a.id.get())),
-                            channel_id: Set(*channel_id),
-                            user_id: Set(a.owner.get()),
-                            event: Set(match a.kind {
+                        .map(move |channel_id| {
+                            let event = match a.kind {
                                 crate::domain::AlertKind::Resolved => DeliveryEvent::Resolved,
                                 _ => DeliveryEvent::Fired,
-                            }
-                            .as_str()
-                            .to_owned()),
-                            body: Set(None),
-                            silent: Set(false),
-                            claimed_by: Set(None),
-                            claimed_until: Set(None),
-                            status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-                            attempts: Set(0),
-                            next_attempt_at: Set(now),
-                            last_error: Set(None),
-                            sent_at: Set(None),
-                            created_at: Set(now),
-                            ..Default::default()
+                            };
+                            super::outbox::pending_row(
+                                Some(a.id.get()),
+                                *channel_id,
+                                a.owner.get(),
+                                event,
+                                None,
+                                now,
+                            )
                         })
                 })
                 .collect();

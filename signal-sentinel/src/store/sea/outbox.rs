@@ -7,12 +7,41 @@ use super::entity::{delivery, notification_prefs};
 use super::monitor::delivery_to_domain;
 use super::{SeaStore, backend_err, expect_rows, write_err};
 use crate::domain::{
-    Delivery, DeliveryId, DeliveryOutcome, DeliveryStatus, JsonDocument, NewDelivery, UserId,
+    Delivery, DeliveryEvent, DeliveryId, DeliveryOutcome, DeliveryStatus, JsonDocument,
+    NewDelivery, UserId,
 };
 use crate::store::{OutboxStore, Result, StoreError};
 use crate::time::{self, Timestamp};
 
 const ENTITY: &str = "delivery";
+
+/// A new pending delivery, due at `now`.
+pub(super) fn pending_row(
+    alert_id: Option<i64>,
+    channel_id: i64,
+    user_id: i64,
+    event: DeliveryEvent,
+    body: Option<String>,
+    now: Timestamp,
+) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        alert_id: Set(alert_id),
+        channel_id: Set(channel_id),
+        user_id: Set(user_id),
+        event: Set(event.as_str().to_owned()),
+        body: Set(body),
+        silent: Set(false),
+        claimed_by: Set(None),
+        claimed_until: Set(None),
+        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        last_error: Set(None),
+        sent_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+}
 
 #[async_trait]
 impl OutboxStore for SeaStore {
@@ -142,22 +171,15 @@ impl OutboxStore for SeaStore {
         let now = time::to_storage_precision(now);
         let rows: Vec<delivery::ActiveModel> = deliveries
             .into_iter()
-            .map(|d| delivery::ActiveModel {
-                alert_id: Set(None),
-                channel_id: Set(d.channel_id.get()),
-                user_id: Set(d.user_id.get()),
-                event: Set(d.event.as_str().to_owned()),
-                body: Set(Some(d.body)),
-                silent: Set(false),
-                claimed_by: Set(None),
-                claimed_until: Set(None),
-                status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                last_error: Set(None),
-                sent_at: Set(None),
-                created_at: Set(now),
-                ..Default::default()
+            .map(|d| {
+                pending_row(
+                    None,
+                    d.channel_id.get(),
+                    d.user_id.get(),
+                    d.event,
+                    Some(d.body),
+                    now,
+                )
             })
             .collect();
         let txn = self.begin_write().await.map_err(backend_err)?;
