@@ -82,6 +82,14 @@ impl std::fmt::Debug for Dispatcher {
     }
 }
 
+/// What a batch's deliveries share: their channels (`None`: deleted meanwhile) and their
+/// owners' preferences.
+#[derive(Default)]
+struct BatchContext {
+    channels: HashMap<crate::domain::ChannelId, Option<crate::domain::NotificationChannel>>,
+    prefs: HashMap<crate::domain::UserId, NotificationPrefs>,
+}
+
 enum Step {
     Sent,
     Retried,
@@ -154,14 +162,42 @@ impl Dispatcher {
             claimed: claimed.len(),
             ..DispatchReport::default()
         };
+        // Channels and preferences once per batch, not once per delivery.
+        let mut context = BatchContext::default();
+        for delivery in &claimed {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                context.channels.entry(delivery.channel_id)
+            {
+                match self.store.get_channel(delivery.channel_id).await {
+                    Ok(channel) => {
+                        slot.insert(Some(channel));
+                    }
+                    Err(StoreError::NotFound { .. }) => {
+                        slot.insert(None);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                context.prefs.entry(delivery.user_id)
+            {
+                let (doc, _) = self.store.get_notification_prefs(delivery.user_id).await?;
+                slot.insert(NotificationPrefs::from_document(&doc).unwrap_or_else(|e| {
+                    tracing::warn!(user = %delivery.user_id, "notification preferences unreadable, using defaults: {e}");
+                    NotificationPrefs::default()
+                }));
+            }
+        }
+        let context = Arc::new(context);
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for delivery in claimed {
             let this = self.clone();
             let permits = Arc::clone(&permits);
+            let context = Arc::clone(&context);
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                this.deliver(delivery).await
+                this.deliver(delivery, &context).await
             });
         }
         let mut failure = None;
@@ -182,16 +218,16 @@ impl Dispatcher {
         }
     }
 
-    async fn deliver(&self, delivery: Delivery) -> Result<Step, StoreError> {
+    async fn deliver(
+        &self,
+        delivery: Delivery,
+        context: &BatchContext,
+    ) -> Result<Step, StoreError> {
         let now = self.clock.now();
-        let channel = match self.store.get_channel(delivery.channel_id).await {
-            Ok(c) => c,
-            Err(StoreError::NotFound { .. }) => {
-                return self
-                    .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
-                    .await;
-            }
-            Err(e) => return Err(e),
+        let Some(Some(channel)) = context.channels.get(&delivery.channel_id) else {
+            return self
+                .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
+                .await;
         };
         if !channel.enabled {
             return self
@@ -212,11 +248,8 @@ impl Dispatcher {
             };
             return self.record(&delivery, outcome, Step::GivenUp).await;
         }
-        let (doc, _) = self.store.get_notification_prefs(delivery.user_id).await?;
-        let prefs = NotificationPrefs::from_document(&doc).unwrap_or_else(|e| {
-            tracing::warn!(user = %delivery.user_id, "notification preferences unreadable, using defaults: {e}");
-            NotificationPrefs::default()
-        });
+        let defaults = NotificationPrefs::default();
+        let prefs = context.prefs.get(&delivery.user_id).unwrap_or(&defaults);
         let silent = match prefs.plan(delivery.event, now) {
             Plan::Skip => {
                 return self
@@ -263,7 +296,7 @@ impl Dispatcher {
             let outcome = self.retry_or_give_up(&delivery, now, error, None);
             return self.record(&delivery, outcome.0, outcome.1).await;
         };
-        match notifier.send(&channel, &message).await {
+        match notifier.send(channel, &message).await {
             Ok(()) => {
                 self.store
                     .record_channel_outcome(channel.id, ChannelOutcome::Delivered(self.clock.now()))
