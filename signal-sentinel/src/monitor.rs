@@ -143,7 +143,11 @@ struct CachedRule {
 struct SymbolState {
     samples: Vec<Sample>,
     history: DailyHistory,
+    /// The exchange day the history was loaded on.
     history_day: Option<NaiveDate>,
+    /// How many sessions were asked for then: a rule saved later that needs more (a longer
+    /// average, a 52-week extreme) has them loaded in its first cycle, not the next day.
+    history_sessions: usize,
 }
 
 #[derive(Default)]
@@ -533,13 +537,14 @@ impl Monitor {
                 continue;
             }
             let entry = cache.symbols.entry(symbol.clone()).or_default();
-            if entry.history_day == Some(today) {
+            if entry.history_day == Some(today) && entry.history_sessions >= sessions {
                 continue;
             }
             match self.market.recent_daily_bars(symbol, sessions, today).await {
                 Ok(bars) => {
                     entry.history = DailyHistory::new(bars);
                     entry.history_day = Some(today);
+                    entry.history_sessions = sessions;
                 }
                 Err(e) => problems.push(format!("{symbol}: no daily history: {e}")),
             }

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
+use chrono::{NaiveDate, TimeZone, Utc};
 use signal_sentinel::clock::{Clock, ManualClock};
 use signal_sentinel::domain::{
-    AlertKind, AlertQuery, ChannelKind, DeliveryStatus, JsonDocument, NewChannel, NewRule, Rule,
-    RuleFilter, Symbol, User,
+    AlertKind, AlertQuery, Bar, ChannelKind, DeliveryStatus, JsonDocument, NewChannel, NewRule,
+    Quote, Rule, RuleFilter, Symbol, User,
 };
 use signal_sentinel::engine::{Frequency, RuleOptions, backtest, parse_rule};
-use signal_sentinel::market::{MarketData, ReplayMarket, SimulatedMarket};
+use signal_sentinel::market::{MarketData, MarketError, ReplayMarket, SimulatedMarket};
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
 use signal_sentinel::store::{
     AlertStore, ChannelStore, MonitorStore, RuleStateStore, RuleStore, SeaStore, Store,
@@ -326,7 +326,93 @@ async fn extended_hours_and_message_templates(db: &TestDb) {
     );
 }
 
+/// A simulated market that records how many sessions of history the monitor asks for.
+#[derive(Debug)]
+struct HistoryRecorder {
+    inner: SimulatedMarket,
+    asked: std::sync::Mutex<Vec<(String, usize)>>,
+}
+
+#[async_trait::async_trait]
+impl MarketData for HistoryRecorder {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn max_batch(&self) -> usize {
+        self.inner.max_batch()
+    }
+
+    async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
+        self.inner.quotes(symbols).await
+    }
+
+    async fn daily_bars(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError> {
+        self.inner.daily_bars(symbol, from, to).await
+    }
+
+    async fn recent_daily_bars(
+        &self,
+        symbol: &Symbol,
+        sessions: usize,
+        before: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push((symbol.to_string(), sessions));
+        self.inner.recent_daily_bars(symbol, sessions, before).await
+    }
+}
+
+async fn rules_added_during_the_day_get_the_history_they_need(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    add_rule(&db.store, &user, "AAPL rsi(14) > 0", RuleOptions::default()).await;
+    // Monday 10:00 New York: the history loaded covers RSI(14) (141 sessions).
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(HistoryRecorder {
+        inner: SimulatedMarket::new(5, clock.clone()),
+        asked: Default::default(),
+    });
+    let monitor = Monitor::new(
+        store_of(db),
+        market.clone(),
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    monitor.run_once().await.unwrap();
+    // Later the same day, a 52-week rule (260 sessions): its history is loaded in its first
+    // cycle, not the next day (a 52-week high over 141 sessions would be wrong).
+    add_rule(
+        &db.store,
+        &user,
+        "AAPL within 5% of 52w high",
+        RuleOptions::default(),
+    )
+    .await;
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 5, 0).unwrap());
+    assert_eq!(monitor.run_once().await.unwrap().evaluated, 2);
+    // Then nothing more that day; the next day, once.
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 10, 0).unwrap());
+    monitor.run_once().await.unwrap();
+    clock.set(Utc.with_ymd_and_hms(2026, 12, 1, 15, 0, 0).unwrap());
+    monitor.run_once().await.unwrap();
+    let aapl = |n| ("AAPL".to_owned(), n);
+    assert_eq!(
+        *market.asked.lock().unwrap(),
+        [aapl(141), aapl(260), aapl(260)]
+    );
+}
+
 backend_tests!(
+    rules_added_during_the_day_get_the_history_they_need,
     extended_hours_and_message_templates,
     monitor_matches_the_backtest,
     restarts_lose_and_duplicate_nothing,
