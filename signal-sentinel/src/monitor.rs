@@ -145,9 +145,41 @@ struct SymbolState {
     history: DailyHistory,
     /// The exchange day the history was loaded on.
     history_day: Option<NaiveDate>,
-    /// How many sessions were asked for then: a rule saved later that needs more (a longer
-    /// average, a 52-week extreme) has them loaded in its first cycle, not the next day.
-    history_sessions: usize,
+    /// What was loaded then: a rule saved later that needs more (a longer average, a 52-week
+    /// extreme, volumes) has it loaded in its first cycle, not the next day.
+    history_need: HistoryNeed,
+}
+
+/// How much daily history the rules of a symbol read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct HistoryNeed {
+    sessions: usize,
+    ranges: bool,
+    volumes: bool,
+}
+
+impl HistoryNeed {
+    fn of(rule: &CachedRule) -> Self {
+        Self {
+            sessions: rule.history_sessions,
+            ranges: rule.condition.reads_daily_ranges(),
+            volumes: rule.condition.reads_daily_volumes(),
+        }
+    }
+
+    fn union(self, other: Self) -> Self {
+        Self {
+            sessions: self.sessions.max(other.sessions),
+            ranges: self.ranges || other.ranges,
+            volumes: self.volumes || other.volumes,
+        }
+    }
+
+    fn covers(self, other: Self) -> bool {
+        self.sessions >= other.sessions
+            && (self.ranges || !other.ranges)
+            && (self.volumes || !other.volumes)
+    }
 }
 
 #[derive(Default)]
@@ -528,23 +560,29 @@ impl Monitor {
     ) {
         let today = exchange_date(now);
         for (symbol, ids) in by_symbol {
-            let sessions = ids
+            let need = ids
                 .iter()
-                .map(|id| cache.rules[id].history_sessions)
-                .max()
-                .unwrap_or(0);
-            if sessions == 0 {
+                .map(|id| HistoryNeed::of(&cache.rules[id]))
+                .fold(HistoryNeed::default(), HistoryNeed::union);
+            if need.sessions == 0 {
                 continue;
             }
             let entry = cache.symbols.entry(symbol.clone()).or_default();
-            if entry.history_day == Some(today) && entry.history_sessions >= sessions {
+            if entry.history_day == Some(today) && entry.history_need.covers(need) {
                 continue;
             }
-            match self.market.recent_daily_bars(symbol, sessions, today).await {
+            match self
+                .market
+                .recent_daily_bars(symbol, need.sessions, today)
+                .await
+            {
                 Ok(bars) => {
-                    entry.history = DailyHistory::new(bars);
+                    let mut history = DailyHistory::new(bars);
+                    // Only the columns the rules read stay in memory.
+                    history.keep_columns(need.ranges, need.volumes);
+                    entry.history = history;
                     entry.history_day = Some(today);
-                    entry.history_sessions = sessions;
+                    entry.history_need = need;
                 }
                 Err(e) => problems.push(format!("{symbol}: no daily history: {e}")),
             }

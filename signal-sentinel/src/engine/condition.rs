@@ -360,6 +360,16 @@ impl Condition {
         }
     }
 
+    /// Whether the condition reads the daily highs and lows of its history (52-week extremes).
+    pub fn reads_daily_ranges(&self) -> bool {
+        matches!(self, Self::NewExtreme { .. } | Self::NearExtreme { .. })
+    }
+
+    /// Whether the condition reads the daily volumes of its history (volume spikes).
+    pub fn reads_daily_volumes(&self) -> bool {
+        matches!(self, Self::VolumeSpike { .. })
+    }
+
     /// Whether the condition fires on a change between two samples rather than on a state.
     pub fn is_edge_triggered(&self) -> bool {
         matches!(

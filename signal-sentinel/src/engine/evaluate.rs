@@ -126,7 +126,10 @@ pub fn evaluate(
             .into()
         }
         Condition::VolumeSpike { multiple, days } => {
-            let volumes = &history.volumes()[..history.sessions_before(quote.at)];
+            let volumes = history
+                .volumes()
+                .get(..history.sessions_before(quote.at))
+                .unwrap_or_default();
             let days = *days as usize;
             let (Some(volume), true) = (quote.volume, volumes.len() >= days) else {
                 return Signal::Unknown;
@@ -240,7 +243,7 @@ fn average_value(
 fn extreme_of(history: &DailyHistory, at: Timestamp, extreme: Extreme) -> Option<Decimal> {
     let sessions = history.last_52_weeks(at);
     match extreme {
-        Extreme::High => history.highs()[sessions].iter().max().copied(),
-        Extreme::Low => history.lows()[sessions].iter().min().copied(),
+        Extreme::High => history.highs().get(sessions)?.iter().max().copied(),
+        Extreme::Low => history.lows().get(sessions)?.iter().min().copied(),
     }
 }

@@ -149,6 +149,20 @@ impl DailyHistory {
         &self.volumes
     }
 
+    /// Drops the columns nothing will read: the highs and lows unless `ranges` (52-week
+    /// extremes), the volumes unless `volumes` (volume spikes). A symbol watched for its price
+    /// and RSI then keeps 12 bytes a session instead of 60. A dropped column reads as empty,
+    /// and a condition that needs it as unknown.
+    pub fn keep_columns(&mut self, ranges: bool, volumes: bool) {
+        if !ranges {
+            self.highs = Vec::new();
+            self.lows = Vec::new();
+        }
+        if !volumes {
+            self.volumes = Vec::new();
+        }
+    }
+
     /// Closes of the sessions before the exchange day of `at` (New York date).
     pub fn closes_before(&self, at: Timestamp) -> &[f64] {
         &self.closes[..self.sessions_before(at)]
@@ -353,6 +367,29 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn dropped_columns_read_as_empty_and_closes_stay() {
+        let at = |i: i64| chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(i);
+        let bars: Vec<Bar> = (0..30)
+            .map(|i| {
+                let c = Decimal::new(1_000 + i, 1);
+                Bar::new(at(i), c, c + Decimal::ONE, c - Decimal::ONE, c, Some(500)).unwrap()
+            })
+            .collect();
+        let full = DailyHistory::new(bars);
+        let mut ranges = full.clone();
+        ranges.keep_columns(true, false);
+        assert_eq!(ranges.highs(), full.highs());
+        assert_eq!(ranges.lows(), full.lows());
+        assert!(ranges.volumes().is_empty());
+        let mut lean = full.clone();
+        lean.keep_columns(false, false);
+        assert!(lean.highs().is_empty() && lean.lows().is_empty() && lean.volumes().is_empty());
+        assert_eq!((lean.len(), lean.closes()), (30, full.closes()));
+        assert_eq!(lean.sma_at(30, 20, 103.0), full.sma_at(30, 20, 103.0));
+        assert_eq!(lean.rsi_at(30, 14, 103.0), full.rsi_at(30, 14, 103.0));
     }
 
     #[test]

@@ -388,26 +388,45 @@ async fn rules_added_during_the_day_get_the_history_they_need(db: &TestDb) {
         MonitorConfig::default(),
     );
     monitor.run_once().await.unwrap();
-    // Later the same day, a 52-week rule (260 sessions): its history is loaded in its first
-    // cycle, not the next day (a 52-week high over 141 sessions would be wrong).
-    add_rule(
+    // Later the same day, a 52-week rule (260 sessions, highs): its history is loaded in its
+    // first cycle, not the next day (a 52-week high over 141 sessions would be wrong).
+    let year = add_rule(
         &db.store,
         &user,
-        "AAPL within 5% of 52w high",
+        "AAPL within 99% of 52w high",
         RuleOptions::default(),
     )
     .await;
     clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 5, 0).unwrap());
-    assert_eq!(monitor.run_once().await.unwrap().evaluated, 2);
-    // Then nothing more that day; the next day, once.
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!(report.evaluated, 2);
+    assert!(
+        report.alerts.iter().any(|a| a.rule_id == Some(year.id)),
+        "{report:?}"
+    );
+    // A volume rule: the same sessions are enough, but the volumes were not kept.
+    let volume = add_rule(
+        &db.store,
+        &user,
+        "AAPL volume >= 0.01x avg(20)",
+        RuleOptions::default(),
+    )
+    .await;
     clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 10, 0).unwrap());
+    let report = monitor.run_once().await.unwrap();
+    assert!(
+        report.alerts.iter().any(|a| a.rule_id == Some(volume.id)),
+        "{report:?}"
+    );
+    // Then nothing more that day; the next day, once.
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 15, 0).unwrap());
     monitor.run_once().await.unwrap();
     clock.set(Utc.with_ymd_and_hms(2026, 12, 1, 15, 0, 0).unwrap());
     monitor.run_once().await.unwrap();
     let aapl = |n| ("AAPL".to_owned(), n);
     assert_eq!(
         *market.asked.lock().unwrap(),
-        [aapl(141), aapl(260), aapl(260)]
+        [aapl(141), aapl(260), aapl(260), aapl(260)]
     );
 }
 
