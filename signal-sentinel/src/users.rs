@@ -13,7 +13,9 @@ pub enum ActingUserError {
     #[error("{0}")]
     Unknown(String),
     /// There is no account at all.
-    #[error("there is no user yet; create one first")]
+    #[error(
+        "there is no user yet; create one with `invest auth create-user EMAIL --password-stdin`"
+    )]
     NoUsers,
     /// Several accounts, and none named.
     #[error("there are {0} users: choose one with --user EMAIL or SIGNAL_SENTINEL_USER")]
