@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use signal_sentinel::domain::RuleId;
 
 /// Signal Sentinel — your AI-powered market watchdog.
 ///
@@ -79,6 +80,11 @@ pub(crate) enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Users.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
     },
     /// Database maintenance.
     Db {
@@ -187,8 +193,93 @@ pub(crate) enum MonitorCommand {
     },
 }
 
+/// How often a rule fires.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum FrequencyArg {
+    /// Once; then the rule disables itself.
+    Once,
+    /// At most once per exchange day.
+    Daily,
+    /// Every time the condition becomes true again (after the cooldown).
+    Every,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum RulesCommand {
+    /// Add a rule, e.g. `invest rules add "AAPL crosses above 200" --frequency once`.
+    Add {
+        /// The rule in the text form (see docs/rules.md), quoted.
+        rule: String,
+        /// A name for it.
+        #[arg(long)]
+        name: Option<String>,
+        /// How often it fires.
+        #[arg(long, value_enum, default_value = "every")]
+        frequency: FrequencyArg,
+        /// Minutes before it may fire again.
+        #[arg(long, value_name = "MINUTES", default_value_t = 0)]
+        cooldown: u32,
+        /// The message, with placeholders like {{symbol}} {{price}} {{change_pct}}.
+        #[arg(long, value_name = "TEMPLATE")]
+        message: Option<String>,
+        /// Also evaluate before and after the regular session.
+        #[arg(long)]
+        extended_hours: bool,
+        /// Store it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List your rules (`--symbol`, `--enabled`, `--disabled` narrow it).
+    List {
+        /// Only rules on this symbol.
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Only enabled rules.
+        #[arg(long, conflicts_with = "disabled")]
+        enabled: bool,
+        /// Only disabled rules.
+        #[arg(long)]
+        disabled: bool,
+        /// At most this many rules.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        limit: u64,
+    },
+    /// Show one rule with its state, e.g. `invest rules show 12`.
+    Show {
+        /// The rule's id.
+        #[arg(value_parser = parse_rule_id)]
+        id: RuleId,
+    },
+    /// Delete a rule (its alerts are kept).
+    Rm {
+        /// The rule's id.
+        #[arg(value_parser = parse_rule_id)]
+        id: RuleId,
+    },
+    /// Enable a rule.
+    Enable {
+        /// The rule's id.
+        #[arg(value_parser = parse_rule_id)]
+        id: RuleId,
+    },
+    /// Disable a rule.
+    Disable {
+        /// The rule's id.
+        #[arg(value_parser = parse_rule_id)]
+        id: RuleId,
+    },
+    /// Snooze a rule for a while (`--for 2h`), or wake it (`--off`).
+    Snooze {
+        /// The rule's id.
+        #[arg(value_parser = parse_rule_id)]
+        id: RuleId,
+        /// How long: minutes (`30`), or with a unit (`45m`, `2h`).
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_interval, required_unless_present = "off")]
+        duration: Option<Duration>,
+        /// Wake the rule now.
+        #[arg(long, conflicts_with = "duration")]
+        off: bool,
+    },
     /// Show the alerts a rule would have sent over past prices.
     Backtest {
         /// The rule, e.g. "AAPL crosses above 200" (see docs/rules.md).
@@ -200,12 +291,38 @@ pub(crate) enum RulesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// Create a user, e.g. `echo "$PASSWORD" | invest auth create-user ann@example.com
+    /// --password-stdin`.
+    CreateUser {
+        /// The e-mail address the user logs in with.
+        email: String,
+        /// The name to show.
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password (at least 8 characters) from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List the users.
+    ListUsers,
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum DbCommand {
     /// Create the database if needed and apply pending migrations.
     Migrate,
     /// Check the database: integrity (SQLite) or connectivity (PostgreSQL), and pending
     /// migrations. Exits 1 when the database is unhealthy or unreachable.
     Check,
+}
+
+/// A rule id: a positive number (`#12` is accepted too).
+pub(crate) fn parse_rule_id(text: &str) -> Result<RuleId, String> {
+    text.trim()
+        .trim_start_matches('#')
+        .parse()
+        .map_err(|_| format!("{text:?} is not a rule id; use the number `invest rules list` shows"))
 }
 
 /// `15` (minutes), `30s`, `5m`, `1h`.

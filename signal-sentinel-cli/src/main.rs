@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use signal_sentinel::config::Settings;
 
-use crate::cli::{Cli, Command, DbCommand, MonitorCommand, ProvidersCommand, RulesCommand};
+use crate::cli::{Cli, Command, DbCommand, MonitorCommand, ProvidersCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -67,11 +67,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 commands::monitor::start(&settings, &market, interval).await
             }
         },
-        Command::Rules { command } => match command {
-            RulesCommand::Backtest { rule, csv } => {
-                commands::rules::backtest(&rule, &csv, json).await
-            }
-        },
+        Command::Rules { command } => {
+            commands::rules::run(&settings, cli.global.user.as_deref(), command, json).await
+        }
+        Command::Auth { command } => commands::auth::run(&settings, command, json).await,
         Command::Db { command } => match command {
             DbCommand::Migrate => commands::db::migrate(&settings, json).await,
             DbCommand::Check => commands::db::check(&settings, json).await,

@@ -7,7 +7,6 @@ use serde_json::json;
 use signal_sentinel::Secret;
 use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
-use signal_sentinel::domain::User;
 use signal_sentinel::notify::channels::{
     add_telegram, add_webhook, channel_status, notifiers_from_settings, test_channels,
 };
@@ -15,7 +14,7 @@ use signal_sentinel::notify::{
     Dispatcher, DispatcherConfig, EventMode, NotificationPrefs, QuietBehavior, QuietHours,
     send_due_digests,
 };
-use signal_sentinel::store::{ChannelStore, OutboxStore, SeaStore};
+use signal_sentinel::store::{ChannelStore, OutboxStore};
 
 use crate::cli::NotificationsCommand;
 
@@ -25,12 +24,7 @@ pub(crate) async fn run(
     command: NotificationsCommand,
     as_json: bool,
 ) -> Result<ExitCode, String> {
-    let store = SeaStore::open(&settings.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
-    let me: User = signal_sentinel::users::acting_user(&store, user)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (store, me) = super::open_as(settings, user).await?;
     match command {
         NotificationsCommand::AddTelegram { chat_id, name } => {
             let channel = add_telegram(&store, me.id, &chat_id, name)

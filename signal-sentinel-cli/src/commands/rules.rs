@@ -6,9 +6,238 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde_json::json;
-use signal_sentinel::clock::SystemClock;
-use signal_sentinel::engine::{RuleOptions, backtest as run_backtest, parse_rule};
+use signal_sentinel::clock::{Clock, SystemClock};
+use signal_sentinel::config::Settings;
+use signal_sentinel::domain::{Rule, RuleFilter, RuleId, RuleUpdate, Symbol, User};
+use signal_sentinel::engine::{
+    Condition, Frequency, RuleOptions, backtest as run_backtest, parse_rule,
+};
 use signal_sentinel::market::{MarketData, ReplayMarket};
+use signal_sentinel::rules::{RuleInput, prepare_rule};
+use signal_sentinel::store::{RuleStateStore, RuleStore, SeaStore, StoreError};
+
+use crate::cli::{FrequencyArg, RulesCommand};
+
+/// `invest rules add|list|show|rm|enable|disable|snooze` (backtest needs no database).
+pub(crate) async fn run(
+    settings: &Settings,
+    user: Option<&str>,
+    command: RulesCommand,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    if let RulesCommand::Backtest { rule, csv } = &command {
+        return backtest(rule, csv, as_json).await;
+    }
+    let (store, me) = super::open_as(settings, user).await?;
+    let now = SystemClock.now();
+    match command {
+        RulesCommand::Backtest { .. } => unreachable!("handled above"),
+        RulesCommand::Add {
+            rule,
+            name,
+            frequency,
+            cooldown,
+            message,
+            extended_hours,
+            disabled,
+        } => {
+            let options = RuleOptions {
+                frequency: match frequency {
+                    FrequencyArg::Once => Frequency::Once,
+                    FrequencyArg::Daily => Frequency::OncePerDay,
+                    FrequencyArg::Every => Frequency::EveryTime,
+                },
+                cooldown_minutes: cooldown,
+                message,
+                extended_hours,
+                ..RuleOptions::default()
+            };
+            let new = prepare_rule(
+                me.id,
+                RuleInput {
+                    text: rule,
+                    name,
+                    options,
+                    disabled,
+                    expires_at: None,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            let rule = store.create_rule(new).await.map_err(|e| e.to_string())?;
+            print_rule(&rule, as_json, "added");
+        }
+        RulesCommand::List {
+            symbol,
+            enabled,
+            disabled,
+            limit,
+        } => {
+            let symbol = symbol
+                .map(|s| Symbol::parse(&s))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let filter = RuleFilter {
+                owner: Some(me.id),
+                symbol,
+                enabled: (enabled || disabled).then_some(enabled),
+                after: None,
+                limit: Some(limit),
+            };
+            let rules = store.list_rules(&filter).await.map_err(|e| e.to_string())?;
+            if as_json {
+                let rows: Vec<_> = rules.iter().map(rule_json).collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else if rules.is_empty() {
+                println!("no rules; add one with `invest rules add \"AAPL crosses above 200\"`");
+            } else {
+                println!(
+                    "{:>5}  {:<3}  {:<40}  {:<16}  LAST FIRED",
+                    "ID", "ON", "RULE", "NAME"
+                );
+                for r in &rules {
+                    println!(
+                        "{:>5}  {:<3}  {:<40}  {:<16}  {}",
+                        r.id.to_string(),
+                        if r.enabled { "yes" } else { "no" },
+                        rule_text(r),
+                        r.name.as_deref().unwrap_or("-"),
+                        r.last_triggered_at
+                            .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+                    );
+                }
+            }
+        }
+        RulesCommand::Show { id } => {
+            let rule = own_rule(&store, &me, id).await?;
+            let state = match store.get_rule_state(id).await {
+                Ok(state) => Some(state),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(e) => return Err(e.to_string()),
+            };
+            if as_json {
+                let mut value = rule_json(&rule);
+                value["state"] = json!(state);
+                println!("{value}");
+            } else {
+                println!("rule #{}: {}", rule.id, rule_text(&rule));
+                if let Some(name) = &rule.name {
+                    println!("  name:        {name}");
+                }
+                println!("  enabled:     {}", if rule.enabled { "yes" } else { "no" });
+                println!(
+                    "  phase:       {}",
+                    state
+                        .as_ref()
+                        .map_or("armed (not evaluated yet)", |s| s.phase.as_str())
+                );
+                if let Some(state) = &state {
+                    println!("  fired:       {} times", state.episode);
+                }
+                if let Some(at) = rule.last_triggered_at {
+                    println!("  last fired:  {}", at.format("%Y-%m-%d %H:%M UTC"));
+                }
+                if let Some(at) = rule.snoozed_until.filter(|at| *at > now) {
+                    println!("  snoozed:     until {}", at.format("%Y-%m-%d %H:%M UTC"));
+                }
+                println!("  options:     {}", json!(rule.options));
+                println!(
+                    "  created:     {}",
+                    rule.created_at.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        }
+        RulesCommand::Rm { id } => {
+            own_rule(&store, &me, id).await?;
+            store.delete_rule(id).await.map_err(|e| e.to_string())?;
+            if as_json {
+                println!("{}", json!({"deleted": id}));
+            } else {
+                println!("deleted rule #{id}; its alerts are kept");
+            }
+        }
+        RulesCommand::Enable { id } | RulesCommand::Disable { id } => {
+            let enable = matches!(command, RulesCommand::Enable { .. });
+            own_rule(&store, &me, id).await?;
+            let rule = store
+                .update_rule(
+                    id,
+                    RuleUpdate {
+                        enabled: Some(enable),
+                        ..RuleUpdate::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            print_rule(&rule, as_json, if enable { "enabled" } else { "disabled" });
+        }
+        RulesCommand::Snooze { id, duration, off } => {
+            own_rule(&store, &me, id).await?;
+            let until = match (off, duration) {
+                (true, _) | (false, None) => None,
+                (false, Some(d)) => Some(
+                    now + chrono::Duration::from_std(d)
+                        .map_err(|_| "that is too long".to_owned())?,
+                ),
+            };
+            let rule = store
+                .update_rule(
+                    id,
+                    RuleUpdate {
+                        snoozed_until: Some(until),
+                        ..RuleUpdate::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if as_json {
+                println!("{}", rule_json(&rule));
+            } else if let Some(at) = until {
+                println!(
+                    "snoozed rule #{id} until {}: {}",
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    rule_text(&rule)
+                );
+            } else {
+                print_rule(&rule, false, "woke");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The user's rule, or the same "not found" whether it is missing or someone else's.
+async fn own_rule(store: &SeaStore, me: &User, id: RuleId) -> Result<Rule, String> {
+    match store.get_rule(id).await {
+        Ok(rule) if rule.owner == me.id => Ok(rule),
+        Ok(_) | Err(StoreError::NotFound { .. }) => Err(format!(
+            "rule #{id} not found; `invest rules list` shows yours"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `AAPL crosses above 200`, from the stored condition.
+fn rule_text(rule: &Rule) -> String {
+    match Condition::from_document(&rule.condition) {
+        Ok(condition) => format!("{} {condition}", rule.symbol),
+        Err(_) => format!("{} (unreadable condition)", rule.symbol),
+    }
+}
+
+/// The stored rule with its text form.
+fn rule_json(rule: &Rule) -> serde_json::Value {
+    let mut value = json!(rule);
+    value["text"] = json!(rule_text(rule));
+    value
+}
+
+fn print_rule(rule: &Rule, as_json: bool, verb: &str) {
+    if as_json {
+        println!("{}", rule_json(rule));
+    } else {
+        println!("{verb} rule #{}: {}", rule.id, rule_text(rule));
+    }
+}
 
 /// `invest rules backtest "<rule>" --csv FILE`
 pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> Result<ExitCode, String> {

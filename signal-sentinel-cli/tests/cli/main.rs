@@ -10,19 +10,36 @@ struct Run {
 }
 
 fn invest(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_invest"))
+    invest_with_input(dir, env, args, "")
+}
+
+/// `invest` with `input` on its standard input.
+fn invest_with_input(dir: &Path, env: &[(&str, &str)], args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invest"))
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
         .envs(env.iter().copied())
         .args(args)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run invest");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("run invest");
     Run {
         code: status.code().expect("exit code"),
         stdout: String::from_utf8(stdout).unwrap(),
@@ -312,6 +329,160 @@ fn rules_backtest_prints_a_table_or_json() {
     );
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("has no bars for ABC"), "{}", run.stderr);
+}
+
+#[test]
+fn users_and_rules_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    let create = |email: &str, password: &str| {
+        invest_with_input(
+            dir.path(),
+            &env,
+            &["auth", "create-user", email, "--password-stdin"],
+            &format!("{password}\n"),
+        )
+    };
+
+    let none = run(&["rules", "list"]);
+    assert_eq!(none.code, 1);
+    assert!(
+        none.stderr
+            .contains("error: there is no user yet; create one with `invest auth create-user"),
+        "{}",
+        none.stderr
+    );
+    let short = create("ann@example.com", "short");
+    assert_eq!(short.code, 1);
+    assert!(
+        short.stderr.contains("8 to 1024 characters"),
+        "{}",
+        short.stderr
+    );
+    let ann = create("Ann@Example.com", "correct horse battery");
+    assert_eq!(ann.code, 0, "{}", ann.stderr);
+    assert_eq!(ann.stdout, "created user ann@example.com (#1)\n");
+    let again = create("ann@example.com", "another password");
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("exists already"), "{}", again.stderr);
+    let users = run(&["auth", "list-users", "--json"]);
+    let users: serde_json::Value = serde_json::from_str(&users.stdout).unwrap();
+    assert_eq!(users[0]["email"], "ann@example.com");
+    assert!(users[0].get("password_hash").is_none(), "{users}");
+
+    let added = run(&[
+        "rules",
+        "add",
+        "aapl crosses above 200",
+        "--frequency",
+        "once",
+        "--name",
+        "breakout",
+    ]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert_eq!(added.stdout, "added rule #1: AAPL crosses above 200\n");
+    let bad = run(&["rules", "add", "AAPL crosses abve 200"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr
+            .starts_with("error: rule: column 14: expected 'above' or 'below'"),
+        "{}",
+        bad.stderr
+    );
+    let template = run(&["rules", "add", "AAPL price > 1", "--message", "{{prize}}"]);
+    assert_eq!(template.code, 1);
+    assert!(template.stderr.contains("prize"), "{}", template.stderr);
+    assert_eq!(
+        run(&["rules", "add", "MSFT rsi(14) > 70", "--disabled"]).code,
+        0
+    );
+
+    let table = run(&["rules", "list"]);
+    assert_eq!(table.code, 0);
+    assert!(
+        table.stdout.contains("AAPL crosses above 200"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("breakout"));
+    let enabled = run(&["rules", "list", "--enabled", "--json"]);
+    let enabled: serde_json::Value = serde_json::from_str(&enabled.stdout).unwrap();
+    assert_eq!(enabled.as_array().unwrap().len(), 1);
+    assert_eq!(enabled[0]["text"], "AAPL crosses above 200");
+    assert_eq!(enabled[0]["options"]["frequency"], "once");
+    let msft = run(&["rules", "list", "--symbol", "msft", "--json"]);
+    let msft: serde_json::Value = serde_json::from_str(&msft.stdout).unwrap();
+    assert_eq!(
+        (msft[0]["id"].clone(), msft[0]["enabled"].clone()),
+        (2.into(), false.into())
+    );
+
+    let show = run(&["rules", "show", "1", "--json"]);
+    let show: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(
+        (show["name"].clone(), show["state"].clone()),
+        ("breakout".into(), serde_json::Value::Null)
+    );
+    let snoozed = run(&["rules", "snooze", "1", "--for", "2h", "--json"]);
+    let snoozed: serde_json::Value = serde_json::from_str(&snoozed.stdout).unwrap();
+    assert!(snoozed["snoozed_until"].is_string(), "{snoozed}");
+    let woke = run(&["rules", "snooze", "#1", "--off", "--json"]);
+    let woke: serde_json::Value = serde_json::from_str(&woke.stdout).unwrap();
+    assert!(woke["snoozed_until"].is_null(), "{woke}");
+    assert_eq!(
+        run(&["rules", "snooze", "1"]).code,
+        2,
+        "a duration or --off"
+    );
+    assert_eq!(
+        run(&["rules", "disable", "1"]).stdout,
+        "disabled rule #1: AAPL crosses above 200\n"
+    );
+    assert_eq!(
+        run(&["rules", "enable", "1"]).stdout,
+        "enabled rule #1: AAPL crosses above 200\n"
+    );
+    let missing = run(&["rules", "show", "9"]);
+    assert_eq!(missing.code, 1);
+    assert_eq!(
+        missing.stderr,
+        "error: rule #9 not found; `invest rules list` shows yours\n"
+    );
+    assert_eq!(run(&["rules", "show", "abc"]).code, 2);
+
+    // A second user: the first user's rules answer exactly as missing ones.
+    assert_eq!(create("bob@example.com", "bob's long password").code, 0);
+    let ambiguous = run(&["rules", "list"]);
+    assert_eq!(ambiguous.code, 1);
+    assert!(
+        ambiguous.stderr.contains("--user EMAIL"),
+        "{}",
+        ambiguous.stderr
+    );
+    for args in [
+        ["rules", "show", "1"],
+        ["rules", "rm", "1"],
+        ["rules", "disable", "1"],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--user", "bob@example.com"]);
+        let other = run(&args);
+        assert_eq!(other.code, 1, "{args:?}");
+        assert_eq!(
+            other.stderr,
+            "error: rule #1 not found; `invest rules list` shows yours\n"
+        );
+    }
+    let bobs = run(&["rules", "list", "--user", "bob@example.com", "--json"]);
+    assert_eq!(bobs.stdout.trim(), "[]");
+
+    let rm = run(&["rules", "rm", "2", "--user", "ann@example.com"]);
+    assert_eq!(rm.stdout, "deleted rule #2; its alerts are kept\n");
+    let left = run(&["rules", "list", "--user", "ann@example.com", "--json"]);
+    let left: serde_json::Value = serde_json::from_str(&left.stdout).unwrap();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["enabled"], true);
 }
 
 #[test]
