@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use signal_sentinel::domain::RuleId;
+use signal_sentinel::domain::{AlertId, RuleId};
 
 /// Signal Sentinel — your AI-powered market watchdog.
 ///
@@ -80,6 +80,11 @@ pub(crate) enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Stored alerts.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
     },
     /// Users.
     Auth {
@@ -291,6 +296,99 @@ pub(crate) enum RulesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum AlertsCommand {
+    /// Your newest alerts, e.g. `invest alerts list --limit 5 --symbol AAPL`.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        limit: u64,
+        /// Only this symbol's alerts.
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Only this rule's alerts.
+        #[arg(long, value_name = "ID", value_parser = parse_rule_id)]
+        rule: Option<RuleId>,
+        /// Only `new` (not acknowledged) or `acknowledged` alerts.
+        #[arg(long, value_parser = ["new", "acknowledged"])]
+        state: Option<String>,
+        /// Only alerts of the last AGE (`24h`, `7d`, `2w`) or since a date (`2026-11-01`, UTC).
+        #[arg(long, value_name = "AGE|DATE", value_parser = parse_since)]
+        since: Option<Since>,
+    },
+    /// One alert and its delivery to each channel, e.g. `invest alerts show 41`.
+    Show {
+        /// The alert's id.
+        #[arg(value_parser = parse_alert_id)]
+        id: AlertId,
+    },
+    /// Mark an alert as seen.
+    Ack {
+        /// The alert's id.
+        #[arg(value_parser = parse_alert_id)]
+        id: AlertId,
+    },
+    /// Delete your alerts older than an age or a date, e.g. `invest alerts clean --older-than 30d`.
+    Clean {
+        /// `30d`, `12h`, `2w`, or a date (`2026-01-01`, UTC).
+        #[arg(long, value_name = "AGE|DATE", value_parser = parse_since)]
+        older_than: Since,
+    },
+}
+
+/// An instant given as an age before now or as a date.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Since {
+    /// This long before now.
+    Age(chrono::Duration),
+    /// Midnight UTC of this date.
+    Date(chrono::NaiveDate),
+}
+
+impl Since {
+    /// The instant, relative to `now`.
+    pub(crate) fn instant(
+        self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Self::Age(age) => now - age,
+            Self::Date(date) => date.and_time(chrono::NaiveTime::MIN).and_utc(),
+        }
+    }
+}
+
+/// `24h`, `30d`, `2w`, or `2026-11-01`.
+pub(crate) fn parse_since(text: &str) -> Result<Since, String> {
+    let text = text.trim();
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(Since::Date(date));
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let hint = || format!("{text:?} is neither an age (24h, 30d, 2w) nor a date (2026-11-01)");
+    let n: i64 = number.parse().map_err(|_| hint())?;
+    let hours = match unit {
+        "h" => n,
+        "d" => n * 24,
+        "w" => n * 24 * 7,
+        _ => return Err(hint()),
+    };
+    if !(1..=24 * 365 * 100).contains(&hours) {
+        return Err(format!("{text:?} is out of range (1 hour to 100 years)"));
+    }
+    Ok(Since::Age(chrono::Duration::hours(hours)))
+}
+
+/// An alert id: a positive number (`#41` is accepted too).
+pub(crate) fn parse_alert_id(text: &str) -> Result<AlertId, String> {
+    text.trim().trim_start_matches('#').parse().map_err(|_| {
+        format!("{text:?} is not an alert id; use the number `invest alerts list` shows")
+    })
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum AuthCommand {
     /// Create a user, e.g. `echo "$PASSWORD" | invest auth create-user ann@example.com
     /// --password-stdin`.
@@ -366,5 +464,20 @@ mod tests {
         assert!(parse_interval("0").is_err());
         assert!(parse_interval("5d").unwrap_err().contains("unknown unit"));
         assert!(parse_interval("soon").is_err());
+    }
+
+    #[test]
+    fn ages_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let at = |t: &str| parse_since(t).map(|s| s.instant(now).to_rfc3339());
+        assert_eq!(at("24h").unwrap(), "2026-11-27T12:00:00+00:00");
+        assert_eq!(at("30d").unwrap(), "2026-10-29T12:00:00+00:00");
+        assert_eq!(at("2w").unwrap(), "2026-11-14T12:00:00+00:00");
+        assert_eq!(at("2026-11-01").unwrap(), "2026-11-01T00:00:00+00:00");
+        assert!(at("0d").unwrap_err().contains("out of range"));
+        assert!(at("30 days").unwrap_err().contains("neither an age"));
+        assert!(at("2026-13-01").is_err());
     }
 }

@@ -70,6 +70,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Rules { command } => {
             commands::rules::run(&settings, cli.global.user.as_deref(), command, json).await
         }
+        Command::Alerts { command } => {
+            commands::alerts::run(&settings, cli.global.user.as_deref(), command, json).await
+        }
         Command::Auth { command } => commands::auth::run(&settings, command, json).await,
         Command::Db { command } => match command {
             DbCommand::Migrate => commands::db::migrate(&settings, json).await,

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub(crate) mod alerts;
 pub(crate) mod auth;
 pub(crate) mod db;
 pub(crate) mod demo;

@@ -486,6 +486,91 @@ fn users_and_rules_from_the_terminal() {
 }
 
 #[test]
+fn alerts_list_show_ack_and_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("DATABASE_URL", "sqlite://./data/demo.db"),
+    ];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = run(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    // The demo leaves one user, 41 alerts and a console channel they wait for.
+    assert_eq!(run(&["demo", "--pace", "0"]).code, 0);
+
+    let newest = json(&["alerts", "list", "--limit", "3", "--json"]);
+    let ids: Vec<_> = newest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(ids, [41, 40, 39]);
+    let table = run(&["alerts", "list", "--limit", "1"]);
+    assert!(
+        table
+            .stdout
+            .contains("GOOG crosses below sma(6): now 529.94"),
+        "{}",
+        table.stdout
+    );
+
+    let shown = json(&["alerts", "show", "41", "--json"]);
+    assert_eq!(shown["symbol"], "GOOG");
+    assert_eq!(shown["deliveries"][0]["channel"], "console");
+    assert_eq!(shown["deliveries"][0]["status"], "pending");
+    let text = run(&["alerts", "show", "#41"]);
+    assert!(text.stdout.contains("console"), "{}", text.stdout);
+
+    let acked = json(&["alerts", "ack", "41", "--json"]);
+    assert_eq!(acked["state"], "acknowledged");
+    let fresh = json(&["alerts", "list", "--state", "new", "--limit", "1", "--json"]);
+    assert_eq!(fresh[0]["id"], 40);
+    let ibm = json(&[
+        "alerts",
+        "list",
+        "--symbol",
+        "ibm",
+        "--since",
+        "2009-08-01",
+        "--json",
+    ]);
+    assert_eq!(ibm.as_array().unwrap().len(), 1, "{ibm}");
+
+    let cleaned = json(&["alerts", "clean", "--older-than", "2005-01-01", "--json"]);
+    assert_eq!(cleaned["deleted"], 18);
+    let gone = run(&["alerts", "show", "1"]);
+    assert_eq!(
+        (gone.code, gone.stderr.as_str()),
+        (
+            1,
+            "error: alert #1 not found; `invest alerts list` shows yours\n"
+        )
+    );
+    assert_eq!(run(&["alerts", "clean", "--older-than", "30"]).code, 2);
+    assert_eq!(run(&["alerts", "list", "--state", "old"]).code, 2);
+
+    // Another user sees none of them.
+    let bob = invest_with_input(
+        dir.path(),
+        &env,
+        &["auth", "create-user", "bob@example.com", "--password-stdin"],
+        "bob's long password\n",
+    );
+    assert_eq!(bob.code, 0, "{}", bob.stderr);
+    let other = run(&["alerts", "ack", "40", "--user", "bob@example.com"]);
+    assert_eq!(
+        other.stderr,
+        "error: alert #40 not found; `invest alerts list` shows yours\n"
+    );
+    let none = json(&["alerts", "list", "--user", "bob@example.com", "--json"]);
+    assert_eq!(none, serde_json::json!([]));
+}
+
+#[test]
 fn monitor_run_reports_one_cycle() {
     let dir = tempfile::tempdir().unwrap();
     let csv = xyz_csv(dir.path());

@@ -1,0 +1,163 @@
+//! `invest alerts …`
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use signal_sentinel::clock::{Clock, SystemClock};
+use signal_sentinel::config::Settings;
+use signal_sentinel::domain::{Alert, AlertId, AlertQuery, AlertState, Symbol, User};
+use signal_sentinel::store::{AlertStore, ChannelStore, MonitorStore, SeaStore, StoreError};
+
+use crate::cli::AlertsCommand;
+
+pub(crate) async fn run(
+    settings: &Settings,
+    user: Option<&str>,
+    command: AlertsCommand,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let (store, me) = super::open_as(settings, user).await?;
+    let now = SystemClock.now();
+    match command {
+        AlertsCommand::List {
+            limit,
+            symbol,
+            rule,
+            state,
+            since,
+        } => {
+            let query = AlertQuery {
+                rule_id: rule,
+                symbol: symbol
+                    .map(|s| Symbol::parse(&s))
+                    .transpose()
+                    .map_err(|e| e.to_string())?,
+                since: since.map(|s| s.instant(now)),
+                state: state
+                    .map(|s| s.parse::<AlertState>())
+                    .transpose()
+                    .map_err(|e| e.to_string())?,
+                ..AlertQuery::newest(me.id, limit)
+            };
+            let alerts = store.list_alerts(&query).await.map_err(|e| e.to_string())?;
+            if as_json {
+                println!("{}", json!(alerts));
+            } else if alerts.is_empty() {
+                println!("no alerts");
+            } else {
+                println!(
+                    "{:>6}  {:<16}  {:<8}  {:<9}  {:<4}  MESSAGE",
+                    "ID", "FIRED (UTC)", "SYMBOL", "KIND", "NEW"
+                );
+                for a in &alerts {
+                    println!(
+                        "{:>6}  {:<16}  {:<8}  {:<9}  {:<4}  {}",
+                        a.id.to_string(),
+                        a.fired_at.format("%Y-%m-%d %H:%M"),
+                        a.symbol.as_str(),
+                        a.kind.as_str(),
+                        if a.state == AlertState::New { "*" } else { "" },
+                        a.message
+                    );
+                }
+            }
+        }
+        AlertsCommand::Show { id } => {
+            let alert = own_alert(&store, &me, id).await?;
+            let mut deliveries = Vec::new();
+            for d in store.list_deliveries(id).await.map_err(|e| e.to_string())? {
+                let channel = match store.get_channel(d.channel_id).await {
+                    Ok(c) => c.name,
+                    Err(StoreError::NotFound { .. }) => format!("#{} (removed)", d.channel_id),
+                    Err(e) => return Err(e.to_string()),
+                };
+                deliveries.push(json!({
+                    "channel": channel,
+                    "channel_id": d.channel_id,
+                    "status": d.status.as_str(),
+                    "attempts": d.attempts,
+                    "next_attempt_at": d.next_attempt_at,
+                    "sent_at": d.sent_at,
+                    "last_error": d.last_error,
+                }));
+            }
+            if as_json {
+                let mut value = json!(alert);
+                value["deliveries"] = json!(deliveries);
+                println!("{value}");
+            } else {
+                println!("alert #{}: {}", alert.id, alert.message);
+                println!(
+                    "  fired:       {} at {} ({}, episode {})",
+                    alert.fired_at.format("%Y-%m-%d %H:%M UTC"),
+                    alert.price,
+                    alert.kind.as_str(),
+                    alert.episode
+                );
+                if let Some(rule) = alert.rule_id {
+                    println!("  rule:        #{rule}");
+                }
+                match alert.acknowledged_at {
+                    Some(at) => println!("  seen:        {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    None => println!("  seen:        not yet (`invest alerts ack {}`)", alert.id),
+                }
+                if deliveries.is_empty() {
+                    println!("  deliveries:  none (no channel was enabled)");
+                } else {
+                    println!("  deliveries:");
+                    for d in &deliveries {
+                        println!(
+                            "    {:<20}  {:<8}  {} attempt(s){}",
+                            d["channel"].as_str().unwrap_or_default(),
+                            d["status"].as_str().unwrap_or_default(),
+                            d["attempts"],
+                            d["last_error"]
+                                .as_str()
+                                .map(|e| format!("  last error: {e}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        AlertsCommand::Ack { id } => {
+            own_alert(&store, &me, id).await?;
+            let alert = store
+                .acknowledge_alert(id, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            if as_json {
+                println!("{}", json!(alert));
+            } else {
+                println!("acknowledged alert #{id}: {}", alert.message);
+            }
+        }
+        AlertsCommand::Clean { older_than } => {
+            let before = older_than.instant(now);
+            let deleted = store
+                .delete_alerts_before(me.id, before)
+                .await
+                .map_err(|e| e.to_string())?;
+            if as_json {
+                println!("{}", json!({"deleted": deleted, "before": before}));
+            } else {
+                println!(
+                    "deleted {deleted} alert(s) fired before {}",
+                    before.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The user's alert, or the same "not found" whether it is missing or someone else's.
+async fn own_alert(store: &SeaStore, me: &User, id: AlertId) -> Result<Alert, String> {
+    match store.get_alert(id).await {
+        Ok(alert) if alert.owner == me.id => Ok(alert),
+        Ok(_) | Err(StoreError::NotFound { .. }) => Err(format!(
+            "alert #{id} not found; `invest alerts list` shows yours"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
