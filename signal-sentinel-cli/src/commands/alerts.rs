@@ -10,6 +10,8 @@ use signal_sentinel::store::{AlertStore, ChannelStore, MonitorStore, SeaStore, S
 
 use crate::cli::AlertsCommand;
 
+use crate::output::out;
+
 pub(crate) async fn run(
     settings: &Settings,
     user: Option<&str>,
@@ -41,16 +43,20 @@ pub(crate) async fn run(
             };
             let alerts = store.list_alerts(&query).await.map_err(|e| e.to_string())?;
             if as_json {
-                println!("{}", json!(alerts));
+                out!("{}", json!(alerts));
             } else if alerts.is_empty() {
-                println!("no alerts");
+                out!("no alerts");
             } else {
-                println!(
+                out!(
                     "{:>6}  {:<16}  {:<8}  {:<9}  {:<4}  MESSAGE",
-                    "ID", "FIRED (UTC)", "SYMBOL", "KIND", "NEW"
+                    "ID",
+                    "FIRED (UTC)",
+                    "SYMBOL",
+                    "KIND",
+                    "NEW"
                 );
                 for a in &alerts {
-                    println!(
+                    out!(
                         "{:>6}  {:<16}  {:<8}  {:<9}  {:<4}  {}",
                         a.id.to_string(),
                         a.fired_at.format("%Y-%m-%d %H:%M"),
@@ -84,10 +90,10 @@ pub(crate) async fn run(
             if as_json {
                 let mut value = json!(alert);
                 value["deliveries"] = json!(deliveries);
-                println!("{value}");
+                out!("{value}");
             } else {
-                println!("alert #{}: {}", alert.id, alert.message);
-                println!(
+                out!("alert #{}: {}", alert.id, alert.message);
+                out!(
                     "  fired:       {} at {} ({}, episode {})",
                     alert.fired_at.format("%Y-%m-%d %H:%M UTC"),
                     alert.price,
@@ -95,18 +101,18 @@ pub(crate) async fn run(
                     alert.episode
                 );
                 if let Some(rule) = alert.rule_id {
-                    println!("  rule:        #{rule}");
+                    out!("  rule:        #{rule}");
                 }
                 match alert.acknowledged_at {
-                    Some(at) => println!("  seen:        {}", at.format("%Y-%m-%d %H:%M UTC")),
-                    None => println!("  seen:        not yet (`invest alerts ack {}`)", alert.id),
+                    Some(at) => out!("  seen:        {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    None => out!("  seen:        not yet (`invest alerts ack {}`)", alert.id),
                 }
                 if deliveries.is_empty() {
-                    println!("  deliveries:  none (no channel was enabled)");
+                    out!("  deliveries:  none (no channel was enabled)");
                 } else {
-                    println!("  deliveries:");
+                    out!("  deliveries:");
                     for d in &deliveries {
-                        println!(
+                        out!(
                             "    {:<20}  {:<8}  {} attempt(s){}",
                             d["channel"].as_str().unwrap_or_default(),
                             d["status"].as_str().unwrap_or_default(),
@@ -127,9 +133,9 @@ pub(crate) async fn run(
                 .await
                 .map_err(|e| e.to_string())?;
             if as_json {
-                println!("{}", json!(alert));
+                out!("{}", json!(alert));
             } else {
-                println!("acknowledged alert #{id}: {}", alert.message);
+                out!("acknowledged alert #{id}: {}", alert.message);
             }
         }
         AlertsCommand::Clean { older_than } => {
@@ -139,9 +145,9 @@ pub(crate) async fn run(
                 .await
                 .map_err(|e| e.to_string())?;
             if as_json {
-                println!("{}", json!({"deleted": deleted, "before": before}));
+                out!("{}", json!({"deleted": deleted, "before": before}));
             } else {
-                println!(
+                out!(
                     "deleted {deleted} alert(s) fired before {}",
                     before.format("%Y-%m-%d %H:%M UTC")
                 );

@@ -12,6 +12,8 @@ use signal_sentinel::store::{SeaStore, StoreError, UserStore};
 
 use crate::cli::AuthCommand;
 
+use crate::output::out;
+
 pub(crate) async fn run(
     settings: &Settings,
     command: AuthCommand,
@@ -48,23 +50,23 @@ pub(crate) async fn run(
                     e => e.to_string(),
                 })?;
             if as_json {
-                println!("{}", json!(user));
+                out!("{}", json!(user));
             } else {
-                println!("created user {} (#{})", user.email, user.id);
+                out!("created user {} (#{})", user.email, user.id);
             }
         }
         AuthCommand::ListUsers => {
             let users = store.list_users().await.map_err(|e| e.to_string())?;
             if as_json {
-                println!("{}", json!(users));
+                out!("{}", json!(users));
             } else if users.is_empty() {
-                println!(
+                out!(
                     "no users yet; create one with `invest auth create-user EMAIL --password-stdin`"
                 );
             } else {
-                println!("{:>5}  {:<32}  {:<20}  CREATED", "ID", "E-MAIL", "NAME");
+                out!("{:>5}  {:<32}  {:<20}  CREATED", "ID", "E-MAIL", "NAME");
                 for u in &users {
-                    println!(
+                    out!(
                         "{:>5}  {:<32}  {:<20}  {}",
                         u.id.to_string(),
                         u.email.to_string(),

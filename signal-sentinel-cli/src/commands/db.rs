@@ -6,6 +6,8 @@ use serde_json::json;
 use signal_sentinel::config::Settings;
 use signal_sentinel::store::SeaStore;
 
+use crate::output::out;
+
 /// `invest db migrate`
 pub(crate) async fn migrate(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
     let store = SeaStore::connect(&settings.database_url)
@@ -14,20 +16,20 @@ pub(crate) async fn migrate(settings: &Settings, as_json: bool) -> Result<ExitCo
     let applied = store.migrate().await.map_err(|e| e.to_string())?;
     store.close().await.map_err(|e| e.to_string())?;
     if as_json {
-        println!(
+        out!(
             "{}",
             json!({"database": settings.database_url.to_string(), "applied": applied})
         );
     } else if applied.is_empty() {
-        println!("{}: schema is up to date", settings.database_url);
+        out!("{}: schema is up to date", settings.database_url);
     } else {
-        println!(
+        out!(
             "{}: applied {} migration(s):",
             settings.database_url,
             applied.len()
         );
         for name in &applied {
-            println!("  {name}");
+            out!("  {name}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -39,7 +41,7 @@ pub(crate) async fn check(settings: &Settings, as_json: bool) -> Result<ExitCode
         .await
         .map_err(|e| e.to_string())?;
     if as_json {
-        println!(
+        out!(
             "{}",
             json!({
                 "database": settings.database_url.to_string(),
@@ -59,11 +61,11 @@ pub(crate) async fn check(settings: &Settings, as_json: bool) -> Result<ExitCode
             "sqlite" => format!("integrity check: {}", check.detail),
             _ => format!("server: {}", check.detail),
         };
-        println!("{}: {verdict} ({detail})", settings.database_url);
+        out!("{}: {verdict} ({detail})", settings.database_url);
         if check.pending_migrations.is_empty() {
-            println!("schema: up to date");
+            out!("schema: up to date");
         } else {
-            println!(
+            out!(
                 "schema: {} pending migration(s), applied by `invest db migrate` or at the next start: {}",
                 check.pending_migrations.len(),
                 check.pending_migrations.join(", ")

@@ -13,6 +13,8 @@ use signal_sentinel::store::SeaStore;
 
 use crate::cli::MarketArgs;
 
+use crate::output::out;
+
 /// A market and the clock it runs on.
 struct Market {
     data: Arc<dyn MarketData>,
@@ -93,7 +95,7 @@ pub(crate) async fn run(
     let monitor = monitor(settings, args, true).await?;
     let report = monitor.run_once().await.map_err(|e| e.to_string())?;
     if as_json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string(&report).map_err(|e| e.to_string())?
         );
@@ -104,7 +106,7 @@ pub(crate) async fn run(
 }
 
 fn print_report(report: &CycleReport, verbose: bool) {
-    println!(
+    out!(
         "cycle at {}: {} rules, {} evaluated on {} symbols in session, {} quotes from {} requests, {} alerts, {} ms",
         report.at.format("%Y-%m-%d %H:%M:%S UTC"),
         report.rules,
@@ -117,14 +119,17 @@ fn print_report(report: &CycleReport, verbose: bool) {
     );
     if verbose {
         for alert in &report.alerts {
-            println!(
+            out!(
                 "  alert #{}: {} {} — {}",
-                alert.id, alert.symbol, alert.price, alert.message
+                alert.id,
+                alert.symbol,
+                alert.price,
+                alert.message
             );
         }
     }
     for problem in &report.problems {
-        println!("  problem: {problem}");
+        out!("  problem: {problem}");
     }
     for p in &report.providers {
         let state = match p.state {
@@ -132,7 +137,7 @@ fn print_report(report: &CycleReport, verbose: bool) {
             signal_sentinel::market::BreakerState::Open => "OPEN",
             signal_sentinel::market::BreakerState::HalfOpen => "half-open",
         };
-        println!(
+        out!(
             "  provider {}: breaker {state}, {} calls, {} failed{}",
             p.name,
             p.calls,

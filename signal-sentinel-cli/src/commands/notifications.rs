@@ -18,6 +18,8 @@ use signal_sentinel::store::{ChannelStore, OutboxStore};
 
 use crate::cli::NotificationsCommand;
 
+use crate::output::out;
+
 pub(crate) async fn run(
     settings: &Settings,
     user: Option<&str>,
@@ -84,16 +86,16 @@ pub(crate) async fn run(
                 .await
                 .map_err(|e| e.to_string())?;
             if as_json {
-                println!("{}", json!(results));
+                out!("{}", json!(results));
             } else if results.is_empty() {
-                println!(
+                out!(
                     "no channels: add one with `invest notifications add-telegram` or `add-webhook`"
                 );
             } else {
                 for r in &results {
                     match &r.error {
-                        None => println!("{:<24} ok", r.channel),
-                        Some(e) => println!("{:<24} FAILED: {e}", r.channel),
+                        None => out!("{:<24} ok", r.channel),
+                        Some(e) => out!("{:<24} FAILED: {e}", r.channel),
                     }
                 }
             }
@@ -108,17 +110,20 @@ pub(crate) async fn run(
                 .await
                 .map_err(|e| e.to_string())?;
             if as_json {
-                println!(
+                out!(
                     "{}",
                     json!({"channels": channels, "pending_deliveries": pending})
                 );
             } else {
-                println!(
+                out!(
                     "{:<24} {:<9} {:<8} {:<20} LAST ERROR",
-                    "CHANNEL", "KIND", "ENABLED", "LAST SUCCESS"
+                    "CHANNEL",
+                    "KIND",
+                    "ENABLED",
+                    "LAST SUCCESS"
                 );
                 for c in &channels {
-                    println!(
+                    out!(
                         "{:<24} {:<9} {:<8} {:<20} {}",
                         c.name,
                         c.kind.as_str(),
@@ -129,7 +134,7 @@ pub(crate) async fn run(
                         c.last_error.as_deref().unwrap_or("—")
                     );
                 }
-                println!("{pending} deliveries waiting");
+                out!("{pending} deliveries waiting");
             }
         }
         NotificationsCommand::Prefs {
@@ -252,8 +257,8 @@ pub(crate) async fn run(
 
 fn print(as_json: bool, value: serde_json::Value, text: &str) {
     if as_json {
-        println!("{value}");
+        out!("{value}");
     } else {
-        println!("{text}");
+        out!("{text}");
     }
 }

@@ -10,6 +10,8 @@ use signal_sentinel::config::Settings;
 use signal_sentinel::domain::Symbol;
 use signal_sentinel::market::{MarketData, probe_providers, providers_from_settings};
 
+use crate::output::out;
+
 /// `invest quote SYMBOL…`
 pub(crate) async fn quote(
     settings: &Settings,
@@ -28,16 +30,19 @@ pub(crate) async fn quote(
         .filter(|s| !quotes.iter().any(|q| &q.symbol == *s))
         .collect();
     if as_json {
-        println!("{}", json!({"quotes": quotes, "missing": missing}));
+        out!("{}", json!({"quotes": quotes, "missing": missing}));
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    out!(
         "{:<10} {:>12} {:>9}  {:<20}  PROVIDER",
-        "SYMBOL", "PRICE", "CHANGE", "TIME (NEW YORK)"
+        "SYMBOL",
+        "PRICE",
+        "CHANGE",
+        "TIME (NEW YORK)"
     );
     for symbol in &symbols {
         match quotes.iter().find(|q| &q.symbol == symbol) {
-            Some(q) => println!(
+            Some(q) => out!(
                 "{:<10} {:>12} {:>9}  {:<20}  {}",
                 q.symbol.as_str(),
                 q.price.to_string(),
@@ -49,7 +54,7 @@ pub(crate) async fn quote(
                     .to_string(),
                 q.source
             ),
-            None => println!("{:<10} {:>12}", symbol.as_str(), "no data"),
+            None => out!("{:<10} {:>12}", symbol.as_str(), "no data"),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -64,16 +69,16 @@ pub(crate) async fn providers_status(
     let symbol = Symbol::parse(symbol).map_err(|e| e.to_string())?;
     let probes = probe_providers(settings, &symbol).await?;
     if as_json {
-        println!("{}", json!(probes));
+        out!("{}", json!(probes));
     } else {
-        println!("{:<9} {:<6} {:>8}  ANSWER", "PROVIDER", "STATE", "TIME");
+        out!("{:<9} {:<6} {:>8}  ANSWER", "PROVIDER", "STATE", "TIME");
         for p in &probes {
             let answer = match (&p.price, &p.error) {
                 (Some(price), _) => format!("{symbol} {price}"),
                 (None, Some(e)) => e.clone(),
                 (None, None) => String::new(),
             };
-            println!(
+            out!(
                 "{:<9} {:<6} {:>6}ms  {answer}",
                 p.provider,
                 if p.ok { "ok" } else { "FAIL" },

@@ -18,6 +18,8 @@ use signal_sentinel::store::{RuleStateStore, RuleStore, SeaStore, StoreError};
 
 use crate::cli::{FrequencyArg, RulesCommand};
 
+use crate::output::out;
+
 /// `invest rules add|list|show|rm|enable|disable|snooze` (backtest needs no database).
 pub(crate) async fn run(
     settings: &Settings,
@@ -86,16 +88,19 @@ pub(crate) async fn run(
             let rules = store.list_rules(&filter).await.map_err(|e| e.to_string())?;
             if as_json {
                 let rows: Vec<_> = rules.iter().map(rule_json).collect();
-                println!("{}", serde_json::Value::Array(rows));
+                out!("{}", serde_json::Value::Array(rows));
             } else if rules.is_empty() {
-                println!("no rules; add one with `invest rules add \"AAPL crosses above 200\"`");
+                out!("no rules; add one with `invest rules add \"AAPL crosses above 200\"`");
             } else {
-                println!(
+                out!(
                     "{:>5}  {:<3}  {:<40}  {:<16}  LAST FIRED",
-                    "ID", "ON", "RULE", "NAME"
+                    "ID",
+                    "ON",
+                    "RULE",
+                    "NAME"
                 );
                 for r in &rules {
-                    println!(
+                    out!(
                         "{:>5}  {:<3}  {:<40}  {:<16}  {}",
                         r.id.to_string(),
                         if r.enabled { "yes" } else { "no" },
@@ -117,30 +122,30 @@ pub(crate) async fn run(
             if as_json {
                 let mut value = rule_json(&rule);
                 value["state"] = json!(state);
-                println!("{value}");
+                out!("{value}");
             } else {
-                println!("rule #{}: {}", rule.id, rule_text(&rule));
+                out!("rule #{}: {}", rule.id, rule_text(&rule));
                 if let Some(name) = &rule.name {
-                    println!("  name:        {name}");
+                    out!("  name:        {name}");
                 }
-                println!("  enabled:     {}", if rule.enabled { "yes" } else { "no" });
-                println!(
+                out!("  enabled:     {}", if rule.enabled { "yes" } else { "no" });
+                out!(
                     "  phase:       {}",
                     state
                         .as_ref()
                         .map_or("armed (not evaluated yet)", |s| s.phase.as_str())
                 );
                 if let Some(state) = &state {
-                    println!("  fired:       {} times", state.episode);
+                    out!("  fired:       {} times", state.episode);
                 }
                 if let Some(at) = rule.last_triggered_at {
-                    println!("  last fired:  {}", at.format("%Y-%m-%d %H:%M UTC"));
+                    out!("  last fired:  {}", at.format("%Y-%m-%d %H:%M UTC"));
                 }
                 if let Some(at) = rule.snoozed_until.filter(|at| *at > now) {
-                    println!("  snoozed:     until {}", at.format("%Y-%m-%d %H:%M UTC"));
+                    out!("  snoozed:     until {}", at.format("%Y-%m-%d %H:%M UTC"));
                 }
-                println!("  options:     {}", json!(rule.options));
-                println!(
+                out!("  options:     {}", json!(rule.options));
+                out!(
                     "  created:     {}",
                     rule.created_at.format("%Y-%m-%d %H:%M UTC")
                 );
@@ -150,9 +155,9 @@ pub(crate) async fn run(
             own_rule(&store, &me, id).await?;
             store.delete_rule(id).await.map_err(|e| e.to_string())?;
             if as_json {
-                println!("{}", json!({"deleted": id}));
+                out!("{}", json!({"deleted": id}));
             } else {
-                println!("deleted rule #{id}; its alerts are kept");
+                out!("deleted rule #{id}; its alerts are kept");
             }
         }
         RulesCommand::Enable { id } | RulesCommand::Disable { id } => {
@@ -190,9 +195,9 @@ pub(crate) async fn run(
                 .await
                 .map_err(|e| e.to_string())?;
             if as_json {
-                println!("{}", rule_json(&rule));
+                out!("{}", rule_json(&rule));
             } else if let Some(at) = until {
-                println!(
+                out!(
                     "snoozed rule #{id} until {}: {}",
                     at.format("%Y-%m-%d %H:%M UTC"),
                     rule_text(&rule)
@@ -233,9 +238,9 @@ fn rule_json(rule: &Rule) -> serde_json::Value {
 
 fn print_rule(rule: &Rule, as_json: bool, verb: &str) {
     if as_json {
-        println!("{}", rule_json(rule));
+        out!("{}", rule_json(rule));
     } else {
-        println!("{verb} rule #{}: {}", rule.id, rule_text(rule));
+        out!("{verb} rule #{}: {}", rule.id, rule_text(rule));
     }
 }
 
@@ -257,25 +262,28 @@ pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> Result<Ex
         &bars,
     );
     if as_json {
-        println!(
+        out!(
             "{}",
             json!({"rule": rule.to_string(), "sessions": bars.len(), "alerts": alerts})
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    out!(
         "{} over {} sessions: {} alerts",
         rule,
         bars.len(),
         alerts.len()
     );
     if !alerts.is_empty() {
-        println!(
+        out!(
             "{:<9} {:>7}  {:<10}  {:>10}",
-            "kind", "episode", "date", "price"
+            "kind",
+            "episode",
+            "date",
+            "price"
         );
         for a in &alerts {
-            println!(
+            out!(
                 "{:<9} {:>7}  {:<10}  {:>10}",
                 a.kind.as_str(),
                 a.episode,

@@ -571,6 +571,28 @@ fn alerts_list_show_ack_and_clean() {
 }
 
 #[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    // Like `invest demo | head -0`: the reader is gone before the first line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invest"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SECRET_KEY", "0123456789abcdef0123456789abcdef")
+        .args(["demo", "--pace", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
 fn monitor_run_reports_one_cycle() {
     let dir = tempfile::tempdir().unwrap();
     let csv = xyz_csv(dir.path());
