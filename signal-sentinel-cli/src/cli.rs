@@ -96,6 +96,15 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Print the HTTP API's OpenAPI spec (JSON), e.g. `invest openapi > openapi.json`.
+    Openapi,
+    /// Print a shell completion script, e.g. `invest completions bash >
+    /// /etc/bash_completion.d/invest`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -37,6 +37,21 @@ fn fail(message: &str) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
+    // What needs no configuration comes first (no SECRET_KEY generated, no database).
+    match &cli.command {
+        Command::Openapi => {
+            output::out!("{}", signal_sentinel_http::openapi().spec());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "invest", &mut script);
+            output::out!("{}", String::from_utf8_lossy(&script).trim_end());
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     // One TLS crypto provider for the whole process (ring); "already installed" is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
@@ -75,6 +90,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             commands::alerts::run(&settings, cli.global.user.as_deref(), command, json).await
         }
         Command::Auth { command } => commands::auth::run(&settings, command, json).await,
+        Command::Openapi | Command::Completions { .. } => unreachable!("handled above"),
         Command::Db { command } => match command {
             DbCommand::Migrate => commands::db::migrate(&settings, json).await,
             DbCommand::Check => commands::db::check(&settings, json).await,

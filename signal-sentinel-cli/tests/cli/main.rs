@@ -593,6 +593,33 @@ fn a_closed_pipe_ends_output_quietly() {
 }
 
 #[test]
+fn openapi_and_completions_need_no_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = invest(dir.path(), &[], &["openapi"]);
+    assert_eq!(spec.code, 0, "{}", spec.stderr);
+    let spec: serde_json::Value = serde_json::from_str(&spec.stdout).unwrap();
+    assert_eq!(spec["info"]["title"], "Signal Sentinel");
+    assert_eq!(spec["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(spec["paths"]["/api/health"]["get"].is_object(), "{spec}");
+    for (shell, marker) in [
+        ("bash", "_invest()"),
+        ("zsh", "#compdef invest"),
+        ("fish", "complete -c invest"),
+    ] {
+        let script = invest(dir.path(), &[], &["completions", shell]);
+        assert_eq!(script.code, 0, "{}", script.stderr);
+        assert!(script.stdout.contains(marker), "{shell}");
+        assert!(
+            script.stdout.contains("alerts") && script.stdout.contains("snooze"),
+            "{shell}"
+        );
+    }
+    assert_eq!(invest(dir.path(), &[], &["completions", "tcsh"]).code, 2);
+    // Neither wrote a key file or a database.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn monitor_run_reports_one_cycle() {
     let dir = tempfile::tempdir().unwrap();
     let csv = xyz_csv(dir.path());
