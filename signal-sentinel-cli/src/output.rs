@@ -18,7 +18,7 @@ pub(crate) fn line(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// `println!` for command output: see [`line`].
+/// `println!` for command output: see [`line()`].
 macro_rules! out {
     () => {
         $crate::output::line(format_args!(""))
