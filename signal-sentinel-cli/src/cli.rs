@@ -243,6 +243,34 @@ pub(crate) enum RulesCommand {
         #[arg(long)]
         disabled: bool,
     },
+    /// Change a rule in place, e.g. `invest rules edit 1 --rule "AAPL crosses above 210"
+    /// --cooldown 30`; what is not given stays as it is.
+    Edit {
+        /// The rule's id.
+        #[arg(value_parser = parse_rule_id)]
+        id: RuleId,
+        /// A new rule text (symbol and condition).
+        #[arg(long, value_name = "TEXT")]
+        rule: Option<String>,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// How often it fires.
+        #[arg(long, value_enum)]
+        frequency: Option<FrequencyArg>,
+        /// Minutes before it may fire again.
+        #[arg(long, value_name = "MINUTES")]
+        cooldown: Option<u32>,
+        /// A new message template.
+        #[arg(long, value_name = "TEMPLATE", conflicts_with = "default_message")]
+        message: Option<String>,
+        /// Go back to the default message.
+        #[arg(long)]
+        default_message: bool,
+        /// Evaluate before and after the regular session too (`true`) or not (`false`).
+        #[arg(long, value_name = "BOOL")]
+        extended_hours: Option<bool>,
+    },
     /// List your rules (`--symbol`, `--enabled`, `--disabled` narrow it).
     List {
         /// Only rules on this symbol.

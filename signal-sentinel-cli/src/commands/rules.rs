@@ -44,11 +44,7 @@ pub(crate) async fn run(
             disabled,
         } => {
             let options = RuleOptions {
-                frequency: match frequency {
-                    FrequencyArg::Once => Frequency::Once,
-                    FrequencyArg::Daily => Frequency::OncePerDay,
-                    FrequencyArg::Every => Frequency::EveryTime,
-                },
+                frequency: frequency_of(frequency),
                 cooldown_minutes: cooldown,
                 message,
                 extended_hours,
@@ -67,6 +63,61 @@ pub(crate) async fn run(
             .map_err(|e| e.to_string())?;
             let rule = store.create_rule(new).await.map_err(|e| e.to_string())?;
             print_rule(&rule, as_json, "added");
+        }
+        RulesCommand::Edit {
+            id,
+            rule,
+            name,
+            frequency,
+            cooldown,
+            message,
+            default_message,
+            extended_hours,
+        } => {
+            let current = own_rule(&store, &me, id).await?;
+            let mut options = RuleOptions::from_document(&current.options).map_err(|e| {
+                format!("rule #{id} has unreadable options ({e}); remove it and add it again")
+            })?;
+            if let Some(f) = frequency {
+                options.frequency = frequency_of(f);
+            }
+            if let Some(minutes) = cooldown {
+                options.cooldown_minutes = minutes;
+            }
+            if default_message {
+                options.message = None;
+            } else if message.is_some() {
+                options.message = message;
+            }
+            if let Some(extended) = extended_hours {
+                options.extended_hours = extended;
+            }
+            // The merged rule is checked as a new one would be.
+            let checked = prepare_rule(
+                me.id,
+                RuleInput {
+                    text: rule.unwrap_or_else(|| rule_text(&current)),
+                    name: name.or(current.name),
+                    options,
+                    disabled: !current.enabled,
+                    expires_at: current.expires_at,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            let rule = store
+                .update_rule(
+                    id,
+                    RuleUpdate {
+                        symbol: Some(checked.symbol),
+                        name: Some(checked.name),
+                        condition: Some(checked.condition),
+                        options: Some(checked.options),
+                        ..RuleUpdate::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            print_rule(&rule, as_json, "changed");
         }
         RulesCommand::List {
             symbol,
@@ -208,6 +259,14 @@ pub(crate) async fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn frequency_of(arg: FrequencyArg) -> Frequency {
+    match arg {
+        FrequencyArg::Once => Frequency::Once,
+        FrequencyArg::Daily => Frequency::OncePerDay,
+        FrequencyArg::Every => Frequency::EveryTime,
+    }
 }
 
 /// The user's rule, or the same "not found" whether it is missing or someone else's.

@@ -451,6 +451,36 @@ fn users_and_rules_from_the_terminal() {
     );
     assert_eq!(run(&["rules", "show", "abc"]).code, 2);
 
+    let edited = run(&[
+        "rules",
+        "edit",
+        "1",
+        "--rule",
+        "aapl crosses above 210",
+        "--cooldown",
+        "30",
+        "--json",
+    ]);
+    assert_eq!(edited.code, 0, "{}", edited.stderr);
+    let edited: serde_json::Value = serde_json::from_str(&edited.stdout).unwrap();
+    assert_eq!(edited["text"], "AAPL crosses above 210");
+    assert_eq!(edited["options"]["cooldown_minutes"], 30);
+    assert_eq!(edited["options"]["frequency"], "once", "kept");
+    assert_eq!(edited["name"], "breakout", "kept");
+    let refused = run(&["rules", "edit", "1", "--message", "{{prize}}"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.starts_with("error: options:"),
+        "{}",
+        refused.stderr
+    );
+    let bad = run(&["rules", "edit", "1", "--rule", "AAPL rsi(1) > 70"]);
+    assert_eq!(bad.code, 1, "{}", bad.stdout);
+    let unchanged = run(&["rules", "show", "1", "--json"]);
+    let unchanged: serde_json::Value = serde_json::from_str(&unchanged.stdout).unwrap();
+    assert_eq!(unchanged["text"], "AAPL crosses above 210");
+    assert!(unchanged["options"].get("message").is_none(), "{unchanged}");
+
     // A second user: the first user's rules answer exactly as missing ones.
     assert_eq!(create("bob@example.com", "bob's long password").code, 0);
     let ambiguous = run(&["rules", "list"]);
@@ -464,6 +494,7 @@ fn users_and_rules_from_the_terminal() {
         ["rules", "show", "1"],
         ["rules", "rm", "1"],
         ["rules", "disable", "1"],
+        ["rules", "edit", "1"],
     ] {
         let mut args = args.to_vec();
         args.extend(["--user", "bob@example.com"]);
