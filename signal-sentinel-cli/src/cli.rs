@@ -450,6 +450,11 @@ pub(crate) enum DbCommand {
     /// Check the database: integrity (SQLite) or connectivity (PostgreSQL), and pending
     /// migrations. Exits 1 when the database is unhealthy or unreachable.
     Check,
+    /// Rows per table and the database's size.
+    Stats,
+    /// Give free space back and refresh the planner's statistics (SQLite: VACUUM, which
+    /// rewrites the file and makes writers wait; PostgreSQL: VACUUM (ANALYZE), online).
+    Vacuum,
 }
 
 /// A rule id: a positive number (`#12` is accepted too).

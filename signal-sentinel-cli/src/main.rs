@@ -94,6 +94,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Db { command } => match command {
             DbCommand::Migrate => commands::db::migrate(&settings, json).await,
             DbCommand::Check => commands::db::check(&settings, json).await,
+            DbCommand::Stats => commands::db::stats(&settings, json).await,
+            DbCommand::Vacuum => commands::db::vacuum(&settings, json).await,
         },
     }
 }

@@ -78,3 +78,87 @@ pub(crate) async fn check(settings: &Settings, as_json: bool) -> Result<ExitCode
         ExitCode::FAILURE
     })
 }
+
+/// An existing database with its schema up to date, for maintenance.
+async fn existing(settings: &Settings) -> Result<SeaStore, String> {
+    let store = SeaStore::connect_existing(&settings.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let pending = store
+        .pending_migrations()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !pending.is_empty() {
+        return Err(format!(
+            "{}: {} pending migration(s); run `invest db migrate` first",
+            settings.database_url,
+            pending.len()
+        ));
+    }
+    Ok(store)
+}
+
+/// `1.2 MB`
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / f64::from(1u32 << 30)),
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} kB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// `invest db stats`
+pub(crate) async fn stats(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
+    let store = existing(settings).await?;
+    let stats = store.stats().await.map_err(|e| e.to_string())?;
+    store.close().await.map_err(|e| e.to_string())?;
+    if as_json {
+        let tables: serde_json::Map<String, serde_json::Value> = stats
+            .tables
+            .iter()
+            .map(|(t, n)| ((*t).to_owned(), json!(n)))
+            .collect();
+        out!(
+            "{}",
+            json!({
+                "database": settings.database_url.to_string(),
+                "backend": stats.backend,
+                "size_bytes": stats.size_bytes,
+                "tables": tables,
+            })
+        );
+    } else {
+        out!(
+            "{} ({}): {}",
+            settings.database_url,
+            stats.backend,
+            size(stats.size_bytes)
+        );
+        for (table, rows) in &stats.tables {
+            out!("  {table:<20} {rows:>10}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `invest db vacuum`
+pub(crate) async fn vacuum(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
+    let store = existing(settings).await?;
+    let (before, after) = store.vacuum().await.map_err(|e| e.to_string())?;
+    store.close().await.map_err(|e| e.to_string())?;
+    if as_json {
+        out!(
+            "{}",
+            json!({"database": settings.database_url.to_string(), "size_before": before, "size_after": after})
+        );
+    } else {
+        out!(
+            "{}: {} -> {}",
+            settings.database_url,
+            size(before),
+            size(after)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

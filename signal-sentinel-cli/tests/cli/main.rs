@@ -571,6 +571,23 @@ fn alerts_list_show_ack_and_clean() {
     ]);
     assert_eq!(ibm.as_array().unwrap().len(), 1, "{ibm}");
 
+    let stats = json(&["db", "stats", "--json"]);
+    assert_eq!(
+        (
+            stats["tables"]["users"].clone(),
+            stats["tables"]["rules"].clone(),
+            stats["tables"]["alerts"].clone()
+        ),
+        (1.into(), 6.into(), 41.into())
+    );
+    assert!(stats["size_bytes"].as_u64().unwrap() > 0);
+    let text = run(&["db", "stats"]);
+    assert!(
+        text.stdout.contains("alerts") && text.stdout.contains("41"),
+        "{}",
+        text.stdout
+    );
+
     let cleaned = json(&["alerts", "clean", "--older-than", "2005-01-01", "--json"]);
     assert_eq!(cleaned["deleted"], 18);
     let gone = run(&["alerts", "show", "1"]);
@@ -582,6 +599,31 @@ fn alerts_list_show_ack_and_clean() {
         )
     );
     assert_eq!(run(&["alerts", "clean", "--older-than", "30"]).code, 2);
+    let vacuum = json(&["db", "vacuum", "--json"]);
+    assert!(vacuum["size_after"].as_u64().unwrap() > 0, "{vacuum}");
+    assert_eq!(
+        json(&["db", "stats", "--json"])["tables"]["alerts"],
+        23,
+        "41 - 18, vacuum lost nothing"
+    );
+    let missing = invest(
+        dir.path(),
+        &[
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("DATABASE_URL", "sqlite://./none.db"),
+        ],
+        &["db", "stats"],
+    );
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("none.db does not exist"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        !dir.path().join("none.db").exists(),
+        "stats creates no database"
+    );
     assert_eq!(run(&["alerts", "list", "--state", "old"]).code, 2);
 
     // Another user sees none of them.

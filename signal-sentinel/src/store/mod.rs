@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 
 pub use error::{Result, StoreError};
-pub use sea::{DatabaseCheck, SeaStore};
+pub use sea::{DatabaseCheck, DatabaseStats, SeaStore};
 
 use crate::domain::{
     Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, ChannelId, ChannelOutcome, CycleWrite, Delivery,

@@ -80,6 +80,32 @@ pub struct DatabaseCheck {
     pub pending_migrations: Vec<String>,
 }
 
+/// What a database holds: rows per table and its size.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatabaseStats {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Rows per table, in schema order.
+    pub tables: Vec<(&'static str, u64)>,
+    /// Bytes the database takes (SQLite: pages in the file, not its WAL; PostgreSQL: the
+    /// database's size on the server).
+    pub size_bytes: u64,
+}
+
+/// The tables `stats` counts, in schema order.
+const TABLES: [&str; 10] = [
+    "users",
+    "api_keys",
+    "rules",
+    "rule_states",
+    "alerts",
+    "channels",
+    "deliveries",
+    "notification_prefs",
+    "symbol_samples",
+    "holdings",
+];
+
 impl SeaStore {
     /// Connects and brings the schema up to date: what every process does at start-up.
     ///
@@ -196,12 +222,13 @@ impl SeaStore {
             .collect())
     }
 
-    /// Connects to an existing database and checks it (see [`SeaStore::check`]); unlike
-    /// [`SeaStore::connect`] it never creates an SQLite file.
+    /// Connects to a database that must exist already, without creating or migrating it
+    /// (maintenance commands must not create an empty database by mistake).
     ///
     /// # Errors
-    /// [`StoreError::Connection`] when the file does not exist or the server does not answer.
-    pub async fn check_existing(url: &DatabaseUrl) -> Result<DatabaseCheck> {
+    /// [`StoreError::Connection`] when a SQLite file does not exist or the database cannot be
+    /// reached.
+    pub async fn connect_existing(url: &DatabaseUrl) -> Result<Self> {
         if let DatabaseBackend::SqliteFile(path) = url.backend()
             && !path.exists()
         {
@@ -210,7 +237,16 @@ impl SeaStore {
                 path.display()
             )));
         }
-        let store = Self::connect(url).await?;
+        Self::connect(url).await
+    }
+
+    /// Connects to an existing database and checks it (see [`SeaStore::check`]); unlike
+    /// [`SeaStore::connect`] it never creates an SQLite file.
+    ///
+    /// # Errors
+    /// [`StoreError::Connection`] when the file does not exist or the server does not answer.
+    pub async fn check_existing(url: &DatabaseUrl) -> Result<DatabaseCheck> {
+        let store = Self::connect_existing(url).await?;
         let check = store.check().await;
         store.close().await?;
         check
@@ -260,6 +296,72 @@ impl SeaStore {
             detail,
             pending_migrations: self.pending_migrations().await?,
         })
+    }
+
+    /// Rows per table and the database's size.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when a query fails.
+    pub async fn stats(&self) -> Result<DatabaseStats> {
+        let mut tables = Vec::with_capacity(TABLES.len());
+        for table in TABLES {
+            // The names are this crate's constants, never input.
+            let n = self
+                .scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .await?;
+            tables.push((table, u64::try_from(n).unwrap_or(0)));
+        }
+        let (backend, size) = if self.is_postgres() {
+            (
+                "postgres",
+                self.scalar("SELECT pg_database_size(current_database())")
+                    .await?,
+            )
+        } else {
+            let pages = self.scalar("PRAGMA page_count").await?;
+            ("sqlite", pages * self.scalar("PRAGMA page_size").await?)
+        };
+        Ok(DatabaseStats {
+            backend,
+            tables,
+            size_bytes: u64::try_from(size).unwrap_or(0),
+        })
+    }
+
+    /// Gives free space back and refreshes the planner's statistics: `VACUUM` and
+    /// `PRAGMA optimize` on SQLite (it rewrites the file and needs as much free disk as the
+    /// database takes; writers wait meanwhile), `VACUUM (ANALYZE)` on PostgreSQL (online).
+    /// Returns the size before and after, in bytes.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the database refuses.
+    pub async fn vacuum(&self) -> Result<(u64, u64)> {
+        let before = self.stats().await?.size_bytes;
+        let statements: &[&str] = if self.is_postgres() {
+            &["VACUUM (ANALYZE)"]
+        } else {
+            &["VACUUM", "PRAGMA optimize"]
+        };
+        for sql in statements {
+            self.db.execute_unprepared(sql).await.map_err(backend_err)?;
+        }
+        Ok((before, self.stats().await?.size_bytes))
+    }
+
+    /// The first column of the first row of `sql`, as an integer.
+    async fn scalar(&self, sql: &str) -> Result<i64> {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .map_err(backend_err)?;
+        row.map(|r| r.try_get_by_index::<i64>(0))
+            .transpose()
+            .map_err(backend_err)
+            .map(Option::unwrap_or_default)
     }
 
     /// Closes the pool, waiting for connections to finish (SQLite then folds the WAL into the

@@ -137,9 +137,54 @@ async fn migrations_are_idempotent_and_checked(db: &TestDb) {
     }
 }
 
+async fn stats_count_rows_and_vacuum_keeps_them(db: &TestDb) {
+    let store = &db.store;
+    let empty = store.stats().await.unwrap();
+    assert!(empty.tables.iter().all(|(_, n)| *n == 0), "{empty:?}");
+    let ann = seed_user(store, "ann@example.com").await;
+    let bob = seed_user(store, "bob@example.com").await;
+    let rule = seed_rule(store, &ann, "AAPL").await;
+    seed_rule(store, &bob, "MSFT").await;
+    store
+        .insert_alerts(vec![new_alert(
+            &rule,
+            1,
+            "201.5",
+            at("2026-11-30T15:00:00Z"),
+        )])
+        .await
+        .unwrap();
+    let stats = store.stats().await.unwrap();
+    let count = |table: &str| {
+        stats
+            .tables
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, n)| *n)
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            count("users"),
+            count("rules"),
+            count("alerts"),
+            count("holdings")
+        ),
+        (2, 2, 1, 0)
+    );
+    assert_eq!(stats.tables.len(), 10);
+    assert!(stats.size_bytes > 0);
+    let (before, after) = store.vacuum().await.unwrap();
+    assert!(before > 0 && after > 0);
+    let again = store.stats().await.unwrap();
+    assert_eq!(again.tables, stats.tables, "vacuum loses nothing");
+    assert_eq!(again.backend, db.store.check().await.unwrap().backend);
+}
+
 backend_tests!(
     deleting_a_user_deletes_what_they_own,
-    migrations_are_idempotent_and_checked
+    migrations_are_idempotent_and_checked,
+    stats_count_rows_and_vacuum_keeps_them
 );
 
 /// Data written, pool closed, database opened again: everything is there.
