@@ -452,6 +452,18 @@ pub(crate) enum DbCommand {
     Check,
     /// Rows per table and the database's size.
     Stats,
+    /// A hot backup of the SQLite database (the server and monitor keep running): copied with
+    /// VACUUM INTO, checked with PRAGMA integrity_check, gzip-compressed into
+    /// DIR/signal_sentinel_YYYYMMDD_HHMMSS.db.gz; older copies past the retention are removed.
+    /// On PostgreSQL it prints the pg_dump command to use instead.
+    Backup {
+        /// Where the copies go.
+        #[arg(long, value_name = "DIR", default_value = "./backups")]
+        to: PathBuf,
+        /// Remove copies in DIR older than this many days.
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        keep_days: u32,
+    },
     /// Give free space back and refresh the planner's statistics (SQLite: VACUUM, which
     /// rewrites the file and makes writers wait; PostgreSQL: VACUUM (ANALYZE), online).
     Vacuum,

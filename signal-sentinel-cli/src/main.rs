@@ -95,6 +95,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             DbCommand::Migrate => commands::db::migrate(&settings, json).await,
             DbCommand::Check => commands::db::check(&settings, json).await,
             DbCommand::Stats => commands::db::stats(&settings, json).await,
+            DbCommand::Backup { to, keep_days } => {
+                commands::db::backup(&settings, &to, keep_days, json).await
+            }
             DbCommand::Vacuum => commands::db::vacuum(&settings, json).await,
         },
     }

@@ -162,3 +162,40 @@ pub(crate) async fn vacuum(settings: &Settings, as_json: bool) -> Result<ExitCod
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `invest db backup`
+pub(crate) async fn backup(
+    settings: &Settings,
+    dir: &std::path::Path,
+    keep_days: u32,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    if settings.database_url.is_postgres() {
+        return Err(format!(
+            "PostgreSQL is backed up with its own tool: pg_dump --format=custom --file=signal_sentinel.dump \"$DATABASE_URL\" (restore with pg_restore); {} is not copied",
+            settings.database_url
+        ));
+    }
+    let store = existing(settings).await?;
+    let now = signal_sentinel::clock::Clock::now(&signal_sentinel::clock::SystemClock);
+    let report = store
+        .backup_sqlite(dir, keep_days, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await.map_err(|e| e.to_string())?;
+    if as_json {
+        out!("{}", json!(report));
+    } else {
+        out!(
+            "backed up {} to {} ({} -> {}, integrity check ok)",
+            settings.database_url,
+            report.file.display(),
+            size(report.database_bytes),
+            size(report.compressed_bytes)
+        );
+        for old in &report.removed {
+            out!("removed {} (older than {keep_days} days)", old.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

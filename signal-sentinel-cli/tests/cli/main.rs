@@ -599,6 +599,29 @@ fn alerts_list_show_ack_and_clean() {
         )
     );
     assert_eq!(run(&["alerts", "clean", "--older-than", "30"]).code, 2);
+    let backup = json(&["db", "backup", "--to", "copies", "--json"]);
+    let file = backup["file"].as_str().unwrap();
+    assert!(
+        file.starts_with("copies/signal_sentinel_") && file.ends_with(".db.gz"),
+        "{backup}"
+    );
+    assert!(dir.path().join(file).is_file());
+    assert_eq!(backup["removed"], serde_json::json!([]));
+    let pg = invest(
+        dir.path(),
+        &[
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("DATABASE_URL", "postgres://ann:hunter2@db.invalid/ss"),
+        ],
+        &["db", "backup"],
+    );
+    assert_eq!(pg.code, 1);
+    assert!(
+        pg.stderr.contains("pg_dump --format=custom"),
+        "{}",
+        pg.stderr
+    );
+    assert!(!pg.stderr.contains("hunter2"), "{}", pg.stderr);
     let vacuum = json(&["db", "vacuum", "--json"]);
     assert!(vacuum["size_after"].as_u64().unwrap() > 0, "{vacuum}");
     assert_eq!(

@@ -8,12 +8,14 @@
 //! Ownership is not checked here: the service layer checks that the acting user owns what a
 //! request names before it calls the store.
 
+mod backup;
 mod error;
 mod sea;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
+pub use backup::{BACKUP_PREFIX, BACKUP_SUFFIX, BackupReport};
 pub use error::{Result, StoreError};
 pub use sea::{DatabaseCheck, DatabaseStats, SeaStore};
 

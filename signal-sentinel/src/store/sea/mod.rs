@@ -348,6 +348,15 @@ impl SeaStore {
         Ok((before, self.stats().await?.size_bytes))
     }
 
+    /// Runs one statement that returns nothing (maintenance: `VACUUM INTO …`).
+    pub(crate) async fn execute_raw(&self, sql: &str) -> Result<()> {
+        self.db
+            .execute_unprepared(sql)
+            .await
+            .map(drop)
+            .map_err(backend_err)
+    }
+
     /// The first column of the first row of `sql`, as an integer.
     async fn scalar(&self, sql: &str) -> Result<i64> {
         let row = self
@@ -399,7 +408,7 @@ impl SeaStore {
         expect_rows(result.rows_affected, entity, id)
     }
 
-    fn is_postgres(&self) -> bool {
+    pub(crate) fn is_postgres(&self) -> bool {
         self.backend == DatabaseBackend::Postgres
     }
 

@@ -361,3 +361,102 @@ async fn sqlite_second_process_reads_while_one_writes() {
     txn.commit().await.unwrap();
     assert_eq!(store.list_users().await.unwrap().len(), 2);
 }
+
+/// A hot backup while another task keeps writing: the copy opens, passes its check and holds
+/// every row written before it started; old copies go, other files stay.
+#[tokio::test]
+async fn sqlite_backups_are_hot_checked_compressed_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SeaStore::open(&sqlite_file_url(&dir)).await.unwrap();
+    let ann = seed_user(&store, "ann@example.com").await;
+    let rule = seed_rule(&store, &ann, "AAPL").await;
+    let alerts: Vec<_> = (1..=200)
+        .map(|i| new_alert(&rule, i, "100", at("2026-11-30T15:00:00Z")))
+        .collect();
+    store.insert_alerts(alerts).await.unwrap();
+
+    let backups = dir.path().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    for name in [
+        "signal_sentinel_20261101_030000.db.gz", // 27 days old: removed
+        "signal_sentinel_20261125_030000.db.gz", // 3 days old: kept
+        "notes.txt",                             // not ours: kept
+    ] {
+        std::fs::write(backups.join(name), b"x").unwrap();
+    }
+    let writer = {
+        let store = store.clone();
+        let rule = rule.clone();
+        tokio::spawn(async move {
+            for i in 201..=260 {
+                store
+                    .insert_alerts(vec![new_alert(&rule, i, "101", at("2026-11-30T15:01:00Z"))])
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let report = store
+        .backup_sqlite(&backups, 7, at("2026-11-28T22:00:00Z"))
+        .await
+        .unwrap();
+    writer.await.unwrap();
+    assert_eq!(
+        report.file,
+        backups.join("signal_sentinel_20261128_220000.db.gz")
+    );
+    assert_eq!(
+        report.removed,
+        [backups.join("signal_sentinel_20261101_030000.db.gz")]
+    );
+    let mut left: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "notes.txt",
+            "signal_sentinel_20261125_030000.db.gz",
+            "signal_sentinel_20261128_220000.db.gz"
+        ],
+        "no partial file left behind"
+    );
+    assert!(report.compressed_bytes < report.database_bytes);
+
+    // The copy, unpacked, is a database with everything written before the backup.
+    let restored = dir.path().join("restored.db");
+    let mut gz = flate2::read::GzDecoder::new(std::fs::File::open(&report.file).unwrap());
+    std::io::copy(&mut gz, &mut std::fs::File::create(&restored).unwrap()).unwrap();
+    let copy = SeaStore::connect_existing(
+        &DatabaseUrl::parse(&format!("sqlite://{}", restored.display())).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(copy.check().await.unwrap().healthy);
+    let rows = copy
+        .stats()
+        .await
+        .unwrap()
+        .tables
+        .into_iter()
+        .find(|(t, _)| *t == "alerts")
+        .unwrap()
+        .1;
+    assert!((200..=260).contains(&rows), "{rows}");
+}
+
+#[tokio::test]
+async fn postgres_backups_are_refused_with_the_reason() {
+    let Some(pg) = PostgresDatabase::create().await else {
+        return;
+    };
+    let store = SeaStore::open(&pg.url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let err = store
+        .backup_sqlite(dir.path(), 7, at("2026-11-28T22:00:00Z"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("pg_dump"), "{err}");
+}
