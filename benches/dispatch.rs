@@ -38,8 +38,7 @@ fn main() {
             .mount(&hook)
             .await;
         let dir = tempfile::tempdir().unwrap();
-        let url = std::env::var("BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("dispatch.db").display()));
+        let url = benches::database_url(dir.path(), "dispatch.db");
         let store = SeaStore::open(&DatabaseUrl::parse(&url).unwrap())
             .await
             .unwrap();

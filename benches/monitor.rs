@@ -95,8 +95,7 @@ fn fixture() -> &'static Fixture {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let url = std::env::var("BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("monitor.db").display()));
+        let url = benches::database_url(dir.path(), "monitor.db");
         let url = DatabaseUrl::parse(&url).unwrap();
         // Monday 2026-11-30, 10:00 New York: the market is open.
         let clock = Arc::new(ManualClock::new(

@@ -51,8 +51,7 @@ fn fixture() -> &'static Fixture {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let url = std::env::var("BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+        let url = benches::database_url(dir.path(), "bench.db");
         let url = DatabaseUrl::parse(&url).unwrap();
         let (store, rules) = runtime.block_on(seed(&url));
         Fixture {

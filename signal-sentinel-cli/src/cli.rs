@@ -400,29 +400,24 @@ pub(crate) fn parse_since(text: &str) -> Result<Since, String> {
     if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(Since::Date(date));
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
     let hint = || format!("{text:?} is neither an age (24h, 30d, 2w) nor a date (2026-11-01)");
-    let n: i64 = number.parse().map_err(|_| hint())?;
+    let (n, unit) = number_and_unit(text).ok_or_else(hint)?;
+    let n = i64::try_from(n).map_err(|_| hint())?;
     let hours = match unit {
-        "h" => n,
-        "d" => n * 24,
-        "w" => n * 24 * 7,
+        "h" => Some(n),
+        "d" => n.checked_mul(24),
+        "w" => n.checked_mul(24 * 7),
         _ => return Err(hint()),
     };
-    if !(1..=24 * 365 * 100).contains(&hours) {
+    let Some(hours) = hours.filter(|h| (1..=24 * 365 * 100).contains(h)) else {
         return Err(format!("{text:?} is out of range (1 hour to 100 years)"));
-    }
+    };
     Ok(Since::Age(chrono::Duration::hours(hours)))
 }
 
 /// An alert id: a positive number (`#41` is accepted too).
 pub(crate) fn parse_alert_id(text: &str) -> Result<AlertId, String> {
-    text.trim().trim_start_matches('#').parse().map_err(|_| {
-        format!("{text:?} is not an alert id; use the number `invest alerts list` shows")
-    })
+    parse_id(text, "an alert id", "invest alerts list")
 }
 
 #[derive(Debug, Subcommand)]
@@ -471,22 +466,31 @@ pub(crate) enum DbCommand {
 
 /// A rule id: a positive number (`#12` is accepted too).
 pub(crate) fn parse_rule_id(text: &str) -> Result<RuleId, String> {
+    parse_id(text, "a rule id", "invest rules list")
+}
+
+/// A positive id, with or without a leading `#`; the error names the command that lists them.
+fn parse_id<T: std::str::FromStr>(text: &str, what: &str, listing: &str) -> Result<T, String> {
     text.trim()
         .trim_start_matches('#')
         .parse()
-        .map_err(|_| format!("{text:?} is not a rule id; use the number `invest rules list` shows"))
+        .map_err(|_| format!("{text:?} is not {what}; use the number `{listing}` shows"))
+}
+
+/// `30s` → (30, "s"): the leading digits and the unit after them.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit))
 }
 
 /// `15` (minutes), `30s`, `5m`, `1h`.
 pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not an interval; use minutes (15) or 30s, 5m, 1h"))?;
+    let (n, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("{text:?} is not an interval; use minutes (15) or 30s, 5m, 1h"))?;
     let seconds = match unit {
         "" | "m" | "min" => n * 60,
         "s" => n,
@@ -531,6 +535,11 @@ mod tests {
         assert_eq!(at("2w").unwrap(), "2026-11-14T12:00:00+00:00");
         assert_eq!(at("2026-11-01").unwrap(), "2026-11-01T00:00:00+00:00");
         assert!(at("0d").unwrap_err().contains("out of range"));
+        assert!(
+            at("99999999999999999w")
+                .unwrap_err()
+                .contains("out of range")
+        );
         assert!(at("30 days").unwrap_err().contains("neither an age"));
         assert!(at("2026-13-01").is_err());
     }

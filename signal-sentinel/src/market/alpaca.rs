@@ -101,11 +101,7 @@ impl AlpacaMarket {
         wanted: &[(String, Symbol)],
         quotes: &mut Vec<Quote>,
     ) -> Result<(), Failure> {
-        let list = wanted
-            .iter()
-            .map(|(s, _)| s.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = comma_list(wanted);
         let query = [("symbols", list), ("feed", self.feed.clone())];
         let snapshots: HashMap<String, Option<Snapshot>> =
             self.fetch(&["v2", "stocks", "snapshots"], &query).await?;
@@ -118,11 +114,7 @@ impl AlpacaMarket {
         wanted: &[(String, Symbol)],
         quotes: &mut Vec<Quote>,
     ) -> Result<(), Failure> {
-        let list = wanted
-            .iter()
-            .map(|(s, _)| s.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = comma_list(wanted);
         let response: CryptoSnapshots = self
             .fetch(
                 &["v1beta3", "crypto", "us", "snapshots"],
@@ -154,6 +146,15 @@ async fn error_message(response: Response) -> String {
         Ok(Body { message: Some(m) }) => format!(": {m}"),
         _ => String::new(),
     }
+}
+
+/// `AAPL,MSFT`: the provider's spellings of the symbols asked for, as the `symbols` parameter.
+fn comma_list(wanted: &[(String, Symbol)]) -> String {
+    wanted
+        .iter()
+        .map(|(s, _)| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn collect(
