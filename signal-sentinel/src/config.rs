@@ -414,6 +414,41 @@ pub struct Settings {
     /// `MARKET_DATA_PROVIDERS`: the providers to ask, in order. Default: those with keys
     /// (Alpaca, then Finnhub), then Yahoo Finance.
     pub providers: Vec<ProviderName>,
+    /// The HTTP API's limits and tokens.
+    pub api: ApiSettings,
+}
+
+/// Limits and session settings of the HTTP API.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiSettings {
+    /// `SECRET_KEY_PREVIOUS`: during a key rotation, tokens signed with it still verify.
+    pub secret_key_previous: Option<Secret>,
+    /// `ACCESS_TOKEN_EXPIRE_MINUTES`: how long a login token lives. Default 60.
+    pub token_lifetime: chrono::Duration,
+    /// `CORS_ORIGINS`: comma-separated origins a browser may call the API from; `*` for any.
+    /// Default: none (same origin only).
+    pub cors_origins: Vec<String>,
+    /// `RATE_LIMIT_PER_MINUTE`: requests per user per minute. Default 600.
+    pub requests_per_minute: u32,
+    /// `AUTH_RATE_LIMIT_PER_MINUTE`: register and login attempts per client address, and
+    /// logins per account, per minute. Default 10.
+    pub auth_attempts_per_minute: u32,
+    /// `MAX_RULES_PER_USER`. Default 500.
+    pub max_rules_per_user: u64,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            secret_key_previous: None,
+            token_lifetime: chrono::Duration::minutes(60),
+            cors_origins: Vec::new(),
+            requests_per_minute: 600,
+            auth_attempts_per_minute: 10,
+            max_rules_per_user: 500,
+        }
+    }
 }
 
 /// The variables [`Settings`] reads, in the order the README documents them.
@@ -440,6 +475,12 @@ pub const VARIABLES: &[&str] = &[
     "ALPACA_FEED",
     "FINNHUB_CALLS_PER_MINUTE",
     "MARKET_DATA_PROVIDERS",
+    "SECRET_KEY_PREVIOUS",
+    "ACCESS_TOKEN_EXPIRE_MINUTES",
+    "CORS_ORIGINS",
+    "RATE_LIMIT_PER_MINUTE",
+    "AUTH_RATE_LIMIT_PER_MINUTE",
+    "MAX_RULES_PER_USER",
 ];
 
 impl Settings {
@@ -611,6 +652,51 @@ impl Settings {
             Some(raw) => parse_providers(&raw, &alpaca, &finnhub)?,
         };
 
+        let whole = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| invalid(name, "expected a whole number from 1 to 1000000")),
+            }
+        };
+        let defaults = ApiSettings::default();
+        let secret_key_previous = secret("SECRET_KEY_PREVIOUS");
+        if secret_key_previous
+            .as_ref()
+            .is_some_and(|k| k.len() < MIN_SECRET_KEY_LEN)
+        {
+            return Err(invalid(
+                "SECRET_KEY_PREVIOUS",
+                format!("must be at least {MIN_SECRET_KEY_LEN} bytes, like SECRET_KEY"),
+            ));
+        }
+        let per_minute = |name, default: u32| {
+            whole(name, u64::from(default)).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let api = ApiSettings {
+            secret_key_previous,
+            token_lifetime: chrono::Duration::minutes(
+                i64::try_from(whole("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?).unwrap_or(60),
+            ),
+            cors_origins: get("CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            requests_per_minute: per_minute("RATE_LIMIT_PER_MINUTE", defaults.requests_per_minute)?,
+            auth_attempts_per_minute: per_minute(
+                "AUTH_RATE_LIMIT_PER_MINUTE",
+                defaults.auth_attempts_per_minute,
+            )?,
+            max_rules_per_user: whole("MAX_RULES_PER_USER", defaults.max_rules_per_user)?,
+        };
+
         // Last, so that a bad value elsewhere does not leave a generated key file behind.
         let secret_key = match secret("SECRET_KEY") {
             Some(key) if key.len() < MIN_SECRET_KEY_LEN => {
@@ -641,6 +727,7 @@ impl Settings {
             finnhub,
             yahoo,
             providers,
+            api,
         })
     }
 }

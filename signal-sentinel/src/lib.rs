@@ -83,6 +83,7 @@ pub mod notify;
 pub mod pace;
 pub mod rules;
 mod secret;
+pub mod service;
 pub mod store;
 pub mod time;
 pub mod users;

@@ -82,7 +82,7 @@ pub(crate) async fn run(
         }
         NotificationsCommand::Test => {
             let notifiers = notifiers_from_settings(settings)?;
-            let results = test_channels(&store, &notifiers, me.id, SystemClock.now())
+            let results = test_channels(&store, &notifiers, me.id, None, SystemClock.now())
                 .await
                 .map_err(|e| e.to_string())?;
             if as_json {

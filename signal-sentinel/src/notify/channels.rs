@@ -147,7 +147,8 @@ pub struct ChannelTest {
     pub error: Option<String>,
 }
 
-/// Sends a test message through each of a user's channels, directly (not through the outbox),
+/// Sends a test message through each of a user's channels (or only the one `only` names),
+/// directly (not through the outbox),
 /// and records each result on its channel.
 ///
 /// # Errors
@@ -156,10 +157,14 @@ pub async fn test_channels(
     store: &dyn Store,
     notifiers: &[Arc<dyn Notifier>],
     owner: UserId,
+    only: Option<crate::domain::ChannelId>,
     now: Timestamp,
 ) -> Result<Vec<ChannelTest>, StoreError> {
     let mut results = Vec::new();
     for channel in store.list_channels(owner).await? {
+        if only.is_some_and(|id| id != channel.id) {
+            continue;
+        }
         let message = OutgoingMessage {
             delivery_id: DeliveryId::new(0),
             event: DeliveryEvent::Test,

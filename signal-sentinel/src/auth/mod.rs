@@ -1,4 +1,8 @@
-//! Passwords: argon2id hashes in PHC strings, computed off the async runtime.
+//! Authentication: argon2id passwords (hashed off the async runtime), session tokens
+//! ([`tokens`]) and API keys ([`api_keys`]).
+
+pub mod api_keys;
+pub mod tokens;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
