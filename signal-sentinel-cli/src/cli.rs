@@ -96,6 +96,24 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Run the HTTP API (with the monitor and the notification dispatcher in the same
+    /// process unless `--no-monitor`); Ctrl-C or SIGTERM stops it gracefully.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+        host: std::net::IpAddr,
+        /// Port to listen on.
+        #[arg(long, env = "PORT", default_value_t = 8000)]
+        port: u16,
+        /// Serve the API only; run `invest monitor start` elsewhere (web/worker split).
+        #[arg(long)]
+        no_monitor: bool,
+        #[command(flatten)]
+        market: MarketArgs,
+        /// Time between monitor cycles: minutes (`15`), or with a unit (`30s`, `5m`, `1h`).
+        #[arg(long, default_value = "15", value_parser = parse_interval)]
+        interval: Duration,
+    },
     /// Print the HTTP API's OpenAPI spec (JSON), e.g. `invest openapi > openapi.json`.
     Openapi,
     /// Print a shell completion script, e.g. `invest completions bash >
@@ -436,6 +454,19 @@ pub(crate) enum AuthCommand {
     },
     /// List the users.
     ListUsers,
+    /// Create an API key for scripts (`--user` or SIGNAL_SENTINEL_USER chooses the account);
+    /// the key is printed once.
+    CreateApiKey {
+        /// What the key is for.
+        name: String,
+    },
+    /// List the API keys of a user (never the keys themselves).
+    ListApiKeys,
+    /// Revoke an API key; the next request with it is refused.
+    RevokeApiKey {
+        /// The key's id (see `invest auth list-api-keys`).
+        key_id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,7 +40,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     // What needs no configuration comes first (no SECRET_KEY generated, no database).
     match &cli.command {
         Command::Openapi => {
-            output::out!("{}", signal_sentinel_http::openapi().spec());
+            output::out!("{}", signal_sentinel_http::spec_json().trim_end());
             return Ok(ExitCode::SUCCESS);
         }
         Command::Completions { shell } => {
@@ -89,7 +89,20 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Alerts { command } => {
             commands::alerts::run(&settings, cli.global.user.as_deref(), command, json).await
         }
-        Command::Auth { command } => commands::auth::run(&settings, command, json).await,
+        Command::Auth { command } => {
+            commands::auth::run(&settings, cli.global.user.as_deref(), command, json).await
+        }
+        Command::Serve {
+            host,
+            port,
+            no_monitor,
+            market,
+            interval,
+        } => {
+            let addr = std::net::SocketAddr::new(host, port);
+            let monitor_every = (!no_monitor).then_some(interval);
+            commands::serve::run(&settings, addr, &market, monitor_every).await
+        }
         Command::Openapi | Command::Completions { .. } => unreachable!("handled above"),
         Command::Db { command } => match command {
             DbCommand::Migrate => commands::db::migrate(&settings, json).await,

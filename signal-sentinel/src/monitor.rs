@@ -103,6 +103,34 @@ pub struct MonitorStats {
     cycles: AtomicU64,
     overruns: AtomicU64,
     failures: AtomicU64,
+    latest: std::sync::Mutex<MonitorSnapshot>,
+}
+
+/// The monitor as an operator sees it: its last cycle, the next one and the providers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MonitorSnapshot {
+    /// Whether the loop is running.
+    pub running: bool,
+    /// Seconds between cycles.
+    pub interval_seconds: Option<u64>,
+    /// When the last cycle started.
+    pub last_cycle_at: Option<Timestamp>,
+    /// How long it took, in milliseconds.
+    pub last_cycle_ms: Option<u64>,
+    /// Alerts it stored.
+    pub last_cycle_alerts: Option<usize>,
+    /// Its error, when it failed.
+    pub last_error: Option<String>,
+    /// When the next cycle is due.
+    pub next_cycle_at: Option<Timestamp>,
+    /// Cycles completed, overrun and failed since start.
+    pub cycles: u64,
+    /// Cycles that took longer than the interval.
+    pub overruns: u64,
+    /// Cycles that failed.
+    pub failures: u64,
+    /// The market-data providers after the last cycle.
+    pub providers: Vec<crate::market::ProviderStatus>,
 }
 
 impl MonitorStats {
@@ -119,6 +147,26 @@ impl MonitorStats {
     /// Cycles that failed.
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
+    }
+
+    /// The state to report.
+    pub fn snapshot(&self) -> MonitorSnapshot {
+        let mut snapshot = self
+            .latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        snapshot.cycles = self.cycles();
+        snapshot.overruns = self.overruns();
+        snapshot.failures = self.failures();
+        snapshot
+    }
+
+    fn update(&self, f: impl FnOnce(&mut MonitorSnapshot)) {
+        f(&mut self
+            .latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 }
 
@@ -245,13 +293,47 @@ impl Monitor {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         tokio::pin!(shutdown);
+        let every = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        self.stats.update(|s| {
+            s.running = true;
+            s.interval_seconds = Some(interval.as_secs());
+        });
         loop {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 _ = ticker.tick() => {}
             }
-            match self.run_once().await {
+            let outcome = self.run_once().await;
+            let next = self.clock.now().checked_add_signed(every);
+            match &outcome {
+                Ok(report) => {
+                    metrics::histogram!("signal_sentinel_monitor_cycle_seconds")
+                        .record(report.duration.as_secs_f64());
+                    metrics::counter!("signal_sentinel_alerts_fired_total")
+                        .increment(report.alerts.len() as u64);
+                    for p in &report.providers {
+                        let name = p.name.clone();
+                        metrics::counter!("signal_sentinel_provider_calls_total", "provider" => name.clone())
+                            .absolute(p.calls);
+                        metrics::counter!("signal_sentinel_provider_errors_total", "provider" => name)
+                            .absolute(p.failures);
+                    }
+                    self.stats.update(|s| {
+                        s.last_cycle_at = Some(report.at);
+                        s.last_cycle_ms = Some(report.duration.as_millis() as u64);
+                        s.last_cycle_alerts = Some(report.alerts.len());
+                        s.last_error = None;
+                        s.next_cycle_at = next;
+                        s.providers.clone_from(&report.providers);
+                    });
+                }
+                Err(e) => self.stats.update(|s| {
+                    s.last_error = Some(e.to_string());
+                    s.next_cycle_at = next;
+                }),
+            }
+            match outcome {
                 Ok(report) => {
                     tracing::info!(
                         rules = report.rules,
@@ -266,6 +348,7 @@ impl Monitor {
                     }
                     if report.duration > interval {
                         self.stats.overruns.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("signal_sentinel_monitor_overruns_total").increment(1);
                         tracing::warn!(
                             duration_ms = report.duration.as_millis() as u64,
                             interval_ms = interval.as_millis() as u64,

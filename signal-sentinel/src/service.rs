@@ -234,7 +234,7 @@ pub struct Services {
     limits: Limits,
     /// A real argon2id hash of nothing anyone knows: logins for unknown e-mails verify against
     /// it so that they cost what a real one does.
-    decoy_hash: Secret,
+    decoy_hash: Arc<tokio::sync::OnceCell<Secret>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -249,27 +249,51 @@ impl std::fmt::Debug for Services {
 impl Services {
     /// The use cases over these parts.
     ///
-    /// # Errors
-    /// [`ServiceError::Internal`] if the decoy password hash cannot be computed.
-    pub async fn new(
+    pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         tokens: TokenKeys,
         market: Arc<dyn MarketData>,
         notifiers: Vec<Arc<dyn Notifier>>,
         limits: Limits,
-    ) -> ServiceResult<Self> {
-        let decoy_hash =
-            hash_password(Secret::new(hex::encode(rand::random::<[u8; 16]>()))).await?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             store,
             clock,
             tokens: Arc::new(tokens),
             market,
             notifiers: Arc::new(notifiers),
             limits,
-            decoy_hash,
-        })
+            decoy_hash: Arc::default(),
+        }
+    }
+
+    /// The use cases as `settings` configure them: session tokens signed with `SECRET_KEY`
+    /// (and verified with `SECRET_KEY_PREVIOUS` too), limits from the API settings.
+    ///
+    /// # Errors
+    /// [`ServiceError::Internal`] when a key cannot be used.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        market: Arc<dyn MarketData>,
+        notifiers: Vec<Arc<dyn Notifier>>,
+    ) -> ServiceResult<Self> {
+        let tokens = TokenKeys::new(
+            settings.secret_key.expose(),
+            settings
+                .api
+                .secret_key_previous
+                .as_ref()
+                .map(|k| k.expose().as_bytes()),
+            settings.api.token_lifetime,
+        )
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let limits = Limits {
+            max_rules_per_user: settings.api.max_rules_per_user,
+        };
+        Ok(Self::new(store, clock, tokens, market, notifiers, limits))
     }
 
     /// The store (for readiness checks and background tasks).
@@ -347,9 +371,16 @@ impl Services {
             },
             Err(_) => None,
         };
-        let stored = user
-            .as_ref()
-            .map_or_else(|| self.decoy_hash.clone(), |u| u.password_hash.clone());
+        let stored = match &user {
+            Some(u) => u.password_hash.clone(),
+            None => self
+                .decoy_hash
+                .get_or_try_init(|| {
+                    hash_password(Secret::new(hex::encode(rand::random::<[u8; 16]>())))
+                })
+                .await?
+                .clone(),
+        };
         let ok = verify_password(password, stored).await?;
         match user {
             Some(user) if ok => {

@@ -2,12 +2,15 @@
 
 use std::io::BufRead;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use serde_json::json;
 use signal_sentinel::Secret;
 use signal_sentinel::auth::hash_password;
+use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
-use signal_sentinel::domain::{Email, NewUser};
+use signal_sentinel::domain::{ApiKeyId, Email, NewUser};
+use signal_sentinel::service::{Principal, ServiceError, Services};
 use signal_sentinel::store::{SeaStore, StoreError, UserStore};
 
 use crate::cli::AuthCommand;
@@ -16,6 +19,7 @@ use crate::output::out;
 
 pub(crate) async fn run(
     settings: &Settings,
+    user: Option<&str>,
     command: AuthCommand,
     as_json: bool,
 ) -> Result<ExitCode, String> {
@@ -55,6 +59,11 @@ pub(crate) async fn run(
                 out!("created user {} (#{})", user.email, user.id);
             }
         }
+        AuthCommand::CreateApiKey { .. }
+        | AuthCommand::ListApiKeys
+        | AuthCommand::RevokeApiKey { .. } => {
+            return api_keys(settings, store, user, command, as_json).await;
+        }
         AuthCommand::ListUsers => {
             let users = store.list_users().await.map_err(|e| e.to_string())?;
             if as_json {
@@ -76,6 +85,106 @@ pub(crate) async fn run(
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn api_keys(
+    settings: &Settings,
+    store: SeaStore,
+    user: Option<&str>,
+    command: AuthCommand,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let me = signal_sentinel::users::acting_user(&store, user)
+        .await
+        .map_err(|e| e.to_string())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let market = signal_sentinel::market::providers_from_settings(settings, clock.clone(), None)?;
+    let services = Services::from_settings(
+        settings,
+        Arc::new(store),
+        clock,
+        Arc::new(market),
+        Vec::new(),
+    )
+    .map_err(|e| e.to_string())?;
+    let who = Principal {
+        user: me.id,
+        api_key: None,
+    };
+    match command {
+        AuthCommand::CreateApiKey { name } => {
+            let (key, secret) = services
+                .create_api_key(who, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            if as_json {
+                let mut value = json!(key);
+                value["key"] = json!(secret.expose());
+                out!("{value}");
+            } else {
+                out!(
+                    "created API key #{} \"{}\" for {}; it is shown this once:\n{}",
+                    key.id,
+                    key.name,
+                    me.email,
+                    secret.expose()
+                );
+            }
+        }
+        AuthCommand::ListApiKeys => {
+            let keys = services
+                .list_api_keys(who)
+                .await
+                .map_err(|e| e.to_string())?;
+            if as_json {
+                out!("{}", json!(keys));
+            } else if keys.is_empty() {
+                out!("no API keys; create one with `invest auth create-api-key NAME`");
+            } else {
+                out!(
+                    "{:>5}  {:<24}  {:<14}  {:<16}  {:<16}  STATE",
+                    "ID",
+                    "NAME",
+                    "PREFIX",
+                    "CREATED",
+                    "LAST USED"
+                );
+                let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+                };
+                for k in &keys {
+                    out!(
+                        "{:>5}  {:<24}  {:<14}  {:<16}  {:<16}  {}",
+                        k.id.to_string(),
+                        k.name,
+                        format!("{}…", k.prefix),
+                        when(Some(k.created_at)),
+                        when(k.last_used_at),
+                        if k.is_active() { "active" } else { "revoked" }
+                    );
+                }
+            }
+        }
+        AuthCommand::RevokeApiKey { key_id } => {
+            let key = services
+                .revoke_api_key(who, ApiKeyId::new(key_id))
+                .await
+                .map_err(|e| match e {
+                    ServiceError::NotFound(_) => format!(
+                        "API key #{key_id} not found among the active keys of {}; `invest auth list-api-keys` shows them",
+                        me.email
+                    ),
+                    e => e.to_string(),
+                })?;
+            if as_json {
+                out!("{}", json!(key));
+            } else {
+                out!("revoked API key #{} \"{}\"", key.id, key.name);
+            }
+        }
+        AuthCommand::CreateUser { .. } | AuthCommand::ListUsers => unreachable!("handled by run"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ pub(crate) mod monitor;
 pub(crate) mod notifications;
 pub(crate) mod quote;
 pub(crate) mod rules;
+pub(crate) mod serve;
 
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::User;

@@ -16,14 +16,18 @@ use crate::cli::MarketArgs;
 use crate::output::out;
 
 /// A market and the clock it runs on.
-struct Market {
-    data: Arc<dyn MarketData>,
-    clock: Arc<dyn Clock>,
+pub(crate) struct Market {
+    pub(crate) data: Arc<dyn MarketData>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// Which market and clock `--market` names. `one_cycle` replays the file's last moment; a
 /// running monitor replays from its first at `--speed`.
-fn market(settings: &Settings, args: &MarketArgs, one_cycle: bool) -> Result<Market, String> {
+pub(crate) fn market(
+    settings: &Settings,
+    args: &MarketArgs,
+    one_cycle: bool,
+) -> Result<Market, String> {
     if args.market == "providers" {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         // A quote older than this is asked of the next provider, then treated as missing.
@@ -74,6 +78,15 @@ async fn monitor(
     one_cycle: bool,
 ) -> Result<Monitor, String> {
     let Market { data, clock } = market(settings, args, one_cycle)?;
+    monitor_over(settings, data, clock).await
+}
+
+/// A monitor over the configured database and the given market.
+pub(crate) async fn monitor_over(
+    settings: &Settings,
+    data: Arc<dyn MarketData>,
+    clock: Arc<dyn Clock>,
+) -> Result<Monitor, String> {
     let store = SeaStore::open(&settings.database_url)
         .await
         .map_err(|e| e.to_string())?;
@@ -158,6 +171,23 @@ pub(crate) async fn start(
     interval: Duration,
 ) -> Result<ExitCode, String> {
     let monitor = monitor(settings, args, false).await?;
+    tracing::info!(
+        interval_s = interval.as_secs(),
+        market = %args.market,
+        "monitor started with the notification dispatcher; Ctrl-C stops it after the current cycle"
+    );
+    work(settings, &monitor, interval, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the monitor every `interval`, the notification dispatcher and the daily digests until
+/// `shutdown`; the cycle and the deliveries in progress finish first.
+pub(crate) async fn work(
+    settings: &Settings,
+    monitor: &Monitor,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
     let store: Arc<dyn signal_sentinel::store::Store> = Arc::new(
         SeaStore::open(&settings.database_url)
             .await
@@ -194,12 +224,7 @@ pub(crate) async fn start(
             }
         }
     });
-    tracing::info!(
-        interval_s = interval.as_secs(),
-        market = %args.market,
-        "monitor started with the notification dispatcher; Ctrl-C stops it after the current cycle"
-    );
-    monitor.run(interval, shutdown_signal()).await;
+    monitor.run(interval, shutdown).await;
     let _ = stop.send(());
     let _ = tokio::join!(dispatching, digesting);
     tracing::info!(
@@ -207,11 +232,10 @@ pub(crate) async fn start(
         overruns = monitor.stats().overruns(),
         "monitor stopped"
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-/// Ctrl-C, or SIGTERM on Unix (what systemd and Docker send).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -1,6 +1,11 @@
-//! `GET /api/health`.
+//! `GET /api/health` and `GET /api/health/ready`.
 
-use poem_openapi::{Object, OpenApi, payload::Json};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::ApiTags;
+use crate::AppState;
+use crate::error::ErrorBody;
 
 /// What the health endpoint answers.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
@@ -15,11 +20,31 @@ pub struct Health {
     pub tagline: String,
 }
 
-/// Liveness of the server.
+/// Readiness: the database answers.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Readiness {
+    /// `ok`.
+    pub status: String,
+    /// `ok`.
+    pub database: String,
+}
+
+/// Ready or not.
+#[derive(Debug, ApiResponse)]
+pub enum ReadinessResponse {
+    /// The server can serve requests.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// The database does not answer.
+    #[oai(status = 503)]
+    NotReady(Json<ErrorBody>),
+}
+
+/// Liveness and readiness of the server.
 #[derive(Debug, Clone, Copy)]
 pub struct HealthApi;
 
-#[OpenApi]
+#[OpenApi(tag = "ApiTags::Health")]
 impl HealthApi {
     /// Is the server up?
     ///
@@ -34,33 +59,24 @@ impl HealthApi {
             tagline: signal_sentinel::TAGLINE.to_owned(),
         })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use poem::test::TestClient;
-
-    #[tokio::test]
-    async fn health_answers_exactly_what_operators_expect() {
-        let client = TestClient::new(crate::app());
-        let resp = client.get("/api/health").send().await;
-        resp.assert_status_is_ok();
-        let body: serde_json::Value = resp.json().await.value().deserialize();
-        assert_eq!(
-            body,
-            serde_json::json!({
-                "name": "Signal Sentinel",
-                "version": env!("CARGO_PKG_VERSION"),
-                "status": "ok",
-                "tagline": "Your AI-powered market watchdog."
-            })
-        );
-    }
-
-    #[tokio::test]
-    async fn spec_documents_the_health_endpoint() {
-        let spec: serde_json::Value = serde_json::from_str(&crate::openapi().spec()).unwrap();
-        assert_eq!(spec["info"]["title"], "Signal Sentinel");
-        assert!(spec["paths"]["/api/health"]["get"].is_object(), "{spec}");
+    /// Can the server serve requests?
+    ///
+    /// Checks that the database answers; 503 when it does not.
+    #[oai(path = "/health/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self, state: Data<&AppState>) -> ReadinessResponse {
+        match state.services.store().ping().await {
+            Ok(()) => ReadinessResponse::Ready(Json(Readiness {
+                status: "ok".into(),
+                database: "ok".into(),
+            })),
+            Err(e) => {
+                tracing::error!("readiness: database does not answer: {e}");
+                ReadinessResponse::NotReady(Json(ErrorBody::new(
+                    "unavailable",
+                    "the database does not answer",
+                )))
+            }
+        }
     }
 }

@@ -124,6 +124,16 @@ impl Dispatcher {
                 Ok(report) => {
                     if report.claimed > 0 {
                         tracing::info!(?report, "dispatched");
+                        for (result, n) in [
+                            ("sent", report.sent),
+                            ("retried", report.retried),
+                            ("given_up", report.given_up),
+                            ("skipped", report.skipped),
+                            ("held", report.held),
+                        ] {
+                            metrics::counter!("signal_sentinel_deliveries_total", "result" => result)
+                                .increment(n as u64);
+                        }
                     }
                     report.claimed as u64 == self.config.batch
                 }

@@ -30,6 +30,9 @@ use crate::time::Timestamp;
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync {
+    /// Answers when the database does (a readiness probe: one trivial query).
+    async fn ping(&self) -> Result<()>;
+
     /// Creates an account.
     ///
     /// # Errors

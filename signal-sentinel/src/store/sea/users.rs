@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
 use super::entity::user;
@@ -24,6 +25,17 @@ fn to_domain(m: user::Model) -> Result<User> {
 
 #[async_trait]
 impl UserStore for SeaStore {
+    async fn ping(&self) -> Result<()> {
+        self.db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                "SELECT 1",
+            ))
+            .await
+            .map(|_| ())
+            .map_err(backend_err)
+    }
+
     async fn create_user(&self, new: NewUser) -> Result<User> {
         let now = time::now();
         let model = user::ActiveModel {

@@ -1,0 +1,306 @@
+//! `/api/alerts`: what the rules fired, and a live stream of new alerts.
+
+use futures_util::stream::BoxStream;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::EventStream;
+use poem_openapi::{Object, OpenApi, payload::Json};
+use signal_sentinel::domain::{
+    Alert, AlertCursor, AlertId, AlertQuery, AlertState, Delivery, RuleId, Symbol,
+};
+
+use super::{ApiTags, DEFAULT_PAGE_SIZE};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::security::Auth;
+
+type Time = chrono::DateTime<chrono::Utc>;
+
+/// An alert.
+#[derive(Debug, Clone, Object)]
+pub struct AlertOut {
+    /// Alert id.
+    pub id: i64,
+    /// The rule that fired it (absent once the rule is deleted).
+    pub rule_id: Option<i64>,
+    /// The symbol.
+    pub symbol: String,
+    /// `fired`, or `resolved` when the condition stopped holding.
+    pub kind: String,
+    /// Which firing of the rule.
+    pub episode: i64,
+    /// The price that triggered it.
+    pub price: rust_decimal::Decimal,
+    /// The message sent.
+    pub message: String,
+    /// An AI summary, when one was made.
+    pub summary: Option<String>,
+    /// `new` or `acknowledged`.
+    pub state: String,
+    /// When it fired.
+    pub fired_at: Time,
+    /// When it was acknowledged.
+    pub acknowledged_at: Option<Time>,
+}
+
+impl From<Alert> for AlertOut {
+    fn from(a: Alert) -> Self {
+        Self {
+            id: a.id.get(),
+            rule_id: a.rule_id.map(RuleId::get),
+            symbol: a.symbol.as_str().to_owned(),
+            kind: a.kind.as_str().to_owned(),
+            episode: a.episode,
+            price: a.price,
+            message: a.message,
+            summary: a.summary,
+            state: a.state.as_str().to_owned(),
+            fired_at: a.fired_at,
+            acknowledged_at: a.acknowledged_at,
+        }
+    }
+}
+
+/// One delivery of an alert to a channel.
+#[derive(Debug, Clone, Object)]
+pub struct DeliveryOut {
+    /// Delivery id.
+    pub id: i64,
+    /// The channel.
+    pub channel_id: i64,
+    /// `pending`, `sent`, `failed`, …
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When it was sent.
+    pub sent_at: Option<Time>,
+    /// When the next attempt is due.
+    pub next_attempt_at: Time,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+impl From<Delivery> for DeliveryOut {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id.get(),
+            channel_id: d.channel_id.get(),
+            status: d.status.as_str().to_owned(),
+            attempts: d.attempts,
+            sent_at: d.sent_at,
+            next_attempt_at: d.next_attempt_at,
+            last_error: d.last_error,
+        }
+    }
+}
+
+/// An alert with its deliveries.
+#[derive(Debug, Object)]
+pub struct AlertDetail {
+    /// The alert.
+    #[oai(flatten)]
+    pub alert: AlertOut,
+    /// Where it was (or will be) sent.
+    pub deliveries: Vec<DeliveryOut>,
+}
+
+/// A page of alerts.
+#[derive(Debug, Object)]
+pub struct AlertPage {
+    /// Alerts, newest first.
+    pub items: Vec<AlertOut>,
+    /// Pass as `before` for the next (older) page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// How many alerts were deleted.
+#[derive(Debug, Object)]
+pub struct Deleted {
+    /// Count.
+    pub deleted: u64,
+}
+
+fn encode_cursor(c: AlertCursor) -> String {
+    format!("{}_{}", c.fired_at.timestamp_micros(), c.id.get())
+}
+
+fn decode_cursor(s: &str) -> Result<AlertCursor, ApiError> {
+    let bad = || ApiError::invalid("before", "not a cursor this server gave");
+    let (micros, id) = s.split_once('_').ok_or_else(bad)?;
+    let fired_at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    let id = id.parse::<i64>().map_err(|_| bad())?;
+    Ok(AlertCursor {
+        fired_at,
+        id: AlertId::new(id),
+    })
+}
+
+/// Alerts.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertsApi;
+
+#[OpenApi(prefix_path = "/alerts", tag = "ApiTags::Alerts")]
+impl AlertsApi {
+    /// The caller's alerts, newest first, with filters and cursor pagination.
+    #[oai(path = "/", method = "get", operation_id = "list_alerts")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        /// Only alerts of this rule.
+        rule_id: Query<Option<i64>>,
+        /// Only this symbol.
+        symbol: Query<Option<String>>,
+        /// Only alerts fired at or after this time.
+        since: Query<Option<Time>>,
+        /// `new` or `acknowledged`.
+        #[oai(name = "state")]
+        alert_state: Query<Option<String>>,
+        /// The `next_cursor` of the previous page.
+        before: Query<Option<String>>,
+        /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<AlertPage>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let symbol = symbol
+            .0
+            .map(|s| Symbol::parse(&s))
+            .transpose()
+            .map_err(|e| ApiError::invalid("symbol", e.to_string()))?;
+        let alert_state = alert_state
+            .0
+            .map(|s| s.parse::<AlertState>())
+            .transpose()
+            .map_err(|_| ApiError::invalid("state", "expected new or acknowledged"))?;
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE_SIZE);
+        let query = AlertQuery {
+            owner: who.user,
+            rule_id: rule_id.0.map(RuleId::new),
+            symbol,
+            since: since.0,
+            state: alert_state,
+            before: before.0.as_deref().map(decode_cursor).transpose()?,
+            limit,
+        };
+        let alerts = state.services.list_alerts(who, query).await?;
+        let next_cursor = (alerts.len() as u64 == limit)
+            .then(|| alerts.last().map(|a| encode_cursor(a.into())))
+            .flatten();
+        Ok(Json(AlertPage {
+            items: alerts.into_iter().map(AlertOut::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Delete the caller's alerts fired before a time.
+    #[oai(path = "/", method = "delete", operation_id = "delete_alerts")]
+    async fn delete_before(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        /// Alerts fired before this time are deleted.
+        before: Query<Time>,
+    ) -> Result<Json<Deleted>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let deleted = state.services.delete_alerts_before(who, before.0).await?;
+        Ok(Json(Deleted { deleted }))
+    }
+
+    /// New alerts as they fire, as server-sent events (`data:` is an alert as JSON).
+    ///
+    /// A comment line is sent every 15 s to keep proxies from closing the connection.
+    #[oai(path = "/stream", method = "get", operation_id = "stream_alerts")]
+    async fn stream(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<EventStream<BoxStream<'static, AlertOut>>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let services = state.services.clone();
+        let poll = state.stream_poll;
+        // Alerts stored from now on, in id order; polled so that alerts written by a monitor
+        // in another process arrive too.
+        let newest = services
+            .list_alerts(who, AlertQuery::newest(who.user, 1))
+            .await?
+            .first()
+            .map_or(0, |a| a.id.get());
+        let stream = futures_util::stream::unfold(
+            (
+                services,
+                newest,
+                std::collections::VecDeque::<AlertOut>::new(),
+            ),
+            move |(services, mut last_id, mut queue)| async move {
+                loop {
+                    if let Some(next) = queue.pop_front() {
+                        return Some((next, (services, last_id, queue)));
+                    }
+                    tokio::time::sleep(poll).await;
+                    let query =
+                        AlertQuery::newest(who.user, signal_sentinel::service::MAX_PAGE_SIZE);
+                    match services.list_alerts(who, query).await {
+                        Ok(mut alerts) => {
+                            alerts.retain(|a| a.id.get() > last_id);
+                            alerts.sort_by_key(|a| a.id);
+                            if let Some(last) = alerts.last() {
+                                last_id = last.id.get();
+                            }
+                            queue.extend(alerts.into_iter().map(AlertOut::from));
+                        }
+                        Err(e) => tracing::warn!("alert stream: {e}"),
+                    }
+                }
+            },
+        );
+        Ok(
+            EventStream::new(Box::pin(stream) as BoxStream<'static, AlertOut>)
+                .keep_alive(std::time::Duration::from_secs(15)),
+        )
+    }
+
+    /// One alert, with the status of its deliveries.
+    #[oai(path = "/:alert_id", method = "get", operation_id = "get_alert")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        alert_id: Path<i64>,
+    ) -> Result<Json<AlertDetail>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let (alert, deliveries) = state
+            .services
+            .get_alert(who, AlertId::new(alert_id.0))
+            .await?;
+        Ok(Json(AlertDetail {
+            alert: alert.into(),
+            deliveries: deliveries.into_iter().map(DeliveryOut::from).collect(),
+        }))
+    }
+
+    /// Mark an alert as seen.
+    #[oai(
+        path = "/:alert_id/ack",
+        method = "post",
+        operation_id = "acknowledge_alert"
+    )]
+    async fn acknowledge(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        alert_id: Path<i64>,
+    ) -> Result<Json<AlertOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let alert = state
+            .services
+            .acknowledge_alert(who, AlertId::new(alert_id.0))
+            .await?;
+        Ok(Json(alert.into()))
+    }
+}

@@ -1,0 +1,297 @@
+//! `/api/channels`: where alerts are sent (Telegram chats, webhooks).
+
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
+use signal_sentinel::Secret;
+use signal_sentinel::domain::{ChannelId, NotificationChannel};
+
+use super::{ApiTags, NoContent};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::security::Auth;
+
+type Time = chrono::DateTime<chrono::Utc>;
+
+/// A channel (its webhook secret is never shown again after creation).
+#[derive(Debug, Clone, Object)]
+pub struct ChannelOut {
+    /// Channel id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// `telegram`, `webhook` or `console`.
+    pub kind: String,
+    /// Where it sends: `{"chat_id": …}` or `{"url": …}`.
+    pub config: serde_json::Value,
+    /// Whether alerts go to it.
+    pub enabled: bool,
+    /// Created.
+    pub created_at: Time,
+    /// Last successful delivery.
+    pub last_ok_at: Option<Time>,
+    /// Last failure.
+    pub last_error: Option<String>,
+}
+
+impl From<NotificationChannel> for ChannelOut {
+    fn from(c: NotificationChannel) -> Self {
+        Self {
+            id: c.id.get(),
+            name: c.name,
+            kind: c.kind.as_str().to_owned(),
+            config: c.config,
+            enabled: c.enabled,
+            created_at: c.created_at,
+            last_ok_at: c.last_ok_at,
+            last_error: c.last_error,
+        }
+    }
+}
+
+/// The kinds a user can add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum NewChannelKind {
+    /// A Telegram chat (needs `chat_id`).
+    Telegram,
+    /// An HTTPS endpoint that receives signed JSON (needs `url`).
+    Webhook,
+}
+
+/// A new channel.
+#[derive(Object)]
+pub struct ChannelIn {
+    /// What kind.
+    pub kind: NewChannelKind,
+    /// A name (1 to 64 characters); a default is made from the target.
+    #[oai(validator(max_length = 64))]
+    pub name: Option<String>,
+    /// Telegram: the chat id (`123456789`) or channel (`@my_channel`).
+    #[oai(validator(max_length = 64))]
+    pub chat_id: Option<String>,
+    /// Webhook: the URL.
+    #[oai(validator(max_length = 2048))]
+    pub url: Option<String>,
+    /// Webhook: the signing secret (at least 16 bytes); generated when absent.
+    #[oai(validator(max_length = 256))]
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for ChannelIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelIn")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A created channel.
+#[derive(Object)]
+pub struct CreatedChannel {
+    /// The channel.
+    pub channel: ChannelOut,
+    /// Webhook: the signing secret, shown this once.
+    #[oai(skip_serializing_if_is_none)]
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for CreatedChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedChannel")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Channel created.
+#[derive(Debug, ApiResponse)]
+pub enum CreatedChannelResponse {
+    /// The channel.
+    #[oai(status = 201)]
+    Created(Json<CreatedChannel>),
+}
+
+/// A change to a channel.
+#[derive(Debug, Object)]
+pub struct ChannelPatch {
+    /// Turn it on or off.
+    pub enabled: bool,
+}
+
+/// The caller's channels and the deliveries waiting.
+#[derive(Debug, Object)]
+pub struct ChannelStatus {
+    /// Channels with their last outcome.
+    pub channels: Vec<ChannelOut>,
+    /// Deliveries not yet sent (due, retrying or held for quiet hours).
+    pub pending_deliveries: u64,
+}
+
+/// A test message's outcome.
+#[derive(Debug, Object)]
+pub struct ChannelTestOut {
+    /// The channel.
+    pub channel: String,
+    /// Whether it arrived.
+    pub ok: bool,
+    /// Why not.
+    pub error: Option<String>,
+}
+
+/// Notification channels.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelsApi;
+
+#[OpenApi(prefix_path = "/channels", tag = "ApiTags::Channels")]
+impl ChannelsApi {
+    /// The caller's channels.
+    #[oai(path = "/", method = "get", operation_id = "list_channels")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<Json<Vec<ChannelOut>>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let (channels, _) = state.services.list_channels(who).await?;
+        Ok(Json(channels.into_iter().map(ChannelOut::from).collect()))
+    }
+
+    /// Add a Telegram chat or a webhook.
+    #[oai(path = "/", method = "post", operation_id = "create_channel")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<ChannelIn>,
+    ) -> Result<CreatedChannelResponse, ApiError> {
+        let who = auth.principal(&state).await?;
+        let Json(body) = body;
+        let created = match body.kind {
+            NewChannelKind::Telegram => {
+                let chat = body.chat_id.ok_or_else(|| {
+                    ApiError::invalid("chat_id", "a Telegram channel needs chat_id")
+                })?;
+                CreatedChannel {
+                    channel: state
+                        .services
+                        .add_telegram(who, &chat, body.name)
+                        .await?
+                        .into(),
+                    secret: None,
+                }
+            }
+            NewChannelKind::Webhook => {
+                let url = body
+                    .url
+                    .ok_or_else(|| ApiError::invalid("url", "a webhook needs url"))?;
+                let (channel, secret) = state
+                    .services
+                    .add_webhook(who, &url, body.name, body.secret.map(Secret::new))
+                    .await?;
+                CreatedChannel {
+                    channel: channel.into(),
+                    secret: Some(secret.expose().to_owned()),
+                }
+            }
+        };
+        Ok(CreatedChannelResponse::Created(Json(created)))
+    }
+
+    /// Each channel's last outcome and the deliveries waiting.
+    #[oai(path = "/status", method = "get", operation_id = "channel_status")]
+    async fn status(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<Json<ChannelStatus>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let (channels, pending) = state.services.list_channels(who).await?;
+        Ok(Json(ChannelStatus {
+            channels: channels.into_iter().map(ChannelOut::from).collect(),
+            pending_deliveries: pending,
+        }))
+    }
+
+    /// One channel.
+    #[oai(path = "/:channel_id", method = "get", operation_id = "get_channel")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        channel_id: Path<i64>,
+    ) -> Result<Json<ChannelOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let channel = state
+            .services
+            .get_channel(who, ChannelId::new(channel_id.0))
+            .await?;
+        Ok(Json(channel.into()))
+    }
+
+    /// Turn a channel on or off.
+    #[oai(
+        path = "/:channel_id",
+        method = "patch",
+        operation_id = "update_channel"
+    )]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        channel_id: Path<i64>,
+        body: Json<ChannelPatch>,
+    ) -> Result<Json<ChannelOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let channel = state
+            .services
+            .set_channel_enabled(who, ChannelId::new(channel_id.0), body.0.enabled)
+            .await?;
+        Ok(Json(channel.into()))
+    }
+
+    /// Remove a channel.
+    #[oai(
+        path = "/:channel_id",
+        method = "delete",
+        operation_id = "delete_channel"
+    )]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        channel_id: Path<i64>,
+    ) -> Result<NoContent, ApiError> {
+        let who = auth.principal(&state).await?;
+        state
+            .services
+            .delete_channel(who, ChannelId::new(channel_id.0))
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Send a test message now (not through the outbox) and record the outcome.
+    #[oai(
+        path = "/:channel_id/test",
+        method = "post",
+        operation_id = "test_channel"
+    )]
+    async fn test(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        channel_id: Path<i64>,
+    ) -> Result<Json<ChannelTestOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let result = state
+            .services
+            .test_channel(who, ChannelId::new(channel_id.0))
+            .await?;
+        Ok(Json(ChannelTestOut {
+            channel: result.channel,
+            ok: result.ok,
+            error: result.error,
+        }))
+    }
+}

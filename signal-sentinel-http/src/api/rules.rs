@@ -1,0 +1,496 @@
+//! `/api/rules`: alert rules.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use signal_sentinel::domain::{Rule, RuleId};
+use signal_sentinel::engine::RuleOptions;
+use signal_sentinel::service::{RuleChange, RuleSpec, RuleView, rule_text};
+
+use super::{ApiTags, DEFAULT_PAGE_SIZE, NoContent};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::security::Auth;
+
+type Time = chrono::DateTime<chrono::Utc>;
+
+/// A rule's evaluation state.
+#[derive(Debug, Clone, Object)]
+pub struct RuleStateOut {
+    /// `armed`, `pending`, `firing`, `snoozed`, `resolved`, `no_data` or `error`.
+    pub phase: String,
+    /// How many times it has fired.
+    pub episode: i64,
+    /// The last price it saw.
+    pub last_price: Option<rust_decimal::Decimal>,
+    /// When the state last changed.
+    pub updated_at: Time,
+}
+
+/// A rule.
+#[derive(Debug, Clone, Object)]
+pub struct RuleOut {
+    /// Rule id.
+    pub id: i64,
+    /// The symbol it watches.
+    pub symbol: String,
+    /// The rule in the text form, e.g. `AAPL crosses above 200`.
+    pub text: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// The condition as stored (versioned JSON, see `docs/rules.md`).
+    pub condition: serde_json::Value,
+    /// How it fires: frequency, cooldown_minutes, hysteresis_percent, pending,
+    /// notify_on_resolve, extended_hours, stale_after_minutes, message.
+    pub options: serde_json::Value,
+    /// Whether the monitor evaluates it.
+    pub enabled: bool,
+    /// Created.
+    pub created_at: Time,
+    /// Last changed.
+    pub updated_at: Time,
+    /// Last fired.
+    pub last_triggered_at: Option<Time>,
+    /// Not evaluated after this.
+    pub expires_at: Option<Time>,
+    /// Silent until this.
+    pub snoozed_until: Option<Time>,
+    /// Its state (only in `GET /api/rules/{rule_id}`).
+    #[oai(skip_serializing_if_is_none)]
+    pub state: Option<RuleStateOut>,
+}
+
+impl From<Rule> for RuleOut {
+    fn from(r: Rule) -> Self {
+        Self {
+            id: r.id.get(),
+            text: rule_text(&r),
+            symbol: r.symbol.as_str().to_owned(),
+            name: r.name,
+            condition: r.condition.into(),
+            options: r.options.into(),
+            enabled: r.enabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            last_triggered_at: r.last_triggered_at,
+            expires_at: r.expires_at,
+            snoozed_until: r.snoozed_until,
+            state: None,
+        }
+    }
+}
+
+impl From<RuleView> for RuleOut {
+    fn from(v: RuleView) -> Self {
+        let mut out = Self::from(v.rule);
+        out.state = v.state.map(|s| RuleStateOut {
+            phase: s.phase.as_str().to_owned(),
+            episode: s.episode,
+            last_price: s.last_price,
+            updated_at: s.updated_at,
+        });
+        out
+    }
+}
+
+/// A new rule: `text`, or `symbol` + `condition`.
+#[derive(Debug, Object)]
+pub struct RuleIn {
+    /// The rule in the text form, e.g. `AAPL crosses above 200` or `TSLA day change <= -5%`.
+    #[oai(validator(max_length = 500))]
+    pub text: Option<String>,
+    /// With `condition`: the symbol.
+    #[oai(validator(max_length = 32))]
+    pub symbol: Option<String>,
+    /// The condition as JSON, e.g. `{"type": "price", "op": ">", "level": "200"}`.
+    pub condition: Option<serde_json::Value>,
+    /// A name (1 to 100 characters).
+    #[oai(validator(max_length = 100))]
+    pub name: Option<String>,
+    /// Options (see `RuleOut.options`); defaults when absent.
+    pub options: Option<serde_json::Value>,
+    /// Default `true`.
+    pub enabled: Option<bool>,
+    /// Not evaluated after this.
+    pub expires_at: Option<Time>,
+}
+
+/// Changes to a rule; absent fields stay as they are, `null` clears `name` and `expires_at`.
+#[derive(Debug, Object)]
+pub struct RulePatch {
+    /// New rule text (replaces symbol and condition).
+    #[oai(validator(max_length = 500))]
+    pub text: Option<String>,
+    /// With `condition`: the symbol.
+    #[oai(validator(max_length = 32))]
+    pub symbol: Option<String>,
+    /// New condition as JSON.
+    pub condition: Option<serde_json::Value>,
+    /// New name, or `null` to remove it.
+    #[oai(validator(max_length = 100))]
+    pub name: MaybeUndefined<String>,
+    /// New options (replacing the old ones).
+    pub options: Option<serde_json::Value>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// New expiry, or `null` to remove it.
+    pub expires_at: MaybeUndefined<Time>,
+}
+
+/// A snooze.
+#[derive(Debug, Object)]
+pub struct SnoozeIn {
+    /// Snooze for this many minutes (1 to 525600) …
+    #[oai(validator(minimum(value = "1"), maximum(value = "525600")))]
+    pub minutes: Option<u32>,
+    /// … or until this time.
+    pub until: Option<Time>,
+}
+
+/// A backtest request.
+#[derive(Debug, Object)]
+pub struct BacktestIn {
+    /// The rule in the text form …
+    #[oai(validator(max_length = 500))]
+    pub text: Option<String>,
+    /// … or a symbol …
+    #[oai(validator(max_length = 32))]
+    pub symbol: Option<String>,
+    /// … and a JSON condition.
+    pub condition: Option<serde_json::Value>,
+    /// Options; defaults when absent.
+    pub options: Option<serde_json::Value>,
+    /// First day (inclusive).
+    pub from: chrono::NaiveDate,
+    /// Last day (inclusive).
+    pub to: chrono::NaiveDate,
+}
+
+/// One alert a backtest would have sent.
+#[derive(Debug, Object)]
+pub struct BacktestAlertOut {
+    /// `fired` or `resolved`.
+    pub kind: String,
+    /// Which firing.
+    pub episode: i64,
+    /// When.
+    pub at: Time,
+    /// At what price.
+    pub price: rust_decimal::Decimal,
+}
+
+/// What a backtest found.
+#[derive(Debug, Object)]
+pub struct BacktestOut {
+    /// The symbol.
+    pub symbol: String,
+    /// Daily sessions replayed.
+    pub sessions: u64,
+    /// The alerts.
+    pub alerts: Vec<BacktestAlertOut>,
+}
+
+/// A page of rules.
+#[derive(Debug, Object)]
+pub struct RulePage {
+    /// Rules, oldest first.
+    pub items: Vec<RuleOut>,
+    /// Pass as `after` for the next page; absent on the last one.
+    pub next_cursor: Option<i64>,
+}
+
+/// Rule created.
+#[derive(Debug, ApiResponse)]
+pub enum CreatedRule {
+    /// The new rule.
+    #[oai(status = 201)]
+    Created(Json<RuleOut>),
+}
+
+fn options(value: Option<serde_json::Value>) -> Result<Option<RuleOptions>, ApiError> {
+    value
+        .map(|v| {
+            if !v.is_object() {
+                return Err(ApiError::invalid("options", "expected a JSON object"));
+            }
+            serde_json::from_value::<RuleOptions>(v)
+                .map_err(|e| ApiError::invalid("options", e.to_string()))
+        })
+        .transpose()
+}
+
+fn spec(
+    text: Option<String>,
+    symbol: Option<String>,
+    condition: Option<serde_json::Value>,
+) -> RuleSpec {
+    RuleSpec {
+        text,
+        symbol,
+        condition,
+    }
+}
+
+fn undefined_to_option<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// Alert rules.
+#[derive(Debug, Clone, Copy)]
+pub struct RulesApi;
+
+#[OpenApi(prefix_path = "/rules", tag = "ApiTags::Rules")]
+impl RulesApi {
+    /// Create a rule, from its text or a JSON condition.
+    ///
+    /// 403 when the caller has as many rules as the server allows.
+    #[oai(path = "/", method = "post", operation_id = "create_rule")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<RuleIn>,
+    ) -> Result<CreatedRule, ApiError> {
+        let who = auth.principal(&state).await?;
+        let Json(body) = body;
+        let rule = state
+            .services
+            .create_rule(
+                who,
+                spec(body.text, body.symbol, body.condition),
+                body.name,
+                options(body.options)?.unwrap_or_default(),
+                body.enabled.unwrap_or(true),
+                body.expires_at,
+            )
+            .await?;
+        Ok(CreatedRule::Created(Json(rule.into())))
+    }
+
+    /// The caller's rules, oldest first.
+    #[oai(path = "/", method = "get", operation_id = "list_rules")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        /// Only this symbol.
+        symbol: Query<Option<String>>,
+        /// Only enabled (`true`) or disabled (`false`) rules.
+        enabled: Query<Option<bool>>,
+        /// The `next_cursor` of the previous page.
+        after: Query<Option<i64>>,
+        /// Page size, 1 to 200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<RulePage>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let limit = limit.0.unwrap_or(DEFAULT_PAGE_SIZE);
+        let rules = state
+            .services
+            .list_rules(
+                who,
+                symbol.0.as_deref(),
+                enabled.0,
+                after.0.map(RuleId::new),
+                limit,
+            )
+            .await?;
+        let next_cursor = (rules.len() as u64 == limit)
+            .then(|| rules.last().map(|r| r.id.get()))
+            .flatten();
+        Ok(Json(RulePage {
+            items: rules.into_iter().map(RuleOut::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Replay a rule over past daily bars: which alerts would it have sent?
+    #[oai(path = "/backtest", method = "post", operation_id = "backtest_rule")]
+    async fn backtest(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<BacktestIn>,
+    ) -> Result<Json<BacktestOut>, ApiError> {
+        auth.principal(&state).await?;
+        let Json(body) = body;
+        let (symbol, sessions, alerts) = state
+            .services
+            .backtest(
+                spec(body.text, body.symbol, body.condition),
+                options(body.options)?.unwrap_or_default(),
+                body.from,
+                body.to,
+            )
+            .await?;
+        Ok(Json(BacktestOut {
+            symbol: symbol.as_str().to_owned(),
+            sessions: sessions as u64,
+            alerts: alerts
+                .into_iter()
+                .map(|a| BacktestAlertOut {
+                    kind: a.kind.as_str().to_owned(),
+                    episode: a.episode,
+                    at: a.at,
+                    price: a.price,
+                })
+                .collect(),
+        }))
+    }
+
+    /// One rule, with its evaluation state.
+    #[oai(path = "/:rule_id", method = "get", operation_id = "get_rule")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        rule_id: Path<i64>,
+    ) -> Result<Json<RuleOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let view = state.services.get_rule(who, RuleId::new(rule_id.0)).await?;
+        Ok(Json(view.into()))
+    }
+
+    /// Change a rule; the result is checked as a new rule would be.
+    #[oai(path = "/:rule_id", method = "patch", operation_id = "update_rule")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        rule_id: Path<i64>,
+        body: Json<RulePatch>,
+    ) -> Result<Json<RuleOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let Json(body) = body;
+        let change = RuleChange {
+            spec: spec(body.text, body.symbol, body.condition),
+            name: undefined_to_option(body.name),
+            options: options(body.options)?,
+            enabled: body.enabled,
+            expires_at: undefined_to_option(body.expires_at),
+        };
+        let rule = state
+            .services
+            .update_rule(who, RuleId::new(rule_id.0), change)
+            .await?;
+        Ok(Json(rule.into()))
+    }
+
+    /// Delete a rule; its alerts are kept.
+    #[oai(path = "/:rule_id", method = "delete", operation_id = "delete_rule")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        rule_id: Path<i64>,
+    ) -> Result<NoContent, ApiError> {
+        let who = auth.principal(&state).await?;
+        state
+            .services
+            .delete_rule(who, RuleId::new(rule_id.0))
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Let the monitor evaluate a rule again.
+    #[oai(
+        path = "/:rule_id/enable",
+        method = "post",
+        operation_id = "enable_rule"
+    )]
+    async fn enable(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        rule_id: Path<i64>,
+    ) -> Result<Json<RuleOut>, ApiError> {
+        self.set_enabled(&state, &auth, rule_id.0, true).await
+    }
+
+    /// Stop evaluating a rule (it is kept).
+    #[oai(
+        path = "/:rule_id/disable",
+        method = "post",
+        operation_id = "disable_rule"
+    )]
+    async fn disable(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        rule_id: Path<i64>,
+    ) -> Result<Json<RuleOut>, ApiError> {
+        self.set_enabled(&state, &auth, rule_id.0, false).await
+    }
+
+    /// Silence a rule for a while (`minutes` or `until`).
+    #[oai(
+        path = "/:rule_id/snooze",
+        method = "post",
+        operation_id = "snooze_rule"
+    )]
+    async fn snooze(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        rule_id: Path<i64>,
+        body: Json<SnoozeIn>,
+    ) -> Result<Json<RuleOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let until = match (body.0.minutes, body.0.until) {
+            (Some(m), None) => state.services.now() + chrono::Duration::minutes(i64::from(m)),
+            (None, Some(until)) => until,
+            _ => return Err(ApiError::invalid("minutes", "give either minutes or until")),
+        };
+        let rule = state
+            .services
+            .snooze_rule(who, RuleId::new(rule_id.0), Some(until))
+            .await?;
+        Ok(Json(rule.into()))
+    }
+
+    /// End a snooze now.
+    #[oai(
+        path = "/:rule_id/snooze",
+        method = "delete",
+        operation_id = "wake_rule"
+    )]
+    async fn wake(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        rule_id: Path<i64>,
+    ) -> Result<Json<RuleOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let rule = state
+            .services
+            .snooze_rule(who, RuleId::new(rule_id.0), None)
+            .await?;
+        Ok(Json(rule.into()))
+    }
+}
+
+impl RulesApi {
+    async fn set_enabled(
+        &self,
+        state: &AppState,
+        auth: &Auth,
+        id: i64,
+        enabled: bool,
+    ) -> Result<Json<RuleOut>, ApiError> {
+        let who = auth.principal(state).await?;
+        let change = RuleChange {
+            enabled: Some(enabled),
+            ..RuleChange::default()
+        };
+        let rule = state
+            .services
+            .update_rule(who, RuleId::new(id), change)
+            .await?;
+        Ok(Json(rule.into()))
+    }
+}

@@ -1,0 +1,164 @@
+//! What wraps every request: an id and a tracing span, the body limit, metrics, and the one
+//! error shape for whatever poem answers on its own.
+
+use std::time::Instant;
+
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+
+use crate::error::{ErrorBody, code_for};
+
+/// Request bodies larger than this get 413 unless configured otherwise: 64 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The outermost layer.
+pub(crate) struct Outer {
+    body_limit: usize,
+}
+
+impl Outer {
+    pub(crate) fn new(body_limit: usize) -> Self {
+        Self { body_limit }
+    }
+
+    pub(crate) fn wrap<E: Endpoint + 'static>(self, inner: E) -> OuterEndpoint<E> {
+        OuterEndpoint {
+            inner,
+            body_limit: self.body_limit,
+        }
+    }
+}
+
+/// [`Outer`] around an endpoint.
+pub(crate) struct OuterEndpoint<E> {
+    inner: E,
+    body_limit: usize,
+}
+
+/// Route label for metrics: numeric path segments become `{id}`, so the label set stays
+/// small.
+fn route_label(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str("{id}");
+        } else {
+            out.push_str(segment);
+        }
+    }
+    if out.starts_with("/api/docs") {
+        "/api/docs".to_owned()
+    } else {
+        out
+    }
+}
+
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(|| hex::encode(rand::random::<[u8; 8]>()), str::to_owned)
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    let body = ErrorBody::new(code_for(status), message);
+    poem::web::Json(serde_json::json!({
+        "error": {"code": body.error.code, "message": body.error.message}
+    }))
+    .with_status(status)
+    .into_response()
+}
+
+impl<E: Endpoint> Endpoint for OuterEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let id = request_id(&req);
+        let method = req.method().clone();
+        let route = route_label(req.uri().path());
+        let span =
+            tracing::info_span!("request", id = %id, method = %method, path = %req.uri().path());
+        let limit = self.body_limit;
+        let response = async {
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            let too_large = || {
+                error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("the request body is larger than {limit} bytes"),
+                )
+            };
+            if declared.is_some_and(|n| n > limit) {
+                return too_large();
+            }
+            if declared.is_none() && !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
+            {
+                // A chunked body: read it up to the limit.
+                match req.take_body().into_bytes_limit(limit).await {
+                    Ok(bytes) => req.set_body(bytes),
+                    Err(poem::error::ReadBodyError::PayloadTooLarge) => return too_large(),
+                    Err(e) => return error_response(StatusCode::BAD_REQUEST, &e.to_string()),
+                }
+            }
+            let response = match self.inner.call(req).await {
+                Ok(output) => output.into_response(),
+                Err(err) => crate::error::to_response(err),
+            };
+            if response.status().is_server_error() {
+                tracing::error!(status = response.status().as_u16(), "request failed");
+            } else {
+                tracing::debug!(status = response.status().as_u16(), "request done");
+            }
+            response
+        }
+        .instrument(span)
+        .await;
+        let mut response = response;
+        // Unknown paths (scanners) share one label.
+        let route = if response.status() == StatusCode::NOT_FOUND && !route.contains("{id}") {
+            "unmatched".to_owned()
+        } else {
+            route
+        };
+        let status = response.status().as_u16().to_string();
+        metrics::counter!("signal_sentinel_http_requests_total",
+            "method" => method.to_string(), "route" => route.clone(), "status" => status)
+        .increment(1);
+        metrics::histogram!("signal_sentinel_http_request_duration_seconds",
+            "method" => method.to_string(), "route" => route)
+        .record(started.elapsed().as_secs_f64());
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn ids_do_not_explode_the_route_labels() {
+        assert_eq!(
+            route_label("/api/rules/42/enable"),
+            "/api/rules/{id}/enable"
+        );
+        assert_eq!(route_label("/api/health"), "/api/health");
+        assert_eq!(route_label("/api/docs/index.js"), "/api/docs");
+    }
+}
