@@ -1,0 +1,116 @@
+//! One error shape for every failure, and the limits on what a request may carry.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::harness::{TestServer, error_code};
+
+#[tokio::test]
+async fn what_poem_answers_itself_has_the_one_error_shape() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+
+    let unknown = server
+        .call(Method::GET, "/api/no-such-thing", None, None)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&unknown), "not_found");
+    let outside = server.call(Method::GET, "/wp-admin", None, None).await;
+    assert_eq!(error_code(&outside), "not_found");
+
+    let malformed = server
+        .http
+        .post(format!("{}/api/rules", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"text\": ")
+        .send()
+        .await
+        .unwrap();
+    let malformed = TestServer::read(malformed).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&malformed), "bad_request");
+
+    let wrong_type = server
+        .post("/api/rules", &token, json!({"text": ["AAPL > 1"]}))
+        .await;
+    assert_eq!(
+        wrong_type.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        wrong_type.text
+    );
+    assert_eq!(error_code(&wrong_type), "bad_request");
+
+    let method = server.call(Method::PUT, "/api/health", None, None).await;
+    assert_eq!(method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(&method), "method_not_allowed");
+
+    let bad_id = server.get("/api/rules/abc", &token).await;
+    assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&bad_id), "bad_request");
+
+    let page = server.get("/api/alerts?limit=100000", &token).await;
+    assert_eq!(
+        page.status,
+        StatusCode::BAD_REQUEST,
+        "page sizes are capped"
+    );
+    assert_eq!(error_code(&page), "bad_request");
+
+    let long = server
+        .post("/api/rules", &token, json!({"text": "A".repeat(501)}))
+        .await;
+    assert_eq!(
+        long.status,
+        StatusCode::BAD_REQUEST,
+        "string lengths are capped"
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413_declared_or_chunked() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let big = json!({"text": "AAPL > 1", "name": "x".repeat(70 * 1024)});
+    let r = server.post("/api/rules", &token, big.clone()).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&r), "payload_too_large");
+
+    // No Content-Length: the body is sent in chunks.
+    let r = chunked_post(&server, &token, &big.to_string()).await;
+    assert!(r.starts_with("HTTP/1.1 413"), "{r}");
+    assert!(r.contains("payload_too_large"), "{r}");
+    // Under the limit, a chunked body is served.
+    let r = chunked_post(&server, &token, &json!({"text": "AAPL > 1"}).to_string()).await;
+    assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+}
+
+/// POSTs `body` to /api/rules with `Transfer-Encoding: chunked`; the raw response.
+async fn chunked_post(server: &TestServer, token: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut request = format!(
+        "POST /api/rules HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    for chunk in body.as_bytes().chunks(8 * 1024) {
+        request.push_str(&format!("{:x}\r\n", chunk.len()));
+        request.push_str(std::str::from_utf8(chunk).unwrap());
+        request.push_str("\r\n");
+    }
+    request.push_str("0\r\n\r\n");
+    tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        // The server may answer 413 and close before reading everything.
+        let _ = stream.write_all(request.as_bytes());
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+    })
+    .await
+    .unwrap()
+}

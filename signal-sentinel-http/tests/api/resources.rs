@@ -1,0 +1,613 @@
+//! Rules, alerts (and their stream), channels, market data and monitor status.
+
+use reqwest::{Method, StatusCode};
+use rust_decimal::Decimal;
+use serde_json::json;
+use signal_sentinel::domain::{AlertKind, NewAlert, RuleId, Symbol, UserId};
+use signal_sentinel::store::AlertStore;
+
+use crate::harness::{Backend, Options, TestServer, error_code, replay_market};
+
+/// Stores an alert of `rule` for `owner`, `minutes_ago` before now; its id.
+pub(crate) async fn insert_alert(
+    server: &TestServer,
+    owner: i64,
+    rule: i64,
+    minutes_ago: i64,
+) -> i64 {
+    let fired_at = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+    let alerts = server
+        .store
+        .insert_alerts(vec![NewAlert {
+            rule_id: RuleId::new(rule),
+            owner: UserId::new(owner),
+            symbol: Symbol::parse("XYZ").unwrap(),
+            episode: minutes_ago + 1,
+            kind: AlertKind::Fired,
+            price: Decimal::new(3012, 2),
+            message: format!("XYZ crossed above 30 ({minutes_ago} min ago)"),
+            fired_at,
+        }])
+        .await
+        .unwrap();
+    alerts[0].id.get()
+}
+
+async fn rules_flow(server: &TestServer) {
+    let token = server.user("ann@example.com").await;
+    let text = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"text": "xyz crosses above 30", "name": "breakout", "options": {"cooldown_minutes": 60}}),
+        )
+        .await;
+    assert_eq!(text.status, StatusCode::CREATED, "{}", text.text);
+    assert_eq!(text.body["symbol"], "XYZ");
+    assert_eq!(text.body["text"], "XYZ crosses above 30");
+    assert_eq!(text.body["options"]["cooldown_minutes"], 60);
+    let id = text.body["id"].as_i64().unwrap();
+
+    let as_json = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"symbol": "MSFT", "condition": {"type": "price", "op": "<", "level": "20"}}),
+        )
+        .await;
+    assert_eq!(as_json.status, StatusCode::CREATED, "{}", as_json.text);
+    assert_eq!(as_json.body["text"], "MSFT price < 20");
+
+    for (body, field) in [
+        (json!({"text": "XYZ crosses abve 30"}), "text"),
+        (json!({"symbol": "MSFT"}), "condition"),
+        (
+            json!({"condition": {"type": "price", "op": "<", "level": "20"}}),
+            "symbol",
+        ),
+        (
+            json!({"symbol": "MSFT", "condition": {"type": "nope"}}),
+            "condition",
+        ),
+        (
+            json!({"text": "XYZ > 1", "options": {"cooldown_minutes": "soon"}}),
+            "options",
+        ),
+        (
+            json!({"text": "XYZ > 1", "options": {"message": "{{prize}}"}}),
+            "options",
+        ),
+        (json!({"text": "XYZ > 1", "name": ""}), "name"),
+        (json!({}), "text"),
+    ] {
+        let r = server.post("/api/rules", &token, body.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.text
+        );
+        assert_eq!(
+            r.body["error"]["fields"][0]["field"], field,
+            "{body}: {}",
+            r.text
+        );
+    }
+
+    // Pagination: 3 rules, pages of 2.
+    server
+        .post("/api/rules", &token, json!({"text": "AAPL > 1"}))
+        .await;
+    let page = server.get("/api/rules?limit=2", &token).await;
+    assert_eq!(page.body["items"].as_array().unwrap().len(), 2);
+    let cursor = page.body["next_cursor"].as_i64().unwrap();
+    let next = server
+        .get(&format!("/api/rules?limit=2&after={cursor}"), &token)
+        .await;
+    assert_eq!(next.body["items"].as_array().unwrap().len(), 1);
+    assert!(next.body["next_cursor"].is_null());
+    let filtered = server.get("/api/rules?symbol=msft", &token).await;
+    assert_eq!(filtered.body["items"][0]["symbol"], "MSFT");
+
+    let one = server.get(&format!("/api/rules/{id}"), &token).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["name"], "breakout");
+
+    let patched = server
+        .call(
+            Method::PATCH,
+            &format!("/api/rules/{id}"),
+            Some(&token),
+            Some(json!({"text": "XYZ crosses above 31", "name": null})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.body["text"], "XYZ crosses above 31");
+    assert!(patched.body["name"].is_null());
+    assert_eq!(
+        patched.body["options"]["cooldown_minutes"], 60,
+        "options kept"
+    );
+    let bad = server
+        .call(
+            Method::PATCH,
+            &format!("/api/rules/{id}"),
+            Some(&token),
+            Some(json!({"text": "XYZ crosses"})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        server.get(&format!("/api/rules/{id}"), &token).await.body["text"],
+        "XYZ crosses above 31",
+        "a refused change changes nothing"
+    );
+
+    let off = server
+        .post(&format!("/api/rules/{id}/disable"), &token, json!(null))
+        .await;
+    assert_eq!(off.body["enabled"], false, "{}", off.text);
+    let on = server
+        .post(&format!("/api/rules/{id}/enable"), &token, json!(null))
+        .await;
+    assert_eq!(on.body["enabled"], true);
+
+    let snoozed = server
+        .post(
+            &format!("/api/rules/{id}/snooze"),
+            &token,
+            json!({"minutes": 90}),
+        )
+        .await;
+    assert_eq!(snoozed.status, StatusCode::OK, "{}", snoozed.text);
+    assert!(snoozed.body["snoozed_until"].is_string());
+    let past = server
+        .post(
+            &format!("/api/rules/{id}/snooze"),
+            &token,
+            json!({"until": "2001-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(past.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let neither = server
+        .post(&format!("/api/rules/{id}/snooze"), &token, json!({}))
+        .await;
+    assert_eq!(neither.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let woke = server
+        .call(
+            Method::DELETE,
+            &format!("/api/rules/{id}/snooze"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(woke.body["snoozed_until"].is_null());
+
+    let gone = server
+        .call(
+            Method::DELETE,
+            &format!("/api/rules/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let r = server.get(&format!("/api/rules/{id}"), &token).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&r), "not_found");
+}
+
+#[tokio::test]
+async fn rules_crud_on_sqlite() {
+    rules_flow(&TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn rules_crud_on_postgres() {
+    let Some(server) = TestServer::start_with(Options {
+        backend: Backend::Postgres,
+        ..Options::default()
+    })
+    .await
+    else {
+        return;
+    };
+    rules_flow(&server).await;
+}
+
+#[tokio::test]
+async fn rules_per_user_are_capped() {
+    let server = TestServer::start_with(Options {
+        vars: vec![("MAX_RULES_PER_USER", "2".into())],
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let token = server.user("ann@example.com").await;
+    for level in [1, 2] {
+        let r = server
+            .post(
+                "/api/rules",
+                &token,
+                json!({"text": format!("AAPL > {level}")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let r = server
+        .post("/api/rules", &token, json!({"text": "AAPL > 3"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(error_code(&r), "limit_reached");
+    let other = server.user("bob@example.com").await;
+    let r = server
+        .post("/api/rules", &other, json!({"text": "AAPL > 3"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "the cap is per user");
+}
+
+#[tokio::test]
+async fn backtest_replays_real_bars() {
+    let server = TestServer::start_with(Options {
+        market: Some(replay_market()),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let token = server.user("ann@example.com").await;
+    let r = server
+        .post(
+            "/api/rules/backtest",
+            &token,
+            json!({"text": "XYZ crosses above 30", "from": "2009-06-01", "to": "2009-07-31"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["symbol"], "XYZ");
+    let sessions = r.body["sessions"].as_u64().unwrap();
+    assert!((40..=44).contains(&sessions), "{sessions}");
+    let alerts = r.body["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty());
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["kind"] == "fired" || a["kind"] == "resolved")
+    );
+    let backwards = server
+        .post(
+            "/api/rules/backtest",
+            &token,
+            json!({"text": "XYZ > 30", "from": "2009-07-31", "to": "2009-06-01"}),
+        )
+        .await;
+    assert_eq!(backwards.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn alerts_filter_page_show_deliveries_ack_and_delete() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let me = server.get("/api/auth/me", &token).await.body["id"]
+        .as_i64()
+        .unwrap();
+    let rule = server
+        .post("/api/rules", &token, json!({"text": "XYZ > 30"}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let other_rule = server
+        .post("/api/rules", &token, json!({"text": "XYZ > 40"}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let mut ids = Vec::new();
+    for minutes_ago in [50, 40, 30, 20, 10] {
+        ids.push(insert_alert(&server, me, rule, minutes_ago).await);
+    }
+    insert_alert(&server, me, other_rule, 5).await;
+
+    // Cursor pagination, newest first, no row twice or missed.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/alerts?rule_id={rule}&limit=2&before={c}"),
+            None => format!("/api/alerts?rule_id={rule}&limit=2"),
+        };
+        let page = server.get(&path, &token).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        for a in page.body["items"].as_array().unwrap() {
+            seen.push(a["id"].as_i64().unwrap());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(25)).to_rfc3339();
+    let recent = server
+        .get(
+            &format!("/api/alerts?since={}", since.replace('+', "%2B")),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        recent.body["items"].as_array().unwrap().len(),
+        3,
+        "{}",
+        recent.text
+    );
+    let by_symbol = server.get("/api/alerts?symbol=AAPL", &token).await;
+    assert_eq!(by_symbol.body["items"], json!([]));
+    let bad_state = server.get("/api/alerts?state=maybe", &token).await;
+    assert_eq!(bad_state.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_cursor = server.get("/api/alerts?before=zzz", &token).await;
+    assert_eq!(bad_cursor.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let one = server.get(&format!("/api/alerts/{}", ids[0]), &token).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["deliveries"], json!([]));
+    assert_eq!(one.body["price"], "30.12");
+
+    let acked = server
+        .post(&format!("/api/alerts/{}/ack", ids[0]), &token, json!(null))
+        .await;
+    assert_eq!(acked.body["state"], "acknowledged", "{}", acked.text);
+    let new_only = server.get("/api/alerts?state=new", &token).await;
+    assert_eq!(new_only.body["items"].as_array().unwrap().len(), 5);
+
+    let cut = (chrono::Utc::now() - chrono::Duration::minutes(35)).to_rfc3339();
+    let deleted = server
+        .call(
+            Method::DELETE,
+            &format!("/api/alerts?before={}", cut.replace('+', "%2B")),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.body, json!({"deleted": 2}), "{}", deleted.text);
+    let missing_before = server
+        .call(Method::DELETE, "/api/alerts", Some(&token), None)
+        .await;
+    assert_eq!(missing_before.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_stream_sends_new_alerts_as_server_sent_events() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let bob = server.user("bob@example.com").await;
+    let me = server.get("/api/auth/me", &token).await.body["id"]
+        .as_i64()
+        .unwrap();
+    let bob_id = server.get("/api/auth/me", &bob).await.body["id"]
+        .as_i64()
+        .unwrap();
+    let rule = server
+        .post("/api/rules", &token, json!({"text": "XYZ > 30"}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let bob_rule = server
+        .post("/api/rules", &bob, json!({"text": "XYZ > 30"}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    insert_alert(&server, me, rule, 60).await; // before the stream: not sent
+
+    let mut resp = server
+        .http
+        .get(format!("{}/api/alerts/stream", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    insert_alert(&server, bob_id, bob_rule, 0).await; // someone else's: not sent
+    let fresh = insert_alert(&server, me, rule, 0).await;
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !received.contains("\n\n") {
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let data = received
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .unwrap_or_else(|| panic!("no data line in {received:?}"));
+    let alert: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
+    assert_eq!(alert["id"].as_i64(), Some(fresh));
+    assert_eq!(alert["symbol"], "XYZ");
+}
+
+#[tokio::test]
+async fn channels_are_created_tested_switched_and_removed() {
+    let hook = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&hook)
+        .await;
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let created = server
+        .post(
+            "/api/channels",
+            &token,
+            json!({"kind": "webhook", "url": format!("{}/hook", hook.uri()), "name": "ops"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 16);
+    let id = created.body["channel"]["id"].as_i64().unwrap();
+
+    let telegram = server
+        .post(
+            "/api/channels",
+            &token,
+            json!({"kind": "telegram", "chat_id": "@alerts_room"}),
+        )
+        .await;
+    assert_eq!(telegram.status, StatusCode::CREATED, "{}", telegram.text);
+    assert!(telegram.body.get("secret").is_none());
+
+    for (body, field) in [
+        (json!({"kind": "webhook", "url": "ftp://x"}), "url"),
+        (json!({"kind": "webhook"}), "url"),
+        (
+            json!({"kind": "telegram", "chat_id": "not a chat"}),
+            "chat_id",
+        ),
+        (
+            json!({"kind": "webhook", "url": "https://x.example", "secret": "short"}),
+            "secret",
+        ),
+    ] {
+        let r = server.post("/api/channels", &token, body.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.text
+        );
+        assert_eq!(r.body["error"]["fields"][0]["field"], field, "{body}");
+    }
+    let bad_kind = server
+        .post("/api/channels", &token, json!({"kind": "pigeon"}))
+        .await;
+    assert_eq!(bad_kind.status, StatusCode::BAD_REQUEST);
+    let dup = server
+        .post(
+            "/api/channels",
+            &token,
+            json!({"kind": "webhook", "url": "https://x.example", "name": "ops"}),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.text);
+
+    let tested = server
+        .post(&format!("/api/channels/{id}/test"), &token, json!(null))
+        .await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.text);
+    assert_eq!(tested.body["ok"], true, "{}", tested.text);
+    let status = server.get("/api/channels/status", &token).await;
+    assert_eq!(status.body["pending_deliveries"], 0);
+    let ops = status.body["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()
+        .clone();
+    assert!(ops["last_ok_at"].is_string());
+
+    let off = server
+        .call(
+            Method::PATCH,
+            &format!("/api/channels/{id}"),
+            Some(&token),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(off.body["enabled"], false);
+    let gone = server
+        .call(
+            Method::DELETE,
+            &format!("/api/channels/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        server
+            .get("/api/channels", &token)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn quotes_and_bars_come_from_the_market() {
+    let server = TestServer::start_with(Options {
+        market: Some(replay_market()),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let token = server.user("ann@example.com").await;
+    let quotes = server.get("/api/quotes?symbols=xyz", &token).await;
+    assert_eq!(quotes.status, StatusCode::OK, "{}", quotes.text);
+    assert_eq!(quotes.body[0]["symbol"], "XYZ");
+    assert!(quotes.body[0]["price"].is_string());
+    let bars = server
+        .get("/api/bars/XYZ?from=2009-06-01&to=2009-06-30", &token)
+        .await;
+    assert_eq!(bars.status, StatusCode::OK, "{}", bars.text);
+    assert_eq!(bars.body.as_array().unwrap().len(), 22);
+    assert_eq!(bars.body[0]["open"], "28.7");
+
+    let bad = server.get("/api/quotes?symbols=no%20way", &token).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let many: Vec<String> = (0..51).map(|i| format!("S{i}")).collect();
+    let too_many = server
+        .get(&format!("/api/quotes?symbols={}", many.join(",")), &token)
+        .await;
+    assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let long_range = server
+        .get("/api/bars/XYZ?from=1990-01-01&to=2009-06-30", &token)
+        .await;
+    assert_eq!(long_range.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_failing_provider_answers_503_without_its_details() {
+    let yahoo = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(429).set_body_string("Too Many Requests"))
+        .mount(&yahoo)
+        .await;
+    let server = TestServer::start_with(Options {
+        vars: vec![("YAHOO_BASE_URL", yahoo.uri())],
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let token = server.user("ann@example.com").await;
+    let r = server.get("/api/quotes?symbols=AAPL", &token).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert_eq!(error_code(&r), "unavailable");
+}
+
+#[tokio::test]
+async fn monitor_status_says_when_this_process_runs_no_monitor() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let r = server.get("/api/monitor/status", &token).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["running"], false);
+    assert_eq!(r.body["cycles"], 0);
+}
