@@ -2,7 +2,7 @@
 //! `signal-sentinel` library.
 //!
 //! Handlers parse the request, resolve the acting user, call one
-//! [`Services`](signal_sentinel::service::Services) method and map its result to a typed
+//! `Services` method and map its result to a typed
 //! response; no business rule and no SQL live here. [`openapi`] builds the documented
 //! service, so the spec people generate clients from is the code that serves them.
 #![deny(missing_docs)]

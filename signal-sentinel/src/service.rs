@@ -653,15 +653,7 @@ impl Services {
             },
         )?;
         let cap = self.limits.max_rules_per_user;
-        let existing = self
-            .store
-            .list_rule_stamps(&RuleFilter {
-                owner: Some(who.user),
-                limit: Some(cap.saturating_add(1)),
-                ..RuleFilter::default()
-            })
-            .await?
-            .len() as u64;
+        let existing = self.store.count_rules(who.user).await?;
         if existing >= cap {
             return Err(ServiceError::LimitReached(format!(
                 "you have {cap} rules, the most this server allows; delete some first"

@@ -109,6 +109,8 @@ pub trait RuleStore: Send + Sync {
     /// # Errors
     /// [`StoreError::MissingReference`] when an owner does not exist.
     async fn create_rules(&self, new: Vec<NewRule>) -> Result<Vec<Rule>>;
+    /// How many rules `owner` has (for the per-user cap).
+    async fn count_rules(&self, owner: UserId) -> Result<u64>;
     /// One rule.
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::entity::rule;
@@ -141,6 +141,14 @@ impl RuleStore for SeaStore {
                 updated_at,
             })
             .collect())
+    }
+
+    async fn count_rules(&self, owner: UserId) -> Result<u64> {
+        rule::Entity::find()
+            .filter(rule::Column::UserId.eq(owner.get()))
+            .count(&self.db)
+            .await
+            .map_err(backend_err)
     }
 
     async fn get_rules(&self, ids: &[RuleId]) -> Result<Vec<Rule>> {
