@@ -397,6 +397,18 @@ impl Services {
             .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
+    /// Computes the decoy password hash now, so that the first login for an unknown address
+    /// costs no more than later ones. Servers call it at start-up.
+    ///
+    /// # Errors
+    /// [`ServiceError::Internal`] when hashing fails.
+    pub async fn warm_up(&self) -> ServiceResult<()> {
+        self.decoy_hash
+            .get_or_try_init(|| hash_password(Secret::new(hex::encode(rand::random::<[u8; 16]>()))))
+            .await?;
+        Ok(())
+    }
+
     /// How long session tokens live.
     pub fn token_lifetime(&self) -> chrono::Duration {
         self.tokens.lifetime()
