@@ -490,6 +490,21 @@ pub(crate) enum DbCommand {
         #[arg(long, value_name = "DAYS", default_value_t = 7)]
         keep_days: u32,
     },
+    /// Put a backup in place of the SQLite database: the backup (`.db.gz` from `db backup`, or
+    /// a plain SQLite file) is checked first; a database in use is refused unless `--force`;
+    /// the replaced file is kept as DATABASE.replaced-YYYYMMDD_HHMMSS. On PostgreSQL it prints
+    /// the pg_restore command to use instead.
+    #[command(
+        after_help = "Example:\n  invest db restore backups/signal_sentinel_20261128_221500.db.gz"
+    )]
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace the database even while a server or monitor has it open (they keep the old
+        /// file open: restart them).
+        #[arg(long)]
+        force: bool,
+    },
     /// Give free space back and refresh the planner's statistics (SQLite: VACUUM, which
     /// rewrites the file and makes writers wait; PostgreSQL: VACUUM (ANALYZE), online).
     Vacuum,

@@ -112,6 +112,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 commands::db::backup(&settings, &to, keep_days, json).await
             }
             DbCommand::Vacuum => commands::db::vacuum(&settings, json).await,
+            DbCommand::Restore { file, force } => {
+                commands::db::restore(&settings, &file, force, json).await
+            }
         },
     }
 }

@@ -199,3 +199,42 @@ pub(crate) async fn backup(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub(crate) async fn restore(
+    settings: &Settings,
+    file: &std::path::Path,
+    force: bool,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let target = match settings.database_url.backend() {
+        signal_sentinel::config::DatabaseBackend::SqliteFile(path) => path.clone(),
+        signal_sentinel::config::DatabaseBackend::Postgres => {
+            return Err(format!(
+                "PostgreSQL is restored with its own tool: pg_restore --clean --dbname=\"$DATABASE_URL\" {}",
+                file.display()
+            ));
+        }
+        _ => return Err("an in-memory database cannot be restored into".into()),
+    };
+    if !file.exists() {
+        return Err(format!("{} does not exist", file.display()));
+    }
+    let now = signal_sentinel::clock::Clock::now(&signal_sentinel::clock::SystemClock);
+    let report = signal_sentinel::store::restore_sqlite(&target, file, force, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    if as_json {
+        out!("{}", json!(report));
+    } else {
+        out!(
+            "restored {} from {} ({}, integrity check ok)",
+            report.database.display(),
+            file.display(),
+            size(report.database_bytes)
+        );
+        if let Some(kept) = &report.replaced_kept_as {
+            out!("the replaced database is kept as {}", kept.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

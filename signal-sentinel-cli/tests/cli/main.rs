@@ -1134,3 +1134,89 @@ fn api_keys_from_the_terminal_work_against_the_server_until_revoked() {
     );
     assert!(!stderr.contains(&key), "the key never reaches the log");
 }
+
+#[test]
+fn restore_puts_a_backup_back_refusing_bad_files_and_databases_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    let created = invest_with_input(
+        dir.path(),
+        &env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert_eq!(run(&["rules", "add", "AAPL crosses above 200"]).code, 0);
+    let backup = run(&["--json", "db", "backup", "--to", "backups"]);
+    assert_eq!(backup.code, 0, "{}", backup.stderr);
+    let file: serde_json::Value = serde_json::from_str(&backup.stdout).unwrap();
+    let file = file["file"].as_str().unwrap().to_owned();
+    assert_eq!(run(&["rules", "add", "MSFT crosses above 500"]).code, 0);
+
+    // Bad files are refused and nothing changes.
+    std::fs::write(dir.path().join("junk.db.gz"), b"\x1f\x8bnot gzip at all").unwrap();
+    std::fs::write(dir.path().join("text.db"), b"just text").unwrap();
+    for bad in ["junk.db.gz", "text.db", "missing.db.gz"] {
+        let r = run(&["db", "restore", bad]);
+        assert_eq!(r.code, 1, "{bad}: {}", r.stdout);
+        assert_eq!(r.stderr.lines().count(), 1, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains(bad), "{bad}: {}", r.stderr);
+    }
+    let listed = run(&["--json", "rules", "list"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&listed.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // In use by a running server: refused unless forced.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_invest"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .args([
+            "serve",
+            "--no-monitor",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if http_get(port, "/api/health/ready", &[]).is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let busy = run(&["db", "restore", &file]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(busy.code, 1, "{}", busy.stdout);
+    assert!(busy.stderr.contains("in use"), "{}", busy.stderr);
+
+    // Not in use: restored, the replaced file kept.
+    let restored = run(&["--json", "db", "restore", &file]);
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    let report: serde_json::Value = serde_json::from_str(&restored.stdout).unwrap();
+    let kept = report["replaced_kept_as"].as_str().unwrap();
+    assert!(dir.path().join(kept).exists(), "{kept}");
+    let listed = run(&["--json", "rules", "list"]);
+    let rules: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
+    assert_eq!(rules[0]["symbol"], "AAPL");
+    assert_eq!(run(&["db", "check"]).code, 0);
+}

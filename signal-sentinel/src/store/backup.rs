@@ -165,3 +165,192 @@ fn remove_old_backups(
     removed.sort();
     Ok(removed)
 }
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    /// The database file now in place.
+    pub database: PathBuf,
+    /// Where the file it replaced was kept (none when there was no database).
+    pub replaced_kept_as: Option<PathBuf>,
+    /// Size of the restored database, in bytes.
+    pub database_bytes: u64,
+}
+
+/// Whether some connection (another process's server or monitor, or a pool of this one) has
+/// the SQLite database at `path` open: an exclusive lock cannot be had at once.
+///
+/// # Errors
+/// [`StoreError::Backend`] when the file cannot be opened at all.
+pub async fn sqlite_in_use(path: &Path) -> Result<bool, StoreError> {
+    use sea_orm::sqlx::sqlite::SqliteLockingMode;
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+    if !path.exists() {
+        return Ok(false);
+    }
+    let url = format!("sqlite://{}", path.display());
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging(false)
+        .max_connections(1)
+        .map_sqlx_sqlite_opts(|o| {
+            o.locking_mode(SqliteLockingMode::Exclusive)
+                .busy_timeout(std::time::Duration::ZERO)
+        });
+    let is_lock = |e: &sea_orm::DbErr| {
+        let text = e.to_string();
+        text.contains("locked") || text.contains("busy")
+    };
+    // Opening runs pragmas that already need the lock.
+    let db = match Database::connect(options).await {
+        Ok(db) => db,
+        Err(e) if is_lock(&e) => return Ok(true),
+        Err(e) => {
+            return Err(StoreError::Backend(format!(
+                "cannot open {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let locked = match db.execute_unprepared("BEGIN EXCLUSIVE").await {
+        Ok(_) => {
+            let _ = db.execute_unprepared("COMMIT").await;
+            false
+        }
+        Err(e) if is_lock(&e) => true,
+        Err(e) => {
+            let _ = db.close().await;
+            return Err(StoreError::Backend(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let _ = db.close().await;
+    Ok(locked)
+}
+
+/// Puts the backup `from` (ours, `.db.gz`, or a plain SQLite file) in place of the SQLite
+/// database at `target`. The backup is unpacked next to the target and checked with
+/// `PRAGMA integrity_check` first; a database in use is refused unless `force`; the file
+/// replaced is kept as `TARGET.replaced-YYYYMMDD_HHMMSS` (with its `-wal` beside it).
+///
+/// # Errors
+/// [`StoreError::Backend`] saying what is wrong: unreadable or corrupt backup, database in
+/// use, a file that cannot be written. Nothing is replaced then.
+pub async fn restore_sqlite(
+    target: &Path,
+    from: &Path,
+    force: bool,
+    now: Timestamp,
+) -> Result<RestoreReport, StoreError> {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("signal_sentinel.db");
+    let staged = dir.join(format!(".{name}.restoring"));
+    let result = restore_steps(target, from, &staged, force, now).await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&staged);
+    }
+    result
+}
+
+async fn restore_steps(
+    target: &Path,
+    from: &Path,
+    staged: &Path,
+    force: bool,
+    now: Timestamp,
+) -> Result<RestoreReport, StoreError> {
+    let unreadable = |e: String| {
+        StoreError::Backend(format!("{} is not a readable backup: {e}", from.display()))
+    };
+    {
+        let (from, staged) = (from.to_owned(), staged.to_owned());
+        tokio::task::spawn_blocking(move || unpack(&from, &staged))
+            .await
+            .map_err(|e| StoreError::Backend(format!("unpacking did not finish: {e}")))?
+            .map_err(unreadable)?;
+    }
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", staged.display()))
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    let check = SeaStore::check_existing(&url)
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    if !check.healthy {
+        return Err(unreadable(format!(
+            "it fails its integrity check: {}",
+            check.detail
+        )));
+    }
+    if check.pending_migrations.len() == migration_count() {
+        return Err(unreadable(
+            "it is a SQLite database, but not one of Signal Sentinel (no migration applied)".into(),
+        ));
+    }
+    if sqlite_in_use(target).await? && !force {
+        return Err(StoreError::Backend(format!(
+            "{} is in use (a server or monitor has it open): stop them first, or pass --force",
+            target.display()
+        )));
+    }
+    let replaced_kept_as = if target.exists() {
+        let stamp = now.format("%Y%m%d_%H%M%S");
+        let kept = PathBuf::from(format!("{}.replaced-{stamp}", target.display()));
+        std::fs::rename(target, &kept).map_err(|e| io("cannot move", target, e))?;
+        for suffix in ["-wal", "-shm"] {
+            let side = PathBuf::from(format!("{}{suffix}", target.display()));
+            if side.exists() {
+                let kept_side = PathBuf::from(format!("{}{suffix}", kept.display()));
+                std::fs::rename(&side, &kept_side).map_err(|e| io("cannot move", &side, e))?;
+            }
+        }
+        Some(kept)
+    } else {
+        None
+    };
+    std::fs::rename(staged, target).map_err(|e| io("cannot write", target, e))?;
+    let database_bytes = std::fs::metadata(target)
+        .map_err(|e| io("cannot read", target, e))?
+        .len();
+    Ok(RestoreReport {
+        database: target.to_owned(),
+        replaced_kept_as,
+        database_bytes,
+    })
+}
+
+/// Copies `from` to `to`, gunzipping when it starts with the gzip magic bytes.
+fn unpack(from: &Path, to: &Path) -> Result<(), String> {
+    use std::io::Read;
+    let mut input = File::open(from).map_err(|e| e.to_string())?;
+    let mut magic = [0u8; 2];
+    let gz = input.read(&mut magic).map_err(|e| e.to_string())? == 2 && magic == [0x1f, 0x8b];
+    let input = File::open(from).map_err(|e| e.to_string())?;
+    let mut output = BufWriter::new(File::create(to).map_err(|e| e.to_string())?);
+    if gz {
+        std::io::copy(
+            &mut flate2::read::GzDecoder::new(BufReader::new(input)),
+            &mut output,
+        )
+        .map_err(|e| format!("cannot decompress it: {e}"))?;
+    } else {
+        std::io::copy(&mut BufReader::new(input), &mut output).map_err(|e| e.to_string())?;
+    }
+    output
+        .into_inner()
+        .map_err(|e| e.to_string())?
+        .sync_all()
+        .map_err(|e| e.to_string())
+}
+
+fn migration_count() -> usize {
+    use migration::MigratorTrait;
+    migration::Migrator::migrations().len()
+}

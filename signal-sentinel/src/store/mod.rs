@@ -15,7 +15,9 @@ mod sea;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
-pub use backup::{BACKUP_PREFIX, BACKUP_SUFFIX, BackupReport};
+pub use backup::{
+    BACKUP_PREFIX, BACKUP_SUFFIX, BackupReport, RestoreReport, restore_sqlite, sqlite_in_use,
+};
 pub use error::{Result, StoreError};
 pub use sea::{DatabaseCheck, DatabaseStats, SeaStore};
 
