@@ -47,6 +47,7 @@ pub(crate) struct GlobalArgs {
 pub(crate) enum Command {
     /// Replay ten years of real prices through six rules and print each alert as it fires
     /// (no keys, no network; writes DIR/demo.db).
+    #[command(after_help = "Example:\n  invest demo --data /tmp/demo")]
     Demo {
         /// Directory for the demo database.
         #[arg(long, value_name = "DIR", default_value = "./data")]
@@ -56,48 +57,57 @@ pub(crate) enum Command {
         pace: u64,
     },
     /// Latest quotes, and the provider that served each.
+    #[command(after_help = "Example:\n  invest quote AAPL MSFT BTC-USD")]
     Quote {
         /// Symbols, e.g. AAPL MSFT BTC-USD.
         #[arg(required = true, value_name = "SYMBOL")]
         symbols: Vec<String>,
     },
     /// Notification channels, preferences and the outbox.
+    #[command(after_help = "Example:\n  invest notifications status")]
     Notifications {
         #[command(subcommand)]
         command: NotificationsCommand,
     },
     /// Market-data providers.
+    #[command(after_help = "Example:\n  invest providers status")]
     Providers {
         #[command(subcommand)]
         command: ProvidersCommand,
     },
     /// Run the monitor.
+    #[command(after_help = "Example:\n  invest monitor start --interval 15")]
     Monitor {
         #[command(subcommand)]
         command: MonitorCommand,
     },
     /// Alert rules.
+    #[command(after_help = "Example:\n  invest rules add \"AAPL crosses above 200\"")]
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
     },
     /// Stored alerts.
+    #[command(after_help = "Example:\n  invest alerts list --limit 5")]
     Alerts {
         #[command(subcommand)]
         command: AlertsCommand,
     },
     /// Users.
+    #[command(after_help = "Example:\n  invest auth create-api-key \"nightly report\"")]
     Auth {
         #[command(subcommand)]
         command: AuthCommand,
     },
     /// Database maintenance.
+    #[command(after_help = "Example:\n  invest db backup --to /backups/signal-sentinel")]
     Db {
         #[command(subcommand)]
         command: DbCommand,
     },
     /// Run the HTTP API (with the monitor and the notification dispatcher in the same
     /// process unless `--no-monitor`); Ctrl-C or SIGTERM stops it gracefully.
+    #[command(after_help = "Example:\n  invest serve --port 8000 --interval 5m")]
     Serve {
         /// Address to listen on.
         #[arg(long, env = "HOST", default_value = "0.0.0.0")]
@@ -115,9 +125,11 @@ pub(crate) enum Command {
         interval: Duration,
     },
     /// Print the HTTP API's OpenAPI spec (JSON), e.g. `invest openapi > openapi.json`.
+    #[command(after_help = "Example:\n  invest openapi > openapi.json")]
     Openapi,
     /// Print a shell completion script, e.g. `invest completions bash >
     /// /etc/bash_completion.d/invest`.
+    #[command(after_help = "Example:\n  invest completions bash > /etc/bash_completion.d/invest")]
     Completions {
         /// The shell.
         #[arg(value_enum)]
@@ -128,6 +140,7 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum NotificationsCommand {
     /// Add a Telegram chat (needs TELEGRAM_BOT_TOKEN on the server).
+    #[command(after_help = "Example:\n  invest notifications add-telegram 123456789 --name phone")]
     AddTelegram {
         /// The chat id (123456789, -100… for groups) or a public channel (@name).
         chat_id: String,
@@ -136,6 +149,9 @@ pub(crate) enum NotificationsCommand {
         name: Option<String>,
     },
     /// Add a webhook; its signing secret is shown once.
+    #[command(
+        after_help = "Example:\n  invest notifications add-webhook https://hooks.example.com/alerts --name ops"
+    )]
     AddWebhook {
         /// The URL to POST to.
         url: String,
@@ -147,15 +163,21 @@ pub(crate) enum NotificationsCommand {
         secret: Option<String>,
     },
     /// Remove a channel.
+    #[command(after_help = "Example:\n  invest notifications rm ops")]
     Rm {
         /// The channel's name.
         name: String,
     },
     /// Send a test message through each channel and report each.
+    #[command(after_help = "Example:\n  invest notifications test")]
     Test,
     /// Channels, their last success and error, and the deliveries waiting.
+    #[command(after_help = "Example:\n  invest notifications status --json")]
     Status,
     /// Show or change notification preferences.
+    #[command(
+        after_help = "Example:\n  invest notifications prefs --quiet-hours 22:00-07:00 --quiet-mode hold"
+    )]
     Prefs {
         /// Fired alerts: on, silent or off.
         #[arg(long)]
@@ -183,12 +205,14 @@ pub(crate) enum NotificationsCommand {
         tz: Option<String>,
     },
     /// Send what is due in the outbox, once.
+    #[command(after_help = "Example:\n  invest notifications dispatch")]
     Dispatch,
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ProvidersCommand {
     /// Ask each configured provider for a quote and report what it answered.
+    #[command(after_help = "Example:\n  invest providers status --symbol MSFT")]
     Status {
         /// The symbol to ask for.
         #[arg(long, default_value = "AAPL")]
@@ -211,11 +235,13 @@ pub(crate) struct MarketArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum MonitorCommand {
     /// Run one cycle and report it (`--verbose` lists its alerts).
+    #[command(after_help = "Example:\n  invest monitor run --verbose --market replay:prices.csv")]
     Run {
         #[command(flatten)]
         market: MarketArgs,
     },
     /// Run cycles every interval until Ctrl-C (the cycle in progress finishes first).
+    #[command(after_help = "Example:\n  invest monitor start --interval 30s")]
     Start {
         #[command(flatten)]
         market: MarketArgs,
@@ -239,6 +265,9 @@ pub(crate) enum FrequencyArg {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RulesCommand {
     /// Add a rule, e.g. `invest rules add "AAPL crosses above 200" --frequency once`.
+    #[command(
+        after_help = "Example:\n  invest rules add \"TSLA day change <= -5%\" --frequency daily --name \"tsla drop\""
+    )]
     Add {
         /// The rule in the text form (see docs/rules.md), quoted.
         rule: String,
@@ -263,6 +292,9 @@ pub(crate) enum RulesCommand {
     },
     /// Change a rule in place, e.g. `invest rules edit 1 --rule "AAPL crosses above 210"
     /// --cooldown 30`; what is not given stays as it is.
+    #[command(
+        after_help = "Example:\n  invest rules edit 12 --rule \"AAPL crosses above 210\" --cooldown 30"
+    )]
     Edit {
         /// The rule's id.
         #[arg(value_parser = parse_rule_id)]
@@ -290,6 +322,7 @@ pub(crate) enum RulesCommand {
         extended_hours: Option<bool>,
     },
     /// List your rules (`--symbol`, `--enabled`, `--disabled` narrow it).
+    #[command(after_help = "Example:\n  invest rules list --symbol AAPL --enabled")]
     List {
         /// Only rules on this symbol.
         #[arg(long)]
@@ -305,30 +338,35 @@ pub(crate) enum RulesCommand {
         limit: u64,
     },
     /// Show one rule with its state, e.g. `invest rules show 12`.
+    #[command(after_help = "Example:\n  invest rules show 12")]
     Show {
         /// The rule's id.
         #[arg(value_parser = parse_rule_id)]
         id: RuleId,
     },
     /// Delete a rule (its alerts are kept).
+    #[command(after_help = "Example:\n  invest rules rm 12")]
     Rm {
         /// The rule's id.
         #[arg(value_parser = parse_rule_id)]
         id: RuleId,
     },
     /// Enable a rule.
+    #[command(after_help = "Example:\n  invest rules enable 12")]
     Enable {
         /// The rule's id.
         #[arg(value_parser = parse_rule_id)]
         id: RuleId,
     },
     /// Disable a rule.
+    #[command(after_help = "Example:\n  invest rules disable 12")]
     Disable {
         /// The rule's id.
         #[arg(value_parser = parse_rule_id)]
         id: RuleId,
     },
     /// Snooze a rule for a while (`--for 2h`), or wake it (`--off`).
+    #[command(after_help = "Example:\n  invest rules snooze 12 --for 2h")]
     Snooze {
         /// The rule's id.
         #[arg(value_parser = parse_rule_id)]
@@ -341,6 +379,9 @@ pub(crate) enum RulesCommand {
         off: bool,
     },
     /// Show the alerts a rule would have sent over past prices.
+    #[command(
+        after_help = "Example:\n  invest rules backtest \"AAPL crosses above 200\" --csv prices.csv"
+    )]
     Backtest {
         /// The rule, e.g. "AAPL crosses above 200" (see docs/rules.md).
         rule: String,
@@ -353,6 +394,7 @@ pub(crate) enum RulesCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum AlertsCommand {
     /// Your newest alerts, e.g. `invest alerts list --limit 5 --symbol AAPL`.
+    #[command(after_help = "Example:\n  invest alerts list --symbol AAPL --since 24h")]
     List {
         /// At most this many.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
@@ -371,18 +413,21 @@ pub(crate) enum AlertsCommand {
         since: Option<Since>,
     },
     /// One alert and its delivery to each channel, e.g. `invest alerts show 41`.
+    #[command(after_help = "Example:\n  invest alerts show 41")]
     Show {
         /// The alert's id.
         #[arg(value_parser = parse_alert_id)]
         id: AlertId,
     },
     /// Mark an alert as seen.
+    #[command(after_help = "Example:\n  invest alerts ack 41")]
     Ack {
         /// The alert's id.
         #[arg(value_parser = parse_alert_id)]
         id: AlertId,
     },
     /// Delete your alerts older than an age or a date, e.g. `invest alerts clean --older-than 30d`.
+    #[command(after_help = "Example:\n  invest alerts clean --older-than 30d")]
     Clean {
         /// `30d`, `12h`, `2w`, or a date (`2026-01-01`, UTC).
         #[arg(long, value_name = "AGE|DATE", value_parser = parse_since)]
@@ -442,6 +487,9 @@ pub(crate) fn parse_alert_id(text: &str) -> Result<AlertId, String> {
 pub(crate) enum AuthCommand {
     /// Create a user, e.g. `echo "$PASSWORD" | invest auth create-user ann@example.com
     /// --password-stdin`.
+    #[command(
+        after_help = "Example:\n  echo \"$PASSWORD\" | invest auth create-user ann@example.com --password-stdin"
+    )]
     CreateUser {
         /// The e-mail address the user logs in with.
         email: String,
@@ -453,16 +501,20 @@ pub(crate) enum AuthCommand {
         password_stdin: bool,
     },
     /// List the users.
+    #[command(after_help = "Example:\n  invest auth list-users")]
     ListUsers,
     /// Create an API key for scripts (`--user` or SIGNAL_SENTINEL_USER chooses the account);
     /// the key is printed once.
+    #[command(after_help = "Example:\n  invest auth create-api-key \"nightly report\"")]
     CreateApiKey {
         /// What the key is for.
         name: String,
     },
     /// List the API keys of a user (never the keys themselves).
+    #[command(after_help = "Example:\n  invest auth list-api-keys --user ann@example.com")]
     ListApiKeys,
     /// Revoke an API key; the next request with it is refused.
+    #[command(after_help = "Example:\n  invest auth revoke-api-key 3")]
     RevokeApiKey {
         /// The key's id (see `invest auth list-api-keys`).
         key_id: i64,
@@ -472,16 +524,22 @@ pub(crate) enum AuthCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum DbCommand {
     /// Create the database if needed and apply pending migrations.
+    #[command(after_help = "Example:\n  invest db migrate")]
     Migrate,
     /// Check the database: integrity (SQLite) or connectivity (PostgreSQL), and pending
     /// migrations. Exits 1 when the database is unhealthy or unreachable.
+    #[command(after_help = "Example:\n  invest db check --json")]
     Check,
     /// Rows per table and the database's size.
+    #[command(after_help = "Example:\n  invest db stats")]
     Stats,
     /// A hot backup of the SQLite database (the server and monitor keep running): copied with
     /// VACUUM INTO, checked with PRAGMA integrity_check, gzip-compressed into
     /// DIR/signal_sentinel_YYYYMMDD_HHMMSS.db.gz; older copies past the retention are removed.
     /// On PostgreSQL it prints the pg_dump command to use instead.
+    #[command(
+        after_help = "Example:\n  invest db backup --to /backups/signal-sentinel --keep-days 7"
+    )]
     Backup {
         /// Where the copies go.
         #[arg(long, value_name = "DIR", default_value = "./backups")]
@@ -507,6 +565,7 @@ pub(crate) enum DbCommand {
     },
     /// Give free space back and refresh the planner's statistics (SQLite: VACUUM, which
     /// rewrites the file and makes writers wait; PostgreSQL: VACUUM (ANALYZE), online).
+    #[command(after_help = "Example:\n  invest db vacuum")]
     Vacuum,
 }
 

@@ -1220,3 +1220,71 @@ fn restore_puts_a_backup_back_refusing_bad_files_and_databases_in_use() {
     assert_eq!(rules[0]["symbol"], "AAPL");
     assert_eq!(run(&["db", "check"]).code, 0);
 }
+
+/// Every command's `--help`, snapshot-tested: a change to a help text shows in review.
+/// After an intended change: `INSTA_UPDATE=always cargo test -p signal-sentinel-cli help_texts`.
+#[test]
+fn help_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &[],
+        &["demo"],
+        &["serve"],
+        &["quote"],
+        &["providers", "status"],
+        &["monitor", "run"],
+        &["monitor", "start"],
+        &["rules", "add"],
+        &["rules", "list"],
+        &["rules", "show"],
+        &["rules", "edit"],
+        &["rules", "rm"],
+        &["rules", "enable"],
+        &["rules", "disable"],
+        &["rules", "snooze"],
+        &["rules", "backtest"],
+        &["alerts", "list"],
+        &["alerts", "show"],
+        &["alerts", "ack"],
+        &["alerts", "clean"],
+        &["auth", "create-user"],
+        &["auth", "list-users"],
+        &["auth", "create-api-key"],
+        &["auth", "list-api-keys"],
+        &["auth", "revoke-api-key"],
+        &["notifications", "add-telegram"],
+        &["notifications", "add-webhook"],
+        &["notifications", "rm"],
+        &["notifications", "test"],
+        &["notifications", "status"],
+        &["notifications", "prefs"],
+        &["notifications", "dispatch"],
+        &["db", "migrate"],
+        &["db", "check"],
+        &["db", "stats"],
+        &["db", "backup"],
+        &["db", "restore"],
+        &["db", "vacuum"],
+        &["openapi"],
+        &["completions"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let run = invest(dir.path(), &[], &args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        if !command.is_empty() {
+            assert!(
+                run.stdout.contains("Example:\n  invest")
+                    || run.stdout.contains("Example:\n  echo"),
+                "{args:?} has no example line"
+            );
+        }
+        let name = if command.is_empty() {
+            "invest".to_owned()
+        } else {
+            format!("invest_{}", command.join("_"))
+        };
+        insta::assert_snapshot!(name, run.stdout);
+    }
+}
