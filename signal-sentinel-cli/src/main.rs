@@ -32,7 +32,10 @@ fn main() -> ExitCode {
 }
 
 fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    eprintln!(
+        "{}: {message}",
+        output::paint_err("error", output::Style::Red)
+    );
     ExitCode::FAILURE
 }
 

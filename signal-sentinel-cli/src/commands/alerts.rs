@@ -10,7 +10,7 @@ use signal_sentinel::store::{AlertStore, ChannelStore, MonitorStore, SeaStore, S
 
 use crate::cli::AlertsCommand;
 
-use crate::output::out;
+use crate::output::{Style, out, paint};
 
 pub(crate) async fn run(
     settings: &Settings,
@@ -56,13 +56,21 @@ pub(crate) async fn run(
                     "NEW"
                 );
                 for a in &alerts {
+                    let kind_style = if a.kind.as_str() == "fired" {
+                        Style::Red
+                    } else {
+                        Style::Green
+                    };
                     out!(
-                        "{:>6}  {:<16}  {:<8}  {:<9}  {:<4}  {}",
+                        "{:>6}  {:<16}  {:<8}  {}  {}  {}",
                         a.id.to_string(),
                         a.fired_at.format("%Y-%m-%d %H:%M"),
                         a.symbol.as_str(),
-                        a.kind.as_str(),
-                        if a.state == AlertState::New { "*" } else { "" },
+                        paint(&format!("{:<9}", a.kind.as_str()), kind_style),
+                        paint(
+                            &format!("{:<4}", if a.state == AlertState::New { "*" } else { "" }),
+                            Style::Bold
+                        ),
                         a.message
                     );
                 }

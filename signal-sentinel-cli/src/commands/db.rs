@@ -178,10 +178,10 @@ pub(crate) async fn backup(
     }
     let store = existing(settings).await?;
     let now = signal_sentinel::clock::Clock::now(&signal_sentinel::clock::SystemClock);
-    let report = store
-        .backup_sqlite(dir, keep_days, now)
-        .await
-        .map_err(|e| e.to_string())?;
+    let progress = crate::output::spinner("copying, checking and compressing the database…");
+    let report = store.backup_sqlite(dir, keep_days, now).await;
+    progress.finish_and_clear();
+    let report = report.map_err(|e| e.to_string())?;
     store.close().await.map_err(|e| e.to_string())?;
     if as_json {
         out!("{}", json!(report));
@@ -220,9 +220,10 @@ pub(crate) async fn restore(
         return Err(format!("{} does not exist", file.display()));
     }
     let now = signal_sentinel::clock::Clock::now(&signal_sentinel::clock::SystemClock);
-    let report = signal_sentinel::store::restore_sqlite(&target, file, force, now)
-        .await
-        .map_err(|e| e.to_string())?;
+    let progress = crate::output::spinner("unpacking and checking the backup…");
+    let report = signal_sentinel::store::restore_sqlite(&target, file, force, now).await;
+    progress.finish_and_clear();
+    let report = report.map_err(|e| e.to_string())?;
     if as_json {
         out!("{}", json!(report));
     } else {

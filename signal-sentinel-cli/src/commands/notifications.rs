@@ -18,7 +18,7 @@ use signal_sentinel::store::{ChannelStore, OutboxStore};
 
 use crate::cli::NotificationsCommand;
 
-use crate::output::out;
+use crate::output::{Style, out, paint};
 
 pub(crate) async fn run(
     settings: &Settings,
@@ -124,14 +124,20 @@ pub(crate) async fn run(
                 );
                 for c in &channels {
                     out!(
-                        "{:<24} {:<9} {:<8} {:<20} {}",
+                        "{:<24} {:<9} {} {:<20} {}",
                         c.name,
                         c.kind.as_str(),
-                        if c.enabled { "yes" } else { "no" },
+                        if c.enabled {
+                            paint(&format!("{:<8}", "yes"), Style::Green)
+                        } else {
+                            paint(&format!("{:<8}", "no"), Style::Dim)
+                        },
                         c.last_ok_at
                             .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                             .unwrap_or_else(|| "—".into()),
-                        c.last_error.as_deref().unwrap_or("—")
+                        c.last_error
+                            .as_deref()
+                            .map_or_else(|| "—".to_owned(), |e| paint(e, Style::Red))
                     );
                 }
                 out!("{pending} deliveries waiting");

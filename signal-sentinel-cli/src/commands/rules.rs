@@ -18,7 +18,7 @@ use signal_sentinel::store::{RuleStateStore, RuleStore, SeaStore, StoreError};
 
 use crate::cli::{FrequencyArg, RulesCommand};
 
-use crate::output::out;
+use crate::output::{Style, out, paint};
 
 /// `invest rules add|list|show|rm|enable|disable|snooze` (backtest needs no database).
 pub(crate) async fn run(
@@ -152,9 +152,13 @@ pub(crate) async fn run(
                 );
                 for r in &rules {
                     out!(
-                        "{:>5}  {:<3}  {:<40}  {:<16}  {}",
+                        "{:>5}  {}  {:<40}  {:<16}  {}",
                         r.id.to_string(),
-                        if r.enabled { "yes" } else { "no" },
+                        if r.enabled {
+                            paint("yes", Style::Green)
+                        } else {
+                            paint("no ", Style::Dim)
+                        },
                         rule_text(r),
                         r.name.as_deref().unwrap_or("-"),
                         r.last_triggered_at
@@ -314,12 +318,14 @@ pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> Result<Ex
     if bars.is_empty() {
         return Err(format!("{} has no bars for {}", csv.display(), rule.symbol));
     }
+    let progress = crate::output::spinner(&format!("replaying {} sessions…", bars.len()));
     let alerts = run_backtest(
         &rule.symbol,
         &rule.condition,
         &RuleOptions::default(),
         &bars,
     );
+    progress.finish_and_clear();
     if as_json {
         out!(
             "{}",

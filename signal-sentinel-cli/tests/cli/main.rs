@@ -1288,3 +1288,25 @@ fn help_texts() {
         insta::assert_snapshot!(name, run.stdout);
     }
 }
+
+#[test]
+fn no_colour_codes_when_output_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let created = invest_with_input(
+        dir.path(),
+        &env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert_eq!(invest(dir.path(), &env, &["rules", "add", "AAPL > 1"]).code, 0);
+    let listed = invest(dir.path(), &env, &["rules", "list"]);
+    assert!(listed.stdout.contains("yes"), "{}", listed.stdout);
+    let failed = invest(dir.path(), &env, &["rules", "show", "99"]);
+    assert_eq!(failed.code, 1);
+    for text in [&listed.stdout, &listed.stderr, &failed.stderr] {
+        assert!(!text.contains('\x1b'), "escape codes in {text:?}");
+    }
+    assert!(failed.stderr.starts_with("error: rule #99 not found"), "{}", failed.stderr);
+}
