@@ -1111,8 +1111,10 @@ fn api_keys_from_the_terminal_work_against_the_server_until_revoked() {
     assert!(monitor["cycles"].as_u64().unwrap() >= 1, "{status_body}");
 
     // … until it is revoked, from the next request on.
-    let revoked = invest(dir.path(), &env, &["auth", "revoke-api-key", &id]);
+    let revoked = invest(dir.path(), &env, &["auth", "revoke-api-key", &id, "--json"]);
     assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    let revoked: serde_json::Value = serde_json::from_str(&revoked.stdout).unwrap();
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
     let (status, _) = http_get(port, "/api/auth/me", &[("X-API-Key", &key)]).unwrap();
     assert_eq!(status, 401);
     let again = invest(dir.path(), &env, &["auth", "revoke-api-key", &id]);
