@@ -55,6 +55,10 @@ pub(crate) enum Command {
         /// Pause between replayed months, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 15)]
         pace: u64,
+        /// Afterwards, serve the dashboard on the demo's database at 127.0.0.1:PORT (sign in
+        /// with the demo login it prints) until Ctrl-C.
+        #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "8000")]
+        serve: Option<u16>,
     },
     /// Latest quotes, and the provider that served each.
     #[command(after_help = "Example:\n  invest quote AAPL MSFT BTC-USD")]

@@ -68,7 +68,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     }
     let json = cli.global.json;
     match cli.command {
-        Command::Demo { data, pace } => commands::demo::run(&data, pace, json).await,
+        Command::Demo { data, pace, serve } => {
+            commands::demo::run(&settings, &data, pace, serve, json).await
+        }
         Command::Notifications { command } => {
             commands::notifications::run(&settings, cli.global.user.as_deref(), command, json).await
         }

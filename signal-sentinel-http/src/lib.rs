@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod dashboard;
 pub mod error;
 mod middleware;
 pub mod security;
@@ -142,8 +143,8 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// The poem application: the API under `/api`, its spec at `/api/openapi.json`, interactive
-/// docs at `/api/docs`, Prometheus metrics at `/metrics`.
+/// The poem application: the dashboard at `/`, the API under `/api`, its spec at
+/// `/api/openapi.json`, interactive docs at `/api/docs`, Prometheus metrics at `/metrics`.
 pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
     let api = openapi();
     let spec = api.spec_endpoint();
@@ -163,7 +164,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
         },
     );
     let any_origin = config.cors_origins.iter().any(|o| o == "*");
-    let routes = Route::new()
+    let routes = dashboard::routes(Route::new())
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest(API_PREFIX, api)

@@ -702,6 +702,24 @@ impl Services {
             .await?)
     }
 
+    /// The states of some of the user's rules (for lists); rules not yet evaluated, or not
+    /// the user's, are left out.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn rule_states(
+        &self,
+        who: Principal,
+        rules: &[Rule],
+    ) -> ServiceResult<Vec<RuleState>> {
+        let ids: Vec<RuleId> = rules
+            .iter()
+            .filter(|r| r.owner == who.user)
+            .map(|r| r.id)
+            .collect();
+        Ok(self.store.load_rule_states(&ids).await?)
+    }
+
     /// One of the user's rules with its state.
     ///
     /// # Errors
@@ -1009,6 +1027,36 @@ impl Services {
             .into_iter()
             .next()
             .ok_or(ServiceError::NotFound("channel"))
+    }
+
+    /// The user's notification preferences.
+    ///
+    /// # Errors
+    /// Storage failures, or stored preferences this build cannot read.
+    pub async fn notification_prefs(
+        &self,
+        who: Principal,
+    ) -> ServiceResult<crate::notify::NotificationPrefs> {
+        let (doc, _) = self.store.get_notification_prefs(who.user).await?;
+        crate::notify::NotificationPrefs::from_document(&doc).map_err(ServiceError::Internal)
+    }
+
+    /// Replaces the user's notification preferences.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] for an unknown time zone.
+    pub async fn set_notification_prefs(
+        &self,
+        who: Principal,
+        prefs: crate::notify::NotificationPrefs,
+    ) -> ServiceResult<crate::notify::NotificationPrefs> {
+        prefs
+            .zone()
+            .map_err(|e| ServiceError::invalid("time_zone", e))?;
+        self.store
+            .set_notification_prefs(who.user, prefs.to_document())
+            .await?;
+        Ok(prefs)
     }
 
     // ----- market ---------------------------------------------------------------------------

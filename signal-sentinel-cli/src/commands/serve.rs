@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use signal_sentinel::clock::SystemClock;
 use signal_sentinel::config::Settings;
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
 use signal_sentinel::service::Services;
@@ -28,10 +29,11 @@ pub(crate) async fn run(
             .map_err(|e| e.to_string())?,
     );
     let notifiers = signal_sentinel::notify::channels::notifiers_from_settings(settings)?;
+    // Sessions and tokens run on real time even when the monitor replays the past.
     let services = Services::from_settings(
         settings,
         store.clone(),
-        clock.clone(),
+        Arc::new(SystemClock),
         data.clone(),
         notifiers,
     )
@@ -72,7 +74,7 @@ pub(crate) async fn run(
     tracing::info!(
         %addr,
         monitor = monitor.is_some(),
-        "serving the API on http://{addr}/api (docs at /api/docs, metrics at /metrics)"
+        "serving the dashboard on http://{addr}/ and the API under /api (docs at /api/docs, metrics at /metrics)"
     );
     let server = signal_sentinel_http::serve(acceptor, app, until(stopped.clone()));
     match (monitor, monitor_every) {

@@ -1302,7 +1302,10 @@ fn no_colour_codes_when_output_is_not_a_terminal() {
         "correct horse battery\n",
     );
     assert_eq!(created.code, 0, "{}", created.stderr);
-    assert_eq!(invest(dir.path(), &env, &["rules", "add", "AAPL > 1"]).code, 0);
+    assert_eq!(
+        invest(dir.path(), &env, &["rules", "add", "AAPL > 1"]).code,
+        0
+    );
     let listed = invest(dir.path(), &env, &["rules", "list"]);
     assert!(listed.stdout.contains("yes"), "{}", listed.stdout);
     let failed = invest(dir.path(), &env, &["rules", "show", "99"]);
@@ -1310,5 +1313,9 @@ fn no_colour_codes_when_output_is_not_a_terminal() {
     for text in [&listed.stdout, &listed.stderr, &failed.stderr] {
         assert!(!text.contains('\x1b'), "escape codes in {text:?}");
     }
-    assert!(failed.stderr.starts_with("error: rule #99 not found"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.starts_with("error: rule #99 not found"),
+        "{}",
+        failed.stderr
+    );
 }

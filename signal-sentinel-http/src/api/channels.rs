@@ -140,6 +140,50 @@ pub struct ChannelTestOut {
     pub error: Option<String>,
 }
 
+/// Notification preferences: per event `on`, `silent` or `off`; quiet hours; digest time.
+#[derive(Debug, Clone, Object)]
+pub struct PrefsBody {
+    /// `{"fired", "resolved", "digest", "system"}`, each `on`, `silent` or `off`.
+    pub events: serde_json::Value,
+    /// `{"start": "22:00", "end": "07:00", "behavior": "hold"|"drop"|"silent"}`, or absent.
+    pub quiet_hours: Option<serde_json::Value>,
+    /// Time of the daily digest, `18:00`, or absent for none.
+    pub digest_at: Option<String>,
+    /// IANA time zone for quiet hours and the digest, e.g. `America/New_York`.
+    #[oai(validator(max_length = 64))]
+    pub time_zone: String,
+}
+
+impl PrefsBody {
+    fn from_prefs(p: &signal_sentinel::notify::NotificationPrefs) -> Result<Self, ApiError> {
+        let value = serde_json::to_value(p).map_err(|e| {
+            ApiError::from(signal_sentinel::service::ServiceError::Internal(
+                e.to_string(),
+            ))
+        })?;
+        Ok(Self {
+            events: value["events"].clone(),
+            quiet_hours: value.get("quiet_hours").cloned().filter(|v| !v.is_null()),
+            digest_at: value
+                .get("digest_at")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            time_zone: p.time_zone.clone(),
+        })
+    }
+
+    fn into_prefs(self) -> Result<signal_sentinel::notify::NotificationPrefs, ApiError> {
+        let mut value = serde_json::json!({"events": self.events, "time_zone": self.time_zone});
+        if let Some(q) = self.quiet_hours {
+            value["quiet_hours"] = q;
+        }
+        if let Some(d) = self.digest_at {
+            value["digest_at"] = serde_json::Value::String(d);
+        }
+        serde_json::from_value(value).map_err(|e| ApiError::invalid("prefs", e.to_string()))
+    }
+}
+
 /// Notification channels.
 #[derive(Debug, Clone, Copy)]
 pub struct ChannelsApi;
@@ -197,6 +241,36 @@ impl ChannelsApi {
             }
         };
         Ok(CreatedChannelResponse::Created(Json(created)))
+    }
+
+    /// The caller's notification preferences.
+    #[oai(
+        path = "/prefs",
+        method = "get",
+        operation_id = "get_notification_prefs"
+    )]
+    async fn prefs(&self, state: Data<&AppState>, auth: Auth) -> Result<Json<PrefsBody>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let prefs = state.services.notification_prefs(who).await?;
+        Ok(Json(PrefsBody::from_prefs(&prefs)?))
+    }
+
+    /// Replace the caller's notification preferences.
+    #[oai(
+        path = "/prefs",
+        method = "put",
+        operation_id = "set_notification_prefs"
+    )]
+    async fn set_prefs(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<PrefsBody>,
+    ) -> Result<Json<PrefsBody>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let prefs = body.0.into_prefs()?;
+        let prefs = state.services.set_notification_prefs(who, prefs).await?;
+        Ok(Json(PrefsBody::from_prefs(&prefs)?))
     }
 
     /// Each channel's last outcome and the deliveries waiting.

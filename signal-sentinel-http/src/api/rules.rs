@@ -56,7 +56,7 @@ pub struct RuleOut {
     pub expires_at: Option<Time>,
     /// Silent until this.
     pub snoozed_until: Option<Time>,
-    /// Its state (only in `GET /api/rules/{rule_id}`).
+    /// Its state, once the monitor has evaluated it (in lists and `GET /api/rules/{rule_id}`).
     #[oai(skip_serializing_if_is_none)]
     pub state: Option<RuleStateOut>,
 }
@@ -303,8 +303,21 @@ impl RulesApi {
         let next_cursor = (rules.len() as u64 == limit)
             .then(|| rules.last().map(|r| r.id.get()))
             .flatten();
+        let mut states: std::collections::HashMap<RuleId, _> = state
+            .services
+            .rule_states(who, &rules)
+            .await?
+            .into_iter()
+            .map(|s| (s.rule_id, s))
+            .collect();
         Ok(Json(RulePage {
-            items: rules.into_iter().map(RuleOut::from).collect(),
+            items: rules
+                .into_iter()
+                .map(|rule| {
+                    let state = states.remove(&rule.id);
+                    RuleOut::from(RuleView { rule, state })
+                })
+                .collect(),
             next_cursor,
         }))
     }

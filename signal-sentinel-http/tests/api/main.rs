@@ -195,3 +195,68 @@ async fn cors_answers_configured_origins_only() {
     let other = preflight("https://evil.example.net").await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_from_the_binary_under_a_strict_policy() {
+    let server = TestServer::start().await;
+    for (path, content_type) in [
+        ("/", "text/html"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/style.css", "text/css"),
+    ] {
+        let r = server.call(Method::GET, path, None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(content_type),
+            "{path}"
+        );
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(r.headers["x-frame-options"], "DENY");
+    }
+    let index = server.call(Method::GET, "/", None, None).await;
+    assert!(index.text.contains("<title>Signal Sentinel</title>"));
+    assert!(!index.text.contains("<script>"), "no inline script");
+    let js = server.call(Method::GET, "/assets/app.js", None, None).await;
+    assert!(!js.text.contains("localStorage.setItem") && !js.text.contains("innerHTML"));
+}
+
+#[tokio::test]
+async fn notification_preferences_round_trip_and_are_checked() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let prefs = server.get("/api/channels/prefs", &token).await;
+    assert_eq!(prefs.status, StatusCode::OK, "{}", prefs.text);
+    assert_eq!(prefs.body["events"]["fired"], "on");
+    let r = server
+        .call(
+            Method::PUT,
+            "/api/channels/prefs",
+            Some(&token),
+            Some(json!({
+                "events": {"fired": "on", "resolved": "silent", "digest": "off", "system": "on"},
+                "quiet_hours": {"start": "22:00:00", "end": "07:00:00", "behavior": "hold"},
+                "time_zone": "Europe/Paris"
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let again = server.get("/api/channels/prefs", &token).await;
+    assert_eq!(again.body["events"]["resolved"], "silent");
+    assert_eq!(again.body["time_zone"], "Europe/Paris");
+    let bad = server
+        .call(
+            Method::PUT,
+            "/api/channels/prefs",
+            Some(&token),
+            Some(json!({"events": {"fired": "loud"}, "time_zone": "Mars/Olympus"})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+}
