@@ -211,7 +211,8 @@ function alertRow(a) {
   return h('li', { 'data-alert-id': a.id },
     badge(a.kind, `kind-${a.kind}`), ' ',
     h('a', { href: `#/symbol/${encodeURIComponent(a.symbol)}` }, a.symbol), ' ',
-    a.message, ' ', h('span', { class: 'hint' }, when(a.fired_at)));
+    a.message, ' ', h('span', { class: 'hint' }, when(a.fired_at)),
+    a.summary ? h('div', { class: 'hint' }, a.summary) : null);
 }
 
 async function overview() {
@@ -448,7 +449,7 @@ async function alertsPage(params) {
     h('td', {}, when(a.fired_at)),
     h('td', {}, h('a', { href: `#/symbol/${encodeURIComponent(a.symbol)}` }, a.symbol)),
     h('td', {}, badge(a.kind, `kind-${a.kind}`)),
-    h('td', {}, a.message),
+    h('td', {}, a.message, a.summary ? h('div', { class: 'hint' }, a.summary) : null),
     h('td', {}, a.state === 'new'
       ? h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('POST', `/alerts/${a.id}/ack`); alertsPage(params); } }, 'Acknowledge')
       : 'seen'),

@@ -303,6 +303,8 @@ pub struct OpenAiSettings {
     pub base_url: Url,
     /// `OPENAI_MODEL`, default `gpt-4o-mini`.
     pub model: String,
+    /// `OPENAI_DAILY_CALLS_PER_USER`: model calls per user per day; then the template. Default 50.
+    pub daily_calls_per_user: u32,
 }
 
 /// Telegram Bot API.
@@ -460,6 +462,7 @@ pub const VARIABLES: &[&str] = &[
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
     "OPENAI_MODEL",
+    "OPENAI_DAILY_CALLS_PER_USER",
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_BASE_URL",
     "PLAID_CLIENT_ID",
@@ -570,6 +573,15 @@ impl Settings {
             api_key: secret("OPENAI_API_KEY"),
             base_url: base_url(&vars, "OPENAI_BASE_URL", "https://api.openai.com/v1")?,
             model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+            daily_calls_per_user: match get("OPENAI_DAILY_CALLS_PER_USER") {
+                None => 50,
+                Some(v) => v.parse::<u32>().map_err(|_| {
+                    invalid(
+                        "OPENAI_DAILY_CALLS_PER_USER",
+                        "expected a whole number of calls",
+                    )
+                })?,
+            },
         };
         let telegram = TelegramSettings {
             bot_token: match secret("TELEGRAM_BOT_TOKEN") {

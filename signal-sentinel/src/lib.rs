@@ -85,6 +85,7 @@ pub mod rules;
 mod secret;
 pub mod service;
 pub mod store;
+pub mod summary;
 pub mod time;
 pub mod users;
 

@@ -252,7 +252,12 @@ pub struct Monitor {
     config: MonitorConfig,
     cache: Arc<Mutex<Cache>>,
     stats: Arc<MonitorStats>,
+    on_alerts: Option<AlertHook>,
 }
+
+/// Called by [`Monitor::run`] with the alerts a cycle stored, after they are committed (their
+/// deliveries are already in the outbox: a hook never holds a notification back).
+pub type AlertHook = Arc<dyn Fn(Vec<Alert>) + Send + Sync>;
 
 impl std::fmt::Debug for Monitor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -278,7 +283,25 @@ impl Monitor {
             config,
             cache: Arc::default(),
             stats: Arc::default(),
+            on_alerts: None,
         }
+    }
+
+    /// The store it writes.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The market it asks.
+    pub fn market(&self) -> &Arc<dyn MarketData> {
+        &self.market
+    }
+
+    /// Calls `hook` with each cycle's new alerts (summaries, live feeds …).
+    #[must_use]
+    pub fn on_alerts(mut self, hook: AlertHook) -> Self {
+        self.on_alerts = Some(hook);
+        self
     }
 
     /// Counters over the monitor's life.
@@ -318,6 +341,11 @@ impl Monitor {
                             .absolute(p.calls);
                         metrics::counter!("signal_sentinel_provider_errors_total", "provider" => name)
                             .absolute(p.failures);
+                    }
+                    if let Some(hook) = &self.on_alerts
+                        && !report.alerts.is_empty()
+                    {
+                        hook(report.alerts.clone());
                     }
                     self.stats.update(|s| {
                         s.last_cycle_at = Some(report.at);

@@ -170,7 +170,7 @@ pub(crate) async fn start(
     args: &MarketArgs,
     interval: Duration,
 ) -> Result<ExitCode, String> {
-    let monitor = monitor(settings, args, false).await?;
+    let monitor = with_summaries(settings, monitor(settings, args, false).await?)?;
     tracing::info!(
         interval_s = interval.as_secs(),
         market = %args.market,
@@ -178,6 +178,27 @@ pub(crate) async fn start(
     );
     work(settings, &monitor, interval, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The monitor, summarising each new alert in the background (the model when `OPENAI_API_KEY`
+/// is set, else the template) and storing the summary with it.
+pub(crate) fn with_summaries(settings: &Settings, monitor: Monitor) -> Result<Monitor, String> {
+    let summaries = Arc::new(signal_sentinel::summary::AlertSummaries::new(
+        monitor.store().clone(),
+        monitor.market().clone(),
+        signal_sentinel::summary::AlertSummaries::model_from_settings(settings)?,
+        settings.openai.daily_calls_per_user,
+    ));
+    Ok(monitor.on_alerts(Arc::new(move |alerts| {
+        let summaries = summaries.clone();
+        tokio::spawn(async move {
+            for alert in alerts {
+                if let Err(e) = summaries.summarize(&alert).await {
+                    tracing::warn!(alert = %alert.id, "cannot store the summary: {e}");
+                }
+            }
+        });
+    })))
 }
 
 /// Runs the monitor every `interval`, the notification dispatcher and the daily digests until

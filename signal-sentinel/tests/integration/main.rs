@@ -16,3 +16,4 @@ mod notify;
 mod providers;
 mod settings;
 mod store;
+mod summary;

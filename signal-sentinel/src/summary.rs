@@ -1,0 +1,515 @@
+//! Summaries of alerts: facts we computed, put into a sentence or two by a model — any
+//! OpenAI-compatible chat-completions server — or, without a key, over budget or when the call
+//! fails, by a deterministic template from the same facts.
+//!
+//! A summary never holds back a notification: callers send first and attach the summary when
+//! it is ready (see [`summarize_or_template`]).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::Secret;
+use crate::domain::UserId;
+
+/// What a summary may say: only facts computed by us.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertFacts {
+    /// The symbol.
+    pub symbol: String,
+    /// The rule in the text form.
+    pub rule: String,
+    /// `fired` or `resolved`.
+    pub kind: String,
+    /// The price that triggered it.
+    pub price: Decimal,
+    /// The previous session's close, when known.
+    pub previous_close: Option<Decimal>,
+    /// Recent daily closes, oldest first.
+    pub recent_closes: Vec<Decimal>,
+    /// The user's position in the symbol: (quantity, cost basis per share).
+    pub position: Option<(Decimal, Decimal)>,
+}
+
+impl AlertFacts {
+    /// The day's move in percent, when the previous close is known.
+    pub fn day_change_percent(&self) -> Option<Decimal> {
+        let prev = self.previous_close.filter(|p| !p.is_zero())?;
+        Some(((self.price - prev) / prev * Decimal::ONE_HUNDRED).round_dp(2))
+    }
+
+    /// The facts as the lines the model is given.
+    pub fn to_prompt(&self) -> String {
+        let mut lines = vec![
+            format!("Symbol: {}", self.symbol),
+            format!("Rule: {}", self.rule),
+            format!(
+                "Event: the rule {}",
+                if self.kind == "resolved" {
+                    "stopped holding"
+                } else {
+                    "fired"
+                }
+            ),
+            format!("Price: {}", self.price),
+        ];
+        if let Some(change) = self.day_change_percent() {
+            lines.push(format!("Change from previous close: {change}%"));
+        }
+        if !self.recent_closes.is_empty() {
+            let closes: Vec<String> = self.recent_closes.iter().map(ToString::to_string).collect();
+            lines.push(format!(
+                "Recent daily closes (oldest first): {}",
+                closes.join(", ")
+            ));
+        }
+        if let Some((qty, cost)) = self.position {
+            lines.push(format!(
+                "User's position: {qty} shares at cost {cost} per share"
+            ));
+        }
+        lines.join("\n")
+    }
+}
+
+/// Why a model could not summarise. Messages name no key and no URL.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SummaryError {
+    /// The server answered with an error (its message, status).
+    #[error("the model server refused: {0}")]
+    Refused(String),
+    /// Rate-limited or failing after the retries.
+    #[error("the model server is unavailable: {0}")]
+    Unavailable(String),
+    /// The answer was not a chat completion with text.
+    #[error("the model server answered something unreadable: {0}")]
+    Malformed(String),
+    /// The user's daily budget of model calls is spent.
+    #[error("the daily budget of summaries is spent")]
+    OverBudget,
+}
+
+/// Turns facts into a short text.
+#[async_trait]
+pub trait Summarizer: Send + Sync + std::fmt::Debug {
+    /// A name for logs (`openai`, `template`).
+    fn name(&self) -> &str;
+    /// One alert's summary.
+    ///
+    /// # Errors
+    /// [`SummaryError`] when no summary could be had.
+    async fn summarize(&self, facts: &AlertFacts) -> Result<String, SummaryError>;
+}
+
+/// The deterministic summary: always available, same facts, same words.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TemplateSummarizer;
+
+impl TemplateSummarizer {
+    /// The text for `facts`.
+    pub fn text(facts: &AlertFacts) -> String {
+        let mut text = if facts.kind == "resolved" {
+            format!(
+                "{} no longer meets \"{}\" at {}.",
+                facts.symbol, facts.rule, facts.price
+            )
+        } else {
+            format!(
+                "{} met \"{}\" at {}.",
+                facts.symbol, facts.rule, facts.price
+            )
+        };
+        if let Some(change) = facts.day_change_percent() {
+            let sign = if change.is_sign_negative() { "" } else { "+" };
+            text.push_str(&format!(
+                " That is {sign}{change}% from the previous close."
+            ));
+        }
+        if let (Some(first), Some(last)) = (facts.recent_closes.first(), facts.recent_closes.last())
+            && !first.is_zero()
+            && facts.recent_closes.len() > 1
+        {
+            let change = ((*last - *first) / *first * Decimal::ONE_HUNDRED).round_dp(1);
+            text.push_str(&format!(
+                " Over the last {} sessions it moved {change}%.",
+                facts.recent_closes.len()
+            ));
+        }
+        if let Some((qty, cost)) = facts.position
+            && !cost.is_zero()
+        {
+            let gain = ((facts.price - cost) / cost * Decimal::ONE_HUNDRED).round_dp(1);
+            text.push_str(&format!(
+                " Your {qty} shares are {gain}% against their cost of {cost}."
+            ));
+        }
+        text
+    }
+}
+
+#[async_trait]
+impl Summarizer for TemplateSummarizer {
+    fn name(&self) -> &str {
+        "template"
+    }
+
+    async fn summarize(&self, facts: &AlertFacts) -> Result<String, SummaryError> {
+        Ok(Self::text(facts))
+    }
+}
+
+/// Calls per user per day, counted in memory (a restart forgives the day's count).
+#[derive(Debug)]
+pub struct DailyBudget {
+    limit: u32,
+    used: Mutex<HashMap<(UserId, NaiveDate), u32>>,
+}
+
+impl DailyBudget {
+    /// `limit` calls per user per day.
+    pub fn new(limit: u32) -> Self {
+        Self {
+            limit,
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one call from `user`'s budget for `day`; false when it is spent.
+    pub fn take(&self, user: UserId, day: NaiveDate) -> bool {
+        let mut used = self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        used.retain(|(_, d), _| *d >= day);
+        let count = used.entry((user, day)).or_insert(0);
+        if *count >= self.limit {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+}
+
+/// Settings of the chat-completions client.
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// `OPENAI_BASE_URL`, e.g. `https://api.openai.com/v1` or a local server's.
+    pub base_url: url::Url,
+    /// `OPENAI_API_KEY`.
+    pub api_key: Secret,
+    /// `OPENAI_MODEL`.
+    pub model: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retries after a 429 or 5xx.
+    pub retries: u32,
+    /// Longest wait honoured from `Retry-After`.
+    pub max_retry_wait: Duration,
+    /// Tokens the model may write.
+    pub max_tokens: u32,
+    /// Characters kept of its answer.
+    pub max_chars: usize,
+}
+
+impl OpenAiConfig {
+    /// Defaults around a base URL, key and model: 20 s timeout, 2 retries, waits up to 10 s,
+    /// 120 tokens, 500 characters.
+    pub fn new(base_url: url::Url, api_key: Secret, model: impl Into<String>) -> Self {
+        Self {
+            base_url,
+            api_key,
+            model: model.into(),
+            timeout: Duration::from_secs(20),
+            retries: 2,
+            max_retry_wait: Duration::from_secs(10),
+            max_tokens: 120,
+            max_chars: 500,
+        }
+    }
+}
+
+/// A client of `POST {base}/chat/completions`.
+#[derive(Debug)]
+pub struct OpenAiSummarizer {
+    client: reqwest::Client,
+    config: OpenAiConfig,
+}
+
+const SYSTEM_PROMPT: &str = "You write one or two plain sentences for an investor about a \
+     market alert. Use only the facts given; do not predict prices or give advice.";
+
+impl OpenAiSummarizer {
+    /// A client for `config`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(config: OpenAiConfig) -> Result<Self, String> {
+        let client = crate::market::http_client(config.timeout, &config.base_url)?;
+        Ok(Self { client, config })
+    }
+
+    fn endpoint(&self) -> String {
+        format!(
+            "{}/chat/completions",
+            self.config.base_url.as_str().trim_end_matches('/')
+        )
+    }
+}
+
+/// The error message in OpenAI's error shape `{"error": {"message", "type", "code"}}`.
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "no error message".to_owned())
+}
+
+#[async_trait]
+impl Summarizer for OpenAiSummarizer {
+    fn name(&self) -> &str {
+        "openai"
+    }
+
+    async fn summarize(&self, facts: &AlertFacts) -> Result<String, SummaryError> {
+        let body = serde_json::json!({
+            "model": self.config.model,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": facts.to_prompt()},
+            ],
+            "max_tokens": self.config.max_tokens,
+            "temperature": 0.2,
+        });
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .post(self.endpoint())
+                .bearer_auth(self.config.api_key.expose())
+                .json(&body)
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    let why = if e.is_timeout() {
+                        "timed out".to_owned()
+                    } else {
+                        e.without_url().to_string()
+                    };
+                    if attempt < self.config.retries {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+                        continue;
+                    }
+                    return Err(SummaryError::Unavailable(why));
+                }
+            };
+            let status = response.status();
+            if status.as_u16() == 429 || status.is_server_error() {
+                let wait = crate::market::retry_after_seconds(response.headers())
+                    .unwrap_or(Duration::from_millis(500 * (u64::from(attempt) + 1)));
+                let text = response.text().await.unwrap_or_default();
+                if attempt < self.config.retries && wait <= self.config.max_retry_wait {
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                return Err(SummaryError::Unavailable(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&text)
+                )));
+            }
+            let text = response
+                .text()
+                .await
+                .map_err(|e| SummaryError::Malformed(e.without_url().to_string()))?;
+            if !status.is_success() {
+                return Err(SummaryError::Refused(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&text)
+                )));
+            }
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| SummaryError::Malformed(format!("not JSON: {e}")))?;
+            let content = value["choices"][0]["message"]["content"]
+                .as_str()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| SummaryError::Malformed("no choices[0].message.content".into()))?;
+            let mut summary: String = content.chars().take(self.config.max_chars).collect();
+            if summary.len() < content.len() {
+                summary.push('…');
+            }
+            return Ok(summary);
+        }
+    }
+}
+
+/// Where a summary came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SummarySource {
+    /// The model.
+    Model,
+    /// The template (no model, over budget, or the model failed).
+    Template,
+}
+
+/// A summary from `model` within `user`'s budget for `day`, else from the template. Never
+/// fails: a model error is logged and the template answers.
+pub async fn summarize_or_template(
+    model: Option<&dyn Summarizer>,
+    budget: &DailyBudget,
+    user: UserId,
+    day: NaiveDate,
+    facts: &AlertFacts,
+) -> (String, SummarySource) {
+    if let Some(model) = model {
+        if budget.take(user, day) {
+            match model.summarize(facts).await {
+                Ok(text) => return (text, SummarySource::Model),
+                Err(e) => tracing::warn!(model = model.name(), "summary from the template: {e}"),
+            }
+        } else {
+            tracing::debug!(%user, "summary budget spent for today; using the template");
+        }
+    }
+    (TemplateSummarizer::text(facts), SummarySource::Template)
+}
+
+/// Summarises stored alerts: gathers their facts (rule, recent closes, the user's position),
+/// asks the model within the budget or the template, and stores the text with the alert.
+pub struct AlertSummaries {
+    store: std::sync::Arc<dyn crate::store::Store>,
+    market: std::sync::Arc<dyn crate::market::MarketData>,
+    model: Option<std::sync::Arc<dyn Summarizer>>,
+    budget: DailyBudget,
+}
+
+impl std::fmt::Debug for AlertSummaries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSummaries")
+            .field("model", &self.model.as_ref().map(|m| m.name().to_owned()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Daily closes given to a summary.
+const RECENT_SESSIONS: usize = 10;
+
+impl AlertSummaries {
+    /// Summaries over `store` and `market`, by `model` when there is one, at most
+    /// `daily_calls_per_user` model calls per user per day.
+    pub fn new(
+        store: std::sync::Arc<dyn crate::store::Store>,
+        market: std::sync::Arc<dyn crate::market::MarketData>,
+        model: Option<std::sync::Arc<dyn Summarizer>>,
+        daily_calls_per_user: u32,
+    ) -> Self {
+        Self {
+            store,
+            market,
+            model,
+            budget: DailyBudget::new(daily_calls_per_user),
+        }
+    }
+
+    /// The model configured by `OPENAI_API_KEY` (with `OPENAI_BASE_URL`, `OPENAI_MODEL`), or
+    /// none.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn model_from_settings(
+        settings: &crate::config::Settings,
+    ) -> Result<Option<std::sync::Arc<dyn Summarizer>>, String> {
+        let Some(key) = &settings.openai.api_key else {
+            return Ok(None);
+        };
+        let config = OpenAiConfig::new(
+            settings.openai.base_url.clone(),
+            key.clone(),
+            settings.openai.model.clone(),
+        );
+        Ok(Some(std::sync::Arc::new(OpenAiSummarizer::new(config)?)))
+    }
+
+    /// The facts about `alert`.
+    ///
+    /// # Errors
+    /// Storage failures (market-data failures only leave the closes out).
+    pub async fn facts(
+        &self,
+        alert: &crate::domain::Alert,
+    ) -> Result<AlertFacts, crate::store::StoreError> {
+        let rule = match alert.rule_id {
+            Some(id) => match self.store.get_rule(id).await {
+                Ok(rule) => crate::service::rule_text(&rule),
+                Err(crate::store::StoreError::NotFound { .. }) => alert.symbol.to_string(),
+                Err(e) => return Err(e),
+            },
+            None => alert.symbol.to_string(),
+        };
+        let day = crate::engine::indicators::exchange_date(alert.fired_at);
+        let closes: Vec<Decimal> = self
+            .market
+            .recent_daily_bars(&alert.symbol, RECENT_SESSIONS, day)
+            .await
+            .map(|bars| bars.iter().map(|b| b.close).collect())
+            .unwrap_or_default();
+        let position = self
+            .store
+            .list_holdings(alert.owner)
+            .await?
+            .into_iter()
+            .filter(|h| h.symbol == alert.symbol)
+            .fold(None, |acc: Option<(Decimal, Decimal)>, h| {
+                let cost = h.cost_basis.unwrap_or_default() * h.quantity;
+                let (qty, total) =
+                    acc.map_or((h.quantity, cost), |(q, c)| (q + h.quantity, c + cost));
+                Some((qty, total))
+            })
+            .filter(|(qty, _)| !qty.is_zero())
+            .map(|(qty, total)| (qty, (total / qty).round_dp(2)));
+        Ok(AlertFacts {
+            symbol: alert.symbol.to_string(),
+            rule,
+            kind: alert.kind.as_str().to_owned(),
+            price: alert.price,
+            previous_close: closes.last().copied(),
+            recent_closes: closes,
+            position,
+        })
+    }
+
+    /// Summarises `alert` and stores the text with it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn summarize(
+        &self,
+        alert: &crate::domain::Alert,
+    ) -> Result<(String, SummarySource), crate::store::StoreError> {
+        let facts = self.facts(alert).await?;
+        let day = crate::engine::indicators::exchange_date(alert.fired_at);
+        let (text, source) = summarize_or_template(
+            self.model.as_deref(),
+            &self.budget,
+            alert.owner,
+            day,
+            &facts,
+        )
+        .await;
+        self.store.set_alert_summary(alert.id, text.clone()).await?;
+        Ok((text, source))
+    }
+}
