@@ -103,6 +103,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuthCommand,
     },
+    /// Holdings and their value.
+    #[command(after_help = "Example:\n  invest portfolio import holdings.csv")]
+    Portfolio {
+        #[command(subcommand)]
+        command: PortfolioCommand,
+    },
     /// Database maintenance.
     #[command(after_help = "Example:\n  invest db backup --to /backups/signal-sentinel")]
     Db {
@@ -522,6 +528,21 @@ pub(crate) enum AuthCommand {
     RevokeApiKey {
         /// The key's id (see `invest auth list-api-keys`).
         key_id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PortfolioCommand {
+    /// Positions valued at current quotes: market value, today's change, gain against cost.
+    #[command(after_help = "Example:\n  invest portfolio show --json")]
+    Show,
+    /// Import holdings from a CSV file with the columns symbol,quantity,cost_basis,account
+    /// (the last two optional). Every bad line is reported with its number and then nothing
+    /// is imported; each good row replaces the position with the same account and symbol.
+    #[command(after_help = "Example:\n  invest portfolio import holdings.csv")]
+    Import {
+        /// The CSV file.
+        file: PathBuf,
     },
 }
 

@@ -97,6 +97,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Auth { command } => {
             commands::auth::run(&settings, cli.global.user.as_deref(), command, json).await
         }
+        Command::Portfolio { command } => {
+            commands::portfolio::run(&settings, cli.global.user.as_deref(), command, json).await
+        }
         Command::Serve {
             host,
             port,

@@ -216,8 +216,9 @@ function alertRow(a) {
 }
 
 async function overview() {
-  const [status, alerts, rules] = await Promise.all([
+  const [status, alerts, rules, portfolio] = await Promise.all([
     api('GET', '/monitor/status'), api('GET', '/alerts?limit=10'), api('GET', '/rules?limit=200'),
+    api('GET', '/portfolio'),
   ]);
   const providers = status.providers.length
     ? h('ul', {}, status.providers.map((p) => h('li', {}, `${p.name}: `,
@@ -238,13 +239,34 @@ async function overview() {
         h('h2', { id: 'rul' }, 'Rules'),
         h('p', {}, `${rules.items.length} rules, ${firing} firing.`),
         h('a', { href: '#/rules' }, 'Manage rules')),
-      h('section', { class: 'panel', 'aria-labelledby': 'port' },
-        h('h2', { id: 'port' }, 'Portfolio'),
-        empty('No holdings yet: portfolio value appears once holdings are imported or linked.'))),
+      portfolioPanel(portfolio)),
     h('h2', {}, 'Latest alerts (live)'),
     h('ul', { id: 'live-alerts' },
       alerts.items.length ? alerts.items.map(alertRow)
         : empty('No alerts yet. They appear here as they fire, without reloading.')));
+}
+
+function portfolioPanel(p) {
+  const csv = h('textarea', { name: 'csv', rows: 4, spellcheck: 'false',
+    placeholder: 'symbol,quantity,cost_basis,account\nAAPL,10,150.25,ira' });
+  const form = h('form', { class: 'stack', novalidate: true },
+    field('Import holdings (CSV)', csv, 'symbol,quantity,cost_basis,account — a bad line imports nothing'),
+    formError(), h('button', { type: 'submit', class: 'secondary' }, 'Import holdings'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try { await api('POST', '/portfolio/import', { csv: csv.value }); toast('Holdings imported.'); overview(); } catch (err) { showErrors(form, err); }
+  });
+  const signed = (v) => (Number(v) >= 0 ? `+${v}` : String(v));
+  return h('section', { class: 'panel', 'aria-labelledby': 'port' },
+    h('h2', { id: 'port' }, 'Portfolio'),
+    p.positions.length
+      ? [h('p', { id: 'portfolio-value' }, `Value ${p.market_value}, today ${signed(p.day_change)}`,
+        p.day_change_percent !== null ? ` (${signed(p.day_change_percent)}%)` : '', `, gain ${signed(p.gain)}.`),
+      h('ul', {}, p.positions.map((x) => h('li', {}, `${x.symbol} ${x.quantity} (${x.account}): `,
+        x.market_value !== null ? `${x.market_value}` : 'no quote',
+        x.gain_percent !== null ? ` · ${signed(x.gain_percent)}% vs cost` : '')))]
+      : empty('No holdings yet: import them as CSV below.'),
+    form);
 }
 
 const TEMPLATES = [

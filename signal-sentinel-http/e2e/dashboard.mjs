@@ -96,6 +96,15 @@ try {
   assert.equal((await context.cookies()).length, 0);
   step('no token in localStorage, sessionStorage or cookies');
 
+  // Holdings from CSV: a bad line is refused, then the portfolio shows its value.
+  await page.getByLabel(/^Import holdings/).fill('symbol,quantity,cost_basis\nXYZ,ten,20');
+  await page.getByRole('button', { name: 'Import holdings' }).click();
+  await page.locator('[data-error-for="csv"]', { hasText: 'line 2' }).waitFor();
+  await page.getByLabel(/^Import holdings/).fill('symbol,quantity,cost_basis\nXYZ,10,20');
+  await page.getByRole('button', { name: 'Import holdings' }).click();
+  await page.locator('#portfolio-value', { hasText: 'Value' }).waitFor();
+  step('holdings imported from CSV and valued');
+
   // A rule, with validation and a backtest preview.
   await nav('Rules');
   await page.getByText('No rules yet').waitFor();

@@ -94,6 +94,7 @@ pub type Apis = (
     api::channels::ChannelsApi,
     api::market::MarketApi,
     api::monitor::MonitorApi,
+    api::portfolio::PortfolioApi,
 );
 
 /// The OpenAPI service with every endpoint, served under [`API_PREFIX`].
@@ -107,6 +108,7 @@ pub fn openapi() -> OpenApiService<Apis, ()> {
             api::channels::ChannelsApi,
             api::market::MarketApi,
             api::monitor::MonitorApi,
+            api::portfolio::PortfolioApi,
         ),
         signal_sentinel::NAME,
         signal_sentinel::VERSION,

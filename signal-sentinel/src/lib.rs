@@ -81,6 +81,7 @@ pub mod market;
 pub mod monitor;
 pub mod notify;
 pub mod pace;
+pub mod portfolio;
 pub mod rules;
 mod secret;
 pub mod service;

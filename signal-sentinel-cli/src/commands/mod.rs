@@ -6,6 +6,7 @@ pub(crate) mod db;
 pub(crate) mod demo;
 pub(crate) mod monitor;
 pub(crate) mod notifications;
+pub(crate) mod portfolio;
 pub(crate) mod quote;
 pub(crate) mod rules;
 pub(crate) mod serve;

@@ -1261,6 +1261,8 @@ fn help_texts() {
         &["notifications", "status"],
         &["notifications", "prefs"],
         &["notifications", "dispatch"],
+        &["portfolio", "show"],
+        &["portfolio", "import"],
         &["db", "migrate"],
         &["db", "check"],
         &["db", "stats"],
@@ -1317,5 +1319,64 @@ fn no_colour_codes_when_output_is_not_a_terminal() {
         failed.stderr.starts_with("error: rule #99 not found"),
         "{}",
         failed.stderr
+    );
+}
+
+#[test]
+fn portfolio_import_reports_every_bad_line_and_imports_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Quotes are asked of a closed local port: the portfolio shows without prices.
+    let env = [
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("YAHOO_BASE_URL", "http://127.0.0.1:9"),
+    ];
+    let created = invest_with_input(
+        dir.path(),
+        &env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "symbol,quantity,cost_basis,account\nAAPL,10,150,ira\nMSFT,zero,,\n,5,1,\n",
+    )
+    .unwrap();
+    let bad = invest(dir.path(), &env, &["portfolio", "import", "bad.csv"]);
+    assert_eq!(bad.code, 1);
+    assert_eq!(bad.stderr.lines().count(), 1, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("bad.csv")
+            && bad.stderr.contains("line 3")
+            && bad.stderr.contains("line 4"),
+        "{}",
+        bad.stderr
+    );
+    let none = invest(dir.path(), &env, &["portfolio", "show"]);
+    assert!(none.stdout.contains("no holdings"), "{}", none.stdout);
+
+    std::fs::write(
+        dir.path().join("good.csv"),
+        "symbol,quantity,cost_basis,account\nAAPL,10,150,ira\nmsft,5,,\n",
+    )
+    .unwrap();
+    let good = invest(dir.path(), &env, &["portfolio", "import", "good.csv"]);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    assert!(
+        good.stdout.contains("imported 2 holdings"),
+        "{}",
+        good.stdout
+    );
+    let shown = invest(dir.path(), &env, &["--json", "portfolio", "show"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let portfolio: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(portfolio["positions"].as_array().unwrap().len(), 2);
+    assert_eq!(portfolio["positions"][1]["holding"]["account"], "default");
+    assert_eq!(portfolio["unpriced"], serde_json::json!(["AAPL", "MSFT"]));
+    let table = invest(dir.path(), &env, &["portfolio", "show"]);
+    assert!(
+        table.stdout.contains("no quote now for: AAPL, MSFT"),
+        "{}",
+        table.stdout
     );
 }

@@ -8,6 +8,7 @@ pub mod channels;
 pub mod health;
 pub mod market;
 pub mod monitor;
+pub mod portfolio;
 pub mod rules;
 
 /// The spec's tags.
@@ -27,6 +28,8 @@ pub enum ApiTags {
     Market,
     /// The background monitor.
     Monitor,
+    /// Holdings and their value.
+    Portfolio,
 }
 
 /// Done, nothing to say.

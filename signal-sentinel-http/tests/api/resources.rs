@@ -611,3 +611,59 @@ async fn monitor_status_says_when_this_process_runs_no_monitor() {
     assert_eq!(r.body["running"], false);
     assert_eq!(r.body["cycles"], 0);
 }
+
+#[tokio::test]
+async fn holdings_import_all_or_nothing_and_are_valued_at_quotes() {
+    let server = TestServer::start_with(Options {
+        market: Some(replay_market()),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let token = server.user("ann@example.com").await;
+    let empty = server.get("/api/portfolio", &token).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
+    assert_eq!(empty.body["positions"], json!([]));
+
+    let bad = server
+        .post(
+            "/api/portfolio/import",
+            &token,
+            json!({"csv": "symbol,quantity,cost_basis,account\nXYZ,10,20,ira\nXYZ,-1,,\nno way,3,1,\n"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert_eq!(bad.body["error"]["fields"][0]["field"], "csv");
+    let message = bad.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 3") && message.contains("line 4"),
+        "{message}"
+    );
+    assert!(!message.contains("line 2"), "{message}");
+    assert_eq!(
+        server.get("/api/portfolio", &token).await.body["positions"],
+        json!([]),
+        "nothing imported"
+    );
+
+    let good = server
+        .post(
+            "/api/portfolio/import",
+            &token,
+            json!({"csv": "symbol,quantity,cost_basis,account\nXYZ,10,20,ira\nXYZ,5,,taxable\n"}),
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.text);
+    let positions = good.body["positions"].as_array().unwrap();
+    assert_eq!(positions.len(), 2);
+    // The replay's last close is 25.92 (2009-07-31), the one before 25.40. (Decimals come
+    // normalised: "259.2", not "259.20".)
+    assert_eq!(positions[0]["account"], "ira");
+    assert_eq!(positions[0]["price"], "25.92");
+    assert_eq!(positions[0]["market_value"], "259.2");
+    assert_eq!(positions[0]["gain"], "59.2");
+    assert_eq!(positions[0]["gain_percent"], "29.6");
+    assert!(positions[1]["gain"].is_null(), "no cost basis, no gain");
+    assert_eq!(good.body["market_value"], "388.8");
+    assert_eq!(good.body["day_change"], "7.8");
+}

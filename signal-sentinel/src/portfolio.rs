@@ -1,0 +1,250 @@
+//! Holdings: a CSV import for people without a broker link, and the portfolio's value from
+//! current quotes.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::domain::{Holding, Quote, Symbol};
+
+/// Longest CSV accepted, in lines.
+pub const MAX_CSV_LINES: usize = 5_000;
+
+/// A holding read from CSV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldingRow {
+    /// The line it came from (1 = the header).
+    pub line: usize,
+    /// The symbol.
+    pub symbol: Symbol,
+    /// Shares (or units), more than zero.
+    pub quantity: Decimal,
+    /// Cost per share, when given.
+    pub cost_basis: Option<Decimal>,
+    /// The account (`default` when the column is absent or empty).
+    pub account: String,
+}
+
+/// A bad line of a holdings CSV.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineError {
+    /// Its number (1 = the header).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Reads `symbol,quantity,cost_basis,account` (columns in any order; `cost_basis` and
+/// `account` optional; blank lines skipped). Either every line is good, or every bad line is
+/// reported and nothing is returned.
+///
+/// ```
+/// use signal_sentinel::portfolio::parse_holdings_csv;
+///
+/// let rows = parse_holdings_csv("symbol,quantity,cost_basis\nAAPL,10,150.25\nmsft,5,\n").unwrap();
+/// assert_eq!(rows[1].symbol.as_str(), "MSFT");
+/// let errors = parse_holdings_csv("symbol,quantity\nAAPL,ten\n,3\n").unwrap_err();
+/// assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3]);
+/// ```
+///
+/// # Errors
+/// Every bad line, with its number.
+pub fn parse_holdings_csv(text: &str) -> Result<Vec<HoldingRow>, Vec<LineError>> {
+    let err = |line: usize, message: String| vec![LineError { line, message }];
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
+    let Some((_, header)) = lines.by_ref().find(|(_, l)| !l.is_empty()) else {
+        return Err(err(
+            1,
+            "the file is empty; expected a header symbol,quantity,cost_basis,account".into(),
+        ));
+    };
+    let columns: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    let find = |name: &str| columns.iter().position(|c| c == name);
+    let (Some(symbol_at), Some(quantity_at)) = (find("symbol"), find("quantity")) else {
+        return Err(err(1, "the header needs the columns symbol and quantity (cost_basis and account are optional)".into()));
+    };
+    let (cost_at, account_at) = (find("cost_basis"), find("account"));
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (number, line) in lines {
+        if line.is_empty() {
+            continue;
+        }
+        if number > MAX_CSV_LINES {
+            errors.push(LineError {
+                line: number,
+                message: format!("the file is longer than {MAX_CSV_LINES} lines"),
+            });
+            break;
+        }
+        let cells: Vec<&str> = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"'))
+            .collect();
+        let cell = |at: Option<usize>| at.and_then(|i| cells.get(i).copied()).unwrap_or("");
+        let mut problems = Vec::new();
+        let symbol = match Symbol::parse(cell(Some(symbol_at))) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
+        let quantity = match cell(Some(quantity_at)).parse::<Decimal>() {
+            Ok(q) if q > Decimal::ZERO => Some(q),
+            Ok(_) => {
+                problems.push("quantity must be more than 0".into());
+                None
+            }
+            Err(_) => {
+                problems.push(format!(
+                    "quantity {:?} is not a number",
+                    cell(Some(quantity_at))
+                ));
+                None
+            }
+        };
+        let cost_basis = match cell(cost_at) {
+            "" => Some(None),
+            text => match text.parse::<Decimal>() {
+                Ok(c) if c >= Decimal::ZERO => Some(Some(c)),
+                _ => {
+                    problems.push(format!("cost_basis {text:?} is not a price"));
+                    None
+                }
+            },
+        };
+        let account = match cell(account_at) {
+            "" => "default".to_owned(),
+            a if a.chars().count() > 64 => {
+                problems.push("account must be at most 64 characters".into());
+                String::new()
+            }
+            a => a.to_owned(),
+        };
+        match (symbol, quantity, cost_basis) {
+            (Some(symbol), Some(quantity), Some(cost_basis)) if problems.is_empty() => {
+                rows.push(HoldingRow {
+                    line: number,
+                    symbol,
+                    quantity,
+                    cost_basis,
+                    account,
+                });
+            }
+            _ => errors.push(LineError {
+                line: number,
+                message: problems.join("; "),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if rows.is_empty() {
+        return Err(err(2, "no holdings after the header".into()));
+    }
+    Ok(rows)
+}
+
+/// One position valued at its quote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Position {
+    /// The holding.
+    pub holding: Holding,
+    /// Last price, when a quote came.
+    pub price: Option<Decimal>,
+    /// quantity × price.
+    pub market_value: Option<Decimal>,
+    /// Today's change in value (against the previous close).
+    pub day_change: Option<Decimal>,
+    /// quantity × (price − cost basis).
+    pub gain: Option<Decimal>,
+    /// The gain in percent of the cost.
+    pub gain_percent: Option<Decimal>,
+}
+
+/// All positions and their totals (of the positions that have a quote).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Portfolio {
+    /// Positions, by symbol then account.
+    pub positions: Vec<Position>,
+    /// Sum of market values.
+    pub market_value: Decimal,
+    /// Sum of today's changes.
+    pub day_change: Decimal,
+    /// Today's change in percent of yesterday's value.
+    pub day_change_percent: Option<Decimal>,
+    /// Sum of gains over positions with a cost basis.
+    pub gain: Decimal,
+    /// Symbols without a quote right now.
+    pub unpriced: Vec<String>,
+}
+
+/// Money and percentages are shown with exactly two decimals.
+fn cents(value: Decimal) -> Decimal {
+    let mut value = value.round_dp(2);
+    value.rescale(2);
+    value
+}
+
+/// Values `holdings` at `quotes`.
+pub fn value(mut holdings: Vec<Holding>, quotes: &[Quote]) -> Portfolio {
+    holdings.sort_by(|a, b| (a.symbol.as_str(), &a.account).cmp(&(b.symbol.as_str(), &b.account)));
+    let hundred = Decimal::ONE_HUNDRED;
+    let mut total = Decimal::ZERO;
+    let mut day = Decimal::ZERO;
+    let mut gain_total = Decimal::ZERO;
+    let mut unpriced = Vec::new();
+    let positions = holdings
+        .into_iter()
+        .map(|holding| {
+            let quote = quotes.iter().find(|q| q.symbol == holding.symbol);
+            let price = quote.map(|q| q.price);
+            let market_value = price.map(|p| cents(p * holding.quantity));
+            let day_change = quote.and_then(|q| {
+                q.previous_close
+                    .map(|prev| cents((q.price - prev) * holding.quantity))
+            });
+            let gain = match (price, holding.cost_basis) {
+                (Some(p), Some(c)) => Some(cents((p - c) * holding.quantity)),
+                _ => None,
+            };
+            let gain_percent = match (price, holding.cost_basis) {
+                (Some(p), Some(c)) if !c.is_zero() => Some(cents((p - c) / c * hundred)),
+                _ => None,
+            };
+            total += market_value.unwrap_or_default();
+            day += day_change.unwrap_or_default();
+            gain_total += gain.unwrap_or_default();
+            if price.is_none() && !unpriced.contains(&holding.symbol.to_string()) {
+                unpriced.push(holding.symbol.to_string());
+            }
+            Position {
+                holding,
+                price,
+                market_value,
+                day_change,
+                gain,
+                gain_percent,
+            }
+        })
+        .collect();
+    let yesterday = total - day;
+    Portfolio {
+        positions,
+        market_value: cents(total),
+        day_change: cents(day),
+        day_change_percent: (!yesterday.is_zero()).then(|| cents(day / yesterday * hundred)),
+        gain: cents(gain_total),
+        unpriced,
+    }
+}
