@@ -170,7 +170,6 @@ pub(crate) fn code_for(status: StatusCode) -> &'static str {
 /// Turns an error poem raised itself into the one error shape; responses built by
 /// [`ApiError`] pass through untouched.
 pub(crate) fn to_response(err: poem::Error) -> poem::Response {
-    use poem::IntoResponse;
     if err.is_from_response() {
         return err.into_response();
     }
@@ -185,9 +184,14 @@ pub(crate) fn to_response(err: poem::Error) -> poem::Response {
     } else {
         err.to_string()
     };
-    let body = ErrorBody::new(code_for(status), message);
+    error_json(status, &message)
+}
+
+/// The one error shape for `status`, with its code, as a response.
+pub(crate) fn error_json(status: StatusCode, message: &str) -> poem::Response {
+    use poem::IntoResponse;
     poem::web::Json(serde_json::json!({
-        "error": {"code": body.error.code, "message": body.error.message}
+        "error": {"code": code_for(status), "message": message}
     }))
     .with_status(status)
     .into_response()

@@ -100,16 +100,7 @@ pub type Apis = (
 /// The OpenAPI service with every endpoint, served under [`API_PREFIX`].
 pub fn openapi() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (
-            api::health::HealthApi,
-            api::auth::AuthApi,
-            api::rules::RulesApi,
-            api::alerts::AlertsApi,
-            api::channels::ChannelsApi,
-            api::market::MarketApi,
-            api::monitor::MonitorApi,
-            api::portfolio::PortfolioApi,
-        ),
+        Apis::default(),
         signal_sentinel::NAME,
         signal_sentinel::VERSION,
     )

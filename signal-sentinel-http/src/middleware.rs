@@ -7,7 +7,7 @@ use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
-use crate::error::{ErrorBody, code_for};
+use crate::error::error_json;
 
 /// Request bodies larger than this get 413 unless configured otherwise: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -70,15 +70,6 @@ fn request_id(req: &Request) -> String {
         .map_or_else(|| hex::encode(rand::random::<[u8; 8]>()), str::to_owned)
 }
 
-fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = ErrorBody::new(code_for(status), message);
-    poem::web::Json(serde_json::json!({
-        "error": {"code": body.error.code, "message": body.error.message}
-    }))
-    .with_status(status)
-    .into_response()
-}
-
 impl<E: Endpoint> Endpoint for OuterEndpoint<E> {
     type Output = Response;
 
@@ -97,7 +88,7 @@ impl<E: Endpoint> Endpoint for OuterEndpoint<E> {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<usize>().ok());
             let too_large = || {
-                error_response(
+                error_json(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &format!("the request body is larger than {limit} bytes"),
                 )
@@ -111,7 +102,7 @@ impl<E: Endpoint> Endpoint for OuterEndpoint<E> {
                 match req.take_body().into_bytes_limit(limit).await {
                     Ok(bytes) => req.set_body(bytes),
                     Err(poem::error::ReadBodyError::PayloadTooLarge) => return too_large(),
-                    Err(e) => return error_response(StatusCode::BAD_REQUEST, &e.to_string()),
+                    Err(e) => return error_json(StatusCode::BAD_REQUEST, &e.to_string()),
                 }
             }
             let response = match self.inner.call(req).await {

@@ -2,15 +2,13 @@
 
 use std::io::BufRead;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use serde_json::json;
 use signal_sentinel::Secret;
 use signal_sentinel::auth::hash_password;
-use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::{ApiKeyId, Email, NewUser};
-use signal_sentinel::service::{Principal, ServiceError, Services};
+use signal_sentinel::service::ServiceError;
 use signal_sentinel::store::{SeaStore, StoreError, UserStore};
 
 use crate::cli::AuthCommand;
@@ -23,6 +21,14 @@ pub(crate) async fn run(
     command: AuthCommand,
     as_json: bool,
 ) -> Result<ExitCode, String> {
+    if matches!(
+        command,
+        AuthCommand::CreateApiKey { .. }
+            | AuthCommand::ListApiKeys
+            | AuthCommand::RevokeApiKey { .. }
+    ) {
+        return api_keys(settings, user, command, as_json).await;
+    }
     let store = SeaStore::open(&settings.database_url)
         .await
         .map_err(|e| e.to_string())?;
@@ -61,9 +67,7 @@ pub(crate) async fn run(
         }
         AuthCommand::CreateApiKey { .. }
         | AuthCommand::ListApiKeys
-        | AuthCommand::RevokeApiKey { .. } => {
-            return api_keys(settings, store, user, command, as_json).await;
-        }
+        | AuthCommand::RevokeApiKey { .. } => unreachable!("handled first"),
         AuthCommand::ListUsers => {
             let users = store.list_users().await.map_err(|e| e.to_string())?;
             if as_json {
@@ -91,28 +95,11 @@ pub(crate) async fn run(
 
 async fn api_keys(
     settings: &Settings,
-    store: SeaStore,
     user: Option<&str>,
     command: AuthCommand,
     as_json: bool,
 ) -> Result<ExitCode, String> {
-    let me = signal_sentinel::users::acting_user(&store, user)
-        .await
-        .map_err(|e| e.to_string())?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let market = signal_sentinel::market::providers_from_settings(settings, clock.clone(), None)?;
-    let services = Services::from_settings(
-        settings,
-        Arc::new(store),
-        clock,
-        Arc::new(market),
-        Vec::new(),
-    )
-    .map_err(|e| e.to_string())?;
-    let who = Principal {
-        user: me.id,
-        api_key: None,
-    };
+    let (services, who, me) = super::services_as(settings, user).await?;
     match command {
         AuthCommand::CreateApiKey { name } => {
             let (key, secret) = services

@@ -28,3 +28,41 @@ pub(crate) async fn open_as(
         .map_err(|e| e.to_string())?;
     Ok((store, me))
 }
+
+/// The library's use cases over the configured database and providers, acting for the user
+/// `--user` names (or the only one).
+pub(crate) async fn services_as(
+    settings: &Settings,
+    user: Option<&str>,
+) -> Result<
+    (
+        signal_sentinel::service::Services,
+        signal_sentinel::service::Principal,
+        User,
+    ),
+    String,
+> {
+    use std::sync::Arc;
+    let (store, me) = open_as(settings, user).await?;
+    let clock: Arc<dyn signal_sentinel::clock::Clock> =
+        Arc::new(signal_sentinel::clock::SystemClock);
+    // A quote older than this counts as missing.
+    let market = signal_sentinel::market::providers_from_settings(
+        settings,
+        clock.clone(),
+        Some(chrono::Duration::minutes(30)),
+    )?;
+    let services = signal_sentinel::service::Services::from_settings(
+        settings,
+        Arc::new(store),
+        clock,
+        Arc::new(market),
+        Vec::new(),
+    )
+    .map_err(|e| e.to_string())?;
+    let who = signal_sentinel::service::Principal {
+        user: me.id,
+        api_key: None,
+    };
+    Ok((services, who, me))
+}

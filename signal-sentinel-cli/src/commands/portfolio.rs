@@ -1,12 +1,8 @@
 //! `invest portfolio …`
 
-use std::process::ExitCode;
-use std::sync::Arc;
-
 use serde_json::json;
-use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
-use signal_sentinel::service::{Principal, Services};
+use std::process::ExitCode;
 
 use crate::cli::PortfolioCommand;
 use crate::output::{Style, out, paint};
@@ -17,25 +13,7 @@ pub(crate) async fn run(
     command: PortfolioCommand,
     as_json: bool,
 ) -> Result<ExitCode, String> {
-    let (store, me) = super::open_as(settings, user).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let market = signal_sentinel::market::providers_from_settings(
-        settings,
-        clock.clone(),
-        Some(chrono::Duration::minutes(30)),
-    )?;
-    let services = Services::from_settings(
-        settings,
-        Arc::new(store),
-        clock,
-        Arc::new(market),
-        Vec::new(),
-    )
-    .map_err(|e| e.to_string())?;
-    let who = Principal {
-        user: me.id,
-        api_key: None,
-    };
+    let (services, who, _) = super::services_as(settings, user).await?;
     if let PortfolioCommand::Import { file } = &command {
         let text = std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;

@@ -9,11 +9,10 @@ use serde_json::json;
 use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::{Rule, RuleFilter, RuleId, RuleUpdate, Symbol, User};
-use signal_sentinel::engine::{
-    Condition, Frequency, RuleOptions, backtest as run_backtest, parse_rule,
-};
+use signal_sentinel::engine::{Frequency, RuleOptions, backtest as run_backtest, parse_rule};
 use signal_sentinel::market::{MarketData, ReplayMarket};
 use signal_sentinel::rules::{RuleInput, prepare_rule};
+use signal_sentinel::service::rule_text;
 use signal_sentinel::store::{RuleStateStore, RuleStore, SeaStore, StoreError};
 
 use crate::cli::{FrequencyArg, RulesCommand};
@@ -281,14 +280,6 @@ async fn own_rule(store: &SeaStore, me: &User, id: RuleId) -> Result<Rule, Strin
             "rule #{id} not found; `invest rules list` shows yours"
         )),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-/// `AAPL crosses above 200`, from the stored condition.
-fn rule_text(rule: &Rule) -> String {
-    match Condition::from_document(&rule.condition) {
-        Ok(condition) => format!("{} {condition}", rule.symbol),
-        Err(_) => format!("{} (unreadable condition)", rule.symbol),
     }
 }
 

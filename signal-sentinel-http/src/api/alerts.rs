@@ -140,7 +140,7 @@ fn decode_cursor(s: &str) -> Result<AlertCursor, ApiError> {
 }
 
 /// Alerts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AlertsApi;
 
 #[OpenApi(prefix_path = "/alerts", tag = "ApiTags::Alerts")]

@@ -166,7 +166,7 @@ pub enum CreateKeyResponse {
 }
 
 /// Accounts, tokens and API keys.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AuthApi;
 
 #[OpenApi(prefix_path = "/auth", tag = "ApiTags::Auth")]

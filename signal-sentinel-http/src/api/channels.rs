@@ -185,7 +185,7 @@ impl PrefsBody {
 }
 
 /// Notification channels.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ChannelsApi;
 
 #[OpenApi(prefix_path = "/channels", tag = "ApiTags::Channels")]

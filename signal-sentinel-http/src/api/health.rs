@@ -41,7 +41,7 @@ pub enum ReadinessResponse {
 }
 
 /// Liveness and readiness of the server.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct HealthApi;
 
 #[OpenApi(tag = "ApiTags::Health")]

@@ -83,7 +83,7 @@ impl From<Bar> for BarOut {
 }
 
 /// Market data.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct MarketApi;
 
 #[OpenApi(tag = "ApiTags::Market")]

@@ -56,7 +56,7 @@ pub struct MonitorStatus {
 }
 
 /// The monitor.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct MonitorApi;
 
 #[OpenApi(tag = "ApiTags::Monitor")]

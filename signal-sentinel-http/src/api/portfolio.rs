@@ -89,7 +89,7 @@ pub struct ImportIn {
 }
 
 /// Portfolio.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct PortfolioApi;
 
 #[OpenApi(prefix_path = "/portfolio", tag = "ApiTags::Portfolio")]

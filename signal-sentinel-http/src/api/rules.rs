@@ -241,7 +241,7 @@ fn undefined_to_option<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
 }
 
 /// Alert rules.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct RulesApi;
 
 #[OpenApi(prefix_path = "/rules", tag = "ApiTags::Rules")]
