@@ -20,6 +20,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial;
 mod m20261128_000002_monitor;
+mod m20261129_000003_broker_connections;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261128_000002_monitor::Migration),
+            Box::new(m20261129_000003_broker_connections::Migration),
         ]
     }
 }

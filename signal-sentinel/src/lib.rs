@@ -72,6 +72,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod demo;

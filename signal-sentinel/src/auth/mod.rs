@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod tokens;
+pub mod vault;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};

@@ -10,7 +10,7 @@
 mod alpaca;
 mod chain;
 mod finnhub;
-mod http;
+pub(crate) mod http;
 mod replay;
 mod simulated;
 pub mod symbols;
