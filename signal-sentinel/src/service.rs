@@ -1086,6 +1086,7 @@ impl Services {
                         quantity: row.quantity,
                         cost_basis: row.cost_basis,
                         source: crate::domain::HoldingSource::Csv,
+                        connection: None,
                     })
                     .await?,
             );

@@ -1,7 +1,7 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{HoldingId, Symbol, UserId};
+use super::{ConnectionId, HoldingId, Symbol, UserId};
 use crate::time::Timestamp;
 
 stored_enum! {
@@ -33,6 +33,8 @@ pub struct Holding {
     pub cost_basis: Option<Decimal>,
     /// Where it came from.
     pub source: HoldingSource,
+    /// The brokerage connection that reported it (synchronised holdings only).
+    pub connection: Option<ConnectionId>,
     /// When it last changed.
     pub updated_at: Timestamp,
 }
@@ -52,4 +54,6 @@ pub struct NewHolding {
     pub cost_basis: Option<Decimal>,
     /// Where it came from.
     pub source: HoldingSource,
+    /// The brokerage connection that reported it (synchronised holdings only).
+    pub connection: Option<ConnectionId>,
 }

@@ -75,6 +75,10 @@ id_type!(
     /// Identifies a [`Delivery`](super::Delivery).
     DeliveryId, "delivery id"
 );
+id_type!(
+    /// Identifies a [`BrokerConnection`](super::BrokerConnection).
+    ConnectionId, "connection id"
+);
 
 #[cfg(test)]
 mod tests {

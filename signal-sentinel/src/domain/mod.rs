@@ -59,6 +59,7 @@ macro_rules! stored_enum {
 mod alert;
 mod api_key;
 mod channel;
+mod connection;
 mod delivery;
 mod email;
 mod error;
@@ -72,13 +73,14 @@ mod user;
 pub use alert::{Alert, AlertCursor, AlertKind, AlertQuery, AlertState, NewAlert};
 pub use api_key::{ApiKey, NewApiKey};
 pub use channel::{ChannelKind, ChannelOutcome, NewChannel, NotificationChannel};
+pub use connection::{BrokerConnection, ConnectionStatus, NewBrokerConnection, SyncOutcome};
 pub use delivery::{
     CycleWrite, Delivery, DeliveryEvent, DeliveryOutcome, DeliveryStatus, NewDelivery,
 };
 pub use email::Email;
 pub use error::ValidationError;
 pub use holding::{Holding, HoldingSource, NewHolding};
-pub use ids::{AlertId, ApiKeyId, ChannelId, DeliveryId, HoldingId, RuleId, UserId};
+pub use ids::{AlertId, ApiKeyId, ChannelId, ConnectionId, DeliveryId, HoldingId, RuleId, UserId};
 pub use market::{Bar, Quote, Sample, SymbolSamples};
 pub use rule::{
     JsonDocument, NewRule, Rule, RuleFilter, RulePhase, RuleStamp, RuleState, RuleUpdate,

@@ -22,10 +22,11 @@ pub use error::{Result, StoreError};
 pub use sea::{DatabaseCheck, DatabaseStats, SeaStore};
 
 use crate::domain::{
-    Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, ChannelId, ChannelOutcome, CycleWrite, Delivery,
-    DeliveryId, DeliveryOutcome, Email, Holding, HoldingId, JsonDocument, NewAlert, NewApiKey,
-    NewChannel, NewDelivery, NewHolding, NewRule, NewUser, NotificationChannel, Rule, RuleFilter,
-    RuleId, RuleStamp, RuleState, RuleUpdate, Symbol, SymbolSamples, User, UserId, UserUpdate,
+    Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, BrokerConnection, ChannelId, ChannelOutcome,
+    ConnectionId, CycleWrite, Delivery, DeliveryId, DeliveryOutcome, Email, Holding, HoldingId,
+    JsonDocument, NewAlert, NewApiKey, NewBrokerConnection, NewChannel, NewDelivery, NewHolding,
+    NewRule, NewUser, NotificationChannel, Rule, RuleFilter, RuleId, RuleStamp, RuleState,
+    RuleUpdate, Symbol, SymbolSamples, SyncOutcome, User, UserId, UserUpdate,
 };
 use crate::time::Timestamp;
 
@@ -258,6 +259,66 @@ pub trait HoldingStore: Send + Sync {
     async fn delete_holding(&self, id: HoldingId) -> Result<()>;
 }
 
+/// Brokerage connections and the holdings they report.
+#[async_trait]
+pub trait BrokerStore: Send + Sync {
+    /// Stores a new connection (status active, never synchronised).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the provider's link is stored already;
+    /// [`StoreError::MissingReference`] when the owner does not exist.
+    async fn create_connection(&self, new: NewBrokerConnection) -> Result<BrokerConnection>;
+    /// One connection.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn get_connection(&self, id: ConnectionId) -> Result<BrokerConnection>;
+    /// A user's connections, oldest first.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn list_connections(&self, owner: UserId) -> Result<Vec<BrokerConnection>>;
+    /// Every connection (for re-sealing tokens after a key rotation).
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn all_connections(&self) -> Result<Vec<BrokerConnection>>;
+    /// Claims the connections due for a scheduled sync: not waiting for their user, last
+    /// synchronised before `synced_before` (or never), and not claimed by another worker
+    /// until after `now`. Claimed ones are left alone by others until `claim_until`.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn claim_due_connections(
+        &self,
+        now: Timestamp,
+        synced_before: Timestamp,
+        claim_until: Timestamp,
+    ) -> Result<Vec<BrokerConnection>>;
+    /// Replaces the sealed token if it still is `old` (so two processes re-sealing after a
+    /// rotation do not undo each other). Returns whether it was replaced.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn reseal_connection(&self, id: ConnectionId, old: &str, new: &str) -> Result<bool>;
+    /// Records a sync: new holdings replace the connection's previous ones in one
+    /// transaction; a failure keeps them and records the status and error.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the connection is gone.
+    async fn record_sync(
+        &self,
+        id: ConnectionId,
+        outcome: SyncOutcome,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Deletes a connection and the holdings it reported.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn delete_connection(&self, id: ConnectionId) -> Result<()>;
+}
+
 /// What the monitor writes and reads back after a restart.
 #[async_trait]
 pub trait MonitorStore: Send + Sync {
@@ -353,6 +414,7 @@ pub trait Store:
     + AlertStore
     + ChannelStore
     + HoldingStore
+    + BrokerStore
     + MonitorStore
     + OutboxStore
 {
@@ -366,6 +428,7 @@ impl<T> Store for T where
         + AlertStore
         + ChannelStore
         + HoldingStore
+        + BrokerStore
         + MonitorStore
         + OutboxStore
 {

@@ -289,6 +289,7 @@ async fn a_stored_alert_gets_its_summary_from_its_facts() {
             quantity: dec("10"),
             cost_basis: Some(dec("25")),
             source: HoldingSource::Manual,
+            connection: None,
         })
         .await
         .unwrap();

@@ -164,6 +164,35 @@ pub(crate) mod holding {
         pub(crate) cost_basis: Option<String>,
         pub(crate) source: String,
         pub(crate) updated_at: DateTimeUtc,
+        pub(crate) broker_connection_id: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod broker_connection {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "broker_connections")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub(crate) id: i64,
+        pub(crate) user_id: i64,
+        pub(crate) provider: String,
+        pub(crate) item_id: String,
+        pub(crate) institution: Option<String>,
+        pub(crate) access_token: String,
+        pub(crate) status: String,
+        pub(crate) error_code: Option<String>,
+        pub(crate) error_message: Option<String>,
+        pub(crate) last_synced_at: Option<DateTimeUtc>,
+        pub(crate) sync_claimed_until: Option<DateTimeUtc>,
+        pub(crate) created_at: DateTimeUtc,
+        pub(crate) updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

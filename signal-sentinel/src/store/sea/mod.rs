@@ -3,6 +3,7 @@
 mod alerts;
 mod api_keys;
 mod channels;
+mod connections;
 mod entity;
 mod holdings;
 mod monitor;
@@ -453,6 +454,11 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "ux_deliveries_alert_id_channel_id",
         "deliveries.alert_id, deliveries.channel_id",
         "alert and channel",
+    ),
+    (
+        "ux_broker_connections_provider_item_id",
+        "broker_connections.provider, broker_connections.item_id",
+        "item",
     ),
     (
         "ux_holdings_user_id_account_symbol",

@@ -11,6 +11,7 @@ fn position(owner: UserId, account: &str, sym: &str, qty: &str) -> NewHolding {
         quantity: dec(qty),
         cost_basis: Some(dec("123.4567")),
         source: HoldingSource::Manual,
+        connection: None,
     }
 }
 
@@ -32,6 +33,7 @@ async fn round_trip_and_upsert(db: &TestDb) {
         .upsert_holding(NewHolding {
             cost_basis: None,
             source: HoldingSource::Csv,
+            connection: None,
             ..position(ann.id, "", "MSFT", "0.000001")
         })
         .await

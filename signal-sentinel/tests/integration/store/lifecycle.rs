@@ -62,6 +62,7 @@ async fn deleting_a_user_deletes_what_they_own(db: &TestDb) {
                 quantity: dec("1"),
                 cost_basis: None,
                 source: HoldingSource::Manual,
+                connection: None,
             })
             .await
             .unwrap();

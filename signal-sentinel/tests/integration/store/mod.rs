@@ -1,6 +1,7 @@
 mod alerts;
 mod api_keys;
 mod channels;
+mod connections;
 mod holdings;
 mod lifecycle;
 mod outbox;
