@@ -327,6 +327,9 @@ pub struct PlaidSettings {
     pub env: PlaidEnv,
     /// `PLAID_BASE_URL`, default the host of `PLAID_ENV`.
     pub base_url: Url,
+    /// `PLAID_SYNC_HOURS`, default 6: how old a link's holdings may get before the worker
+    /// synchronises them again.
+    pub sync_interval: chrono::Duration,
 }
 
 /// A market-data provider.
@@ -469,6 +472,7 @@ pub const VARIABLES: &[&str] = &[
     "PLAID_SECRET",
     "PLAID_ENV",
     "PLAID_BASE_URL",
+    "PLAID_SYNC_HOURS",
     "ALPACA_API_KEY",
     "ALPACA_SECRET_KEY",
     "ALPACA_BASE_URL",
@@ -606,6 +610,19 @@ impl Settings {
             secret: secret("PLAID_SECRET"),
             env: plaid_env,
             base_url: base_url(&vars, "PLAID_BASE_URL", plaid_env.base_url())?,
+            sync_interval: chrono::Duration::hours(match get("PLAID_SYNC_HOURS") {
+                None => 6,
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|h| (1..=168).contains(h))
+                    .ok_or_else(|| {
+                        invalid(
+                            "PLAID_SYNC_HOURS",
+                            "expected a whole number of hours from 1 to 168",
+                        )
+                    })?,
+            }),
         };
         pair(
             &plaid.client_id,

@@ -27,6 +27,10 @@ use crate::rules::{RuleInput, RuleInputError, prepare_rule};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
+mod brokerage;
+
+pub use brokerage::{ConnectionView, ResealReport, SyncReport};
+
 /// Most rows one list call returns.
 pub const MAX_PAGE_SIZE: u64 = 200;
 /// Longest API key name, in characters.
@@ -232,6 +236,8 @@ pub struct Services {
     market: Arc<dyn MarketData>,
     notifiers: Arc<Vec<Arc<dyn Notifier>>>,
     limits: Limits,
+    /// The brokerage link and the vault sealing its tokens.
+    brokerage: brokerage::Brokerage,
     /// A real argon2id hash of nothing anyone knows: logins for unknown e-mails verify against
     /// it so that they cost what a real one does.
     decoy_hash: Arc<tokio::sync::OnceCell<Secret>>,
@@ -264,6 +270,7 @@ impl Services {
             market,
             notifiers: Arc::new(notifiers),
             limits,
+            brokerage: brokerage::Brokerage::default(),
             decoy_hash: Arc::default(),
         }
     }
@@ -293,7 +300,21 @@ impl Services {
         let limits = Limits {
             max_rules_per_user: settings.api.max_rules_per_user,
         };
-        Ok(Self::new(store, clock, tokens, market, notifiers, limits))
+        let link = match crate::broker::PlaidConfig::from_settings(&settings.plaid) {
+            Some(config) => Some(Arc::new(
+                crate::broker::PlaidClient::new(config).map_err(ServiceError::Internal)?,
+            ) as Arc<dyn crate::broker::BrokerLink>),
+            None => None,
+        };
+        let vault = crate::auth::vault::Vault::new(
+            settings.secret_key.expose(),
+            settings
+                .api
+                .secret_key_previous
+                .as_ref()
+                .map(|k| k.expose().as_bytes()),
+        );
+        Ok(Self::new(store, clock, tokens, market, notifiers, limits).with_brokerage(link, vault))
     }
 
     /// The store (for readiness checks and background tasks).

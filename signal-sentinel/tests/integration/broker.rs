@@ -281,3 +281,258 @@ async fn rate_limits_outages_and_malformed_answers_are_unavailable_not_item_erro
         .unwrap_err();
     assert!(err.to_string().contains("timed out"), "{err}");
 }
+
+mod service {
+    //! Linking, syncing, item errors and a `SECRET_KEY` rotation through the service layer, on
+    //! an SQLite file that two "processes" (before and after the rotation) share.
+
+    use std::sync::Arc;
+
+    use rust_decimal::dec;
+    use serde_json::json;
+    use signal_sentinel::Secret;
+    use signal_sentinel::clock::SystemClock;
+    use signal_sentinel::config::Settings;
+    use signal_sentinel::domain::ConnectionStatus;
+    use signal_sentinel::market::SimulatedMarket;
+    use signal_sentinel::service::{Principal, ServiceError, Services};
+    use signal_sentinel::store::{BrokerStore, HoldingStore, SeaStore, Store};
+    use wiremock::matchers::{body_json, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::{CLIENT_ID, HOLDINGS, ITEM_LOGIN_REQUIRED, SECRET};
+
+    const OLD_KEY: &str = "old-secret-key-0123456789abcdef-0123456789";
+    const NEW_KEY: &str = "new-secret-key-fedcba9876543210-9876543210";
+    const ACCESS: &str = "access-sandbox-5e1b4b5a-aaaa-bbbb-cccc-000000000001";
+
+    async fn services(
+        dir: &std::path::Path,
+        plaid: &MockServer,
+        key: &str,
+        previous: Option<&str>,
+    ) -> (Services, Arc<SeaStore>) {
+        let url = format!("sqlite://{}/s.db?mode=rwc", dir.display());
+        let mut vars = vec![
+            ("DATABASE_URL", url.as_str()),
+            ("SECRET_KEY", key),
+            ("PLAID_CLIENT_ID", CLIENT_ID),
+            ("PLAID_SECRET", SECRET),
+        ];
+        let uri = plaid.uri();
+        vars.push(("PLAID_BASE_URL", uri.as_str()));
+        if let Some(p) = previous {
+            vars.push(("SECRET_KEY_PREVIOUS", p));
+        }
+        let settings = Settings::from_vars(vars).unwrap();
+        let store = Arc::new(SeaStore::open(&settings.database_url).await.unwrap());
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let clock = Arc::new(SystemClock);
+        let market = Arc::new(SimulatedMarket::new(1, clock.clone()));
+        let services =
+            Services::from_settings(&settings, dyn_store, clock, market, Vec::new()).unwrap();
+        (services, store)
+    }
+
+    async fn plaid_mock() -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/item/public_token/exchange"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": ACCESS,
+                "item_id": "4z9LPae1nRHWy8pvg9jrsgbRP4ZNQvIdbLq7g",
+                "request_id": "Aim3b"
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/investments/holdings/get"))
+            .and(body_json(json!({"access_token": ACCESS})))
+            .respond_with(ResponseTemplate::new(200).set_body_string(HOLDINGS))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    async fn ann(services: &Services) -> Principal {
+        let user = services
+            .register(
+                "ann@example.com",
+                Secret::new("correct horse battery"),
+                None,
+            )
+            .await
+            .unwrap();
+        Principal {
+            user: user.id,
+            api_key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn links_syncs_and_keeps_holdings_through_an_item_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let plaid = plaid_mock().await;
+        let (services, store) = services(dir.path(), &plaid, OLD_KEY, None).await;
+        let ann = ann(&services).await;
+
+        let err = services.link_brokerage(ann, "  ", None).await.unwrap_err();
+        assert!(matches!(&err, ServiceError::Invalid { field, .. } if field == "public_token"));
+
+        let report = services
+            .link_brokerage(ann, "public-sandbox-1", Some("Houndstooth Bank"))
+            .await
+            .unwrap();
+        assert_eq!(report.positions, 4);
+        assert_eq!(report.cash, dec!(12345.67));
+        assert_eq!(report.skipped.len(), 3);
+        assert_eq!(report.connection.status, ConnectionStatus::Active);
+        assert_eq!(
+            report.connection.institution.as_deref(),
+            Some("Houndstooth Bank")
+        );
+        let stored = store.list_connections(ann.user).await.unwrap();
+        assert!(!stored[0].sealed_token.contains(ACCESS), "sealed at rest");
+        assert!(!format!("{report:?}").contains(ACCESS));
+        let portfolio = services.portfolio(ann).await.unwrap();
+        assert_eq!(portfolio.positions.len(), 4);
+
+        // The brokerage now wants a new sign-in: holdings stay, the status says what to do.
+        plaid.reset().await;
+        Mock::given(method("POST"))
+            .and(path("/investments/holdings/get"))
+            .respond_with(ResponseTemplate::new(400).set_body_string(ITEM_LOGIN_REQUIRED))
+            .mount(&plaid)
+            .await;
+        let reports = services.sync_brokerage(ann).await.unwrap();
+        let view = &reports[0].connection;
+        assert_eq!(view.status, ConnectionStatus::NeedsAttention);
+        assert_eq!(view.error_code.as_deref(), Some("ITEM_LOGIN_REQUIRED"));
+        assert!(view.action.as_deref().unwrap().contains("Reconnect"));
+        assert_eq!(view.positions, 4);
+        assert_eq!(store.list_holdings(ann.user).await.unwrap().len(), 4);
+        // Scheduled syncs leave it alone until the user repairs it.
+        let due = services
+            .sync_due_brokerage(chrono::Duration::hours(6))
+            .await
+            .unwrap();
+        assert!(due.is_empty());
+        // Repair: a link token in update mode carries the access token.
+        Mock::given(method("POST"))
+            .and(path("/link/token/create"))
+            .and(wiremock::matchers::body_partial_json(json!({"access_token": ACCESS})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "link_token": "link-sandbox-update", "expiration": "2026-11-29T12:00:00Z", "request_id": "r"
+            })))
+            .mount(&plaid)
+            .await;
+        let token = services
+            .broker_link_token(ann, Some(view.id))
+            .await
+            .unwrap();
+        assert_eq!(token.link_token, "link-sandbox-update");
+
+        // Removing the link revokes the token and removes its positions.
+        Mock::given(method("POST"))
+            .and(path("/item/remove"))
+            .and(body_json(json!({"access_token": ACCESS})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"request_id": "r"})))
+            .expect(1)
+            .mount(&plaid)
+            .await;
+        services.remove_brokerage(ann, view.id).await.unwrap();
+        assert!(store.list_holdings(ann.user).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_secret_key_rotation_loses_no_linked_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let plaid = plaid_mock().await;
+        let (before, store) = services(dir.path(), &plaid, OLD_KEY, None).await;
+        let ann = ann(&before).await;
+        before
+            .link_brokerage(ann, "public-sandbox-1", None)
+            .await
+            .unwrap();
+        let sealed_before = store.list_connections(ann.user).await.unwrap()[0]
+            .sealed_token
+            .clone();
+        drop(before);
+
+        // Rotated as documented: new SECRET_KEY, the old one as SECRET_KEY_PREVIOUS, restart.
+        let (rotating, store) = services(dir.path(), &plaid, NEW_KEY, Some(OLD_KEY)).await;
+        let report = rotating.reseal_broker_tokens().await.unwrap();
+        assert_eq!((report.resealed, report.unreadable), (1, 0));
+        assert_ne!(
+            store.list_connections(ann.user).await.unwrap()[0].sealed_token,
+            sealed_before
+        );
+        drop(rotating);
+
+        // Later SECRET_KEY_PREVIOUS is dropped: the link still syncs.
+        let (after, _) = services(dir.path(), &plaid, NEW_KEY, None).await;
+        assert_eq!(after.reseal_broker_tokens().await.unwrap().resealed, 0);
+        let reports = after.sync_brokerage(ann).await.unwrap();
+        assert_eq!(reports[0].connection.status, ConnectionStatus::Active);
+        assert_eq!(reports[0].positions, 4);
+    }
+
+    #[tokio::test]
+    async fn a_rotation_without_the_previous_key_keeps_the_link_for_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let plaid = plaid_mock().await;
+        let (before, _) = services(dir.path(), &plaid, OLD_KEY, None).await;
+        let ann = ann(&before).await;
+        before
+            .link_brokerage(ann, "public-sandbox-1", None)
+            .await
+            .unwrap();
+        drop(before);
+
+        let (forgot, store) = services(dir.path(), &plaid, NEW_KEY, None).await;
+        let report = forgot.reseal_broker_tokens().await.unwrap();
+        assert_eq!((report.resealed, report.unreadable), (0, 1));
+        let views = forgot.broker_connections(ann).await.unwrap();
+        assert_eq!(views[0].status, ConnectionStatus::NeedsAttention);
+        assert!(
+            views[0]
+                .action
+                .as_deref()
+                .unwrap()
+                .contains("SECRET_KEY_PREVIOUS"),
+            "{views:?}"
+        );
+        assert_eq!(views[0].positions, 4, "holdings kept");
+        assert_eq!(store.list_connections(ann.user).await.unwrap().len(), 1);
+        drop(forgot);
+
+        // The operator sets SECRET_KEY_PREVIOUS after all: recovered.
+        let (recovered, _) = services(dir.path(), &plaid, NEW_KEY, Some(OLD_KEY)).await;
+        assert_eq!(recovered.reseal_broker_tokens().await.unwrap().resealed, 1);
+        let reports = recovered.sync_brokerage(ann).await.unwrap();
+        assert_eq!(reports[0].connection.status, ConnectionStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn without_plaid_linking_says_how_to_configure_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/s.db?mode=rwc", dir.path().display());
+        let settings =
+            Settings::from_vars([("DATABASE_URL", url.as_str()), ("SECRET_KEY", OLD_KEY)]).unwrap();
+        let store: Arc<dyn Store> = Arc::new(SeaStore::open(&settings.database_url).await.unwrap());
+        let clock = Arc::new(SystemClock);
+        let market = Arc::new(SimulatedMarket::new(1, clock.clone()));
+        let services =
+            Services::from_settings(&settings, store, clock, market, Vec::new()).unwrap();
+        let ann = ann(&services).await;
+        let err = services.broker_link_token(ann, None).await.unwrap_err();
+        assert!(err.to_string().contains("PLAID_CLIENT_ID"), "{err}");
+        assert!(
+            services
+                .sync_due_brokerage(chrono::Duration::hours(1))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
