@@ -215,6 +215,7 @@ pub(crate) async fn work(
             .map_err(|e| e.to_string())?,
     );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store_for_sync = store.clone();
     let dispatcher = signal_sentinel::notify::Dispatcher::new(
         store.clone(),
         signal_sentinel::notify::channels::notifiers_from_settings(settings)?,
@@ -245,15 +246,66 @@ pub(crate) async fn work(
             }
         }
     });
+    let syncing = tokio::spawn(sync_brokerage(
+        settings.clone(),
+        store_for_sync,
+        monitor.market().clone(),
+        stopped.clone(),
+    ));
     monitor.run(interval, shutdown).await;
     let _ = stop.send(());
-    let _ = tokio::join!(dispatching, digesting);
+    let _ = tokio::join!(dispatching, digesting, syncing);
     tracing::info!(
         cycles = monitor.stats().cycles(),
         overruns = monitor.stats().overruns(),
         "monitor stopped"
     );
     Ok(())
+}
+
+/// Brokerage links: re-seals access tokens left under `SECRET_KEY_PREVIOUS`, then every few
+/// minutes synchronises the links whose holdings are older than `PLAID_SYNC_HOURS`.
+async fn sync_brokerage(
+    settings: Settings,
+    store: Arc<dyn signal_sentinel::store::Store>,
+    market: Arc<dyn signal_sentinel::market::MarketData>,
+    mut stopped: tokio::sync::watch::Receiver<()>,
+) {
+    let services = match signal_sentinel::service::Services::from_settings(
+        &settings,
+        store,
+        Arc::new(SystemClock),
+        market,
+        Vec::new(),
+    ) {
+        Ok(services) => services,
+        Err(e) => {
+            tracing::error!("brokerage sync disabled: {e}");
+            return;
+        }
+    };
+    if let Err(e) = services.reseal_broker_tokens().await {
+        tracing::error!("re-sealing brokerage tokens failed: {e}");
+    }
+    if !services.brokerage_configured() {
+        return;
+    }
+    loop {
+        match services
+            .sync_due_brokerage(settings.plaid.sync_interval)
+            .await
+        {
+            Ok(reports) if !reports.is_empty() => {
+                tracing::info!(links = reports.len(), "brokerage holdings synchronised");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("brokerage sync failed: {e}"),
+        }
+        tokio::select! {
+            _ = stopped.changed() => break,
+            () = tokio::time::sleep(Duration::from_secs(300)) => {}
+        }
+    }
 }
 
 pub(crate) async fn shutdown_signal() {

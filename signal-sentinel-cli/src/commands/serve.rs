@@ -39,6 +39,10 @@ pub(crate) async fn run(
     )
     .map_err(|e| e.to_string())?;
     services.warm_up().await.map_err(|e| e.to_string())?;
+    services
+        .reseal_broker_tokens()
+        .await
+        .map_err(|e| e.to_string())?;
     let mut state = AppState::new(services, &settings.api);
     let monitor = monitor_every.map(|_| {
         Arc::new(Monitor::new(

@@ -1,11 +1,15 @@
-//! `/api/portfolio`: holdings valued at current quotes, and their CSV import.
+//! `/api/portfolio`: holdings valued at current quotes, their CSV import, and brokerage
+//! connections through Plaid (link token, link, sync, status, remove).
 
 use poem::web::Data;
+use poem_openapi::param::Path;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use rust_decimal::Decimal;
+use signal_sentinel::domain::ConnectionId;
 use signal_sentinel::portfolio::Portfolio;
+use signal_sentinel::service::{ConnectionView, SyncReport};
 
-use super::ApiTags;
+use super::{ApiTags, NoContent};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::security::Auth;
@@ -88,6 +92,120 @@ pub struct ImportIn {
     pub csv: String,
 }
 
+type Time = chrono::DateTime<chrono::Utc>;
+
+/// A brokerage connection: its health and what to do about a failure. Never the token.
+#[derive(Debug, Clone, Object)]
+pub struct ConnectionOut {
+    /// Identifier.
+    pub id: i64,
+    /// The link provider (`plaid`).
+    pub provider: String,
+    /// The institution, when known.
+    pub institution: Option<String>,
+    /// `active`, `needs_attention` (the user must act, see `action`) or `retrying`.
+    pub status: String,
+    /// The provider's code of the last failure (`ITEM_LOGIN_REQUIRED`).
+    pub error_code: Option<String>,
+    /// The last failure's message.
+    pub error_message: Option<String>,
+    /// What to do about the failure.
+    pub action: Option<String>,
+    /// When holdings were last synchronised.
+    pub last_synced_at: Option<Time>,
+    /// Positions stored from this connection.
+    pub positions: u32,
+    /// When it was linked.
+    pub created_at: Time,
+}
+
+impl From<ConnectionView> for ConnectionOut {
+    fn from(c: ConnectionView) -> Self {
+        Self {
+            id: c.id.get(),
+            provider: c.provider,
+            institution: c.institution,
+            status: c.status.as_str().to_owned(),
+            error_code: c.error_code,
+            error_message: c.error_message,
+            action: c.action,
+            last_synced_at: c.last_synced_at,
+            positions: u32::try_from(c.positions).unwrap_or(u32::MAX),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A holding a sync left out, and why.
+#[derive(Debug, Clone, Object)]
+pub struct SkippedOut {
+    /// The account.
+    pub account: String,
+    /// The security.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a sync of one connection brought.
+#[derive(Debug, Clone, Object)]
+pub struct SyncOut {
+    /// The connection after the sync.
+    pub connection: ConnectionOut,
+    /// Positions stored (0 when the sync failed; the previous ones are kept).
+    pub positions: u32,
+    /// Cash reported, in US dollars (not a position).
+    pub cash: Decimal,
+    /// Holdings left out.
+    pub skipped: Vec<SkippedOut>,
+}
+
+impl From<SyncReport> for SyncOut {
+    fn from(r: SyncReport) -> Self {
+        Self {
+            connection: r.connection.into(),
+            positions: u32::try_from(r.positions).unwrap_or(u32::MAX),
+            cash: r.cash,
+            skipped: r
+                .skipped
+                .into_iter()
+                .map(|s| SkippedOut {
+                    account: s.account,
+                    name: s.name,
+                    reason: s.reason,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Ask for a link token.
+#[derive(Debug, Default, Object)]
+pub struct LinkTokenIn {
+    /// A connection to repair (update mode, after `ITEM_LOGIN_REQUIRED`); omit to link a new
+    /// brokerage.
+    pub connection_id: Option<i64>,
+}
+
+/// A token to open Plaid Link with.
+#[derive(Debug, Clone, Object)]
+pub struct LinkTokenOut {
+    /// `link-…`: pass it to `Plaid.create({token})`.
+    pub link_token: String,
+    /// When it expires.
+    pub expiration: Option<String>,
+}
+
+/// The public token Plaid Link handed the browser.
+#[derive(Debug, Object)]
+pub struct LinkIn {
+    /// `public-…` from Link's `onSuccess` (at most 200 characters).
+    pub public_token: String,
+    /// The institution's name from Link's metadata, to show in lists (at most 100
+    /// characters).
+    pub institution: Option<String>,
+}
+
 /// Portfolio.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PortfolioApi;
@@ -116,5 +234,100 @@ impl PortfolioApi {
         let who = auth.principal(&state).await?;
         state.services.import_holdings(who, &body.0.csv).await?;
         Ok(Json(state.services.portfolio(who).await?.into()))
+    }
+
+    /// A link token for Plaid Link: a new brokerage, or with `connection_id` the repair of one
+    /// that needs attention.
+    #[oai(
+        path = "/link-token",
+        method = "post",
+        operation_id = "create_link_token"
+    )]
+    async fn link_token(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<LinkTokenIn>,
+    ) -> Result<Json<LinkTokenOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let token = state
+            .services
+            .broker_link_token(who, body.0.connection_id.map(ConnectionId::new))
+            .await?;
+        Ok(Json(LinkTokenOut {
+            link_token: token.link_token,
+            expiration: token.expiration,
+        }))
+    }
+
+    /// Link a brokerage: exchange Link's public token, store the access token sealed, and
+    /// synchronise the holdings at once.
+    #[oai(
+        path = "/connections",
+        method = "post",
+        operation_id = "link_brokerage"
+    )]
+    async fn link(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<LinkIn>,
+    ) -> Result<Json<SyncOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let report = state
+            .services
+            .link_brokerage(who, &body.0.public_token, body.0.institution.as_deref())
+            .await?;
+        Ok(Json(report.into()))
+    }
+
+    /// The caller's brokerage connections and their health.
+    #[oai(
+        path = "/connections",
+        method = "get",
+        operation_id = "list_broker_connections"
+    )]
+    async fn connections(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<Json<Vec<ConnectionOut>>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let views = state.services.broker_connections(who).await?;
+        Ok(Json(views.into_iter().map(Into::into).collect()))
+    }
+
+    /// Remove a brokerage connection and the positions it reported (the access token is
+    /// revoked at the provider).
+    #[oai(
+        path = "/connections/:connection_id",
+        method = "delete",
+        operation_id = "remove_broker_connection"
+    )]
+    async fn remove(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        connection_id: Path<i64>,
+    ) -> Result<NoContent, ApiError> {
+        let who = auth.principal(&state).await?;
+        state
+            .services
+            .remove_brokerage(who, ConnectionId::new(connection_id.0))
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Synchronise every brokerage connection now; a connection that fails keeps its
+    /// positions and reports why.
+    #[oai(path = "/sync", method = "post", operation_id = "sync_brokerage")]
+    async fn sync(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<Json<Vec<SyncOut>>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let reports = state.services.sync_brokerage(who).await?;
+        Ok(Json(reports.into_iter().map(Into::into).collect()))
     }
 }

@@ -5,6 +5,7 @@
 mod harness;
 
 mod auth;
+mod brokerage;
 mod errors;
 mod ownership;
 mod resources;
