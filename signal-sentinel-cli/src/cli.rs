@@ -544,6 +544,20 @@ pub(crate) enum PortfolioCommand {
         /// The CSV file.
         file: PathBuf,
     },
+    /// Synchronise the holdings of every linked brokerage now (the worker also does it every
+    /// PLAID_SYNC_HOURS). A link that fails keeps its positions; exits 1 when one needs you.
+    #[command(after_help = "Example:\n  invest portfolio sync")]
+    Sync,
+    /// Linked brokerages (link them on the dashboard): health, positions, last sync and
+    /// what to do about a failure. Exits 1 when a link needs you.
+    #[command(after_help = "Example:\n  invest portfolio link-status --json")]
+    LinkStatus,
+    /// Remove a linked brokerage and the positions it reported (revokes its access).
+    #[command(after_help = "Example:\n  invest portfolio unlink 3")]
+    Unlink {
+        /// The link's id (from `invest portfolio link-status`).
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

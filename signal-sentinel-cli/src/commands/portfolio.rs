@@ -4,6 +4,9 @@ use serde_json::json;
 use signal_sentinel::config::Settings;
 use std::process::ExitCode;
 
+use signal_sentinel::domain::{ConnectionId, ConnectionStatus};
+use signal_sentinel::service::ConnectionView;
+
 use crate::cli::PortfolioCommand;
 use crate::output::{Style, out, paint};
 
@@ -31,6 +34,104 @@ pub(crate) async fn run(
             );
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    match command {
+        PortfolioCommand::Sync => {
+            let reports = services
+                .sync_brokerage(who)
+                .await
+                .map_err(|e| e.to_string())?;
+            if as_json {
+                out!("{}", json!(reports));
+            } else if reports.is_empty() {
+                out!("no linked brokerage; link one on the dashboard's overview");
+            }
+            for r in &reports {
+                if !as_json {
+                    let name = r
+                        .connection
+                        .institution
+                        .as_deref()
+                        .unwrap_or(&r.connection.provider);
+                    match &r.connection.error_code {
+                        None if r.connection.status == ConnectionStatus::Active => out!(
+                            "link {} ({name}): {} positions, cash {}{}",
+                            r.connection.id,
+                            r.positions,
+                            r.cash,
+                            if r.skipped.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", {} holdings left out", r.skipped.len())
+                            }
+                        ),
+                        _ => print_failure(&r.connection),
+                    }
+                    for s in &r.skipped {
+                        out!("  left out: {} in {}: {}", s.name, s.account, s.reason);
+                    }
+                }
+            }
+            return Ok(exit_for(reports.iter().map(|r| &r.connection)));
+        }
+        PortfolioCommand::LinkStatus => {
+            let links = services
+                .broker_connections(who)
+                .await
+                .map_err(|e| e.to_string())?;
+            if as_json {
+                out!("{}", json!(links));
+            } else if links.is_empty() {
+                out!("no linked brokerage; link one on the dashboard's overview");
+            } else {
+                out!(
+                    "{:<4} {:<24} {:<16} {:>9}  {}",
+                    "ID",
+                    "INSTITUTION",
+                    "STATUS",
+                    "POSITIONS",
+                    "LAST SYNC"
+                );
+                for c in &links {
+                    let status = format!("{:<16}", c.status.as_str());
+                    let status = match c.status {
+                        ConnectionStatus::Active => paint(&status, Style::Green),
+                        _ => paint(&status, Style::Red),
+                    };
+                    out!(
+                        "{:<4} {:<24} {} {:>9}  {}",
+                        c.id.get(),
+                        c.institution.as_deref().unwrap_or(&c.provider),
+                        status,
+                        c.positions,
+                        c.last_synced_at.map_or("never".to_owned(), |t| t
+                            .format("%Y-%m-%d %H:%M UTC")
+                            .to_string())
+                    );
+                    if let Some(action) = &c.action {
+                        out!(
+                            "     {}: {}",
+                            c.error_code.as_deref().unwrap_or("error"),
+                            action
+                        );
+                    }
+                }
+            }
+            return Ok(exit_for(links.iter()));
+        }
+        PortfolioCommand::Unlink { id } => {
+            services
+                .remove_brokerage(who, ConnectionId::new(id))
+                .await
+                .map_err(|e| format!("link {id}: {e}"))?;
+            if as_json {
+                out!("{}", json!({"removed": id}));
+            } else {
+                out!("removed link {id} and its positions");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        PortfolioCommand::Show | PortfolioCommand::Import { .. } => {}
     }
     let portfolio = services.portfolio(who).await.map_err(|e| e.to_string())?;
     if as_json {
@@ -86,4 +187,31 @@ pub(crate) async fn run(
         out!("no quote now for: {}", portfolio.unpriced.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_failure(c: &ConnectionView) {
+    out!(
+        "link {} ({}): {} {}{}",
+        c.id,
+        c.institution.as_deref().unwrap_or(&c.provider),
+        paint(c.status.as_str(), Style::Red),
+        c.error_code.as_deref().unwrap_or(""),
+        c.error_message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default()
+    );
+    if let Some(action) = &c.action {
+        out!("  what to do: {action}");
+    }
+}
+
+/// 1 when a link needs its user, so scripts and cron notice.
+fn exit_for<'a>(links: impl Iterator<Item = &'a ConnectionView>) -> ExitCode {
+    let mut links = links;
+    if links.any(|c| c.status == ConnectionStatus::NeedsAttention) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
