@@ -216,9 +216,9 @@ function alertRow(a) {
 }
 
 async function overview() {
-  const [status, alerts, rules, portfolio] = await Promise.all([
+  const [status, alerts, rules, portfolio, links] = await Promise.all([
     api('GET', '/monitor/status'), api('GET', '/alerts?limit=10'), api('GET', '/rules?limit=200'),
-    api('GET', '/portfolio'),
+    api('GET', '/portfolio'), api('GET', '/portfolio/connections'),
   ]);
   const providers = status.providers.length
     ? h('ul', {}, status.providers.map((p) => h('li', {}, `${p.name}: `,
@@ -239,7 +239,7 @@ async function overview() {
         h('h2', { id: 'rul' }, 'Rules'),
         h('p', {}, `${rules.items.length} rules, ${firing} firing.`),
         h('a', { href: '#/rules' }, 'Manage rules')),
-      portfolioPanel(portfolio)),
+      portfolioPanel(portfolio), brokeragePanel(links)),
     h('h2', {}, 'Latest alerts (live)'),
     h('ul', { id: 'live-alerts' },
       alerts.items.length ? alerts.items.map(alertRow)
@@ -267,6 +267,84 @@ function portfolioPanel(p) {
         x.gain_percent !== null ? ` · ${signed(x.gain_percent)}% vs cost` : '')))]
       : empty('No holdings yet: import them as CSV below.'),
     form);
+}
+
+// ----- brokerage links (Plaid Link) ------------------------------------------------------
+
+const PLAID_LINK_JS = 'https://cdn.plaid.com/link/v2/stable/link-initialize.js';
+
+// Plaid's own script, loaded only when someone links a brokerage (the CSP allows exactly it).
+function loadPlaidLink() {
+  if (window.Plaid) return Promise.resolve(window.Plaid);
+  if (!loadPlaidLink.promise) {
+    loadPlaidLink.promise = new Promise((ok, fail) => {
+      const script = h('script', { src: PLAID_LINK_JS, async: true });
+      script.addEventListener('load', () => (window.Plaid ? ok(window.Plaid) : fail(new Error('Plaid Link did not load'))));
+      script.addEventListener('error', () => { loadPlaidLink.promise = null; fail(new Error('Plaid Link could not be loaded (is this browser offline?)')); });
+      document.head.append(script);
+    });
+  }
+  return loadPlaidLink.promise;
+}
+
+// Opens Plaid Link for a new brokerage, or (with a connection id) to repair one. The user's
+// credentials go to their brokerage inside Plaid's window, never to this server.
+async function openPlaidLink(status, connectionId) {
+  status.textContent = 'Opening Plaid Link…';
+  try {
+    const { link_token: token } = await api('POST', '/portfolio/link-token',
+      connectionId ? { connection_id: connectionId } : {});
+    const Plaid = await loadPlaidLink();
+    const handler = Plaid.create({
+      token,
+      onSuccess: async (publicToken, metadata) => {
+        try {
+          if (connectionId) {
+            await api('POST', '/portfolio/sync', {});
+            toast('Brokerage reconnected and synchronised.');
+          } else {
+            const report = await api('POST', '/portfolio/connections', {
+              public_token: publicToken,
+              institution: (metadata && metadata.institution && metadata.institution.name) || null,
+            });
+            toast(`Brokerage linked: ${report.positions} positions.`);
+          }
+          overview();
+        } catch (err) { status.textContent = err.message; }
+      },
+      onExit: (err) => { status.textContent = err ? (err.display_message || err.error_message || 'Linking was cancelled.') : ''; },
+    });
+    status.textContent = '';
+    handler.open();
+  } catch (err) {
+    status.textContent = err.message;
+  }
+}
+
+function brokeragePanel(links) {
+  const status = h('p', { class: 'error', role: 'status', id: 'link-status' });
+  const linkButton = h('button', { type: 'button', onclick: () => openPlaidLink(status) }, 'Link brokerage');
+  const sync = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try { await api('POST', '/portfolio/sync', {}); toast('Brokerages synchronised.'); overview(); } catch (err) { status.textContent = err.message; }
+  } }, 'Sync now');
+  const row = (c) => h('li', { 'data-connection-id': c.id },
+    h('strong', {}, c.institution || c.provider), ' ',
+    badge(c.status.replace('_', ' '), c.status === 'active' ? 'good' : (c.status === 'retrying' ? 'warn' : 'bad')),
+    ` ${c.positions} positions, synced ${when(c.last_synced_at)}`,
+    c.action ? h('div', { class: 'hint' }, c.error_code ? `${c.error_code}: ` : '', c.action) : null,
+    h('div', { class: 'row' },
+      c.status === 'needs_attention'
+        ? h('button', { type: 'button', onclick: () => openPlaidLink(status, c.id) }, 'Reconnect') : null,
+      h('button', { type: 'button', class: 'danger', onclick: async () => {
+        if (!window.confirm(`Remove ${c.institution || 'this brokerage'} and its positions?`)) return;
+        try { await api('DELETE', `/portfolio/connections/${c.id}`); toast('Brokerage removed.'); overview(); } catch (err) { status.textContent = err.message; }
+      } }, 'Remove')));
+  return h('section', { class: 'panel', 'aria-labelledby': 'brk' },
+    h('h2', { id: 'brk' }, 'Brokerages'),
+    links.length ? h('ul', { id: 'connections' }, links.map(row))
+      : empty('No brokerage linked. Link one through Plaid to keep your holdings in sync, or import a CSV.'),
+    h('div', { class: 'row' }, linkButton, links.length ? sync : null),
+    status);
 }
 
 const TEMPLATES = [

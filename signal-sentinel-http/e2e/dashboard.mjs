@@ -8,7 +8,8 @@
 //   node dashboard.mjs [path/to/invest]      (default: ../../target/debug/invest)
 //   SCREENSHOTS=DIR node dashboard.mjs       also saves screenshots of the main pages in DIR
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,6 +27,47 @@ const freePort = () => new Promise((ok, fail) => {
   srv.on('error', fail);
 });
 
+// A mock of Plaid's API answering in its real shapes. Holdings fail with ITEM_LOGIN_REQUIRED
+// from the second sync until Link is opened in update mode (the user reconnects).
+const fixtures = join(here, '../../signal-sentinel/tests/fixtures/plaid');
+const plaidState = { syncs: 0, broken: false, updateTokens: 0 };
+const plaid = createHttpServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => { body += c; });
+  req.on('end', () => {
+    const json = body ? JSON.parse(body) : {};
+    const send = (status, value) => { res.writeHead(status, { 'Content-Type': 'application/json' }); res.end(typeof value === 'string' ? value : JSON.stringify(value)); };
+    if (req.headers['plaid-client-id'] !== 'e2e-client' || req.headers['plaid-secret'] !== 'e2e-plaid-secret') {
+      return send(400, { error_type: 'INVALID_INPUT', error_code: 'INVALID_API_KEYS', error_message: 'invalid client_id or secret provided', display_message: null, request_id: 'e2e' });
+    }
+    switch (req.url) {
+      case '/link/token/create':
+        if (json.access_token) { plaidState.updateTokens += 1; plaidState.broken = false; }
+        return send(200, { link_token: `link-sandbox-e2e-${Date.now()}`, expiration: '2030-01-01T00:00:00Z', request_id: 'e2e' });
+      case '/item/public_token/exchange':
+        return send(200, { access_token: 'access-sandbox-e2e', item_id: 'item-e2e', request_id: 'e2e' });
+      case '/investments/holdings/get':
+        plaidState.syncs += 1;
+        if (plaidState.syncs === 2) plaidState.broken = true;
+        return plaidState.broken
+          ? send(400, readFileSync(join(fixtures, 'item_login_required.json'), 'utf8'))
+          : send(200, readFileSync(join(fixtures, 'holdings.json'), 'utf8'));
+      case '/item/remove':
+        return send(200, { request_id: 'e2e' });
+      default:
+        return send(404, { error_type: 'INVALID_REQUEST', error_code: 'NOT_FOUND', error_message: 'not found', request_id: 'e2e' });
+    }
+  });
+});
+await new Promise((ok) => plaid.listen(0, '127.0.0.1', ok));
+const plaidBase = `http://127.0.0.1:${plaid.address().port}`;
+
+// Stands in for Plaid Link's script: Link "succeeds" at once, as when a user picks their
+// brokerage and signs in there.
+const FAKE_PLAID_LINK = `window.Plaid = { create(config) { return {
+  open() { setTimeout(() => config.onSuccess('public-sandbox-e2e', { institution: { name: 'Houndstooth Bank', institution_id: 'ins_3' } }), 10); },
+  exit() {}, destroy() {} }; } };`;
+
 const port = await freePort();
 const dir = mkdtempSync(join(tmpdir(), 'ss-e2e-'));
 const base = `http://127.0.0.1:${port}`;
@@ -39,6 +81,9 @@ const server = spawn(invest, [
     SECRET_KEY: 'e2e-secret-key-0123456789abcdef0123456789',
     SIGNAL_SENTINEL_DATA_DIR: dir,
     LOG_LEVEL: 'warn',
+    PLAID_CLIENT_ID: 'e2e-client',
+    PLAID_SECRET: 'e2e-plaid-secret',
+    PLAID_BASE_URL: plaidBase,
   },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
@@ -47,6 +92,7 @@ let browser;
 const cleanup = async () => {
   if (browser) await browser.close().catch(() => {});
   server.kill('SIGTERM');
+  plaid.close();
   rmSync(dir, { recursive: true, force: true });
 };
 
@@ -78,6 +124,8 @@ try {
   // else on the console (a CSP violation, an exception) fails the test.
   page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text()); });
   page.on('dialog', (d) => d.accept());
+  await page.route('https://cdn.plaid.com/link/v2/stable/link-initialize.js',
+    (route) => route.fulfill({ status: 200, contentType: 'text/javascript', body: FAKE_PLAID_LINK }));
   const nav = (name) => page.locator('#nav').getByRole('link', { name, exact: true }).click();
   const shot = async (name) => { if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }); };
 
@@ -104,6 +152,22 @@ try {
   await page.getByRole('button', { name: 'Import holdings' }).click();
   await page.locator('#portfolio-value', { hasText: 'Value' }).waitFor();
   step('holdings imported from CSV and valued');
+
+  // A brokerage through Plaid Link: linked, then it needs a new sign-in, then reconnected.
+  await page.getByRole('button', { name: 'Link brokerage' }).click();
+  const link = page.locator('#connections li[data-connection-id]').first();
+  await link.filter({ hasText: 'Houndstooth Bank' }).filter({ hasText: '4 positions' }).waitFor();
+  assert.match(await link.innerText(), /active/);
+  step('a brokerage linked through Plaid Link; its 4 positions synchronised');
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await link.filter({ hasText: 'ITEM_LOGIN_REQUIRED' }).waitFor();
+  assert.match(await link.innerText(), /needs attention/);
+  assert.match(await link.innerText(), /4 positions/);
+  step('an item error shows what to do, and the positions are kept');
+  await link.getByRole('button', { name: 'Reconnect' }).click();
+  await page.locator('#connections li[data-connection-id]', { hasText: 'active' }).waitFor();
+  assert.equal(plaidState.updateTokens, 1, 'Link was opened in update mode');
+  step('reconnected through Link in update mode');
 
   // A rule, with validation and a backtest preview.
   await nav('Rules');

@@ -1,6 +1,6 @@
 //! The web dashboard: three files compiled into the binary and served at `/`, under a strict
-//! Content-Security-Policy (scripts and styles from this origin only, no inline code, no
-//! framing).
+//! Content-Security-Policy (scripts and styles from this origin only — plus Plaid Link's one
+//! script and frame, loaded when a user links a brokerage — no inline code, no framing).
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response, Route, handler};
@@ -10,9 +10,10 @@ const APP_JS: &str = include_str!("../dashboard/app.js");
 const STYLE: &str = include_str!("../dashboard/style.css");
 
 /// The policy the dashboard's pages are served with.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
-     form-action 'self'; frame-ancestors 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
+     script-src 'self' https://cdn.plaid.com/link/v2/stable/link-initialize.js; \
+     frame-src https://cdn.plaid.com/; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     body.with_content_type(content_type)
