@@ -63,6 +63,7 @@ fn run(bencher: Bencher<'_, '_>, text: &str) {
         previous: Some(previous),
         recent: &recent,
         history: &history,
+        book: None,
     };
     let mut states = vec![EngineState::new(); RULES];
     // One step first, as a monitor's cycles would have done.

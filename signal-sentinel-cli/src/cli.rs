@@ -552,6 +552,21 @@ pub(crate) enum PortfolioCommand {
     /// what to do about a failure. Exits 1 when a link needs you.
     #[command(after_help = "Example:\n  invest portfolio link-status --json")]
     LinkStatus,
+    /// "Watch my holdings": create rules for every position at once (by default a 10% fall
+    /// below cost and a 5% day move); rules that exist already are not created twice, so run
+    /// it again after new positions arrive.
+    #[command(after_help = "Example:\n  invest portfolio watch --below-cost 15 --weight 30")]
+    Watch {
+        /// `SYMBOL position X% below cost` for positions with a cost basis.
+        #[arg(long, value_name = "PERCENT")]
+        below_cost: Option<rust_decimal::Decimal>,
+        /// `SYMBOL position day move >= X%`.
+        #[arg(long, value_name = "PERCENT")]
+        day_move: Option<rust_decimal::Decimal>,
+        /// `SYMBOL position weight > X%` (share of the whole portfolio).
+        #[arg(long, value_name = "PERCENT")]
+        weight: Option<rust_decimal::Decimal>,
+    },
     /// Remove a linked brokerage and the positions it reported (revokes its access).
     #[command(after_help = "Example:\n  invest portfolio unlink 3")]
     Unlink {

@@ -257,6 +257,12 @@ function portfolioPanel(p) {
     try { await api('POST', '/portfolio/import', { csv: csv.value }); toast('Holdings imported.'); overview(); } catch (err) { showErrors(form, err); }
   });
   const signed = (v) => (Number(v) >= 0 ? `+${v}` : String(v));
+  const watch = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try {
+      const r = await api('POST', '/portfolio/watch', { below_cost_percent: 10, day_move_percent: 5 });
+      toast(`Watching your holdings: ${r.created.length} rules created, ${r.existing.length} already there.`);
+    } catch (err) { toast(err.message); }
+  } }, 'Watch my holdings');
   return h('section', { class: 'panel', 'aria-labelledby': 'port' },
     h('h2', { id: 'port' }, 'Portfolio'),
     p.positions.length
@@ -266,6 +272,7 @@ function portfolioPanel(p) {
         x.market_value !== null ? `${x.market_value}` : 'no quote',
         x.gain_percent !== null ? ` · ${signed(x.gain_percent)}% vs cost` : '')))]
       : empty('No holdings yet: import them as CSV below.'),
+    p.positions.length ? h('p', {}, watch, ' ', h('span', { class: 'hint' }, 'a rule for each position: 10% below cost, 5% day move')) : null,
     form);
 }
 
@@ -360,6 +367,10 @@ const TEMPLATES = [
   ['RSI', 'NVDA rsi(14) > 70'],
   ['Trailing stop', 'AAPL trailing stop 10%'],
   ['Opening gap', 'AAPL gap up >= 2%'],
+  ['Position below its cost', 'AAPL position 10% below cost'],
+  ['Position moves today', 'AAPL position day move >= 5%'],
+  ['Position too large a share', 'AAPL position weight > 25%'],
+  ['Portfolio falls today', 'PORTFOLIO day change <= -3%'],
 ];
 
 function ruleForm(rule, onDone) {

@@ -196,6 +196,9 @@ try {
   const alertText = await page.locator('#live-alerts li[data-alert-id]').first().innerText();
   assert.match(alertText, /XYZ/);
   step('the alert appeared live, without reloading');
+  await page.getByRole('button', { name: 'Watch my holdings' }).click();
+  await page.locator('#toast', { hasText: 'Watching your holdings' }).waitFor();
+  step('watch my holdings created a rule for each position');
   await shot('overview');
 
   // On the chart.

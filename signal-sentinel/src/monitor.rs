@@ -18,7 +18,7 @@
 //! never raised twice for an episode (the store also refuses duplicates) and never lost (a
 //! failed commit leaves the rule where it was, and the next cycle raises it again).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -426,7 +426,48 @@ impl Monitor {
             .await?;
         self.warm_up(&mut cache, &by_symbol, now, &mut problems)
             .await;
-        let (quotes, market_calls) = self.fetch(&by_symbol, &mut problems).await;
+        // Holdings: the owners whose rules read them, their holdings, and the quotes of held
+        // symbols no rule asked for when a rule needs the whole portfolio's value.
+        let portfolio = Symbol::parse(crate::engine::PORTFOLIO).ok();
+        let mut book_owners: BTreeMap<UserId, bool> = BTreeMap::new();
+        for (symbol, ids) in &by_symbol {
+            for id in ids {
+                let cached = &cache.rules[id];
+                let whole =
+                    Some(symbol) == portfolio.as_ref() || cached.condition.reads_portfolio_value();
+                if whole || cached.condition.reads_holdings() {
+                    *book_owners.entry(cached.owner).or_default() |= whole;
+                }
+            }
+        }
+        let mut holdings = HashMap::new();
+        let mut wanted: BTreeSet<Symbol> = by_symbol
+            .keys()
+            .filter(|s| Some(*s) != portfolio.as_ref())
+            .cloned()
+            .collect();
+        for (owner, whole) in &book_owners {
+            match self.store.list_holdings(*owner).await {
+                Ok(held) => {
+                    if *whole {
+                        wanted.extend(held.iter().map(|h| h.symbol.clone()));
+                    }
+                    holdings.insert(*owner, held);
+                }
+                Err(e) => problems.push(format!("holdings of user {owner}: {e}")),
+            }
+        }
+        let (quotes, market_calls) = self
+            .fetch(wanted.into_iter().collect(), &mut problems)
+            .await;
+        let books: HashMap<UserId, crate::engine::Book> = holdings
+            .iter()
+            .map(|(owner, held)| {
+                let priced: Vec<&Quote> =
+                    held.iter().filter_map(|h| quotes.get(&h.symbol)).collect();
+                (*owner, crate::engine::Book::new(held, &priced))
+            })
+            .collect();
 
         let mut write = CycleWrite {
             at: Some(now),
@@ -459,14 +500,37 @@ impl Monitor {
             let entry = symbols.entry(symbol.clone()).or_default();
             let quote = quotes.get(symbol);
             let previous = entry.samples.last().copied();
+            let is_portfolio = Some(symbol) == portfolio.as_ref();
             let view = quote.map(|quote| MarketView {
                 quote,
                 previous,
                 recent: &entry.samples,
                 history: &entry.history,
+                book: None,
             });
             for id in ids {
                 let cached = &rules[id];
+                let book = books.get(&cached.owner);
+                // The portfolio is a quote of its own per owner; holdings conditions see the
+                // owner's book.
+                let own_quote = if is_portfolio {
+                    book.and_then(|b| b.as_quote(now))
+                } else {
+                    None
+                };
+                let view = match (&own_quote, view) {
+                    (Some(quote), _) => Some(MarketView {
+                        quote,
+                        previous: None,
+                        recent: &[],
+                        history: &entry.history,
+                        book,
+                    }),
+                    (None, _) if is_portfolio => None,
+                    (None, Some(view)) => Some(MarketView { book, ..view }),
+                    (None, None) => None,
+                };
+                let quote = own_quote.as_ref().or(quote);
                 let state = states.entry(*id).or_default();
                 let before = *state;
                 let schedule = Schedule {
@@ -703,10 +767,9 @@ impl Monitor {
     /// Quotes for every symbol, in batches of the provider's size, a few batches at a time.
     async fn fetch(
         &self,
-        by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
+        symbols: Vec<Symbol>,
         problems: &mut Vec<String>,
     ) -> (HashMap<Symbol, Quote>, usize) {
-        let symbols: Vec<Symbol> = by_symbol.keys().cloned().collect();
         let batches: Vec<Vec<Symbol>> = symbols
             .chunks(self.market.max_batch().max(1))
             .map(<[Symbol]>::to_vec)

@@ -29,7 +29,7 @@ use crate::time::Timestamp;
 
 mod brokerage;
 
-pub use brokerage::{ConnectionView, ResealReport, SyncReport};
+pub use brokerage::{ConnectionView, ResealReport, SyncReport, WatchHoldings, WatchReport};
 
 /// Most rows one list call returns.
 pub const MAX_PAGE_SIZE: u64 = 200;
@@ -855,6 +855,12 @@ impl Services {
         options
             .validate(&rule.condition)
             .map_err(|e| ServiceError::invalid("options", e.to_string()))?;
+        if rule.condition.reads_holdings() || rule.symbol.as_str() == crate::engine::PORTFOLIO {
+            return Err(ServiceError::invalid(
+                "text",
+                "holdings and portfolio conditions depend on what you held at each moment, which is not recorded: they cannot be backtested",
+            ));
+        }
         Self::check_range(from, to)?;
         let bars = self.market.daily_bars(&rule.symbol, from, to).await?;
         let alerts = backtest(&rule.symbol, &rule.condition, &options, &bars);

@@ -5,7 +5,7 @@ use signal_sentinel::config::Settings;
 use std::process::ExitCode;
 
 use signal_sentinel::domain::{ConnectionId, ConnectionStatus};
-use signal_sentinel::service::ConnectionView;
+use signal_sentinel::service::{ConnectionView, WatchHoldings};
 
 use crate::cli::PortfolioCommand;
 use crate::output::{Style, out, paint};
@@ -128,6 +128,40 @@ pub(crate) async fn run(
                 out!("{}", json!({"removed": id}));
             } else {
                 out!("removed link {id} and its positions");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        PortfolioCommand::Watch {
+            below_cost,
+            day_move,
+            weight,
+        } => {
+            let mut watch = WatchHoldings {
+                below_cost_percent: below_cost,
+                day_move_percent: day_move,
+                weight_percent: weight,
+            };
+            if watch == WatchHoldings::default() {
+                watch.below_cost_percent = Some(rust_decimal::Decimal::TEN);
+                watch.day_move_percent = Some(rust_decimal::Decimal::from(5));
+            }
+            let report = services
+                .watch_holdings(who, watch)
+                .await
+                .map_err(|e| e.to_string())?;
+            if as_json {
+                out!("{}", json!(report));
+            } else if report.created.is_empty() && report.existing.is_empty() {
+                out!("no holdings to watch; import or link some first");
+            } else {
+                for text in &report.created {
+                    out!("created: {text}");
+                }
+                out!(
+                    "{} rules created, {} existed already",
+                    report.created.len(),
+                    report.existing.len()
+                );
             }
             return Ok(ExitCode::SUCCESS);
         }

@@ -1270,6 +1270,7 @@ fn help_texts() {
         &["portfolio", "sync"],
         &["portfolio", "link-status"],
         &["portfolio", "unlink"],
+        &["portfolio", "watch"],
         &["db", "migrate"],
         &["db", "check"],
         &["db", "stats"],
@@ -1386,6 +1387,29 @@ fn portfolio_import_reports_every_bad_line_and_imports_nothing() {
         "{}",
         table.stdout
     );
+    // Watch my holdings: a 10% fall below cost and a 5% day move by default, never twice.
+    let watch = invest(dir.path(), &env, &["portfolio", "watch"]);
+    assert_eq!(watch.code, 0, "{}", watch.stderr);
+    assert!(
+        watch
+            .stdout
+            .contains("created: AAPL position 10% below cost")
+            && watch
+                .stdout
+                .contains("created: MSFT position day move >= 5%")
+            && watch.stdout.contains("3 rules created, 0 existed already"),
+        "{}",
+        watch.stdout
+    );
+    let again = invest(dir.path(), &env, &["portfolio", "watch"]);
+    assert!(
+        again.stdout.contains("0 rules created, 3 existed already"),
+        "{}",
+        again.stdout
+    );
+    let bad = invest(dir.path(), &env, &["portfolio", "watch", "--weight", "0"]);
+    assert_eq!(bad.code, 1);
+    assert_eq!(bad.stderr.lines().count(), 1, "{}", bad.stderr);
 }
 
 mod brokerage {

@@ -206,6 +206,26 @@ pub struct LinkIn {
     pub institution: Option<String>,
 }
 
+/// "Watch my holdings": which rules to create for every position.
+#[derive(Debug, Default, Object)]
+pub struct WatchIn {
+    /// Create `SYMBOL position X% below cost` (positions with a cost basis).
+    pub below_cost_percent: Option<Decimal>,
+    /// Create `SYMBOL position day move >= X%`.
+    pub day_move_percent: Option<Decimal>,
+    /// Create `SYMBOL position weight > X%`.
+    pub weight_percent: Option<Decimal>,
+}
+
+/// The rules "watch my holdings" created, and those that existed already.
+#[derive(Debug, Clone, Object)]
+pub struct WatchOut {
+    /// Created (canonical text).
+    pub created: Vec<String>,
+    /// Existing already, left as they were.
+    pub existing: Vec<String>,
+}
+
 /// Portfolio.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PortfolioApi;
@@ -329,5 +349,32 @@ impl PortfolioApi {
         let who = auth.principal(&state).await?;
         let reports = state.services.sync_brokerage(who).await?;
         Ok(Json(reports.into_iter().map(Into::into).collect()))
+    }
+
+    /// "Watch my holdings": create holdings rules for every position at once; rules that
+    /// exist already are not duplicated.
+    #[oai(path = "/watch", method = "post", operation_id = "watch_holdings")]
+    async fn watch(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<WatchIn>,
+    ) -> Result<Json<WatchOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let report = state
+            .services
+            .watch_holdings(
+                who,
+                signal_sentinel::service::WatchHoldings {
+                    below_cost_percent: body.0.below_cost_percent,
+                    day_move_percent: body.0.day_move_percent,
+                    weight_percent: body.0.weight_percent,
+                },
+            )
+            .await?;
+        Ok(Json(WatchOut {
+            created: report.created,
+            existing: report.existing,
+        }))
     }
 }

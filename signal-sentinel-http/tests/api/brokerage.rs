@@ -232,3 +232,122 @@ async fn link_sync_item_error_repair_and_remove() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn watch_my_holdings_creates_rules_once_and_holdings_rules_are_not_backtested() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann@example.com").await;
+    let none = server.post("/api/portfolio/watch", &ann, json!({})).await;
+    assert_eq!(
+        none.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        none.text
+    );
+
+    let imported = server
+        .post(
+            "/api/portfolio/import",
+            &ann,
+            json!({"csv": "symbol,quantity,cost_basis,account\nAAPL,10,150,ira\nAAPL,5,120,taxable\nKO,100,,ira\n"}),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text);
+    let bad = server
+        .post(
+            "/api/portfolio/watch",
+            &ann,
+            json!({"below_cost_percent": 100}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert_eq!(
+        bad.body["error"]["fields"][0]["field"],
+        "below_cost_percent"
+    );
+    assert_eq!(
+        server.get("/api/rules", &ann).await.body["items"],
+        json!([]),
+        "nothing created"
+    );
+
+    let watched = server
+        .post(
+            "/api/portfolio/watch",
+            &ann,
+            json!({"below_cost_percent": 10, "day_move_percent": "5"}),
+        )
+        .await;
+    assert_eq!(watched.status, StatusCode::OK, "{}", watched.text);
+    // KO has no cost basis: no cost rule for it.
+    assert_eq!(
+        watched.body["created"],
+        json!([
+            "AAPL position 10% below cost",
+            "AAPL position day move >= 5%",
+            "KO position day move >= 5%"
+        ])
+    );
+    let again = server
+        .post(
+            "/api/portfolio/watch",
+            &ann,
+            json!({"below_cost_percent": 10, "day_move_percent": 5, "weight_percent": 40}),
+        )
+        .await;
+    assert_eq!(
+        again.body["existing"].as_array().unwrap().len(),
+        3,
+        "{}",
+        again.text
+    );
+    assert_eq!(
+        again.body["created"],
+        json!(["AAPL position weight > 40%", "KO position weight > 40%"])
+    );
+
+    let portfolio_rule = server
+        .post(
+            "/api/rules",
+            &ann,
+            json!({"text": "portfolio day change <= -3%"}),
+        )
+        .await;
+    assert_eq!(
+        portfolio_rule.status,
+        StatusCode::CREATED,
+        "{}",
+        portfolio_rule.text
+    );
+    let refused = server
+        .post(
+            "/api/rules",
+            &ann,
+            json!({"text": "PORTFOLIO crosses above 100000"}),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
+    let backtest = server
+        .post(
+            "/api/rules/backtest",
+            &ann,
+            json!({"text": "AAPL position 10% below cost", "from": "2009-06-01", "to": "2009-07-31"}),
+        )
+        .await;
+    assert_eq!(
+        backtest.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        backtest.text
+    );
+    assert!(
+        backtest.text.contains("cannot be backtested"),
+        "{}",
+        backtest.text
+    );
+}

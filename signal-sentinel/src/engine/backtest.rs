@@ -53,6 +53,7 @@ pub fn backtest(
                 previous,
                 recent: &samples,
                 history: &history,
+                book: None,
             };
             step(
                 condition,

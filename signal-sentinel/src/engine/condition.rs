@@ -208,7 +208,30 @@ pub enum Condition {
         /// Size of the gap in percent (positive).
         percent: Decimal,
     },
+    /// Holdings: the price is at least `percent` below the owner's cost basis in the symbol
+    /// (averaged over accounts). Unknown without a position with a cost basis.
+    PositionBelowCost {
+        /// Distance below the cost, in percent.
+        percent: Decimal,
+    },
+    /// Holdings: the owner holds the symbol and it moved at least `percent` (either way)
+    /// since the previous close.
+    PositionDayMove {
+        /// Size of the move in percent (positive).
+        percent: Decimal,
+    },
+    /// Holdings: the owner's position in the symbol is more than `percent` of the value of
+    /// the whole portfolio (every holding priced at its current quote).
+    PositionWeight {
+        /// Share of the portfolio, in percent.
+        percent: Decimal,
+    },
 }
+
+/// The pseudo-symbol of a user's whole portfolio: rules on it (`PORTFOLIO day change <= -3%`,
+/// `PORTFOLIO price < 100000`) see the portfolio's market value as the price and its value at
+/// the previous closes as the previous close.
+pub const PORTFOLIO: &str = "PORTFOLIO";
 
 /// A condition whose values are out of range, or a stored document that is not a condition.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -314,8 +337,20 @@ impl Condition {
                 period("days", *days, 1)
             }
             Self::NewExtreme { .. } => Ok(()),
+            Self::PositionDayMove { percent } => positive("percent", *percent),
+            Self::PositionWeight { percent } => {
+                positive("percent", *percent)?;
+                if *percent >= Decimal::ONE_HUNDRED {
+                    return Err(out_of_range(
+                        "percent",
+                        format!("must be below 100, got {percent}"),
+                    ));
+                }
+                Ok(())
+            }
             Self::NearExtreme { percent, .. }
             | Self::TrailingStop { percent }
+            | Self::PositionBelowCost { percent }
             | Self::Gap { percent, .. } => {
                 positive("percent", *percent)?;
                 if *percent >= Decimal::ONE_HUNDRED {
@@ -368,6 +403,27 @@ impl Condition {
     /// Whether the condition reads the daily volumes of its history (volume spikes).
     pub fn reads_daily_volumes(&self) -> bool {
         matches!(self, Self::VolumeSpike { .. })
+    }
+
+    /// Whether the condition reads the owner's holdings (a position's cost, size or share).
+    pub fn reads_holdings(&self) -> bool {
+        matches!(
+            self,
+            Self::PositionBelowCost { .. }
+                | Self::PositionDayMove { .. }
+                | Self::PositionWeight { .. }
+        )
+    }
+
+    /// Whether the condition needs every holding of the owner priced (a share of the whole).
+    pub fn reads_portfolio_value(&self) -> bool {
+        matches!(self, Self::PositionWeight { .. })
+    }
+
+    /// Whether the condition can be used on the [`PORTFOLIO`] pseudo-symbol: its value
+    /// compared with a level, or its change since the previous close.
+    pub fn suits_portfolio(&self) -> bool {
+        matches!(self, Self::Price { .. } | Self::DayChange { .. })
     }
 
     /// Whether the condition fires on a change between two samples rather than on a state.

@@ -40,6 +40,93 @@ pub struct MarketView<'a> {
     pub recent: &'a [Sample],
     /// Completed daily sessions before the quote's session.
     pub history: &'a DailyHistory,
+    /// The rule owner's holdings, for conditions that read them (none: they are unknown).
+    pub book: Option<&'a Book>,
+}
+
+/// A position as the engine sees it: the total over the owner's accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookPosition {
+    /// Units held.
+    pub quantity: Decimal,
+    /// Average cost per unit, when every account holding it gave one.
+    pub cost_basis: Option<Decimal>,
+}
+
+/// One user's holdings at one cycle: positions by symbol and, when every holding has a quote,
+/// the portfolio's value now and at the previous closes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Book {
+    positions: std::collections::HashMap<crate::domain::Symbol, BookPosition>,
+    value: Option<Decimal>,
+    previous_value: Option<Decimal>,
+}
+
+impl Book {
+    /// The book of `holdings`, valued at `quotes` (the value stays unknown when a holding has
+    /// no quote, or no previous close for the previous value).
+    pub fn new(holdings: &[crate::domain::Holding], quotes: &[&Quote]) -> Self {
+        let mut positions: std::collections::HashMap<crate::domain::Symbol, BookPosition> =
+            std::collections::HashMap::new();
+        for h in holdings {
+            let entry = positions.entry(h.symbol.clone()).or_insert(BookPosition {
+                quantity: Decimal::ZERO,
+                cost_basis: Some(Decimal::ZERO),
+            });
+            entry.cost_basis = match (entry.cost_basis, h.cost_basis) {
+                (Some(total), Some(cost)) => Some(total + cost * h.quantity),
+                _ => None,
+            };
+            entry.quantity += h.quantity;
+        }
+        for p in positions.values_mut() {
+            p.cost_basis = p
+                .cost_basis
+                .filter(|_| !p.quantity.is_zero())
+                .map(|total| total / p.quantity);
+        }
+        let mut value = Some(Decimal::ZERO);
+        let mut previous_value = Some(Decimal::ZERO);
+        for (symbol, p) in &positions {
+            let quote = quotes.iter().find(|q| &q.symbol == symbol);
+            value = value.zip(quote).map(|(v, q)| v + q.price * p.quantity);
+            previous_value = previous_value
+                .zip(quote.and_then(|q| q.previous_close))
+                .map(|(v, prev)| v + prev * p.quantity);
+        }
+        let priced = !positions.is_empty();
+        Self {
+            positions,
+            value: value.filter(|_| priced),
+            previous_value: previous_value.filter(|_| priced),
+        }
+    }
+
+    /// The position in `symbol`, if held.
+    pub fn position(&self, symbol: &crate::domain::Symbol) -> Option<BookPosition> {
+        self.positions.get(symbol).copied()
+    }
+
+    /// The symbols held.
+    pub fn symbols(&self) -> impl Iterator<Item = &crate::domain::Symbol> {
+        self.positions.keys()
+    }
+
+    /// The portfolio's market value, when every holding is priced.
+    pub fn value(&self) -> Option<Decimal> {
+        self.value
+    }
+
+    /// The portfolio as a quote of the [`PORTFOLIO`](super::PORTFOLIO) pseudo-symbol: its
+    /// value as the price, its value at the previous closes as the previous close.
+    pub fn as_quote(&self, at: Timestamp) -> Option<Quote> {
+        let symbol = crate::domain::Symbol::parse(super::PORTFOLIO).ok()?;
+        let quote = Quote::new(symbol, self.value?, at, "portfolio").ok()?;
+        Some(match self.previous_value {
+            Some(prev) => quote.clone().with_previous_close(prev).unwrap_or(quote),
+            None => quote,
+        })
+    }
 }
 
 /// What a rule's condition remembers itself. Small and `Copy`: the monitor compares it before
@@ -180,6 +267,39 @@ pub fn evaluate(
             let highest = memory.highest.map_or(price, |h| h.max(price));
             memory.highest = Some(highest);
             (price <= highest * (Decimal::ONE_HUNDRED - *percent) / Decimal::ONE_HUNDRED).into()
+        }
+        Condition::PositionBelowCost { percent } => {
+            match view
+                .book
+                .and_then(|b| b.position(&quote.symbol))
+                .and_then(|p| p.cost_basis)
+            {
+                Some(cost) if cost > Decimal::ZERO => (price
+                    <= cost * (Decimal::ONE_HUNDRED - *percent) / Decimal::ONE_HUNDRED)
+                    .into(),
+                _ => Signal::Unknown,
+            }
+        }
+        Condition::PositionDayMove { percent } => {
+            match (
+                view.book.and_then(|b| b.position(&quote.symbol)),
+                quote.change_percent(),
+            ) {
+                (Some(_), Some(change)) => (change.abs() >= *percent).into(),
+                _ => Signal::Unknown,
+            }
+        }
+        Condition::PositionWeight { percent } => {
+            let book = view.book;
+            match (
+                book.and_then(|b| b.position(&quote.symbol)),
+                book.and_then(Book::value),
+            ) {
+                (Some(p), Some(total)) if total > Decimal::ZERO => {
+                    (p.quantity * price * Decimal::ONE_HUNDRED > *percent * total).into()
+                }
+                _ => Signal::Unknown,
+            }
         }
         Condition::Gap { direction, percent } => match (quote.day_open, quote.previous_close) {
             (Some(open), Some(prev)) => {

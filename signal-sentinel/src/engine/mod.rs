@@ -24,9 +24,9 @@ pub use crate::domain::Sample;
 pub use backtest::{BacktestAlert, backtest};
 pub use condition::{
     Average, AverageKind, CONDITION_VERSION, Comparison, Condition, ConditionError, Direction,
-    Extreme, Move,
+    Extreme, Move, PORTFOLIO,
 };
-pub use evaluate::{MarketView, Memory, Signal, evaluate};
+pub use evaluate::{Book, BookPosition, MarketView, Memory, Signal, evaluate};
 pub use lifecycle::{
     EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, RuleOptions, Schedule,
     Transition, step,

@@ -26,6 +26,13 @@ pub fn default_template(condition: &super::Condition) -> &'static str {
             "{{symbol}} fell through its trailing stop ({{condition}}): now {{price}}"
         }
         Condition::Gap { .. } => "{{symbol}} opened with a {{condition}}: now {{price}}",
+        Condition::PositionBelowCost { .. } => "Your {{symbol}} is {{condition}}: now {{price}}",
+        Condition::PositionDayMove { .. } => {
+            "Your {{symbol}} moved {{change_pct}}% today: now {{price}}"
+        }
+        Condition::PositionWeight { .. } => {
+            "{{symbol}} grew to more than its share ({{condition}}): now {{price}}"
+        }
         _ => DEFAULT_TEMPLATE,
     }
 }

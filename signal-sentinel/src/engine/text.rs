@@ -114,6 +114,14 @@ pub fn parse_rule(input: &str) -> Result<RuleText, ParseError> {
         };
         error(column, e.to_string(), None)
     })?;
+    let is_portfolio = symbol.as_str() == super::PORTFOLIO;
+    if is_portfolio && !condition.suits_portfolio() {
+        return Err(error(
+            start,
+            "the portfolio can be watched by its value or its change since yesterday",
+            Some("PORTFOLIO day change <= -3%, PORTFOLIO price < 100000"),
+        ));
+    }
     Ok(RuleText { symbol, condition })
 }
 
@@ -582,6 +590,37 @@ impl Parser {
                     let percent = self.percent("trailing stop 10%")?;
                     return Ok(Condition::TrailingStop { percent });
                 }
+                "position" => {
+                    self.pos += 1;
+                    const HINT: &str =
+                        "position 10% below cost, position day move >= 5%, position weight > 25%";
+                    if self.eat_word("weight") {
+                        match self.comparison(HINT)? {
+                            Comparison::Above | Comparison::AtOrAbove => {}
+                            _ => {
+                                self.pos -= 1;
+                                return Err(self.expected("'>' or '>='", "position weight > 25%"));
+                            }
+                        }
+                        let percent = self.percent("position weight > 25%")?;
+                        return Ok(Condition::PositionWeight { percent });
+                    }
+                    if self.eat_word("day") {
+                        self.expect_word("move", "position day move >= 5%")?;
+                        if matches!(self.peek(), Some(Kind::Op(Comparison::AtOrAbove))) {
+                            self.pos += 1;
+                        }
+                        let percent = self.percent("position day move >= 5%")?;
+                        return Ok(Condition::PositionDayMove { percent });
+                    }
+                    if matches!(self.peek(), Some(Kind::Word(_)) | None) {
+                        return Err(self.expected("'weight', 'day move' or a percent", HINT));
+                    }
+                    let percent = self.percent("position 10% below cost")?;
+                    self.expect_word("below", "position 10% below cost")?;
+                    self.expect_word("cost", "position 10% below cost")?;
+                    return Ok(Condition::PositionBelowCost { percent });
+                }
                 "gap" | "gaps" => {
                     self.pos += 1;
                     let direction = self.direction()?;
@@ -678,6 +717,9 @@ impl fmt::Display for Condition {
                 };
                 write!(f, "gap {way} >= {percent}%")
             }
+            Self::PositionBelowCost { percent } => write!(f, "position {percent}% below cost"),
+            Self::PositionDayMove { percent } => write!(f, "position day move >= {percent}%"),
+            Self::PositionWeight { percent } => write!(f, "position weight > {percent}%"),
         }
     }
 }
@@ -746,6 +788,24 @@ mod tests {
     }
 
     #[test]
+    fn holdings_conditions_and_the_portfolio_refuse_what_cannot_work() {
+        let err = parse_rule("PORTFOLIO crosses above 100000").unwrap_err();
+        assert!(err.message.contains("the portfolio"), "{err}");
+        let err = parse_rule("PORTFOLIO position 10% below cost").unwrap_err();
+        assert!(err.message.contains("the portfolio"), "{err}");
+        let err = parse_rule("AAPL position weight < 10%").unwrap_err();
+        assert!(err.to_string().contains("'>' or '>='"), "{err}");
+        let err = parse_rule("AAPL position 100% below cost").unwrap_err();
+        assert!(err.to_string().contains("below 100"), "{err}");
+        let err = parse_rule("AAPL position cost").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("'weight', 'day move' or a percent"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn every_condition_round_trips_through_its_canonical_text() {
         let cases = [
             ("AAPL > 200", "AAPL price > 200"),
@@ -779,6 +839,14 @@ mod tests {
                 "btc/usd crosses above 100000",
                 "BTC/USD crosses above 100000",
             ),
+            (
+                "AAPL position 10% below cost",
+                "AAPL position 10% below cost",
+            ),
+            ("msft position day move 5%", "MSFT position day move >= 5%"),
+            ("NVDA position weight >= 25%", "NVDA position weight > 25%"),
+            ("portfolio day change <= -3%", "PORTFOLIO day change <= -3%"),
+            ("Portfolio below 100000", "PORTFOLIO price < 100000"),
         ];
         for (input, canonical) in cases {
             let rule = parse_rule(input).unwrap_or_else(|e| panic!("{input}: {e}"));

@@ -460,3 +460,120 @@ impl Services {
         })
     }
 }
+
+/// What "watch my holdings" creates for every position held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WatchHoldings {
+    /// A rule `SYMBOL position X% below cost` (positions with a cost basis).
+    pub below_cost_percent: Option<Decimal>,
+    /// A rule `SYMBOL position day move >= X%`.
+    pub day_move_percent: Option<Decimal>,
+    /// A rule `SYMBOL position weight > X%`.
+    pub weight_percent: Option<Decimal>,
+}
+
+/// What "watch my holdings" did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WatchReport {
+    /// Rules created (their canonical text).
+    pub created: Vec<String>,
+    /// Rules that existed already, left as they were.
+    pub existing: Vec<String>,
+}
+
+impl Services {
+    /// Creates holdings rules for every position at once ("watch my holdings"); a rule that
+    /// exists already (same text) is not created twice, so it can be run again after new
+    /// positions arrive.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] when nothing is asked or a percentage is out of range (nothing
+    /// is created then); [`ServiceError::LimitReached`] when the rules would pass the cap.
+    pub async fn watch_holdings(
+        &self,
+        who: Principal,
+        watch: WatchHoldings,
+    ) -> ServiceResult<WatchReport> {
+        if watch == WatchHoldings::default() {
+            return Err(ServiceError::invalid(
+                "below_cost_percent",
+                "ask for at least one of below_cost_percent, day_move_percent, weight_percent",
+            ));
+        }
+        let holdings = self.store.list_holdings(who.user).await?;
+        let mut wanted = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for h in &holdings {
+            if !seen.insert(h.symbol.clone()) {
+                continue;
+            }
+            let with_cost = holdings
+                .iter()
+                .filter(|x| x.symbol == h.symbol)
+                .all(|x| x.cost_basis.is_some());
+            if let (Some(p), true) = (watch.below_cost_percent, with_cost) {
+                wanted.push((
+                    "below_cost_percent",
+                    format!("{} position {p}% below cost", h.symbol),
+                ));
+            }
+            if let Some(p) = watch.day_move_percent {
+                wanted.push((
+                    "day_move_percent",
+                    format!("{} position day move >= {p}%", h.symbol),
+                ));
+            }
+            if let Some(p) = watch.weight_percent {
+                wanted.push((
+                    "weight_percent",
+                    format!("{} position weight > {p}%", h.symbol),
+                ));
+            }
+        }
+        // Validate everything before creating anything.
+        let mut parsed = Vec::new();
+        for (field, text) in wanted {
+            let rule = crate::engine::parse_rule(&text)
+                .map_err(|e| ServiceError::invalid(field, e.message.clone()))?;
+            parsed.push(rule.to_string());
+        }
+        let existing: std::collections::HashSet<String> = self
+            .store
+            .list_rules(&crate::domain::RuleFilter {
+                owner: Some(who.user),
+                ..crate::domain::RuleFilter::default()
+            })
+            .await?
+            .iter()
+            .map(super::rule_text)
+            .collect();
+        let (existing, new): (Vec<String>, Vec<String>) =
+            parsed.into_iter().partition(|t| existing.contains(t));
+        let have = self.store.count_rules(who.user).await?;
+        let cap = self.limits.max_rules_per_user;
+        if have + new.len() as u64 > cap {
+            return Err(ServiceError::LimitReached(format!(
+                "watching your holdings needs {} new rules and you have {have} of {cap}; delete some first",
+                new.len()
+            )));
+        }
+        let mut created = Vec::new();
+        for text in new {
+            let rule = self
+                .create_rule(
+                    who,
+                    super::RuleSpec {
+                        text: Some(text),
+                        ..super::RuleSpec::default()
+                    },
+                    None,
+                    crate::engine::RuleOptions::default(),
+                    true,
+                    None,
+                )
+                .await?;
+            created.push(super::rule_text(&rule));
+        }
+        Ok(WatchReport { created, existing })
+    }
+}

@@ -433,6 +433,7 @@ impl Feed {
             previous,
             recent: &self.samples,
             history: &self.history,
+            book: None,
         });
         let t = step(
             &self.rule.condition,

@@ -430,7 +430,218 @@ async fn rules_added_during_the_day_get_the_history_they_need(db: &TestDb) {
     );
 }
 
+/// A market whose quotes are set by the test: (price, previous close) by symbol.
+#[derive(Debug)]
+struct FixedMarket {
+    clock: Arc<ManualClock>,
+    prices: std::sync::Mutex<std::collections::HashMap<String, (&'static str, &'static str)>>,
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl FixedMarket {
+    fn set(&self, symbol: &str, price: &'static str, previous_close: &'static str) {
+        self.prices
+            .lock()
+            .unwrap()
+            .insert(symbol.to_owned(), (price, previous_close));
+    }
+}
+
+#[async_trait::async_trait]
+impl MarketData for FixedMarket {
+    fn name(&self) -> &str {
+        "fixed"
+    }
+
+    fn max_batch(&self) -> usize {
+        50
+    }
+
+    async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
+        let prices = self.prices.lock().unwrap();
+        let mut asked = self.asked.lock().unwrap();
+        Ok(symbols
+            .iter()
+            .filter_map(|s| {
+                asked.push(s.to_string());
+                let (price, prev) = prices.get(s.as_str())?;
+                Quote::new(s.clone(), price.parse().unwrap(), self.clock.now(), "fixed")
+                    .unwrap()
+                    .with_previous_close(prev.parse().unwrap())
+                    .ok()
+            })
+            .collect())
+    }
+
+    async fn daily_bars(
+        &self,
+        _: &Symbol,
+        _: NaiveDate,
+        _: NaiveDate,
+    ) -> Result<Vec<Bar>, MarketError> {
+        Ok(Vec::new())
+    }
+}
+
+async fn holdings_conditions_and_the_portfolio(db: &TestDb) {
+    use signal_sentinel::domain::{HoldingSource, NewHolding};
+    use signal_sentinel::store::HoldingStore;
+    let ann = seed_user(&db.store, "ann@example.com").await;
+    let bob = seed_user(&db.store, "bob@example.com").await;
+    for (owner, account, symbol, quantity, cost) in [
+        (&ann, "ira", "AAPL", "10", Some("150")),
+        (&ann, "taxable", "AAPL", "10", Some("130")), // average cost 140
+        (&ann, "ira", "MSFT", "20", Some("100")),
+        (&ann, "ira", "KO", "100", None),
+        (&bob, "", "AAPL", "1", Some("50")),
+    ] {
+        db.store
+            .upsert_holding(NewHolding {
+                owner: owner.id,
+                account: account.into(),
+                symbol: Symbol::parse(symbol).unwrap(),
+                quantity: quantity.parse().unwrap(),
+                cost_basis: cost.map(|c| c.parse().unwrap()),
+                source: HoldingSource::Manual,
+                connection: None,
+            })
+            .await
+            .unwrap();
+    }
+    let below = add_rule(
+        &db.store,
+        &ann,
+        "AAPL position 10% below cost",
+        RuleOptions::default(),
+    )
+    .await;
+    let moved = add_rule(
+        &db.store,
+        &ann,
+        "MSFT position day move >= 5%",
+        RuleOptions::default(),
+    )
+    .await;
+    let weight = add_rule(
+        &db.store,
+        &ann,
+        "AAPL position weight > 50%",
+        RuleOptions::default(),
+    )
+    .await;
+    let down = add_rule(
+        &db.store,
+        &ann,
+        "PORTFOLIO day change <= -3%",
+        RuleOptions::default(),
+    )
+    .await;
+    // Bob holds AAPL at 50 and has no KO: his rules see his own book.
+    let bobs = add_rule(
+        &db.store,
+        &bob,
+        "AAPL position 10% below cost",
+        RuleOptions::default(),
+    )
+    .await;
+    let not_held = add_rule(
+        &db.store,
+        &bob,
+        "MSFT position day move >= 5%",
+        RuleOptions::default(),
+    )
+    .await;
+
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(FixedMarket {
+        clock: clock.clone(),
+        prices: std::sync::Mutex::default(),
+        asked: std::sync::Mutex::default(),
+    });
+    // Ann: AAPL 20 × 130 = 2600 (cost 140: 7% below), MSFT 20 × 98 = 1960 (−2%),
+    // KO 100 × 60 = 6000; total 10560 against 10840 yesterday (−2.6%).
+    market.set("AAPL", "130", "133");
+    market.set("MSFT", "98", "100");
+    market.set("KO", "60", "61");
+    let monitor = Monitor::new(
+        store_of(db),
+        market.clone(),
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    let report = monitor.run_once().await.unwrap();
+    assert!(report.alerts.is_empty(), "{:?}", report.alerts);
+    let asked = market.asked.lock().unwrap().clone();
+    assert!(
+        asked.contains(&"KO".to_owned()),
+        "the portfolio's value needs every holding: {asked:?}"
+    );
+    assert!(
+        !asked.contains(&"PORTFOLIO".to_owned()),
+        "never asked of a provider"
+    );
+
+    // AAPL falls to 120 (14% below Ann's average cost of 140; still above Bob's 50), MSFT
+    // drops 6%, and the portfolio loses (2400+1880+6000 = 10280 vs 10840) 5.2%.
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 5, 0).unwrap());
+    market.set("AAPL", "120", "133");
+    market.set("MSFT", "94", "100");
+    let report = monitor.run_once().await.unwrap();
+    let mut fired: Vec<_> = report
+        .alerts
+        .iter()
+        .map(|a| (a.rule_id, a.price.to_string()))
+        .collect();
+    fired.sort();
+    let mut expected = vec![
+        (Some(below.id), "120".to_owned()),
+        (Some(moved.id), "94".to_owned()),
+        (Some(down.id), "10280".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(fired, expected);
+    let portfolio_alert = report
+        .alerts
+        .iter()
+        .find(|a| a.rule_id == Some(down.id))
+        .unwrap();
+    assert_eq!(portfolio_alert.owner, ann.id);
+    assert!(
+        portfolio_alert.message.contains("PORTFOLIO"),
+        "{}",
+        portfolio_alert.message
+    );
+    for quiet in [weight.id, bobs.id, not_held.id] {
+        assert!(report.alerts.iter().all(|a| a.rule_id != Some(quiet)));
+    }
+
+    // KO sold off and AAPL is now more than half of what is left.
+    db.store
+        .delete_holding(
+            db.store
+                .list_holdings(ann.id)
+                .await
+                .unwrap()
+                .iter()
+                .find(|h| h.symbol.as_str() == "KO")
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap();
+    clock.set(Utc.with_ymd_and_hms(2026, 11, 30, 15, 10, 0).unwrap());
+    let report = monitor.run_once().await.unwrap();
+    assert!(
+        report.alerts.iter().any(|a| a.rule_id == Some(weight.id)),
+        "{:?}",
+        report.alerts
+    );
+}
+
 backend_tests!(
+    holdings_conditions_and_the_portfolio,
     rules_added_during_the_day_get_the_history_they_need,
     extended_hours_and_message_templates,
     monitor_matches_the_backtest,
