@@ -213,6 +213,9 @@ pub(crate) enum NotificationsCommand {
         /// The IANA time zone of quiet hours and the digest, like Europe/Berlin.
         #[arg(long)]
         tz: Option<String>,
+        /// End alert messages and the digest with the summary (AI or template): on or off.
+        #[arg(long, value_parser = ["on", "off"])]
+        summaries: Option<String>,
     },
     /// Send what is due in the outbox, once.
     #[command(after_help = "Example:\n  invest notifications dispatch")]

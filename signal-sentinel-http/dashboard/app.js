@@ -614,15 +614,20 @@ async function notificationsPage() {
   const quietStart = h('input', { name: 'quiet_start', type: 'time', value: qh.start ? qh.start.slice(0, 5) : '' });
   const quietEnd = h('input', { name: 'quiet_end', type: 'time', value: qh.end ? qh.end.slice(0, 5) : '' });
   const zone = h('input', { name: 'time_zone', value: prefs.time_zone });
+  const digestAt = h('input', { name: 'digest_at', type: 'time', value: prefs.digest_at ? prefs.digest_at.slice(0, 5) : '' });
+  const summaries = h('input', { name: 'summaries', type: 'checkbox', checked: prefs.summaries !== false });
   const prefsForm = h('form', { class: 'stack', novalidate: true }, modes,
     h('div', { class: 'row' }, field('Quiet from', quietStart), field('until', quietEnd)),
+    field('Daily digest at', digestAt, 'empty: no digest'),
+    h('label', { class: 'row' }, summaries, 'Add the summary (AI or template) to messages and the digest'),
     field('Time zone', zone), h('span', { 'data-error-for': 'prefs', class: 'field-error' }), formError(),
     h('button', { type: 'submit' }, 'Save preferences'));
   prefsForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const events = {};
     for (const e of ['fired', 'resolved', 'digest', 'system']) events[e] = prefsForm.querySelector(`[name="events.${e}"]`).value;
-    const body = { events, time_zone: zone.value, digest_at: prefs.digest_at || null,
+    const body = { events, time_zone: zone.value, digest_at: digestAt.value ? `${digestAt.value}:00` : null,
+      summaries: summaries.checked,
       quiet_hours: quietStart.value && quietEnd.value ? { start: `${quietStart.value}:00`, end: `${quietEnd.value}:00`, behavior: qh.behavior || 'hold' } : null };
     try { await api('PUT', '/channels/prefs', body); toast('Preferences saved.'); } catch (err) { showErrors(prefsForm, err); }
   });

@@ -221,9 +221,16 @@ try {
   // Notifications page renders its forms.
   await nav('Notifications');
   await page.getByRole('button', { name: 'Save preferences' }).waitFor();
+  await page.getByLabel(/^Daily digest at/).fill('18:00');
+  await page.getByLabel(/^Add the summary/).uncheck();
   await page.getByRole('button', { name: 'Save preferences' }).click();
   await page.locator('#toast', { hasText: 'Preferences saved' }).waitFor();
-  step('notification preferences saved');
+  await nav('Overview');
+  await nav('Notifications');
+  await page.getByRole('button', { name: 'Save preferences' }).waitFor();
+  assert.equal(await page.getByLabel(/^Daily digest at/).inputValue(), '18:00');
+  assert.equal(await page.getByLabel(/^Add the summary/).isChecked(), false);
+  step('notification preferences saved (digest time, summaries off)');
   await shot('notifications');
 
   // An API key: shown once, works, revoked.

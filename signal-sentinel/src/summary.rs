@@ -96,16 +96,100 @@ pub enum SummaryError {
     OverBudget,
 }
 
+/// What a summary can be written about (an alert, a day's digest): the facts as lines for the
+/// model, what the model is told to do with them, and the template's text of the same facts.
+pub trait Facts: Send + Sync {
+    /// The instructions the model gets.
+    fn instructions(&self) -> &'static str;
+    /// The facts as the lines the model is given.
+    fn to_prompt(&self) -> String;
+    /// The deterministic text written from the same facts.
+    fn template(&self) -> String;
+}
+
+impl Facts for AlertFacts {
+    fn instructions(&self) -> &'static str {
+        SYSTEM_PROMPT
+    }
+
+    fn to_prompt(&self) -> String {
+        AlertFacts::to_prompt(self)
+    }
+
+    fn template(&self) -> String {
+        TemplateSummarizer::text(self)
+    }
+}
+
+/// The facts of a user's day: every alert that fired, and how the portfolio moved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DigestFacts {
+    /// The day (in the user's time zone).
+    pub day: NaiveDate,
+    /// The alerts, oldest first, as `HH:MM message` lines.
+    pub alerts: Vec<String>,
+    /// The portfolio: (value, change since the previous close, that change in percent).
+    pub portfolio: Option<(Decimal, Decimal, Option<Decimal>)>,
+}
+
+const DIGEST_PROMPT: &str = "You write two or three plain sentences for an investor about      their day: the alerts that fired and how their portfolio moved. Use only the facts given;      do not predict prices or give advice.";
+
+impl Facts for DigestFacts {
+    fn instructions(&self) -> &'static str {
+        DIGEST_PROMPT
+    }
+
+    fn to_prompt(&self) -> String {
+        let mut lines = vec![format!("Day: {}", self.day.format("%A %-d %B %Y"))];
+        if self.alerts.is_empty() {
+            lines.push("Alerts: none".into());
+        } else {
+            lines.push(format!("Alerts ({}):", self.alerts.len()));
+            lines.extend(self.alerts.iter().map(|a| format!("- {a}")));
+        }
+        if let Some((value, change, percent)) = self.portfolio {
+            lines.push(format!(
+                "Portfolio: value {value}, change since the previous close {change}{}",
+                percent.map(|p| format!(" ({p}%)")).unwrap_or_default()
+            ));
+        }
+        lines.join("\n")
+    }
+
+    fn template(&self) -> String {
+        let mut text = match self.alerts.len() {
+            0 => "No alert fired today.".to_owned(),
+            1 => "One alert fired today.".to_owned(),
+            n => format!("{n} alerts fired today."),
+        };
+        if let Some((value, change, percent)) = self.portfolio {
+            let way = if change.is_sign_negative() {
+                "down"
+            } else {
+                "up"
+            };
+            text.push_str(&format!(
+                " Your portfolio is worth {value}, {way} {}{} since the previous close.",
+                change.abs(),
+                percent
+                    .map(|p| format!(" ({}%)", p.abs()))
+                    .unwrap_or_default()
+            ));
+        }
+        text
+    }
+}
+
 /// Turns facts into a short text.
 #[async_trait]
 pub trait Summarizer: Send + Sync + std::fmt::Debug {
     /// A name for logs (`openai`, `template`).
     fn name(&self) -> &str;
-    /// One alert's summary.
+    /// A summary of `facts` (an alert's, a digest's).
     ///
     /// # Errors
     /// [`SummaryError`] when no summary could be had.
-    async fn summarize(&self, facts: &AlertFacts) -> Result<String, SummaryError>;
+    async fn summarize(&self, facts: &dyn Facts) -> Result<String, SummaryError>;
 }
 
 /// The deterministic summary: always available, same facts, same words.
@@ -160,8 +244,8 @@ impl Summarizer for TemplateSummarizer {
         "template"
     }
 
-    async fn summarize(&self, facts: &AlertFacts) -> Result<String, SummaryError> {
-        Ok(Self::text(facts))
+    async fn summarize(&self, facts: &dyn Facts) -> Result<String, SummaryError> {
+        Ok(facts.template())
     }
 }
 
@@ -277,11 +361,11 @@ impl Summarizer for OpenAiSummarizer {
         "openai"
     }
 
-    async fn summarize(&self, facts: &AlertFacts) -> Result<String, SummaryError> {
+    async fn summarize(&self, facts: &dyn Facts) -> Result<String, SummaryError> {
         let body = serde_json::json!({
             "model": self.config.model,
             "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "system", "content": facts.instructions()},
                 {"role": "user", "content": facts.to_prompt()},
             ],
             "max_tokens": self.config.max_tokens,
@@ -372,7 +456,7 @@ pub async fn summarize_or_template(
     budget: &DailyBudget,
     user: UserId,
     day: NaiveDate,
-    facts: &AlertFacts,
+    facts: &dyn Facts,
 ) -> (String, SummarySource) {
     if let Some(model) = model {
         if budget.take(user, day) {
@@ -384,7 +468,7 @@ pub async fn summarize_or_template(
             tracing::debug!(%user, "summary budget spent for today; using the template");
         }
     }
-    (TemplateSummarizer::text(facts), SummarySource::Template)
+    (facts.template(), SummarySource::Template)
 }
 
 /// Summarises stored alerts: gathers their facts (rule, recent closes, the user's position),
@@ -394,6 +478,7 @@ pub struct AlertSummaries {
     market: std::sync::Arc<dyn crate::market::MarketData>,
     model: Option<std::sync::Arc<dyn Summarizer>>,
     budget: DailyBudget,
+    digest_wait: Duration,
 }
 
 impl std::fmt::Debug for AlertSummaries {
@@ -421,7 +506,15 @@ impl AlertSummaries {
             market,
             model,
             budget: DailyBudget::new(daily_calls_per_user),
+            digest_wait: DIGEST_MODEL_WAIT,
         }
+    }
+
+    /// How long a digest waits for the model (default [`DIGEST_MODEL_WAIT`]).
+    #[must_use]
+    pub fn with_digest_wait(mut self, wait: Duration) -> Self {
+        self.digest_wait = wait;
+        self
     }
 
     /// The model configured by `OPENAI_API_KEY` (with `OPENAI_BASE_URL`, `OPENAI_MODEL`), or
@@ -511,5 +604,63 @@ impl AlertSummaries {
         .await;
         self.store.set_alert_summary(alert.id, text.clone()).await?;
         Ok((text, source))
+    }
+}
+
+/// How long a digest waits for the model before its template summary is used instead.
+pub const DIGEST_MODEL_WAIT: Duration = Duration::from_secs(5);
+
+impl AlertSummaries {
+    /// The facts of `owner`'s day: the `alerts` (already in the user's time zone as
+    /// `HH:MM message` lines) and the portfolio at current quotes (left out without holdings,
+    /// or when no holding has a quote).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn digest_facts(
+        &self,
+        owner: UserId,
+        day: NaiveDate,
+        alerts: Vec<String>,
+    ) -> Result<DigestFacts, crate::store::StoreError> {
+        let holdings = self.store.list_holdings(owner).await?;
+        let portfolio = if holdings.is_empty() {
+            None
+        } else {
+            let mut symbols: Vec<crate::domain::Symbol> =
+                holdings.iter().map(|h| h.symbol.clone()).collect();
+            symbols.sort();
+            symbols.dedup();
+            let quotes = self.market.quotes(&symbols).await.unwrap_or_default();
+            let p = crate::portfolio::value(holdings, &quotes);
+            (p.unpriced.len() < symbols.len()).then_some((
+                p.market_value,
+                p.day_change,
+                p.day_change_percent,
+            ))
+        };
+        Ok(DigestFacts {
+            day,
+            alerts,
+            portfolio,
+        })
+    }
+
+    /// A summary of a digest: the model's when it answers within the digest wait (default
+    /// [`DIGEST_MODEL_WAIT`]) and the budget allows, else the template's — a digest is never
+    /// held back longer.
+    pub async fn summarize_digest(&self, owner: UserId, facts: &DigestFacts) -> String {
+        match tokio::time::timeout(
+            self.digest_wait,
+            summarize_or_template(self.model.as_deref(), &self.budget, owner, facts.day, facts),
+        )
+        .await
+        {
+            Ok((text, _)) => text,
+            Err(_) => {
+                tracing::warn!(%owner, "the model did not answer in time; digest summary from the template");
+                facts.template()
+            }
+        }
     }
 }

@@ -180,15 +180,29 @@ pub(crate) async fn start(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Summaries by the model configured in `settings` (else the template), over `store` and
+/// `market`.
+pub(crate) fn summaries(
+    settings: &Settings,
+    store: Arc<dyn signal_sentinel::store::Store>,
+    market: Arc<dyn signal_sentinel::market::MarketData>,
+) -> Result<signal_sentinel::summary::AlertSummaries, String> {
+    Ok(signal_sentinel::summary::AlertSummaries::new(
+        store,
+        market,
+        signal_sentinel::summary::AlertSummaries::model_from_settings(settings)?,
+        settings.openai.daily_calls_per_user,
+    ))
+}
+
 /// The monitor, summarising each new alert in the background (the model when `OPENAI_API_KEY`
 /// is set, else the template) and storing the summary with it.
 pub(crate) fn with_summaries(settings: &Settings, monitor: Monitor) -> Result<Monitor, String> {
-    let summaries = Arc::new(signal_sentinel::summary::AlertSummaries::new(
+    let summaries = Arc::new(summaries(
+        settings,
         monitor.store().clone(),
         monitor.market().clone(),
-        signal_sentinel::summary::AlertSummaries::model_from_settings(settings)?,
-        settings.openai.daily_calls_per_user,
-    ));
+    )?);
     Ok(monitor.on_alerts(Arc::new(move |alerts| {
         let summaries = summaries.clone();
         tokio::spawn(async move {
@@ -230,12 +244,17 @@ pub(crate) async fn work(
         let stopped = until_stopped(stopped.clone());
         async move { dispatcher.run(Duration::from_secs(5), stopped).await }
     });
+    let digest_summaries = summaries(settings, store.clone(), monitor.market().clone())?;
     let digesting = tokio::spawn({
         let mut stopped = stopped.clone();
         async move {
             loop {
-                if let Err(e) =
-                    signal_sentinel::notify::send_due_digests(store.as_ref(), clock.as_ref()).await
+                if let Err(e) = signal_sentinel::notify::send_due_digests(
+                    store.as_ref(),
+                    clock.as_ref(),
+                    Some(&digest_summaries),
+                )
+                .await
                 {
                     tracing::error!("digests failed: {e}");
                 }

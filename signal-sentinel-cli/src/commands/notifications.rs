@@ -152,6 +152,7 @@ pub(crate) async fn run(
             quiet_mode,
             digest_at,
             tz,
+            summaries,
         } => {
             let (doc, _) = store
                 .get_notification_prefs(me.id)
@@ -214,6 +215,9 @@ pub(crate) async fn run(
                     Some(time("digest-at", &d)?)
                 };
             }
+            if let Some(v) = summaries {
+                prefs.summaries = v == "on";
+            }
             if let Some(z) = tz {
                 prefs.time_zone = z;
                 prefs.zone().map_err(|e| format!("--tz: {e}"))?;
@@ -232,7 +236,12 @@ pub(crate) async fn run(
         NotificationsCommand::Dispatch => {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let store: Arc<dyn signal_sentinel::store::Store> = Arc::new(store);
-            let digests = send_due_digests(store.as_ref(), clock.as_ref())
+            let market: Arc<dyn signal_sentinel::market::MarketData> = Arc::new(
+                signal_sentinel::market::providers_from_settings(settings, clock.clone(), None)
+                    .map_err(|e| e.to_string())?,
+            );
+            let summaries = super::monitor::summaries(settings, store.clone(), market)?;
+            let digests = send_due_digests(store.as_ref(), clock.as_ref(), Some(&summaries))
                 .await
                 .map_err(|e| e.to_string())?;
             let dispatcher = Dispatcher::new(

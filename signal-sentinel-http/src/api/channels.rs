@@ -152,6 +152,9 @@ pub struct PrefsBody {
     /// IANA time zone for quiet hours and the digest, e.g. `America/New_York`.
     #[oai(validator(max_length = 64))]
     pub time_zone: String,
+    /// Whether alert messages and the digest end with the summary (the AI model's, or the
+    /// template's); default true.
+    pub summaries: Option<bool>,
 }
 
 impl PrefsBody {
@@ -169,6 +172,7 @@ impl PrefsBody {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned),
             time_zone: p.time_zone.clone(),
+            summaries: Some(p.summaries),
         })
     }
 
@@ -179,6 +183,9 @@ impl PrefsBody {
         }
         if let Some(d) = self.digest_at {
             value["digest_at"] = serde_json::Value::String(d);
+        }
+        if let Some(s) = self.summaries {
+            value["summaries"] = serde_json::Value::Bool(s);
         }
         serde_json::from_value(value).map_err(|e| ApiError::invalid("prefs", e.to_string()))
     }

@@ -18,14 +18,16 @@ pub struct DigestReport {
 }
 
 /// Queues the daily digest of every user whose digest time has come today (in their time
-/// zone) and who has not had today's: the day's alerts, listed, to each enabled channel.
-/// Idempotent within a day.
+/// zone) and who has not had today's: the day's alerts, listed, to each enabled channel —
+/// followed, with `summaries` and unless the user turned summaries off, by a summary of the
+/// day and the portfolio's move. Idempotent within a day.
 ///
 /// # Errors
 /// [`StoreError`] when users, alerts or the outbox cannot be read or written.
 pub async fn send_due_digests(
     store: &dyn Store,
     clock: &dyn Clock,
+    summaries: Option<&crate::summary::AlertSummaries>,
 ) -> Result<DigestReport, StoreError> {
     let now = clock.now();
     let mut report = DigestReport::default();
@@ -72,6 +74,21 @@ pub async fn send_due_digests(
                     alert.message
                 );
             }
+        }
+        if let Some(summaries) = summaries.filter(|_| prefs.summaries) {
+            let lines = alerts
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {}",
+                        a.fired_at.with_timezone(&zone).format("%H:%M"),
+                        a.message
+                    )
+                })
+                .collect();
+            let facts = summaries.digest_facts(user.id, today, lines).await?;
+            let summary = summaries.summarize_digest(user.id, &facts).await;
+            let _ = write!(body, "\n\n{summary}");
         }
         let deliveries: Vec<NewDelivery> = store
             .list_channels(user.id)

@@ -287,7 +287,7 @@ impl Dispatcher {
             None => None,
         };
         let text = match (&alert, &delivery.body) {
-            (Some(alert), _) => alert_text(alert),
+            (Some(alert), _) => alert_text(alert, prefs.summaries),
             (None, Some(body)) => body.clone(),
             (None, None) => String::new(),
         };
@@ -382,10 +382,11 @@ impl Dispatcher {
     }
 }
 
-/// The text of an alert message: its rendered message, and the summary when there is one.
-fn alert_text(alert: &crate::domain::Alert) -> String {
+/// The text of an alert message: its rendered message, and the summary when there is one and
+/// the user wants summaries.
+fn alert_text(alert: &crate::domain::Alert, with_summary: bool) -> String {
     match &alert.summary {
-        Some(summary) => format!("{}\n\n{summary}", alert.message),
-        None => alert.message.clone(),
+        Some(summary) if with_summary => format!("{}\n\n{summary}", alert.message),
+        _ => alert.message.clone(),
     }
 }

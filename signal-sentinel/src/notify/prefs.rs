@@ -69,6 +69,9 @@ pub struct NotificationPrefs {
     pub digest_at: Option<NaiveTime>,
     /// The IANA time zone of quiet hours and the digest.
     pub time_zone: String,
+    /// Whether the summary (the model's or the template's) is added to alert messages and to
+    /// the digest.
+    pub summaries: bool,
 }
 
 impl Default for NotificationPrefs {
@@ -78,6 +81,7 @@ impl Default for NotificationPrefs {
             quiet_hours: None,
             digest_at: None,
             time_zone: "America/New_York".to_owned(),
+            summaries: true,
         }
     }
 }

@@ -336,3 +336,149 @@ async fn a_stored_alert_gets_its_summary_from_its_facts() {
         Some(text.as_str())
     );
 }
+
+#[tokio::test]
+async fn the_digest_summarises_the_day_and_the_portfolio_without_waiting_long() {
+    use std::sync::Arc;
+
+    use signal_sentinel::clock::{Clock, ManualClock};
+    use signal_sentinel::domain::{CycleWrite, DeliveryEvent, HoldingSource, NewHolding};
+    use signal_sentinel::market::ReplayMarket;
+    use signal_sentinel::notify::{NotificationPrefs, send_due_digests};
+    use signal_sentinel::store::{ChannelStore, HoldingStore, MonitorStore, OutboxStore};
+    use signal_sentinel::summary::{AlertSummaries, Facts};
+
+    use crate::helpers::{Backend, TestDb, at, dec, new_alert, seed_rule, seed_user, symbol};
+
+    let db = TestDb::new(Backend::SqliteMemory).await.unwrap();
+    let store = Arc::new(db.store.clone());
+    let user = seed_user(&store, "ann@example.com").await;
+    let rule = seed_rule(&store, &user, "XYZ").await;
+    store
+        .upsert_holding(NewHolding {
+            owner: user.id,
+            account: "ira".into(),
+            symbol: symbol("XYZ"),
+            quantity: dec("10"),
+            cost_basis: Some(dec("25")),
+            source: HoldingSource::Manual,
+            connection: None,
+        })
+        .await
+        .unwrap();
+    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
+    for line in include_str!("../../fixtures/daily_ohlc_2009.csv")
+        .lines()
+        .skip(1)
+    {
+        let (date, rest) = line.split_once(',').unwrap();
+        csv.push_str(&format!("{date},XYZ,{rest},\n"));
+    }
+    // 16:45 New York on the last day of the replay: XYZ closed at 25.92, 25.40 the day before.
+    let clock = Arc::new(ManualClock::new(at("2009-07-31T20:45:00Z")));
+    let market = Arc::new(ReplayMarket::from_csv("xyz.csv", &csv, clock.clone()).unwrap());
+    store
+        .commit_cycle(CycleWrite {
+            at: Some(clock.now()),
+            alerts: vec![new_alert(&rule, 1, "25.9", at("2009-07-31T19:00:00Z"))],
+            ..CycleWrite::default()
+        })
+        .await
+        .unwrap();
+
+    let template = AlertSummaries::new(store.clone(), market.clone(), None, 10);
+    let day = NaiveDate::from_ymd_opt(2009, 7, 31).unwrap();
+    let facts = template
+        .digest_facts(user.id, day, vec!["15:00 XYZ above 25".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        facts.portfolio,
+        Some((dec("259.20"), dec("5.20"), Some(dec("2.05"))))
+    );
+    assert_eq!(
+        facts.template(),
+        "One alert fired today. Your portfolio is worth 259.20, up 5.20 (2.05%) since the previous close."
+    );
+    let prompt = facts.to_prompt();
+    assert!(
+        prompt.contains("Alerts (1):\n- 15:00 XYZ above 25"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("Portfolio: value 259.20, change since the previous close 5.20 (2.05%)"),
+        "{prompt}"
+    );
+
+    // The model's words when it answers in time …
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(
+            json!({"messages": [{"role": "system"}, {"role": "user", "content": prompt}]}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            "A quiet day: XYZ crossed 25 and the portfolio rose 2%.",
+        )))
+        .mount(&server)
+        .await;
+    let model: Arc<dyn Summarizer> = Arc::new(client(&server, Duration::from_secs(5)));
+    let with_model = AlertSummaries::new(store.clone(), market.clone(), Some(model), 10);
+    assert_eq!(
+        with_model.summarize_digest(user.id, &facts).await,
+        "A quiet day: XYZ crossed 25 and the portfolio rose 2%."
+    );
+    // … the template's when it does not.
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(3))
+                .set_body_json(completion("late")),
+        )
+        .mount(&slow)
+        .await;
+    let model: Arc<dyn Summarizer> = Arc::new(client(&slow, Duration::from_secs(5)));
+    let impatient = AlertSummaries::new(store.clone(), market.clone(), Some(model), 10)
+        .with_digest_wait(Duration::from_millis(200));
+    assert_eq!(
+        impatient.summarize_digest(user.id, &facts).await,
+        facts.template()
+    );
+
+    // In the digest itself, unless the user turned summaries off.
+    let prefs = NotificationPrefs {
+        digest_at: Some(chrono::NaiveTime::from_hms_opt(16, 30, 0).unwrap()),
+        ..NotificationPrefs::default()
+    };
+    store
+        .set_notification_prefs(user.id, prefs.to_document())
+        .await
+        .unwrap();
+    let channel = store
+        .create_channel(signal_sentinel::domain::NewChannel {
+            owner: user.id,
+            kind: signal_sentinel::domain::ChannelKind::Console,
+            name: "console".into(),
+            config: json!({}),
+            secret: None,
+        })
+        .await;
+    assert!(channel.is_ok(), "{channel:?}");
+    send_due_digests(store.as_ref(), clock.as_ref(), Some(&template))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_deliveries("t", clock.now(), chrono::Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    let digest = claimed
+        .iter()
+        .find(|d| d.event == DeliveryEvent::Digest)
+        .unwrap();
+    let body = digest.body.as_deref().unwrap();
+    assert!(
+        body.contains("Your portfolio is worth 259.20, up 5.20"),
+        "{body}"
+    );
+}

@@ -446,7 +446,7 @@ async fn daily_digests_once_a_day(db: &TestDb) {
         .await
         .unwrap();
     assert!(
-        send_due_digests(&db.store, clock.as_ref())
+        send_due_digests(&db.store, clock.as_ref(), None)
             .await
             .unwrap()
             .users
@@ -454,10 +454,12 @@ async fn daily_digests_once_a_day(db: &TestDb) {
         "not 16:30 yet"
     );
     clock.set(Utc.with_ymd_and_hms(2026, 11, 28, 21, 45, 0).unwrap()); // 16:45 New York
-    let report = send_due_digests(&db.store, clock.as_ref()).await.unwrap();
+    let report = send_due_digests(&db.store, clock.as_ref(), None)
+        .await
+        .unwrap();
     assert_eq!((report.users, report.deliveries), (vec![user.id], 1));
     assert!(
-        send_due_digests(&db.store, clock.as_ref())
+        send_due_digests(&db.store, clock.as_ref(), None)
             .await
             .unwrap()
             .users
@@ -480,7 +482,59 @@ async fn daily_digests_once_a_day(db: &TestDb) {
     );
 }
 
+async fn summaries_end_the_telegram_message_unless_turned_off(db: &TestDb) {
+    use signal_sentinel::store::AlertStore;
+    let clock = clock();
+    let tg = MockServer::start().await;
+    Mock::given(path(format!("/bot{TOKEN}/sendMessage")))
+        .respond_with(ok())
+        .mount(&tg)
+        .await;
+    let user = seed_user(&db.store, "ann@example.com").await;
+    telegram_channel(&db.store, user.id, 42).await;
+    let rule = seed_rule(&db.store, &user, "AAPL").await;
+    let mut texts = Vec::new();
+    for (episode, summaries) in [(1, true), (2, false)] {
+        let prefs = NotificationPrefs {
+            summaries,
+            ..NotificationPrefs::default()
+        };
+        db.store
+            .set_notification_prefs(user.id, prefs.to_document())
+            .await
+            .unwrap();
+        let stored = db
+            .store
+            .commit_cycle(CycleWrite {
+                at: Some(clock.now()),
+                alerts: vec![new_alert(&rule, episode, "101.5", clock.now())],
+                ..CycleWrite::default()
+            })
+            .await
+            .unwrap();
+        db.store
+            .set_alert_summary(stored[0].id, "AAPL rose 2% today.".into())
+            .await
+            .unwrap();
+        dispatcher(db, &clock, Some(&tg), "a")
+            .run_once()
+            .await
+            .unwrap();
+        let requests = tg.received_requests().await.unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+        texts.push(body["text"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        texts[0].ends_with("\n\nAAPL rose 2% today."),
+        "{}",
+        texts[0]
+    );
+    assert!(!texts[1].contains("AAPL rose 2% today."), "{}", texts[1]);
+}
+
 backend_tests!(
+    summaries_end_the_telegram_message_unless_turned_off,
     alerts_reach_telegram_and_webhook_once,
     failures_retry_with_backoff_then_succeed_or_give_up,
     a_crash_between_send_and_mark_resends_never_loses,
