@@ -146,6 +146,7 @@ fn dotenv_is_read_and_the_environment_wins() {
     assert_eq!(s.log_level, "debug");
     assert_eq!(s.plaid.env, PlaidEnv::Production);
     assert_eq!(s.plaid.base_url.as_str(), "https://production.plaid.com/");
+    assert_eq!(s.plaid.sync_interval, chrono::Duration::hours(6));
     assert!(s.openai.api_key.is_none(), "an empty value counts as unset");
     // A missing .env is fine.
     let s = Settings::from_sources(&dir.path().join("absent.env"), vars(dir.path(), &[])).unwrap();
@@ -192,6 +193,11 @@ fn each_bad_value_fails_with_one_line_naming_the_variable() {
             "PLAID_ENV",
             "staging",
             "PLAID_ENV: expected one of sandbox, development, production",
+        ),
+        (
+            "PLAID_SYNC_HOURS",
+            "0",
+            "PLAID_SYNC_HOURS: expected a whole number of hours from 1 to 168",
         ),
         (
             "OPENAI_BASE_URL",
