@@ -397,8 +397,43 @@ async fn secrets_never_reach_logs_or_responses() {
     // again whether it is wanted.
     tracing::callsite::rebuild_interest_cache();
 
-    let server = TestServer::start().await;
+    // A Plaid that links, then answers an item error: both paths log.
+    let plaid = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/item/public_token/exchange"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "access-sandbox-never-logged-0001", "item_id": "item-1", "request_id": "r"
+        })))
+        .mount(&plaid)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::path("/investments/holdings/get"))
+        .respond_with(wiremock::ResponseTemplate::new(400).set_body_json(json!({
+            "error_type": "ITEM_ERROR", "error_code": "ITEM_LOGIN_REQUIRED",
+            "error_message": "the login details of this item have changed", "display_message": null,
+            "request_id": "r"
+        })))
+        .mount(&plaid)
+        .await;
+    let server = TestServer::start_with(crate::harness::Options {
+        vars: vec![
+            ("PLAID_CLIENT_ID", "plaid-client-id-never-logged".into()),
+            ("PLAID_SECRET", "plaid-secret-never-logged".into()),
+            ("PLAID_BASE_URL", plaid.uri()),
+        ],
+        ..crate::harness::Options::default()
+    })
+    .await
+    .unwrap();
     let token = server.user("ann@example.com").await;
+    let linked = server
+        .post(
+            "/api/portfolio/connections",
+            &token,
+            json!({"public_token": "public-sandbox-never-logged"}),
+        )
+        .await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text);
+    assert_eq!(linked.body["connection"]["status"], "needs_attention");
+    assert!(!linked.text.contains("access-sandbox-never-logged-0001"));
     let created = server
         .post("/api/auth/api-keys", &token, json!({"name": "ci"}))
         .await;
@@ -429,6 +464,7 @@ async fn secrets_never_reach_logs_or_responses() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     // The capture sees the server's own task (its start-up line at least).
     assert!(logs.contains("server started"), "the capture works: {logs}");
+    assert!(logs.contains("brokerage sync failed"), "the Plaid error was logged: {logs}");
     for secret in [
         PASSWORD,
         token.as_str(),
@@ -436,6 +472,10 @@ async fn secrets_never_reach_logs_or_responses() {
         "my-wrong-password",
         "webhook-secret-value-1234",
         SECRET_KEY,
+        "access-sandbox-never-logged-0001",
+        "plaid-secret-never-logged",
+        "plaid-client-id-never-logged",
+        "public-sandbox-never-logged",
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
