@@ -553,12 +553,16 @@ impl AlertSummaries {
             None => alert.symbol.to_string(),
         };
         let day = crate::engine::indicators::exchange_date(alert.fired_at);
-        let closes: Vec<Decimal> = self
-            .market
-            .recent_daily_bars(&alert.symbol, RECENT_SESSIONS, day)
-            .await
-            .map(|bars| bars.iter().map(|b| b.close).collect())
-            .unwrap_or_default();
+        // The portfolio pseudo-symbol has no bars anywhere: no provider is asked.
+        let closes: Vec<Decimal> = if alert.symbol.as_str() == crate::engine::PORTFOLIO {
+            Vec::new()
+        } else {
+            self.market
+                .recent_daily_bars(&alert.symbol, RECENT_SESSIONS, day)
+                .await
+                .map(|bars| bars.iter().map(|b| b.close).collect())
+                .unwrap_or_default()
+        };
         let position = self
             .store
             .list_holdings(alert.owner)

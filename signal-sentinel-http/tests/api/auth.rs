@@ -464,7 +464,10 @@ async fn secrets_never_reach_logs_or_responses() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     // The capture sees the server's own task (its start-up line at least).
     assert!(logs.contains("server started"), "the capture works: {logs}");
-    assert!(logs.contains("brokerage sync failed"), "the Plaid error was logged: {logs}");
+    assert!(
+        logs.contains("brokerage sync failed"),
+        "the Plaid error was logged: {logs}"
+    );
     for secret in [
         PASSWORD,
         token.as_str(),
