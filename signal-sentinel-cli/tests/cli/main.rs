@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod deploy;
+
 struct Run {
     code: i32,
     stdout: String,
