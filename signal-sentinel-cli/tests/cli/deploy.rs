@@ -66,7 +66,7 @@ fn compose_services_name_real_commands_ports_and_volumes() {
         let check = strings(&service["healthcheck"]["test"]);
         assert_eq!(check[0], "CMD", "{name}");
         if check[1] == "invest" {
-            assert_invest_accepts(&check[2..].to_vec());
+            assert_invest_accepts(&check[2..]);
         } else {
             assert_eq!(check[1], "curl", "{name}");
             assert!(check.last().unwrap().ends_with("/api/health/ready"));
