@@ -25,7 +25,7 @@ pub struct ErrorDetail {
     /// A sentence for people.
     pub message: String,
     /// The fields at fault, for input errors.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub fields: Option<Vec<FieldError>>,
 }
 

@@ -22,6 +22,7 @@ pub struct AlertOut {
     /// Alert id.
     pub id: i64,
     /// The rule that fired it (absent once the rule is deleted).
+    #[oai(nullable)]
     pub rule_id: Option<i64>,
     /// The symbol.
     pub symbol: String,
@@ -34,12 +35,14 @@ pub struct AlertOut {
     /// The message sent.
     pub message: String,
     /// An AI summary, when one was made.
+    #[oai(nullable)]
     pub summary: Option<String>,
     /// `new` or `acknowledged`.
     pub state: String,
     /// When it fired.
     pub fired_at: Time,
     /// When it was acknowledged.
+    #[oai(nullable)]
     pub acknowledged_at: Option<Time>,
 }
 
@@ -73,10 +76,12 @@ pub struct DeliveryOut {
     /// Attempts so far.
     pub attempts: i32,
     /// When it was sent.
+    #[oai(nullable)]
     pub sent_at: Option<Time>,
     /// When the next attempt is due.
     pub next_attempt_at: Time,
     /// The last failure.
+    #[oai(nullable)]
     pub last_error: Option<String>,
 }
 
@@ -110,6 +115,7 @@ pub struct AlertPage {
     /// Alerts, newest first.
     pub items: Vec<AlertOut>,
     /// Pass as `before` for the next (older) page; absent on the last one.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

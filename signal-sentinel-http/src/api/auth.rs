@@ -20,6 +20,7 @@ pub struct UserOut {
     /// E-mail address (the login).
     pub email: String,
     /// Name to show.
+    #[oai(nullable)]
     pub display_name: Option<String>,
     /// When the account was opened.
     pub created_at: chrono::DateTime<chrono::Utc>,
@@ -46,6 +47,7 @@ pub struct RegisterIn {
     #[oai(validator(max_length = 1024))]
     pub password: String,
     /// Name to show.
+    #[oai(nullable)]
     pub display_name: Option<String>,
 }
 
@@ -113,8 +115,10 @@ pub struct ApiKeyOut {
     /// When it was created.
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// When it was last used (to the minute).
+    #[oai(nullable)]
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When it was revoked.
+    #[oai(nullable)]
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

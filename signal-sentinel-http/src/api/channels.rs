@@ -29,8 +29,10 @@ pub struct ChannelOut {
     /// Created.
     pub created_at: Time,
     /// Last successful delivery.
+    #[oai(nullable)]
     pub last_ok_at: Option<Time>,
     /// Last failure.
+    #[oai(nullable)]
     pub last_error: Option<String>,
 }
 
@@ -62,19 +64,22 @@ pub enum NewChannelKind {
 /// A new channel.
 #[derive(Object)]
 pub struct ChannelIn {
-    /// What kind.
+    // A plain comment, not a doc comment: documented, poem-openapi would wrap the enum's `$ref`
+    // in an `allOf` with the description, which client generators refuse for a string enum.
+    // The enum's own schema says what it is.
+    #[allow(missing_docs)]
     pub kind: NewChannelKind,
     /// A name (1 to 64 characters); a default is made from the target.
-    #[oai(validator(max_length = 64))]
+    #[oai(nullable, validator(max_length = 64))]
     pub name: Option<String>,
     /// Telegram: the chat id (`123456789`) or channel (`@my_channel`).
-    #[oai(validator(max_length = 64))]
+    #[oai(nullable, validator(max_length = 64))]
     pub chat_id: Option<String>,
     /// Webhook: the URL.
-    #[oai(validator(max_length = 2048))]
+    #[oai(nullable, validator(max_length = 2048))]
     pub url: Option<String>,
     /// Webhook: the signing secret (at least 16 bytes); generated when absent.
-    #[oai(validator(max_length = 256))]
+    #[oai(nullable, validator(max_length = 256))]
     pub secret: Option<String>,
 }
 
@@ -93,7 +98,7 @@ pub struct CreatedChannel {
     /// The channel.
     pub channel: ChannelOut,
     /// Webhook: the signing secret, shown this once.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub secret: Option<String>,
 }
 
@@ -137,6 +142,7 @@ pub struct ChannelTestOut {
     /// Whether it arrived.
     pub ok: bool,
     /// Why not.
+    #[oai(nullable)]
     pub error: Option<String>,
 }
 
@@ -146,14 +152,17 @@ pub struct PrefsBody {
     /// `{"fired", "resolved", "digest", "system"}`, each `on`, `silent` or `off`.
     pub events: serde_json::Value,
     /// `{"start": "22:00", "end": "07:00", "behavior": "hold"|"drop"|"silent"}`, or absent.
+    #[oai(nullable)]
     pub quiet_hours: Option<serde_json::Value>,
     /// Time of the daily digest, `18:00`, or absent for none.
+    #[oai(nullable)]
     pub digest_at: Option<String>,
     /// IANA time zone for quiet hours and the digest, e.g. `America/New_York`.
     #[oai(validator(max_length = 64))]
     pub time_zone: String,
     /// Whether alert messages and the digest end with the summary (the AI model's, or the
     /// template's); default true.
+    #[oai(nullable)]
     pub summaries: Option<bool>,
 }
 

@@ -21,14 +21,19 @@ pub struct QuoteOut {
     /// Last price.
     pub price: Decimal,
     /// Previous session's close.
+    #[oai(nullable)]
     pub previous_close: Option<Decimal>,
     /// Today's open.
+    #[oai(nullable)]
     pub day_open: Option<Decimal>,
     /// Today's high.
+    #[oai(nullable)]
     pub day_high: Option<Decimal>,
     /// Today's low.
+    #[oai(nullable)]
     pub day_low: Option<Decimal>,
     /// Today's volume.
+    #[oai(nullable)]
     pub volume: Option<u64>,
     /// When the price was current.
     pub at: Time,
@@ -66,6 +71,7 @@ pub struct BarOut {
     /// Close.
     pub close: Decimal,
     /// Volume.
+    #[oai(nullable)]
     pub volume: Option<u64>,
 }
 

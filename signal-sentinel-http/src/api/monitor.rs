@@ -22,8 +22,10 @@ pub struct ProviderOut {
     /// Calls failed.
     pub failures: u64,
     /// Its last error.
+    #[oai(nullable)]
     pub last_error: Option<String>,
     /// Its last success.
+    #[oai(nullable)]
     pub last_ok_at: Option<Time>,
 }
 
@@ -34,16 +36,22 @@ pub struct MonitorStatus {
     /// ask the worker's logs or metrics).
     pub running: bool,
     /// Seconds between cycles.
+    #[oai(nullable)]
     pub interval_seconds: Option<u64>,
     /// When the last cycle started.
+    #[oai(nullable)]
     pub last_cycle_at: Option<Time>,
     /// Its duration in milliseconds.
+    #[oai(nullable)]
     pub last_cycle_ms: Option<u64>,
     /// Alerts it stored.
+    #[oai(nullable)]
     pub last_cycle_alerts: Option<u64>,
     /// Its error, if it failed.
+    #[oai(nullable)]
     pub last_error: Option<String>,
     /// When the next cycle is due.
+    #[oai(nullable)]
     pub next_cycle_at: Option<Time>,
     /// Cycles since start.
     pub cycles: u64,

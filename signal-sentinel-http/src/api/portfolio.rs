@@ -24,18 +24,24 @@ pub struct PositionOut {
     /// Shares or units.
     pub quantity: Decimal,
     /// Cost per share, when known.
+    #[oai(nullable)]
     pub cost_basis: Option<Decimal>,
     /// `csv`, `plaid` or `manual`.
     pub source: String,
     /// Last price, when a quote came.
+    #[oai(nullable)]
     pub price: Option<Decimal>,
     /// quantity × price.
+    #[oai(nullable)]
     pub market_value: Option<Decimal>,
     /// Today's change in value.
+    #[oai(nullable)]
     pub day_change: Option<Decimal>,
     /// Gain against the cost basis.
+    #[oai(nullable)]
     pub gain: Option<Decimal>,
     /// The gain in percent.
+    #[oai(nullable)]
     pub gain_percent: Option<Decimal>,
 }
 
@@ -49,6 +55,7 @@ pub struct PortfolioOut {
     /// Today's change in value.
     pub day_change: Decimal,
     /// Today's change in percent.
+    #[oai(nullable)]
     pub day_change_percent: Option<Decimal>,
     /// Total gain against cost basis.
     pub gain: Decimal,
@@ -102,16 +109,21 @@ pub struct ConnectionOut {
     /// The link provider (`plaid`).
     pub provider: String,
     /// The institution, when known.
+    #[oai(nullable)]
     pub institution: Option<String>,
     /// `active`, `needs_attention` (the user must act, see `action`) or `retrying`.
     pub status: String,
     /// The provider's code of the last failure (`ITEM_LOGIN_REQUIRED`).
+    #[oai(nullable)]
     pub error_code: Option<String>,
     /// The last failure's message.
+    #[oai(nullable)]
     pub error_message: Option<String>,
     /// What to do about the failure.
+    #[oai(nullable)]
     pub action: Option<String>,
     /// When holdings were last synchronised.
+    #[oai(nullable)]
     pub last_synced_at: Option<Time>,
     /// Positions stored from this connection.
     pub positions: u32,
@@ -184,6 +196,7 @@ impl From<SyncReport> for SyncOut {
 pub struct LinkTokenIn {
     /// A connection to repair (update mode, after `ITEM_LOGIN_REQUIRED`); omit to link a new
     /// brokerage.
+    #[oai(nullable)]
     pub connection_id: Option<i64>,
 }
 
@@ -193,6 +206,7 @@ pub struct LinkTokenOut {
     /// `link-…`: pass it to `Plaid.create({token})`.
     pub link_token: String,
     /// When it expires.
+    #[oai(nullable)]
     pub expiration: Option<String>,
 }
 
@@ -203,6 +217,7 @@ pub struct LinkIn {
     pub public_token: String,
     /// The institution's name from Link's metadata, to show in lists (at most 100
     /// characters).
+    #[oai(nullable)]
     pub institution: Option<String>,
 }
 
@@ -210,10 +225,13 @@ pub struct LinkIn {
 #[derive(Debug, Default, Object)]
 pub struct WatchIn {
     /// Create `SYMBOL position X% below cost` (positions with a cost basis).
+    #[oai(nullable)]
     pub below_cost_percent: Option<Decimal>,
     /// Create `SYMBOL position day move >= X%`.
+    #[oai(nullable)]
     pub day_move_percent: Option<Decimal>,
     /// Create `SYMBOL position weight > X%`.
+    #[oai(nullable)]
     pub weight_percent: Option<Decimal>,
 }
 

@@ -23,6 +23,7 @@ pub struct RuleStateOut {
     /// How many times it has fired.
     pub episode: i64,
     /// The last price it saw.
+    #[oai(nullable)]
     pub last_price: Option<rust_decimal::Decimal>,
     /// When the state last changed.
     pub updated_at: Time,
@@ -38,6 +39,7 @@ pub struct RuleOut {
     /// The rule in the text form, e.g. `AAPL crosses above 200`.
     pub text: String,
     /// Its name.
+    #[oai(nullable)]
     pub name: Option<String>,
     /// The condition as stored (versioned JSON, see `docs/rules.md`).
     pub condition: serde_json::Value,
@@ -51,13 +53,16 @@ pub struct RuleOut {
     /// Last changed.
     pub updated_at: Time,
     /// Last fired.
+    #[oai(nullable)]
     pub last_triggered_at: Option<Time>,
     /// Not evaluated after this.
+    #[oai(nullable)]
     pub expires_at: Option<Time>,
     /// Silent until this.
+    #[oai(nullable)]
     pub snoozed_until: Option<Time>,
     /// Its state, once the monitor has evaluated it (in lists and `GET /api/rules/{rule_id}`).
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable, skip_serializing_if_is_none)]
     pub state: Option<RuleStateOut>,
 }
 
@@ -98,21 +103,25 @@ impl From<RuleView> for RuleOut {
 #[derive(Debug, Object)]
 pub struct RuleIn {
     /// The rule in the text form, e.g. `AAPL crosses above 200` or `TSLA day change <= -5%`.
-    #[oai(validator(max_length = 500))]
+    #[oai(nullable, validator(max_length = 500))]
     pub text: Option<String>,
     /// With `condition`: the symbol.
-    #[oai(validator(max_length = 32))]
+    #[oai(nullable, validator(max_length = 32))]
     pub symbol: Option<String>,
     /// The condition as JSON, e.g. `{"type": "price", "op": ">", "level": "200"}`.
+    #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
     /// A name (1 to 100 characters).
-    #[oai(validator(max_length = 100))]
+    #[oai(nullable, validator(max_length = 100))]
     pub name: Option<String>,
     /// Options (see `RuleOut.options`); defaults when absent.
+    #[oai(nullable)]
     pub options: Option<serde_json::Value>,
     /// Default `true`.
+    #[oai(nullable)]
     pub enabled: Option<bool>,
     /// Not evaluated after this.
+    #[oai(nullable)]
     pub expires_at: Option<Time>,
 }
 
@@ -120,19 +129,22 @@ pub struct RuleIn {
 #[derive(Debug, Object)]
 pub struct RulePatch {
     /// New rule text (replaces symbol and condition).
-    #[oai(validator(max_length = 500))]
+    #[oai(nullable, validator(max_length = 500))]
     pub text: Option<String>,
     /// With `condition`: the symbol.
-    #[oai(validator(max_length = 32))]
+    #[oai(nullable, validator(max_length = 32))]
     pub symbol: Option<String>,
     /// New condition as JSON.
+    #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
     /// New name, or `null` to remove it.
     #[oai(validator(max_length = 100))]
     pub name: MaybeUndefined<String>,
     /// New options (replacing the old ones).
+    #[oai(nullable)]
     pub options: Option<serde_json::Value>,
     /// Enable or disable.
+    #[oai(nullable)]
     pub enabled: Option<bool>,
     /// New expiry, or `null` to remove it.
     pub expires_at: MaybeUndefined<Time>,
@@ -142,9 +154,10 @@ pub struct RulePatch {
 #[derive(Debug, Object)]
 pub struct SnoozeIn {
     /// Snooze for this many minutes (1 to 525600) …
-    #[oai(validator(minimum(value = "1"), maximum(value = "525600")))]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "525600")))]
     pub minutes: Option<u32>,
     /// … or until this time.
+    #[oai(nullable)]
     pub until: Option<Time>,
 }
 
@@ -152,14 +165,16 @@ pub struct SnoozeIn {
 #[derive(Debug, Object)]
 pub struct BacktestIn {
     /// The rule in the text form …
-    #[oai(validator(max_length = 500))]
+    #[oai(nullable, validator(max_length = 500))]
     pub text: Option<String>,
     /// … or a symbol …
-    #[oai(validator(max_length = 32))]
+    #[oai(nullable, validator(max_length = 32))]
     pub symbol: Option<String>,
     /// … and a JSON condition.
+    #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
     /// Options; defaults when absent.
+    #[oai(nullable)]
     pub options: Option<serde_json::Value>,
     /// First day (inclusive).
     pub from: chrono::NaiveDate,
@@ -197,6 +212,7 @@ pub struct RulePage {
     /// Rules, oldest first.
     pub items: Vec<RuleOut>,
     /// Pass as `after` for the next page; absent on the last one.
+    #[oai(nullable)]
     pub next_cursor: Option<i64>,
 }
 
