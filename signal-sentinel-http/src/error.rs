@@ -70,6 +70,9 @@ pub enum ApiError {
     /// The request body is larger than the server accepts.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// A body was sent without `Content-Type: application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The request was read but a value cannot be used; `fields` says which.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),

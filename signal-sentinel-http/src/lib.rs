@@ -140,6 +140,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// `/api/openapi.json`, interactive docs at `/api/docs`, Prometheus metrics at `/metrics`.
 pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
     let api = openapi();
+    let allowed = middleware::Routes::from_spec(&api.spec());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let metrics = metrics_handle();
@@ -174,7 +175,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
         } else {
             routes.with(cors).boxed()
         };
-    middleware::Outer::new(config.body_limit).wrap(with_cors)
+    middleware::Outer::new(config.body_limit, allowed).wrap(with_cors)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes; requests in flight get up to 30 s

@@ -15,17 +15,66 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// The outermost layer.
 pub(crate) struct Outer {
     body_limit: usize,
+    routes: std::sync::Arc<Routes>,
+}
+
+/// The API's path templates and their methods, from the spec: a 405 names the methods a path
+/// allows in `Allow` (RFC 9110).
+#[derive(Debug, Default)]
+pub(crate) struct Routes(Vec<(Vec<String>, String)>);
+
+impl Routes {
+    /// The paths and methods of an OpenAPI document.
+    pub(crate) fn from_spec(spec: &str) -> Self {
+        let value: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut routes = Vec::new();
+        if let Some(paths) = value["paths"].as_object() {
+            for (path, operations) in paths {
+                let mut methods: Vec<String> = operations
+                    .as_object()
+                    .map(|o| o.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                if methods.iter().any(|m| m == "GET") {
+                    methods.push("HEAD".into());
+                }
+                routes.push((
+                    path.split('/').map(str::to_owned).collect(),
+                    methods.join(", "),
+                ));
+            }
+        }
+        Self(routes)
+    }
+
+    /// The `Allow` value of the template matching `path`.
+    fn allow(&self, path: &str) -> Option<&str> {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
 }
 
 impl Outer {
-    pub(crate) fn new(body_limit: usize) -> Self {
-        Self { body_limit }
+    pub(crate) fn new(body_limit: usize, routes: Routes) -> Self {
+        Self {
+            body_limit,
+            routes: std::sync::Arc::new(routes),
+        }
     }
 
     pub(crate) fn wrap<E: Endpoint + 'static>(self, inner: E) -> OuterEndpoint<E> {
         OuterEndpoint {
             inner,
             body_limit: self.body_limit,
+            routes: self.routes,
         }
     }
 }
@@ -34,6 +83,7 @@ impl Outer {
 pub(crate) struct OuterEndpoint<E> {
     inner: E,
     body_limit: usize,
+    routes: std::sync::Arc<Routes>,
 }
 
 /// Route label for metrics: numeric path segments become `{id}`, so the label set stays
@@ -78,6 +128,7 @@ impl<E: Endpoint> Endpoint for OuterEndpoint<E> {
         let id = request_id(&req);
         let method = req.method().clone();
         let route = route_label(req.uri().path());
+        let allow = self.routes.allow(req.uri().path());
         let span =
             tracing::info_span!("request", id = %id, method = %method, path = %req.uri().path());
         let limit = self.body_limit;
@@ -134,6 +185,11 @@ impl<E: Endpoint> Endpoint for OuterEndpoint<E> {
         .record(started.elapsed().as_secs_f64());
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert("x-request-id", value);
+        }
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(value) = allow.and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            response.headers_mut().insert(header::ALLOW, value);
         }
         Ok(response)
     }
