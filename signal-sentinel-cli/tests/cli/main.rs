@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod deploy;
+mod operations;
 
 struct Run {
     code: i32,

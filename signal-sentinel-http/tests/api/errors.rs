@@ -45,7 +45,10 @@ async fn what_poem_answers_itself_has_the_one_error_shape() {
     let method = server.call(Method::PUT, "/api/health", None, None).await;
     assert_eq!(method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(&method), "method_not_allowed");
-    assert_eq!(method.headers["allow"], "GET, HEAD", "RFC 9110: 405 names the methods");
+    assert_eq!(
+        method.headers["allow"], "GET, HEAD",
+        "RFC 9110: 405 names the methods"
+    );
     let trace = server
         .call(Method::TRACE, "/api/rules/7/enable", Some(&token), None)
         .await;
