@@ -572,3 +572,11 @@ fn map_holdings(answer: HoldingsBody) -> BrokerHoldings {
         skipped,
     }
 }
+
+/// Fuzzing entry: a holdings answer joined and mapped; must never panic.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_answer(bytes: &[u8]) {
+    if let Ok(answer) = serde_json::from_slice::<HoldingsBody>(bytes) {
+        let _ = map_holdings(answer);
+    }
+}

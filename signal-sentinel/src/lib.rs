@@ -73,6 +73,8 @@
 
 pub mod auth;
 pub mod broker;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod clock;
 pub mod config;
 pub mod demo;

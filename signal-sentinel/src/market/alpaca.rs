@@ -363,3 +363,17 @@ impl MarketData for AlpacaMarket {
         Ok(bars)
     }
 }
+
+/// Fuzzing entry: snapshots and bars answers mapped to quotes and bars; must never panic.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_answer(bytes: &[u8]) {
+    if let Ok(snapshots) = serde_json::from_slice::<HashMap<String, Option<Snapshot>>>(bytes) {
+        let wanted = [("AAPL".to_owned(), Symbol::parse("AAPL").expect("a valid symbol"))];
+        collect(&wanted, &snapshots, &mut Vec::new());
+    }
+    if let Ok(bars) = serde_json::from_slice::<StockBars>(bytes) {
+        for bar in bars.bars.unwrap_or_default() {
+            let _ = bar.bar();
+        }
+    }
+}

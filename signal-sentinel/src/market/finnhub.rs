@@ -246,3 +246,11 @@ impl MarketData for FinnhubMarket {
             .collect())
     }
 }
+
+/// Fuzzing entry: a quote answer mapped to a quote; must never panic.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_answer(bytes: &[u8]) {
+    if let Ok(answer) = serde_json::from_slice::<ApiQuote>(bytes) {
+        let _ = answer.quote(Symbol::parse("AAPL").expect("a valid symbol"));
+    }
+}

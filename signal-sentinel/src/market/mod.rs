@@ -7,14 +7,14 @@
 //!
 //! Real providers (Yahoo Finance, Alpaca, Finnhub) implement the same trait.
 
-mod alpaca;
+pub(crate) mod alpaca;
 mod chain;
-mod finnhub;
+pub(crate) mod finnhub;
 pub(crate) mod http;
 mod replay;
 mod simulated;
 pub mod symbols;
-mod yahoo;
+pub(crate) mod yahoo;
 
 use std::time::Duration;
 

@@ -282,3 +282,16 @@ impl MarketData for YahooMarket {
         }
     }
 }
+
+/// Fuzzing entry: a chart answer mapped to a quote and bars; must never panic.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_answer(bytes: &[u8]) {
+    if let Ok(answer) = serde_json::from_slice::<ChartResponse>(bytes)
+        && let Some(results) = answer.chart.result
+    {
+        for result in results {
+            let _ = result.quote(Symbol::parse("AAPL").expect("a valid symbol"));
+            let _ = result.bars();
+        }
+    }
+}
