@@ -259,7 +259,7 @@ function portfolioPanel(p) {
   const signed = (v) => (Number(v) >= 0 ? `+${v}` : String(v));
   const watch = h('button', { type: 'button', class: 'secondary', onclick: async () => {
     try {
-      const r = await api('POST', '/portfolio/watch', { below_cost_percent: 10, day_move_percent: 5 });
+      const r = await api('POST', '/portfolio/watch', { below_cost_percent: '10', day_move_percent: '5' });
       toast(`Watching your holdings: ${r.created.length} rules created, ${r.existing.length} already there.`);
     } catch (err) { toast(err.message); }
   } }, 'Watch my holdings');

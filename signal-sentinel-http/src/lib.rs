@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod error;
 mod middleware;
 pub mod security;
+pub mod strict;
 
 use std::sync::{Arc, OnceLock};
 

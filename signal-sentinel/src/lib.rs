@@ -73,13 +73,13 @@
 
 pub mod auth;
 pub mod broker;
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod market;
 pub mod monitor;
 pub mod notify;

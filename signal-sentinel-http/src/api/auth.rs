@@ -1,5 +1,6 @@
 //! `/api/auth`: accounts, session tokens and API keys.
 
+use crate::strict::Text;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -42,13 +43,13 @@ impl From<User> for UserOut {
 pub struct RegisterIn {
     /// E-mail address, the login.
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
     /// 8 to 1024 characters.
     #[oai(validator(max_length = 1024))]
-    pub password: String,
+    pub password: Text,
     /// Name to show.
     #[oai(nullable)]
-    pub display_name: Option<String>,
+    pub display_name: Option<Text>,
 }
 
 /// Credentials.
@@ -56,10 +57,10 @@ pub struct RegisterIn {
 pub struct LoginIn {
     /// E-mail address.
     #[oai(validator(max_length = 254))]
-    pub email: String,
+    pub email: Text,
     /// Password.
     #[oai(validator(max_length = 1024))]
-    pub password: String,
+    pub password: Text,
 }
 
 /// A password change.
@@ -67,10 +68,10 @@ pub struct LoginIn {
 pub struct PasswordChangeIn {
     /// The password now.
     #[oai(validator(max_length = 1024))]
-    pub current_password: String,
+    pub current_password: Text,
     /// The new one, 8 to 1024 characters.
     #[oai(validator(max_length = 1024))]
-    pub new_password: String,
+    pub new_password: Text,
 }
 
 macro_rules! redacted_debug {
@@ -140,7 +141,7 @@ impl From<ApiKey> for ApiKeyOut {
 pub struct ApiKeyIn {
     /// What it is for (1 to 64 characters).
     #[oai(validator(max_length = 64))]
-    pub name: String,
+    pub name: Text,
 }
 
 /// A newly created API key: the key is shown this once.
@@ -193,7 +194,11 @@ impl AuthApi {
         let Json(body) = body;
         let user = state
             .services
-            .register(&body.email, Secret::new(body.password), body.display_name)
+            .register(
+                &body.email,
+                Secret::new(body.password),
+                body.display_name.map(String::from),
+            )
             .await?;
         Ok(RegisterResponse::Created(Json(user.into())))
     }

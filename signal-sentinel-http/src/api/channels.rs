@@ -1,5 +1,6 @@
 //! `/api/channels`: where alerts are sent (Telegram chats, webhooks).
 
+use crate::strict::Text;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
@@ -71,16 +72,16 @@ pub struct ChannelIn {
     pub kind: NewChannelKind,
     /// A name (1 to 64 characters); a default is made from the target.
     #[oai(nullable, validator(max_length = 64))]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// Telegram: the chat id (`123456789`) or channel (`@my_channel`).
     #[oai(nullable, validator(max_length = 64))]
-    pub chat_id: Option<String>,
+    pub chat_id: Option<Text>,
     /// Webhook: the URL.
     #[oai(nullable, validator(max_length = 2048))]
-    pub url: Option<String>,
+    pub url: Option<Text>,
     /// Webhook: the signing secret (at least 16 bytes); generated when absent.
     #[oai(nullable, validator(max_length = 256))]
-    pub secret: Option<String>,
+    pub secret: Option<Text>,
 }
 
 impl std::fmt::Debug for ChannelIn {
@@ -156,10 +157,10 @@ pub struct PrefsBody {
     pub quiet_hours: Option<serde_json::Value>,
     /// Time of the daily digest, `18:00`, or absent for none.
     #[oai(nullable)]
-    pub digest_at: Option<String>,
+    pub digest_at: Option<Text>,
     /// IANA time zone for quiet hours and the digest, e.g. `America/New_York`.
     #[oai(validator(max_length = 64))]
-    pub time_zone: String,
+    pub time_zone: Text,
     /// Whether alert messages and the digest end with the summary (the AI model's, or the
     /// template's); default true.
     #[oai(nullable)]
@@ -179,19 +180,20 @@ impl PrefsBody {
             digest_at: value
                 .get("digest_at")
                 .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
-            time_zone: p.time_zone.clone(),
+                .map(|d| Text::from(d.to_owned())),
+            time_zone: Text::from(p.time_zone.clone()),
             summaries: Some(p.summaries),
         })
     }
 
     fn into_prefs(self) -> Result<signal_sentinel::notify::NotificationPrefs, ApiError> {
-        let mut value = serde_json::json!({"events": self.events, "time_zone": self.time_zone});
+        let mut value =
+            serde_json::json!({"events": self.events, "time_zone": String::from(self.time_zone)});
         if let Some(q) = self.quiet_hours {
             value["quiet_hours"] = q;
         }
         if let Some(d) = self.digest_at {
-            value["digest_at"] = serde_json::Value::String(d);
+            value["digest_at"] = serde_json::Value::String(d.into());
         }
         if let Some(s) = self.summaries {
             value["summaries"] = serde_json::Value::Bool(s);
@@ -236,7 +238,7 @@ impl ChannelsApi {
                 CreatedChannel {
                     channel: state
                         .services
-                        .add_telegram(who, &chat, body.name)
+                        .add_telegram(who, &chat, body.name.map(String::from))
                         .await?
                         .into(),
                     secret: None,
@@ -248,7 +250,12 @@ impl ChannelsApi {
                     .ok_or_else(|| ApiError::invalid("url", "a webhook needs url"))?;
                 let (channel, secret) = state
                     .services
-                    .add_webhook(who, &url, body.name, body.secret.map(Secret::new))
+                    .add_webhook(
+                        who,
+                        &url,
+                        body.name.map(String::from),
+                        body.secret.map(|s| Secret::new(String::from(s))),
+                    )
                     .await?;
                 CreatedChannel {
                     channel: channel.into(),

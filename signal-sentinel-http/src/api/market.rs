@@ -117,12 +117,15 @@ impl MarketApi {
         auth: Auth,
         #[oai(validator(max_length = 32))] symbol: Path<String>,
         /// First day (inclusive).
-        from: Query<chrono::NaiveDate>,
+        from: Query<crate::strict::Day>,
         /// Last day (inclusive).
-        to: Query<chrono::NaiveDate>,
+        to: Query<crate::strict::Day>,
     ) -> Result<Json<Vec<BarOut>>, ApiError> {
         auth.principal(&state).await?;
-        let bars = state.services.daily_bars(&symbol.0, from.0, to.0).await?;
+        let bars = state
+            .services
+            .daily_bars(&symbol.0, from.0.0, to.0.0)
+            .await?;
         Ok(Json(bars.into_iter().map(BarOut::from).collect()))
     }
 }

@@ -1,6 +1,7 @@
 //! `/api/portfolio`: holdings valued at current quotes, their CSV import, and brokerage
 //! connections through Plaid (link token, link, sync, status, remove).
 
+use crate::strict::{Dec, Text};
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::{Object, OpenApi, payload::Json};
@@ -96,7 +97,7 @@ impl From<Portfolio> for PortfolioOut {
 pub struct ImportIn {
     /// `symbol,quantity,cost_basis,account` with a header; all lines or none are imported.
     #[oai(validator(max_length = 60000))]
-    pub csv: String,
+    pub csv: Text,
 }
 
 type Time = chrono::DateTime<chrono::Utc>;
@@ -214,11 +215,11 @@ pub struct LinkTokenOut {
 #[derive(Debug, Object)]
 pub struct LinkIn {
     /// `public-…` from Link's `onSuccess` (at most 200 characters).
-    pub public_token: String,
+    pub public_token: Text,
     /// The institution's name from Link's metadata, to show in lists (at most 100
     /// characters).
     #[oai(nullable)]
-    pub institution: Option<String>,
+    pub institution: Option<Text>,
 }
 
 /// "Watch my holdings": which rules to create for every position.
@@ -226,13 +227,13 @@ pub struct LinkIn {
 pub struct WatchIn {
     /// Create `SYMBOL position X% below cost` (positions with a cost basis).
     #[oai(nullable)]
-    pub below_cost_percent: Option<Decimal>,
+    pub below_cost_percent: Option<Dec>,
     /// Create `SYMBOL position day move >= X%`.
     #[oai(nullable)]
-    pub day_move_percent: Option<Decimal>,
+    pub day_move_percent: Option<Dec>,
     /// Create `SYMBOL position weight > X%`.
     #[oai(nullable)]
-    pub weight_percent: Option<Decimal>,
+    pub weight_percent: Option<Dec>,
 }
 
 /// The rules "watch my holdings" created, and those that existed already.
@@ -384,9 +385,9 @@ impl PortfolioApi {
             .watch_holdings(
                 who,
                 signal_sentinel::service::WatchHoldings {
-                    below_cost_percent: body.0.below_cost_percent,
-                    day_move_percent: body.0.day_move_percent,
-                    weight_percent: body.0.weight_percent,
+                    below_cost_percent: body.0.below_cost_percent.map(|d| d.0),
+                    day_move_percent: body.0.day_move_percent.map(|d| d.0),
+                    weight_percent: body.0.weight_percent.map(|d| d.0),
                 },
             )
             .await?;

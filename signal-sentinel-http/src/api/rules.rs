@@ -1,5 +1,6 @@
 //! `/api/rules`: alert rules.
 
+use crate::strict::{Day, Text};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::types::MaybeUndefined;
@@ -104,16 +105,16 @@ impl From<RuleView> for RuleOut {
 pub struct RuleIn {
     /// The rule in the text form, e.g. `AAPL crosses above 200` or `TSLA day change <= -5%`.
     #[oai(nullable, validator(max_length = 500))]
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// With `condition`: the symbol.
     #[oai(nullable, validator(max_length = 32))]
-    pub symbol: Option<String>,
+    pub symbol: Option<Text>,
     /// The condition as JSON, e.g. `{"type": "price", "op": ">", "level": "200"}`.
     #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
     /// A name (1 to 100 characters).
     #[oai(nullable, validator(max_length = 100))]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// Options (see `RuleOut.options`); defaults when absent.
     #[oai(nullable)]
     pub options: Option<serde_json::Value>,
@@ -130,10 +131,10 @@ pub struct RuleIn {
 pub struct RulePatch {
     /// New rule text (replaces symbol and condition).
     #[oai(nullable, validator(max_length = 500))]
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// With `condition`: the symbol.
     #[oai(nullable, validator(max_length = 32))]
-    pub symbol: Option<String>,
+    pub symbol: Option<Text>,
     /// New condition as JSON.
     #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
@@ -166,10 +167,10 @@ pub struct SnoozeIn {
 pub struct BacktestIn {
     /// The rule in the text form …
     #[oai(nullable, validator(max_length = 500))]
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// … or a symbol …
     #[oai(nullable, validator(max_length = 32))]
-    pub symbol: Option<String>,
+    pub symbol: Option<Text>,
     /// … and a JSON condition.
     #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
@@ -177,9 +178,9 @@ pub struct BacktestIn {
     #[oai(nullable)]
     pub options: Option<serde_json::Value>,
     /// First day (inclusive).
-    pub from: chrono::NaiveDate,
+    pub from: Day,
     /// Last day (inclusive).
-    pub to: chrono::NaiveDate,
+    pub to: Day,
 }
 
 /// One alert a backtest would have sent.
@@ -237,13 +238,13 @@ fn options(value: Option<serde_json::Value>) -> Result<Option<RuleOptions>, ApiE
 }
 
 fn spec(
-    text: Option<String>,
-    symbol: Option<String>,
+    text: Option<Text>,
+    symbol: Option<Text>,
     condition: Option<serde_json::Value>,
 ) -> RuleSpec {
     RuleSpec {
-        text,
-        symbol,
+        text: text.map(String::from),
+        symbol: symbol.map(String::from),
         condition,
     }
 }
@@ -279,7 +280,7 @@ impl RulesApi {
             .create_rule(
                 who,
                 spec(body.text, body.symbol, body.condition),
-                body.name,
+                body.name.map(String::from),
                 options(body.options)?.unwrap_or_default(),
                 body.enabled.unwrap_or(true),
                 body.expires_at,
@@ -353,8 +354,8 @@ impl RulesApi {
             .backtest(
                 spec(body.text, body.symbol, body.condition),
                 options(body.options)?.unwrap_or_default(),
-                body.from,
-                body.to,
+                body.from.0,
+                body.to.0,
             )
             .await?;
         Ok(Json(BacktestOut {

@@ -257,7 +257,7 @@ async fn watch_my_holdings_creates_rules_once_and_holdings_rules_are_not_backtes
         .post(
             "/api/portfolio/watch",
             &ann,
-            json!({"below_cost_percent": 100}),
+            json!({"below_cost_percent": "100"}),
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
@@ -275,7 +275,7 @@ async fn watch_my_holdings_creates_rules_once_and_holdings_rules_are_not_backtes
         .post(
             "/api/portfolio/watch",
             &ann,
-            json!({"below_cost_percent": 10, "day_move_percent": "5"}),
+            json!({"below_cost_percent": "10", "day_move_percent": "5"}),
         )
         .await;
     assert_eq!(watched.status, StatusCode::OK, "{}", watched.text);
@@ -292,7 +292,7 @@ async fn watch_my_holdings_creates_rules_once_and_holdings_rules_are_not_backtes
         .post(
             "/api/portfolio/watch",
             &ann,
-            json!({"below_cost_percent": 10, "day_move_percent": 5, "weight_percent": 40}),
+            json!({"below_cost_percent": "10", "day_move_percent": "5", "weight_percent": "40"}),
         )
         .await;
     assert_eq!(

@@ -368,7 +368,10 @@ impl MarketData for AlpacaMarket {
 #[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_answer(bytes: &[u8]) {
     if let Ok(snapshots) = serde_json::from_slice::<HashMap<String, Option<Snapshot>>>(bytes) {
-        let wanted = [("AAPL".to_owned(), Symbol::parse("AAPL").expect("a valid symbol"))];
+        let wanted = [(
+            "AAPL".to_owned(),
+            Symbol::parse("AAPL").expect("a valid symbol"),
+        )];
         collect(&wanted, &snapshots, &mut Vec::new());
     }
     if let Ok(bars) = serde_json::from_slice::<StockBars>(bytes) {
