@@ -287,13 +287,16 @@ impl Services {
         market: Arc<dyn MarketData>,
         notifiers: Vec<Arc<dyn Notifier>>,
     ) -> ServiceResult<Self> {
+        // Session tokens and sealed brokerage tokens both accept the previous key while a
+        // rotation lasts.
+        let previous = settings
+            .api
+            .secret_key_previous
+            .as_ref()
+            .map(|k| k.expose().as_bytes());
         let tokens = TokenKeys::new(
             settings.secret_key.expose(),
-            settings
-                .api
-                .secret_key_previous
-                .as_ref()
-                .map(|k| k.expose().as_bytes()),
+            previous,
             settings.api.token_lifetime,
         )
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -306,14 +309,7 @@ impl Services {
             ) as Arc<dyn crate::broker::BrokerLink>),
             None => None,
         };
-        let vault = crate::auth::vault::Vault::new(
-            settings.secret_key.expose(),
-            settings
-                .api
-                .secret_key_previous
-                .as_ref()
-                .map(|k| k.expose().as_bytes()),
-        );
+        let vault = crate::auth::vault::Vault::new(settings.secret_key.expose(), previous);
         Ok(Self::new(store, clock, tokens, market, notifiers, limits).with_brokerage(link, vault))
     }
 

@@ -338,19 +338,10 @@ impl Condition {
             }
             Self::NewExtreme { .. } => Ok(()),
             Self::PositionDayMove { percent } => positive("percent", *percent),
-            Self::PositionWeight { percent } => {
-                positive("percent", *percent)?;
-                if *percent >= Decimal::ONE_HUNDRED {
-                    return Err(out_of_range(
-                        "percent",
-                        format!("must be below 100, got {percent}"),
-                    ));
-                }
-                Ok(())
-            }
             Self::NearExtreme { percent, .. }
             | Self::TrailingStop { percent }
             | Self::PositionBelowCost { percent }
+            | Self::PositionWeight { percent }
             | Self::Gap { percent, .. } => {
                 positive("percent", *percent)?;
                 if *percent >= Decimal::ONE_HUNDRED {

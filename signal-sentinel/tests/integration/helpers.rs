@@ -231,3 +231,17 @@ pub(crate) fn new_alert(rule: &Rule, episode: i64, price: &str, fired_at: Timest
         fired_at,
     }
 }
+
+/// The daily fixture as a replay file for symbol XYZ (dates alone: each session's close).
+pub(crate) fn daily_csv() -> String {
+    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
+    for line in include_str!("../../fixtures/daily_ohlc_2009.csv")
+        .lines()
+        .skip(1)
+    {
+        let mut f = line.splitn(2, ',');
+        let (date, rest) = (f.next().unwrap(), f.next().unwrap());
+        csv.push_str(&format!("{date},XYZ,{rest},\n"));
+    }
+    csv
+}

@@ -15,21 +15,7 @@ use signal_sentinel::store::{
     AlertStore, ChannelStore, MonitorStore, RuleStateStore, RuleStore, SeaStore, Store,
 };
 
-use crate::helpers::{Backend, TestDb, seed_user};
-
-/// The daily fixture as a replay file for symbol XYZ (dates alone: each session's close).
-fn daily_csv() -> String {
-    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
-    for line in include_str!("../../fixtures/daily_ohlc_2009.csv")
-        .lines()
-        .skip(1)
-    {
-        let mut f = line.splitn(2, ',');
-        let (date, rest) = (f.next().unwrap(), f.next().unwrap());
-        csv.push_str(&format!("{date},XYZ,{rest},\n"));
-    }
-    csv
-}
+use crate::helpers::{Backend, TestDb, daily_csv, seed_user};
 
 async fn add_rule(store: &SeaStore, user: &User, text: &str, options: RuleOptions) -> Rule {
     let parsed = parse_rule(text).unwrap();

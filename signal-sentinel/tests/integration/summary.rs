@@ -303,14 +303,7 @@ async fn a_stored_alert_gets_its_summary_from_its_facts() {
         .await
         .unwrap()
         .remove(0);
-    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
-    for line in include_str!("../../fixtures/daily_ohlc_2009.csv")
-        .lines()
-        .skip(1)
-    {
-        let (date, rest) = line.split_once(',').unwrap();
-        csv.push_str(&format!("{date},XYZ,{rest},\n"));
-    }
+    let csv = crate::helpers::daily_csv();
     let clock = Arc::new(ManualClock::new(at("2009-07-31T21:00:00Z")));
     let market = Arc::new(ReplayMarket::from_csv("xyz.csv", &csv, clock).unwrap());
     let summaries = AlertSummaries::new(store.clone(), market, None, 10);
@@ -366,14 +359,7 @@ async fn the_digest_summarises_the_day_and_the_portfolio_without_waiting_long() 
         })
         .await
         .unwrap();
-    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
-    for line in include_str!("../../fixtures/daily_ohlc_2009.csv")
-        .lines()
-        .skip(1)
-    {
-        let (date, rest) = line.split_once(',').unwrap();
-        csv.push_str(&format!("{date},XYZ,{rest},\n"));
-    }
+    let csv = crate::helpers::daily_csv();
     // 16:45 New York on the last day of the replay: XYZ closed at 25.92, 25.40 the day before.
     let clock = Arc::new(ManualClock::new(at("2009-07-31T20:45:00Z")));
     let market = Arc::new(ReplayMarket::from_csv("xyz.csv", &csv, clock.clone()).unwrap());
