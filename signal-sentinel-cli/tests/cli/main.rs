@@ -1608,3 +1608,94 @@ mod brokerage {
         assert!(sync.stderr.contains("PLAID_CLIENT_ID"), "{}", sync.stderr);
     }
 }
+
+/// Several processes migrating one database at once (a compose file's web and worker, or
+/// replicas starting together): every one succeeds and each migration is applied exactly once.
+fn migrate_together(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_invest"))
+                .current_dir(dir.path())
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("DATABASE_URL", url)
+                .env("SECRET_KEY", "0123456789abcdef0123456789abcdef")
+                .args(["db", "migrate", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied: Vec<String> = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        applied.extend(
+            json["applied"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap().to_owned()),
+        );
+    }
+    applied.sort();
+    assert_eq!(
+        applied,
+        [
+            "m20261128_000001_initial",
+            "m20261128_000002_monitor",
+            "m20261129_000003_broker_connections"
+        ],
+        "each migration applied by exactly one process"
+    );
+    let check = invest(
+        dir.path(),
+        &[
+            ("DATABASE_URL", url),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ],
+        &["db", "check", "--json"],
+    );
+    assert_eq!(check.code, 0, "{}", check.stderr);
+}
+
+#[test]
+fn processes_started_together_migrate_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    migrate_together(&format!("sqlite://{}/together.db", dir.path().display()));
+}
+
+#[test]
+fn processes_started_together_migrate_once_on_postgres() {
+    let Ok(admin) = std::env::var("SIGNAL_SENTINEL_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: SIGNAL_SENTINEL_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("ss_together_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([admin.as_str(), "-q", "-c", sql])
+            .output()
+    };
+    match psql(&format!("CREATE DATABASE {name}")) {
+        Ok(out) if out.status.success() => {}
+        other => {
+            eprintln!("skipped: cannot create a database with psql: {other:?}");
+            return;
+        }
+    }
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    let result = std::panic::catch_unwind(|| migrate_together(url.as_str()));
+    let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
