@@ -624,6 +624,21 @@ pub(crate) enum DbCommand {
     /// rewrites the file and makes writers wait; PostgreSQL: VACUUM (ANALYZE), online).
     #[command(after_help = "Example:\n  invest db vacuum")]
     Vacuum,
+    /// Copy every row of one database into another, empty one — to move from SQLite to
+    /// PostgreSQL. Ids are kept; the copy is one transaction on the target (all or nothing).
+    /// Stop the services using the source first.
+    #[command(
+        after_help = "Example:\n  invest db copy --from sqlite://./data/signal_sentinel.db --to postgres://sentinel:pw@db/sentinel"
+    )]
+    Copy {
+        /// The database to copy (default: DATABASE_URL / --database-url); it must be up to date
+        /// (`invest db migrate`).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// The empty database to fill (created and migrated when it does not exist yet).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// A rule id: a positive number (`#12` is accepted too).

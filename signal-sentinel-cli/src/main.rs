@@ -123,6 +123,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             DbCommand::Restore { file, force } => {
                 commands::db::restore(&settings, &file, force, json).await
             }
+            DbCommand::Copy { from, to } => {
+                commands::db::copy(&settings, from.as_deref(), &to, json).await
+            }
         },
     }
 }

@@ -81,7 +81,12 @@ pub(crate) async fn check(settings: &Settings, as_json: bool) -> Result<ExitCode
 
 /// An existing database with its schema up to date, for maintenance.
 async fn existing(settings: &Settings) -> Result<SeaStore, String> {
-    let store = SeaStore::connect_existing(&settings.database_url)
+    existing_at(&settings.database_url).await
+}
+
+/// The database at `url`, which must exist and be up to date.
+async fn existing_at(url: &signal_sentinel::config::DatabaseUrl) -> Result<SeaStore, String> {
+    let store = SeaStore::connect_existing(url)
         .await
         .map_err(|e| e.to_string())?;
     let pending = store
@@ -91,7 +96,7 @@ async fn existing(settings: &Settings) -> Result<SeaStore, String> {
     if !pending.is_empty() {
         return Err(format!(
             "{}: {} pending migration(s); run `invest db migrate` first",
-            settings.database_url,
+            url,
             pending.len()
         ));
     }
@@ -235,6 +240,56 @@ pub(crate) async fn restore(
         );
         if let Some(kept) = &report.replaced_kept_as {
             out!("the replaced database is kept as {}", kept.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `invest db copy`: every row of the source into an empty target.
+pub(crate) async fn copy(
+    settings: &Settings,
+    from: Option<&str>,
+    to: &str,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let parse = |flag: &str, url: &str| {
+        signal_sentinel::config::DatabaseUrl::parse(url).map_err(|e| format!("--{flag}: {e}"))
+    };
+    let source_url = match from {
+        Some(url) => parse("from", url)?,
+        None => settings.database_url.clone(),
+    };
+    let target_url = parse("to", to)?;
+    if source_url == target_url {
+        return Err("--from and --to name the same database".into());
+    }
+    let source = existing_at(&source_url).await?;
+    let target = SeaStore::open(&target_url)
+        .await
+        .map_err(|e| format!("{target_url}: {e}"))?;
+    let report = source.copy_to(&target).await.map_err(|e| match e {
+        signal_sentinel::store::StoreError::Conflict { .. } => {
+            format!("{target_url} holds data already: the target must be empty (a new database)")
+        }
+        other => format!("{target_url}: {other}"),
+    })?;
+    source.close().await.map_err(|e| e.to_string())?;
+    target.close().await.map_err(|e| e.to_string())?;
+    if as_json {
+        let tables: serde_json::Map<String, serde_json::Value> = report
+            .tables
+            .iter()
+            .map(|(t, n)| (t.clone(), json!(n)))
+            .collect();
+        out!(
+            "{}",
+            json!({"from": source_url.to_string(), "to": target_url.to_string(), "tables": tables})
+        );
+    } else {
+        let rows: u64 = report.tables.iter().map(|(_, n)| n).sum();
+        out!("copied {rows} rows from {source_url} to {target_url}");
+        for (table, n) in &report.tables {
+            out!("  {table:<20} {n:>10}");
         }
     }
     Ok(ExitCode::SUCCESS)

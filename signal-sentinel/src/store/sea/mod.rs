@@ -4,6 +4,9 @@ mod alerts;
 mod api_keys;
 mod channels;
 mod connections;
+mod copy;
+
+pub use copy::CopyReport;
 mod entity;
 mod holdings;
 mod monitor;

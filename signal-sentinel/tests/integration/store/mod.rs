@@ -2,6 +2,7 @@ mod alerts;
 mod api_keys;
 mod channels;
 mod connections;
+mod copy;
 mod holdings;
 mod lifecycle;
 mod outbox;
