@@ -1669,30 +1669,7 @@ fn migrate_together(url: &str) {
 
 #[test]
 fn processes_started_together_migrate_once_on_postgres() {
-    let Ok(admin) = std::env::var("SIGNAL_SENTINEL_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: SIGNAL_SENTINEL_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let name = format!("ss_together_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args([admin.as_str(), "-q", "-c", sql])
-            .output()
-    };
-    match psql(&format!("CREATE DATABASE {name}")) {
-        Ok(out) if out.status.success() => {}
-        other => {
-            eprintln!("skipped: cannot create a database with psql: {other:?}");
-            return;
-        }
-    }
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    let result = std::panic::catch_unwind(|| migrate_together(url.as_str()));
-    let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    with_fresh_postgres("ss_together", migrate_together);
 }
 
 /// `invest db copy` from the SQLite file to `target`: the user's rules arrive, ids kept; a
@@ -1751,11 +1728,17 @@ fn db_copy_moves_an_sqlite_database_into_an_empty_one() {
 
 #[test]
 fn db_copy_moves_an_sqlite_database_to_postgres() {
+    with_fresh_postgres("ss_copy", copy_into);
+}
+
+/// Runs `test` against a PostgreSQL database of its own (created with psql next to
+/// `SIGNAL_SENTINEL_TEST_POSTGRES_URL`, dropped afterwards); says it was skipped without one.
+fn with_fresh_postgres(prefix: &str, test: impl FnOnce(&str) + std::panic::UnwindSafe) {
     let Ok(admin) = std::env::var("SIGNAL_SENTINEL_TEST_POSTGRES_URL") else {
         eprintln!("skipped: SIGNAL_SENTINEL_TEST_POSTGRES_URL is not set");
         return;
     };
-    let name = format!("ss_copy_{}", std::process::id());
+    let name = format!("{prefix}_{}", std::process::id());
     let psql = |sql: &str| {
         Command::new("psql")
             .args([admin.as_str(), "-q", "-c", sql])
@@ -1770,7 +1753,7 @@ fn db_copy_moves_an_sqlite_database_to_postgres() {
     }
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&name);
-    let result = std::panic::catch_unwind(|| copy_into(url.as_str()));
+    let result = std::panic::catch_unwind(|| test(url.as_str()));
     let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
