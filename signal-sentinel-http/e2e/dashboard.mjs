@@ -225,7 +225,9 @@ try {
   await page.getByLabel(/^Add the summary/).uncheck();
   await page.getByRole('button', { name: 'Save preferences' }).click();
   await page.locator('#toast', { hasText: 'Preferences saved' }).waitFor();
+  // Away and back (each page finishes loading before the next navigation).
   await nav('Overview');
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
   await nav('Notifications');
   await page.getByRole('button', { name: 'Save preferences' }).waitFor();
   assert.equal(await page.getByLabel(/^Daily digest at/).inputValue(), '18:00');
@@ -235,6 +237,7 @@ try {
 
   // An API key: shown once, works, revoked.
   await nav('API keys');
+  await page.getByRole('button', { name: 'Create key' }).waitFor();
   await page.getByLabel('Name').fill('cron');
   await page.getByRole('button', { name: 'Create key' }).click();
   const key = (await page.locator('#new-key-value').innerText()).trim();
