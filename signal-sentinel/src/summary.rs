@@ -563,20 +563,11 @@ impl AlertSummaries {
                 .map(|bars| bars.iter().map(|b| b.close).collect())
                 .unwrap_or_default()
         };
-        let position = self
-            .store
-            .list_holdings(alert.owner)
-            .await?
-            .into_iter()
-            .filter(|h| h.symbol == alert.symbol)
-            .fold(None, |acc: Option<(Decimal, Decimal)>, h| {
-                let cost = h.cost_basis.unwrap_or_default() * h.quantity;
-                let (qty, total) =
-                    acc.map_or((h.quantity, cost), |(q, c)| (q + h.quantity, c + cost));
-                Some((qty, total))
-            })
-            .filter(|(qty, _)| !qty.is_zero())
-            .map(|(qty, total)| (qty, (total / qty).round_dp(2)));
+        // The position as the engine sees it (all accounts, average cost).
+        let holdings = self.store.list_holdings(alert.owner).await?;
+        let position = crate::engine::Book::new(&holdings, &[])
+            .position(&alert.symbol)
+            .and_then(|p| Some((p.quantity, p.cost_basis?.round_dp(2))));
         Ok(AlertFacts {
             symbol: alert.symbol.to_string(),
             rule,

@@ -134,11 +134,9 @@ impl Services {
         }
     }
 
-    async fn view(&self, c: BrokerConnection) -> ServiceResult<ConnectionView> {
-        let positions = self
-            .store
-            .list_holdings(c.owner)
-            .await?
+    /// The owner's view of `c`; `holdings` are the owner's (read once per request).
+    fn view(c: BrokerConnection, holdings: &[crate::domain::Holding]) -> ConnectionView {
+        let positions = holdings
             .iter()
             .filter(|h| h.connection == Some(c.id))
             .count();
@@ -160,7 +158,7 @@ impl Services {
             ),
             (action, _) => action,
         };
-        Ok(ConnectionView {
+        ConnectionView {
             id: c.id,
             provider: c.provider,
             institution: c.institution,
@@ -171,7 +169,7 @@ impl Services {
             last_synced_at: c.last_synced_at,
             positions,
             created_at: c.created_at,
-        })
+        }
     }
 
     /// A link token for the browser to open Plaid Link with; with `repair`, one in update
@@ -253,11 +251,14 @@ impl Services {
     /// # Errors
     /// Storage failures.
     pub async fn broker_connections(&self, who: Principal) -> ServiceResult<Vec<ConnectionView>> {
-        let mut views = Vec::new();
-        for c in self.store.list_connections(who.user).await? {
-            views.push(self.view(c).await?);
-        }
-        Ok(views)
+        let holdings = self.store.list_holdings(who.user).await?;
+        Ok(self
+            .store
+            .list_connections(who.user)
+            .await?
+            .into_iter()
+            .map(|c| Self::view(c, &holdings))
+            .collect())
     }
 
     /// Synchronises all of the user's connections now, those waiting for the user included
@@ -451,7 +452,9 @@ impl Services {
         cash: Decimal,
         skipped: Vec<SkippedHolding>,
     ) -> ServiceResult<SyncReport> {
-        let connection = self.view(self.store.get_connection(id).await?).await?;
+        let connection = self.store.get_connection(id).await?;
+        let holdings = self.store.list_holdings(connection.owner).await?;
+        let connection = Self::view(connection, &holdings);
         Ok(SyncReport {
             connection,
             positions,
