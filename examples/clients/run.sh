@@ -3,8 +3,9 @@
 # not write, and runs a program with each against a fresh server (what .ci/run does):
 #   examples/clients/run.sh [path/to/invest]
 set -euo pipefail
+# The binary is resolved from where we were called, before moving into this directory.
+invest="$(realpath "${1:-$(dirname "$0")/../../target/debug/invest}")"
 cd "$(dirname "$0")"
-invest="$(realpath "${1:-../../target/debug/invest}")"
 
 if ! command -v openapi-python-client >/dev/null 2>&1; then
   echo "installing openapi-python-client"
