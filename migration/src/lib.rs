@@ -21,6 +21,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial;
 mod m20261128_000002_monitor;
 mod m20261129_000003_broker_connections;
+mod m20261129_000004_monitor_workers;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261128_000002_monitor::Migration),
             Box::new(m20261129_000003_broker_connections::Migration),
+            Box::new(m20261129_000004_monitor_workers::Migration),
         ]
     }
 }

@@ -262,6 +262,10 @@ pub(crate) enum MonitorCommand {
         #[arg(long, default_value = "15", value_parser = parse_interval)]
         interval: Duration,
     },
+    /// The live workers on this database: their shards of the rules and their last cycle
+    /// (exits 1 when no worker is live).
+    #[command(after_help = "Example:\n  invest monitor status --json")]
+    Status,
 }
 
 /// How often a rule fires.

@@ -87,6 +87,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             MonitorCommand::Start { market, interval } => {
                 commands::monitor::start(&settings, &market, interval).await
             }
+            MonitorCommand::Status => commands::monitor::status(&settings, json).await,
         },
         Command::Rules { command } => {
             commands::rules::run(&settings, cli.global.user.as_deref(), command, json).await

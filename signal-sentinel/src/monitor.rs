@@ -17,6 +17,13 @@
 //! restarted monitor — or another worker — carries on where this one stopped: an alert is
 //! never raised twice for an episode (the store also refuses duplicates) and never lost (a
 //! failed commit leaves the rule where it was, and the next cycle raises it again).
+//!
+//! Several workers share the rules when each is [`Monitor::sharded`]: the symbol space is cut
+//! into [`SHARDS`](crate::domain::SHARDS) shards, each cycle starts by taking the worker's
+//! share of them through the store ([`WorkerStore::rebalance_shards`](crate::store::WorkerStore::rebalance_shards)),
+//! evaluates only the rules of its shards, and commits only if it still holds them (a fence in
+//! the cycle's transaction). A worker that stops frees its shards; one that dies loses them
+//! when its leases expire; one that joins gets its share from the others' next cycles.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
@@ -32,8 +39,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::clock::Clock;
 use crate::domain::{
-    Alert, AlertKind, CycleWrite, NewAlert, Quote, Rule, RuleFilter, RuleId, Sample, Symbol,
-    SymbolSamples, UserId,
+    Alert, AlertKind, CycleWrite, NewAlert, Quote, Rule, RuleFilter, RuleId, Sample, ShardFence,
+    Symbol, SymbolSamples, UserId, WorkerCycle, WorkerIdentity, shard_of,
 };
 use crate::engine::indicators::{DailyHistory, exchange_date};
 use crate::engine::{
@@ -95,6 +102,42 @@ pub struct CycleReport {
     pub problems: Vec<String>,
     /// The market-data providers after the cycle: breaker state, calls, failures, last error.
     pub providers: Vec<crate::market::ProviderStatus>,
+    /// The shards this worker held during the cycle (`None`: not sharded, every rule).
+    pub shards: Option<Vec<u32>>,
+}
+
+/// How a monitor shares the rules with other workers on the same database.
+#[derive(Clone)]
+pub struct Sharding {
+    /// This worker.
+    pub worker: WorkerIdentity,
+    /// How long its leases last unrenewed ([`lease_for`](crate::domain::lease_for) its
+    /// interval): a dead worker's shards are taken after this.
+    pub lease: chrono::Duration,
+    /// The wall clock of leases and heartbeats (not the market's clock, which may replay the
+    /// past).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Sharding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sharding")
+            .field("worker", &self.worker)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sharding {
+    /// This process as a worker cycling every `interval`, on the system clock.
+    #[must_use]
+    pub fn for_interval(interval: StdDuration) -> Self {
+        Self {
+            worker: WorkerIdentity::this_process(interval.as_secs()),
+            lease: crate::domain::lease_for(interval),
+            clock: Arc::new(crate::clock::SystemClock),
+        }
+    }
 }
 
 /// Counters over the monitor's life.
@@ -253,6 +296,7 @@ pub struct Monitor {
     cache: Arc<Mutex<Cache>>,
     stats: Arc<MonitorStats>,
     on_alerts: Option<AlertHook>,
+    sharding: Option<Arc<Sharding>>,
 }
 
 /// Called by [`Monitor::run`] with the alerts a cycle stored, after they are committed (their
@@ -284,7 +328,21 @@ impl Monitor {
             cache: Arc::default(),
             stats: Arc::default(),
             on_alerts: None,
+            sharding: None,
         }
+    }
+
+    /// Shares the rules with the other workers on the same store: each cycle evaluates only
+    /// the rules of the shards this worker holds (see the module's documentation).
+    #[must_use]
+    pub fn sharded(mut self, sharding: Sharding) -> Self {
+        self.sharding = Some(Arc::new(sharding));
+        self
+    }
+
+    /// This worker, when sharded.
+    pub fn sharding(&self) -> Option<&Sharding> {
+        self.sharding.as_deref()
     }
 
     /// The store it writes.
@@ -321,6 +379,11 @@ impl Monitor {
             s.running = true;
             s.interval_seconds = Some(interval.as_secs());
         });
+        let (stop_beating, beating) = tokio::sync::watch::channel(());
+        let heartbeat = self
+            .sharding
+            .clone()
+            .map(|sharding| tokio::spawn(heartbeat(self.store.clone(), sharding, beating)));
         loop {
             tokio::select! {
                 biased;
@@ -329,6 +392,29 @@ impl Monitor {
             }
             let outcome = self.run_once().await;
             let next = self.clock.now().checked_add_signed(every);
+            if let Some(sharding) = &self.sharding {
+                let cycle = match &outcome {
+                    Ok(report) => WorkerCycle {
+                        at: Some(sharding.clock.now()),
+                        duration_ms: report.duration.as_millis() as u64,
+                        rules: report.evaluated as u64,
+                        alerts: report.alerts.len() as u64,
+                        error: None,
+                    },
+                    Err(e) => WorkerCycle {
+                        at: Some(sharding.clock.now()),
+                        error: Some(e.to_string()),
+                        ..WorkerCycle::default()
+                    },
+                };
+                if let Err(e) = self
+                    .store
+                    .record_worker_cycle(&sharding.worker.id, &cycle)
+                    .await
+                {
+                    tracing::warn!("cannot record the worker's cycle: {e}");
+                }
+            }
             match &outcome {
                 Ok(report) => {
                     metrics::histogram!("signal_sentinel_monitor_cycle_seconds")
@@ -384,12 +470,31 @@ impl Monitor {
                         );
                     }
                 }
+                Err(MonitorError::Store(StoreError::LeaseLost { shards })) => {
+                    // Not a failure: the shards moved to another worker, which evaluates them.
+                    tracing::warn!(
+                        ?shards,
+                        "another worker took shards while this cycle ran; its write was dropped"
+                    );
+                }
                 Err(e) => {
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
                     tracing::error!("monitor cycle failed: {e}");
                 }
             }
         }
+        let _ = stop_beating.send(());
+        if let Some(heartbeat) = heartbeat {
+            let _ = heartbeat.await;
+        }
+        if let Some(sharding) = &self.sharding {
+            // The others take the shards at their next cycle instead of after the leases.
+            match self.store.leave(&sharding.worker.id).await {
+                Ok(()) => tracing::info!(worker = %sharding.worker.id, "left; shards freed"),
+                Err(e) => tracing::warn!("cannot free the shards (they expire instead): {e}"),
+            }
+        }
+        self.stats.update(|s| s.running = false);
     }
 
     /// Runs one cycle.
@@ -403,7 +508,28 @@ impl Monitor {
         let mut cache = self.cache.lock().await;
         let mut problems = Vec::new();
 
-        let rules = self.load_rules(&mut cache, &mut problems).await?;
+        let owned: Option<Vec<u32>> = match &self.sharding {
+            Some(sharding) => Some(
+                self.store
+                    .rebalance_shards(&sharding.worker, sharding.clock.now(), sharding.lease)
+                    .await?,
+            ),
+            None => None,
+        };
+        let mine = owned.as_deref().map(|shards| {
+            let mut mine = [false; crate::domain::SHARDS as usize];
+            for shard in shards {
+                if let Some(slot) = mine.get_mut(*shard as usize) {
+                    *slot = true;
+                }
+            }
+            mine
+        });
+        let is_mine = |symbol: &Symbol| mine.is_none_or(|m| m[shard_of(symbol) as usize]);
+        // What another worker may have changed since this one held a shard is read afresh.
+        cache.symbols.retain(|symbol, _| is_mine(symbol));
+
+        let rules = self.load_rules(&mut cache, &is_mine, &mut problems).await?;
         let rule_count = rules.len();
 
         // Rules by symbol (in symbol order, so cycles are reproducible), for symbols in session;
@@ -471,6 +597,15 @@ impl Monitor {
 
         let mut write = CycleWrite {
             at: Some(now),
+            fence: self
+                .sharding
+                .as_ref()
+                .zip(owned.as_ref())
+                .map(|(s, shards)| ShardFence {
+                    worker: s.worker.id.clone(),
+                    shards: shards.clone(),
+                    lease_until: s.clock.now() + s.lease,
+                }),
             ..CycleWrite::default()
         };
         let newly_broken = std::mem::take(&mut cache.newly_broken);
@@ -607,6 +742,7 @@ impl Monitor {
             alerts,
             problems,
             providers: self.market.provider_status(),
+            shards: owned,
         })
     }
 
@@ -615,6 +751,7 @@ impl Monitor {
     async fn load_rules(
         &self,
         cache: &mut Cache,
+        is_mine: &impl Fn(&Symbol) -> bool,
         problems: &mut Vec<String>,
     ) -> Result<Vec<RuleId>, MonitorError> {
         let mut ids = Vec::new();
@@ -634,6 +771,9 @@ impl Monitor {
             after = Some(last.id);
             let full = page.len() as u64 == RULE_PAGE;
             for stamp in page {
+                if !is_mine(&stamp.symbol) {
+                    continue;
+                }
                 ids.push(stamp.id);
                 let known = cache.rules.get(&stamp.id).map(|c| c.updated_at);
                 let broken = cache.broken.get(&stamp.id).copied();
@@ -800,6 +940,30 @@ impl Monitor {
             }
         }
         (quotes, calls)
+    }
+}
+
+/// Renews the worker's heartbeat and leases three times per lease until `stopped`, so a cycle
+/// longer than the interval does not lose its shards.
+async fn heartbeat(
+    store: Arc<dyn Store>,
+    sharding: Arc<Sharding>,
+    mut stopped: tokio::sync::watch::Receiver<()>,
+) {
+    let every = (sharding.lease / 3)
+        .to_std()
+        .unwrap_or(StdDuration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = store
+            .renew_leases(&sharding.worker, sharding.clock.now(), sharding.lease)
+            .await
+        {
+            tracing::warn!("worker heartbeat failed: {e}");
+        }
     }
 }
 

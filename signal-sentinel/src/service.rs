@@ -318,6 +318,21 @@ impl Services {
         &self.store
     }
 
+    /// The monitor workers whose heartbeat is recent enough that they hold their shards, by id
+    /// (on any machine sharing the database).
+    ///
+    /// # Errors
+    /// [`ServiceError::Store`] when the database cannot be read.
+    pub async fn live_workers(&self) -> Result<Vec<crate::domain::WorkerStatus>, ServiceError> {
+        let now = self.clock.now();
+        let mut workers = self
+            .store
+            .list_workers(now - chrono::Duration::hours(1))
+            .await?;
+        workers.retain(|w| w.is_live(now));
+        Ok(workers)
+    }
+
     /// The market data source.
     pub fn market(&self) -> &Arc<dyn MarketData> {
         &self.market

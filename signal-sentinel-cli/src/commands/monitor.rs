@@ -8,7 +8,7 @@ use std::time::Duration;
 use signal_sentinel::clock::{Clock, ManualClock, ScaledClock, SystemClock};
 use signal_sentinel::config::Settings;
 use signal_sentinel::market::{MarketData, ReplayMarket, SimulatedMarket};
-use signal_sentinel::monitor::{CycleReport, Monitor, MonitorConfig};
+use signal_sentinel::monitor::{CycleReport, Monitor, MonitorConfig, Sharding};
 use signal_sentinel::store::SeaStore;
 
 use crate::cli::MarketArgs;
@@ -170,7 +170,14 @@ pub(crate) async fn start(
     args: &MarketArgs,
     interval: Duration,
 ) -> Result<ExitCode, String> {
-    let monitor = with_summaries(settings, monitor(settings, args, false).await?)?;
+    // Shares the rules with the other workers on the same database (alone, it holds every
+    // shard).
+    let monitor = with_summaries(
+        settings,
+        monitor(settings, args, false)
+            .await?
+            .sharded(Sharding::for_interval(interval)),
+    )?;
     tracing::info!(
         interval_s = interval.as_secs(),
         market = %args.market,
@@ -178,6 +185,100 @@ pub(crate) async fn start(
     );
     work(settings, &monitor, interval, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `invest monitor status`: the live workers on the database, their shards and last cycle.
+pub(crate) async fn status(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
+    use signal_sentinel::store::WorkerStore;
+    let store = SeaStore::open(&settings.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = signal_sentinel::time::now();
+    let mut workers = store
+        .list_workers(now - chrono::Duration::hours(1))
+        .await
+        .map_err(|e| e.to_string())?;
+    workers.retain(|w| w.is_live(now));
+    let held: usize = workers.iter().map(|w| w.shards.len()).sum();
+    let shards = signal_sentinel::domain::SHARDS as usize;
+    if as_json {
+        out!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({
+                "workers": workers,
+                "shards": shards,
+                "unassigned_shards": shards.saturating_sub(held),
+            }))
+            .map_err(|e| e.to_string())?
+        );
+    } else {
+        for w in &workers {
+            let last = match (&w.last_cycle_at, &w.last_error) {
+                (_, Some(error)) => format!("last cycle failed: {error}"),
+                (Some(at), None) => format!(
+                    "last cycle {} ago: {} rules, {} alerts, {} ms",
+                    ago(now - *at),
+                    w.last_cycle_rules.unwrap_or(0),
+                    w.last_cycle_alerts.unwrap_or(0),
+                    w.last_cycle_ms.unwrap_or(0)
+                ),
+                (None, None) => "no cycle yet".to_owned(),
+            };
+            out!(
+                "worker {} (host {}, pid {}, every {} s, heartbeat {} ago): {} shards {}; {last}",
+                w.id,
+                w.host,
+                w.pid,
+                w.interval_seconds,
+                ago(now - w.heartbeat_at),
+                w.shards.len(),
+                ranges(&w.shards)
+            );
+        }
+        if !workers.is_empty() && held < shards {
+            out!(
+                "{} of {shards} shards unassigned (being handed over; taken at the next cycle)",
+                shards - held
+            );
+        }
+    }
+    if workers.is_empty() {
+        return Err(
+            "no live monitor worker on this database: rules are not being evaluated (start one with `invest monitor start`)"
+                .to_owned(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ago(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    if s < 120 {
+        format!("{s} s")
+    } else {
+        format!("{} min", s / 60)
+    }
+}
+
+/// `0-21,40,42-43`
+fn ranges(shards: &[u32]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < shards.len() {
+        let start = shards[i];
+        let mut end = start;
+        while i + 1 < shards.len() && shards[i + 1] == end + 1 {
+            i += 1;
+            end = shards[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
 }
 
 /// Summaries by the model configured in `settings` (else the template), over `store` and

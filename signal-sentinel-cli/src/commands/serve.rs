@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use signal_sentinel::clock::SystemClock;
 use signal_sentinel::config::Settings;
-use signal_sentinel::monitor::{Monitor, MonitorConfig};
+use signal_sentinel::monitor::{Monitor, MonitorConfig, Sharding};
 use signal_sentinel::service::Services;
 use signal_sentinel::store::{SeaStore, Store};
 use signal_sentinel_http::{AppState, HttpConfig};
@@ -44,13 +44,11 @@ pub(crate) async fn run(
         .await
         .map_err(|e| e.to_string())?;
     let mut state = AppState::new(services, &settings.api);
-    let monitor = monitor_every.map(|_| {
-        Arc::new(Monitor::new(
-            store.clone(),
-            data,
-            clock,
-            MonitorConfig::default(),
-        ))
+    let monitor = monitor_every.map(|every| {
+        Arc::new(
+            Monitor::new(store.clone(), data, clock, MonitorConfig::default())
+                .sharded(Sharding::for_interval(every)),
+        )
     });
     if let Some(monitor) = &monitor {
         let monitor = monitor.clone();

@@ -29,6 +29,59 @@ pub struct ProviderOut {
     pub last_ok_at: Option<Time>,
 }
 
+/// A monitor worker sharing the rules (any process on the database, this one or another).
+#[derive(Debug, Clone, Object)]
+pub struct WorkerOut {
+    /// Its id: host, process id and a random suffix.
+    pub id: String,
+    /// Its machine.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Seconds between its cycles.
+    pub interval_seconds: u64,
+    /// When it started.
+    pub started_at: Time,
+    /// Its last heartbeat.
+    pub heartbeat_at: Time,
+    /// The shards of the symbol space it evaluates (of `shards`).
+    pub shards: Vec<u32>,
+    /// When its last cycle started.
+    #[oai(nullable)]
+    pub last_cycle_at: Option<Time>,
+    /// That cycle's duration in milliseconds.
+    #[oai(nullable)]
+    pub last_cycle_ms: Option<u64>,
+    /// Rules it evaluated.
+    #[oai(nullable)]
+    pub last_cycle_rules: Option<u64>,
+    /// Alerts it stored.
+    #[oai(nullable)]
+    pub last_cycle_alerts: Option<u64>,
+    /// Its error, when it failed.
+    #[oai(nullable)]
+    pub last_error: Option<String>,
+}
+
+impl From<signal_sentinel::domain::WorkerStatus> for WorkerOut {
+    fn from(w: signal_sentinel::domain::WorkerStatus) -> Self {
+        Self {
+            id: w.id,
+            host: w.host,
+            pid: w.pid,
+            interval_seconds: w.interval_seconds,
+            started_at: w.started_at,
+            heartbeat_at: w.heartbeat_at,
+            shards: w.shards,
+            last_cycle_at: w.last_cycle_at,
+            last_cycle_ms: w.last_cycle_ms,
+            last_cycle_rules: w.last_cycle_rules,
+            last_cycle_alerts: w.last_cycle_alerts,
+            last_error: w.last_error,
+        }
+    }
+}
+
 /// The monitor's state.
 #[derive(Debug, Clone, Object)]
 pub struct MonitorStatus {
@@ -61,6 +114,11 @@ pub struct MonitorStatus {
     pub failures: u64,
     /// Market-data providers.
     pub providers: Vec<ProviderOut>,
+    /// The live workers on the database (every process running the monitor, wherever it
+    /// runs), by id.
+    pub workers: Vec<WorkerOut>,
+    /// How many shards the symbol space is cut into.
+    pub shards: u32,
 }
 
 /// The monitor.
@@ -69,7 +127,8 @@ pub struct MonitorApi;
 
 #[OpenApi(tag = "ApiTags::Monitor")]
 impl MonitorApi {
-    /// The monitor's last cycle, its duration, the next run and the providers' health.
+    /// The monitor's last cycle in this process, its duration, the next run and the providers'
+    /// health; and every live worker on the database with its shards and last cycle.
     #[oai(
         path = "/monitor/status",
         method = "get",
@@ -82,6 +141,7 @@ impl MonitorApi {
     ) -> Result<Json<MonitorStatus>, ApiError> {
         auth.principal(&state).await?;
         let s = state.monitor.as_ref().map(|f| f()).unwrap_or_default();
+        let workers = state.services.live_workers().await?;
         Ok(Json(MonitorStatus {
             running: s.running,
             interval_seconds: s.interval_seconds,
@@ -110,6 +170,8 @@ impl MonitorApi {
                     last_ok_at: p.last_ok_at,
                 })
                 .collect(),
+            workers: workers.into_iter().map(WorkerOut::from).collect(),
+            shards: signal_sentinel::domain::SHARDS,
         }))
     }
 }

@@ -121,4 +121,8 @@ pub struct CycleWrite {
     pub fired: Vec<(RuleId, Timestamp, bool)>,
     /// The symbols' latest samples.
     pub samples: Vec<SymbolSamples>,
+    /// When set, the write is committed only if this worker still holds these shards
+    /// ([`StoreError::Conflict`](crate::store::StoreError::Conflict) otherwise, and nothing is
+    /// written).
+    pub fence: Option<super::ShardFence>,
 }

@@ -69,6 +69,7 @@ mod market;
 mod rule;
 mod symbol;
 mod user;
+mod worker;
 
 pub use alert::{Alert, AlertCursor, AlertKind, AlertQuery, AlertState, NewAlert};
 pub use api_key::{ApiKey, NewApiKey};
@@ -87,3 +88,6 @@ pub use rule::{
 };
 pub use symbol::{Symbol, SymbolKind};
 pub use user::{NewUser, User, UserUpdate};
+pub use worker::{
+    SHARDS, ShardFence, WorkerCycle, WorkerIdentity, WorkerStatus, lease_for, shard_of,
+};

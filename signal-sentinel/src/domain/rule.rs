@@ -143,12 +143,14 @@ pub struct Rule {
 }
 
 /// A rule's id and the time of its last edit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleStamp {
     /// The rule.
     pub id: RuleId,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Its symbol (which decides the worker shard it falls in).
+    pub symbol: Symbol,
 }
 
 /// What it takes to create a [`Rule`].

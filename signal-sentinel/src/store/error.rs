@@ -34,6 +34,13 @@ pub enum StoreError {
         /// What failed.
         reason: String,
     },
+    /// A monitor worker no longer holds the lease of shards it evaluated (another worker took
+    /// them after the lease expired): nothing of its cycle was written.
+    #[error("this worker no longer holds shards {shards:?}: another worker evaluates them now")]
+    LeaseLost {
+        /// The shards lost.
+        shards: Vec<u32>,
+    },
     /// The database cannot be reached or opened.
     #[error("cannot open the database: {0}")]
     Connection(String),

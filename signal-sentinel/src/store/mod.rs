@@ -26,7 +26,8 @@ use crate::domain::{
     ConnectionId, CycleWrite, Delivery, DeliveryId, DeliveryOutcome, Email, Holding, HoldingId,
     JsonDocument, NewAlert, NewApiKey, NewBrokerConnection, NewChannel, NewDelivery, NewHolding,
     NewRule, NewUser, NotificationChannel, Rule, RuleFilter, RuleId, RuleStamp, RuleState,
-    RuleUpdate, Symbol, SymbolSamples, SyncOutcome, User, UserId, UserUpdate,
+    RuleUpdate, Symbol, SymbolSamples, SyncOutcome, User, UserId, UserUpdate, WorkerCycle,
+    WorkerIdentity, WorkerStatus,
 };
 use crate::time::Timestamp;
 
@@ -405,6 +406,54 @@ pub trait OutboxStore: Send + Sync {
     async fn set_last_digest(&self, owner: UserId, day: NaiveDate) -> Result<()>;
 }
 
+/// Monitor workers dividing the rules among themselves: leases on the shards of the symbol
+/// space ([`SHARDS`](crate::domain::SHARDS) of them), renewed by heartbeats, taken over when
+/// they expire.
+#[async_trait]
+pub trait WorkerStore: Send + Sync {
+    /// One worker's turn at the start of a cycle, in one transaction: records its heartbeat;
+    /// counts the live workers (a heartbeat within `lease`); releases the shards it holds beyond
+    /// its fair share (`SHARDS / live`, rounded up) so a worker that joined can take them;
+    /// claims free or expired shards up to its share (on PostgreSQL with `FOR UPDATE SKIP
+    /// LOCKED`); renews its leases to `now + lease`. Returns the shards it holds, ascending.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn rebalance_shards(
+        &self,
+        worker: &WorkerIdentity,
+        now: Timestamp,
+        lease: chrono::Duration,
+    ) -> Result<Vec<u32>>;
+    /// Between cycles: records the worker's heartbeat and renews its leases to `now + lease`.
+    /// Returns the shards it still holds.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn renew_leases(
+        &self,
+        worker: &WorkerIdentity,
+        now: Timestamp,
+        lease: chrono::Duration,
+    ) -> Result<Vec<u32>>;
+    /// Records what the worker's last cycle did, for `invest monitor status`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn record_worker_cycle(&self, worker: &str, cycle: &WorkerCycle) -> Result<()>;
+    /// A worker stopping: its shards are freed at once (the others take them at their next
+    /// cycle instead of waiting for the leases to expire) and its row removed.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn leave(&self, worker: &str) -> Result<()>;
+    /// The workers whose heartbeat is at or after `since`, with the shards they hold, by id.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn list_workers(&self, since: Timestamp) -> Result<Vec<WorkerStatus>>;
+}
+
 /// All storage, as one object: what services hold as `Arc<dyn Store>`.
 pub trait Store:
     UserStore
@@ -417,6 +466,7 @@ pub trait Store:
     + BrokerStore
     + MonitorStore
     + OutboxStore
+    + WorkerStore
 {
 }
 
@@ -431,5 +481,6 @@ impl<T> Store for T where
         + BrokerStore
         + MonitorStore
         + OutboxStore
+        + WorkerStore
 {
 }

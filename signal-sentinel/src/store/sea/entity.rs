@@ -267,3 +267,47 @@ pub(crate) mod notification_prefs {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub(crate) mod monitor_worker {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "monitor_workers")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub(crate) id: String,
+        pub(crate) host: String,
+        pub(crate) pid: i64,
+        pub(crate) interval_seconds: i64,
+        pub(crate) started_at: DateTimeUtc,
+        pub(crate) heartbeat_at: DateTimeUtc,
+        pub(crate) last_cycle_at: Option<DateTimeUtc>,
+        pub(crate) last_cycle_ms: Option<i64>,
+        pub(crate) last_cycle_rules: Option<i64>,
+        pub(crate) last_cycle_alerts: Option<i64>,
+        pub(crate) last_error: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod monitor_shard {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "monitor_shards")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub(crate) shard: i32,
+        pub(crate) worker_id: Option<String>,
+        pub(crate) lease_until: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

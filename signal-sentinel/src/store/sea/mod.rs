@@ -14,6 +14,7 @@ mod outbox;
 mod rule_states;
 mod rules;
 mod users;
+mod workers;
 
 use std::fmt;
 use std::str::FromStr;

@@ -66,6 +66,10 @@ impl MonitorStore for SeaStore {
     async fn commit_cycle(&self, write: CycleWrite) -> Result<Vec<Alert>> {
         let now = write.at.map_or_else(time::now, time::to_storage_precision);
         let txn = self.begin_write().await.map_err(backend_err)?;
+        // First, so that on PostgreSQL the shards stay locked until the commit.
+        if let Some(fence) = &write.fence {
+            super::workers::check_fence(&txn, fence).await?;
+        }
         upsert_rule_states(&txn, &write.states).await?;
 
         let mut stored = Vec::new();

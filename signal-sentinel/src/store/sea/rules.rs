@@ -131,16 +131,20 @@ impl RuleStore for SeaStore {
             .select_only()
             .column(rule::Column::Id)
             .column(rule::Column::UpdatedAt)
-            .into_tuple::<(i64, Timestamp)>()
+            .column(rule::Column::Symbol)
+            .into_tuple::<(i64, Timestamp, String)>()
             .all(&self.db)
             .await
             .map_err(backend_err)?
             .into_iter()
-            .map(|(id, updated_at)| RuleStamp {
-                id: RuleId::new(id),
-                updated_at,
+            .map(|(id, updated_at, symbol)| {
+                Ok(RuleStamp {
+                    id: RuleId::new(id),
+                    updated_at,
+                    symbol: Symbol::parse(&symbol).map_err(corrupt("rule"))?,
+                })
             })
-            .collect())
+            .collect::<Result<_>>()?)
     }
 
     async fn count_rules(&self, owner: UserId) -> Result<u64> {

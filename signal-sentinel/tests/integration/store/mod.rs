@@ -9,3 +9,4 @@ mod outbox;
 mod rule_states;
 mod rules;
 mod users;
+mod workers;
