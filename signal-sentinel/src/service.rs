@@ -322,7 +322,7 @@ impl Services {
     /// (on any machine sharing the database).
     ///
     /// # Errors
-    /// [`ServiceError::Store`] when the database cannot be read.
+    /// [`ServiceError::Internal`] when the database cannot be read.
     pub async fn live_workers(&self) -> Result<Vec<crate::domain::WorkerStatus>, ServiceError> {
         let now = self.clock.now();
         let mut workers = self

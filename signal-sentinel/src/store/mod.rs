@@ -412,10 +412,11 @@ pub trait OutboxStore: Send + Sync {
 #[async_trait]
 pub trait WorkerStore: Send + Sync {
     /// One worker's turn at the start of a cycle, in one transaction: records its heartbeat;
-    /// counts the live workers (a heartbeat within `lease`); releases the shards it holds beyond
-    /// its fair share (`SHARDS / live`, rounded up) so a worker that joined can take them;
-    /// claims free or expired shards up to its share (on PostgreSQL with `FOR UPDATE SKIP
-    /// LOCKED`); renews its leases to `now + lease`. Returns the shards it holds, ascending.
+    /// renews its leases to `now + lease`; counts the live workers (a heartbeat within
+    /// `lease`); releases the shards it holds beyond its fair share (`SHARDS / live`, rounded
+    /// up) so a worker that joined can take them; claims free or expired shards up to its
+    /// share (on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so claims never wait). Returns the
+    /// shards it holds, ascending.
     ///
     /// # Errors
     /// Backend failures.

@@ -5,9 +5,10 @@ use sea_orm::{ConnectionTrait, Database};
 use signal_sentinel::Secret;
 use signal_sentinel::config::DatabaseUrl;
 use signal_sentinel::domain::{
-    AlertKind, Email, JsonDocument, NewAlert, NewRule, NewUser, Rule, Symbol, User,
+    AlertKind, ChannelKind, Email, JsonDocument, NewAlert, NewChannel, NewRule, NewUser,
+    NotificationChannel, Rule, Symbol, User,
 };
-use signal_sentinel::store::{RuleStore, SeaStore, UserStore};
+use signal_sentinel::store::{ChannelStore, RuleStore, SeaStore, UserStore};
 use signal_sentinel::time::Timestamp;
 use tempfile::TempDir;
 
@@ -191,6 +192,20 @@ pub(crate) async fn seed_user(store: &SeaStore, email: &str) -> User {
             email: Email::parse(email).unwrap(),
             password_hash: Secret::new(format!("$argon2id$v=19$m=19456,t=2,p=1$salt${email}")),
             display_name: None,
+        })
+        .await
+        .unwrap()
+}
+
+/// A console channel for `owner`, so that alerts get a delivery each.
+pub(crate) async fn seed_console_channel(store: &SeaStore, owner: &User) -> NotificationChannel {
+    store
+        .create_channel(NewChannel {
+            owner: owner.id,
+            name: "console".into(),
+            kind: ChannelKind::Console,
+            config: serde_json::json!({}),
+            secret: None,
         })
         .await
         .unwrap()

@@ -18,3 +18,4 @@ mod providers;
 mod settings;
 mod store;
 mod summary;
+mod workers;

@@ -5,17 +5,17 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeZone, Utc};
 use signal_sentinel::clock::{Clock, ManualClock};
 use signal_sentinel::domain::{
-    AlertKind, AlertQuery, Bar, ChannelKind, DeliveryStatus, JsonDocument, NewChannel, NewRule,
-    Quote, Rule, RuleFilter, Symbol, User,
+    AlertKind, AlertQuery, Bar, DeliveryStatus, JsonDocument, NewRule, Quote, Rule, RuleFilter,
+    Symbol, User,
 };
 use signal_sentinel::engine::{Frequency, RuleOptions, backtest, parse_rule};
 use signal_sentinel::market::{MarketData, MarketError, ReplayMarket, SimulatedMarket};
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
 use signal_sentinel::store::{
-    AlertStore, ChannelStore, MonitorStore, RuleStateStore, RuleStore, SeaStore, Store,
+    AlertStore, MonitorStore, RuleStateStore, RuleStore, SeaStore, Store,
 };
 
-use crate::helpers::{Backend, TestDb, daily_csv, seed_user};
+use crate::helpers::{Backend, TestDb, daily_csv, seed_console_channel, seed_user};
 
 async fn add_rule(store: &SeaStore, user: &User, text: &str, options: RuleOptions) -> Rule {
     let parsed = parse_rule(text).unwrap();
@@ -49,16 +49,7 @@ const RULES: [&str; 4] = [
 async fn replay(db: &TestDb, restarts: &[usize]) -> Vec<(String, i64, String, String)> {
     let store = store_of(db);
     let user = seed_user(&db.store, "ann@example.com").await;
-    db.store
-        .create_channel(NewChannel {
-            owner: user.id,
-            name: "console".into(),
-            kind: ChannelKind::Console,
-            config: serde_json::json!({}),
-            secret: None,
-        })
-        .await
-        .unwrap();
+    seed_console_channel(&db.store, &user).await;
     let mut names = std::collections::HashMap::new();
     for text in RULES {
         let rule = add_rule(&db.store, &user, text, RuleOptions::default()).await;

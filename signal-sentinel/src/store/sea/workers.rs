@@ -153,6 +153,10 @@ impl WorkerStore for SeaStore {
             .await
             .map_err(backend_err)?;
         ensure_shards(&txn).await?;
+        // Its own leases first: once renewed, no other worker's claim can take them, and a claim
+        // never waits on a lease (it skips locked rows), so two workers never wait on each
+        // other.
+        renew(&txn, &worker.id, until).await?;
         let live = monitor_worker::Entity::find()
             .filter(monitor_worker::Column::HeartbeatAt.gte(now - lease))
             .count(&txn)
@@ -206,13 +210,13 @@ impl WorkerStore for SeaStore {
                         monitor_shard::Column::WorkerId,
                         Expr::value(worker.id.as_str()),
                     )
+                    .col_expr(monitor_shard::Column::LeaseUntil, Expr::value(until))
                     .filter(monitor_shard::Column::Shard.is_in(free))
                     .exec(&txn)
                     .await
                     .map_err(backend_err)?;
             }
         }
-        renew(&txn, &worker.id, until).await?;
         let shards = held(&txn, &worker.id).await?;
         txn.commit().await.map_err(backend_err)?;
         Ok(shards)

@@ -1,17 +1,16 @@
 //! `SeaStore::copy_to`: everything from an SQLite database into an empty one (another SQLite,
 //! or PostgreSQL), ids kept, sequences moved on, a non-empty target refused.
 
-use serde_json::json;
 use signal_sentinel::domain::{
-    ChannelKind, CycleWrite, HoldingSource, NewBrokerConnection, NewChannel, NewHolding, Sample,
-    SymbolSamples,
+    CycleWrite, HoldingSource, NewBrokerConnection, NewHolding, Sample, SymbolSamples,
 };
 use signal_sentinel::store::{
-    AlertStore, BrokerStore, ChannelStore, HoldingStore, MonitorStore, RuleStore, StoreError,
-    UserStore,
+    AlertStore, BrokerStore, HoldingStore, MonitorStore, RuleStore, StoreError, UserStore,
 };
 
-use crate::helpers::{Backend, TestDb, at, dec, new_alert, seed_rule, seed_user, symbol};
+use crate::helpers::{
+    Backend, TestDb, at, dec, new_alert, seed_console_channel, seed_rule, seed_user, symbol,
+};
 
 async fn copies_everything_into_an_empty_database(target: &TestDb) {
     let source = TestDb::new(Backend::SqliteMemory).await.unwrap();
@@ -21,15 +20,7 @@ async fn copies_everything_into_an_empty_database(target: &TestDb) {
     s.delete_user(bob.id).await.unwrap(); // a gap in the ids
     let carl = seed_user(s, "carl@example.com").await;
     let rule = seed_rule(s, &ann, "AAPL").await;
-    s.create_channel(NewChannel {
-        owner: ann.id,
-        name: "console".into(),
-        kind: ChannelKind::Console,
-        config: json!({}),
-        secret: None,
-    })
-    .await
-    .unwrap();
+    seed_console_channel(s, &ann).await;
     let alerts = s
         .commit_cycle(CycleWrite {
             at: Some(at("2026-11-27T15:00:00Z")),

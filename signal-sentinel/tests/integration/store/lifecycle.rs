@@ -8,8 +8,7 @@ use sea_orm::{
 };
 use signal_sentinel::config::DatabaseUrl;
 use signal_sentinel::domain::{
-    AlertQuery, ChannelKind, HoldingSource, NewApiKey, NewChannel, NewHolding, RuleFilter,
-    RuleState,
+    AlertQuery, HoldingSource, NewApiKey, NewHolding, RuleFilter, RuleState,
 };
 use signal_sentinel::store::{
     AlertStore, ApiKeyStore, ChannelStore, HoldingStore, RuleStateStore, RuleStore, SeaStore,
@@ -17,8 +16,8 @@ use signal_sentinel::store::{
 };
 
 use crate::helpers::{
-    Backend, PostgresDatabase, TestDb, at, dec, new_alert, seed_rule, seed_user, sqlite_file_url,
-    symbol,
+    Backend, PostgresDatabase, TestDb, at, dec, new_alert, seed_console_channel, seed_rule,
+    seed_user, sqlite_file_url, symbol,
 };
 
 async fn deleting_a_user_deletes_what_they_own(db: &TestDb) {
@@ -44,16 +43,7 @@ async fn deleting_a_user_deletes_what_they_own(db: &TestDb) {
             .insert_alerts(vec![new_alert(&rule, 1, "100", at("2026-11-28T00:00:00Z"))])
             .await
             .unwrap();
-        store
-            .create_channel(NewChannel {
-                owner: user.id,
-                name: "console".into(),
-                kind: ChannelKind::Console,
-                config: serde_json::json!({}),
-                secret: None,
-            })
-            .await
-            .unwrap();
+        seed_console_channel(store, user).await;
         store
             .upsert_holding(NewHolding {
                 owner: user.id,

@@ -1,25 +1,15 @@
 use chrono::Duration;
 use signal_sentinel::domain::{
-    ChannelKind, DeliveryEvent, DeliveryOutcome, DeliveryStatus, JsonDocument, NewChannel,
-    NewDelivery,
+    DeliveryEvent, DeliveryOutcome, DeliveryStatus, JsonDocument, NewDelivery,
 };
-use signal_sentinel::store::{ChannelStore, OutboxStore, StoreError};
+use signal_sentinel::store::{OutboxStore, StoreError};
 
-use crate::helpers::{TestDb, at, seed_user};
+use crate::helpers::{TestDb, at, seed_console_channel, seed_user};
 
 async fn claims_leases_and_outcomes(db: &TestDb) {
     let store = &db.store;
     let ann = seed_user(store, "ann@example.com").await;
-    let channel = store
-        .create_channel(NewChannel {
-            owner: ann.id,
-            name: "console".into(),
-            kind: ChannelKind::Console,
-            config: serde_json::json!({}),
-            secret: None,
-        })
-        .await
-        .unwrap();
+    let channel = seed_console_channel(store, &ann).await;
     let queued = store
         .enqueue_deliveries(
             (0..5)
