@@ -6,6 +6,14 @@ use std::process::{Command, Output};
 mod deploy;
 mod operations;
 
+/// Every migration of the schema, in order.
+const MIGRATIONS: [&str; 4] = [
+    "m20261128_000001_initial",
+    "m20261128_000002_monitor",
+    "m20261129_000003_broker_connections",
+    "m20261129_000004_monitor_workers",
+];
+
 struct Run {
     code: i32,
     stdout: String,
@@ -99,14 +107,7 @@ fn migrate_then_check_on_the_default_sqlite_file() {
     let run = invest(dir.path(), &key, &["db", "migrate", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(
-        out["applied"],
-        serde_json::json!([
-            "m20261128_000001_initial",
-            "m20261128_000002_monitor",
-            "m20261129_000003_broker_connections"
-        ])
-    );
+    assert_eq!(out["applied"], serde_json::json!(MIGRATIONS));
     assert!(dir.path().join("data/signal_sentinel.db").exists());
 
     let run = invest(dir.path(), &key, &["db", "migrate"]);
@@ -1648,12 +1649,7 @@ fn migrate_together(url: &str) {
     }
     applied.sort();
     assert_eq!(
-        applied,
-        [
-            "m20261128_000001_initial",
-            "m20261128_000002_monitor",
-            "m20261129_000003_broker_connections"
-        ],
+        applied, MIGRATIONS,
         "each migration applied by exactly one process"
     );
     let check = invest(

@@ -26,6 +26,7 @@ pub(crate) enum Backend {
 pub(crate) struct TestDb {
     pub(crate) store: SeaStore,
     pub(crate) dir: Option<TempDir>,
+    url: DatabaseUrl,
     postgres: Option<PostgresDatabase>,
 }
 
@@ -48,8 +49,18 @@ impl TestDb {
         Some(Self {
             store,
             dir,
+            url,
             postgres,
         })
+    }
+
+    /// A store with connections of its own to the same database, as another process has (the
+    /// same store on an in-memory database, which no other connection can reach).
+    pub(crate) async fn another_process(&self) -> SeaStore {
+        match self.backend() {
+            Backend::SqliteMemory => self.store.clone(),
+            _ => SeaStore::connect(&self.url).await.unwrap(),
+        }
     }
 
     pub(crate) fn backend(&self) -> Backend {

@@ -32,6 +32,22 @@ fn dispatcher(
     telegram: Option<&MockServer>,
     worker: &str,
 ) -> Dispatcher {
+    dispatcher_on(
+        &db.store,
+        clock,
+        telegram,
+        worker,
+        DispatcherConfig::default().batch,
+    )
+}
+
+fn dispatcher_on(
+    store: &SeaStore,
+    clock: &Arc<ManualClock>,
+    telegram: Option<&MockServer>,
+    worker: &str,
+    batch: u64,
+) -> Dispatcher {
     let mut notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(
         WebhookNotifier::new(Duration::from_secs(2)).unwrap(),
     )];
@@ -46,12 +62,13 @@ fn dispatcher(
         ));
     }
     Dispatcher::new(
-        Arc::new(db.store.clone()),
+        Arc::new(store.clone()),
         notifiers,
         clock.clone(),
         DispatcherConfig {
             worker: worker.into(),
             base_backoff: Duration::from_secs(60),
+            batch,
             ..DispatcherConfig::default()
         },
     )
@@ -303,26 +320,47 @@ async fn a_crash_between_send_and_mark_resends_never_loses(db: &TestDb) {
     );
 }
 
-async fn two_dispatchers_never_send_the_same_delivery(db: &TestDb) {
+/// Three dispatchers, each with connections of its own as three processes have, drain one
+/// outbox together: every delivery is sent exactly once (their claims skip each other's locked
+/// rows instead of waiting or taking them twice).
+async fn three_dispatchers_send_each_delivery_once(db: &TestDb) {
+    const N: usize = 150;
     let clock = clock();
     let wh = MockServer::start().await;
     Mock::given(path("/hook"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(20)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(5)))
         .mount(&wh)
         .await;
     let user = seed_user(&db.store, "ann@example.com").await;
     let hook = webhook_channel(&db.store, user.id, &format!("{}/hook", wh.uri())).await;
-    queue(&db.store, &user, hook.id, 40, &clock).await;
-    let (a, b) = (
-        dispatcher(db, &clock, None, "a"),
-        dispatcher(db, &clock, None, "b"),
-    );
-    let mut sent = 0;
-    for _ in 0..3 {
-        let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
-        sent += ra.unwrap().sent + rb.unwrap().sent;
+    let queued = queue(&db.store, &user, hook.id, N, &clock).await;
+    let mut dispatchers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let store = db.another_process().await;
+        dispatchers.push(dispatcher_on(&store, &clock, None, name, 20));
     }
-    assert_eq!(sent, 40);
+    let mut sent = [0; 3];
+    let mut rounds = 0;
+    loop {
+        let reports =
+            futures_util::future::join_all(dispatchers.iter().map(|d| d.run_once())).await;
+        let mut claimed = 0;
+        for (i, report) in reports.into_iter().enumerate() {
+            let report = report.unwrap();
+            claimed += report.claimed;
+            sent[i] += report.sent;
+        }
+        rounds += 1;
+        if claimed == 0 {
+            break;
+        }
+        assert!(rounds < 50, "the outbox does not drain");
+    }
+    assert_eq!(sent.iter().sum::<usize>(), N, "{sent:?}");
+    assert!(
+        sent.iter().all(|&s| s > 0),
+        "each dispatcher took a share: {sent:?}"
+    );
     let keys: Vec<String> = wh
         .received_requests()
         .await
@@ -337,12 +375,18 @@ async fn two_dispatchers_never_send_the_same_delivery(db: &TestDb) {
                 .to_owned()
         })
         .collect();
-    assert_eq!(keys.len(), 40);
+    assert_eq!(keys.len(), N, "one request per delivery");
     assert_eq!(
         keys.iter().collect::<HashSet<_>>().len(),
-        40,
+        N,
         "no delivery twice"
     );
+    for d in queued {
+        assert_eq!(
+            db.store.get_delivery(d.id).await.unwrap().status,
+            DeliveryStatus::Sent
+        );
+    }
 }
 
 async fn preferences_skip_silence_and_hold(db: &TestDb) {
@@ -538,7 +582,7 @@ backend_tests!(
     alerts_reach_telegram_and_webhook_once,
     failures_retry_with_backoff_then_succeed_or_give_up,
     a_crash_between_send_and_mark_resends_never_loses,
-    two_dispatchers_never_send_the_same_delivery,
+    three_dispatchers_send_each_delivery_once,
     preferences_skip_silence_and_hold,
     daily_digests_once_a_day,
 );
