@@ -37,7 +37,8 @@ pub struct AppState {
     pub limits: Arc<security::Limits>,
     /// The in-process monitor's state, when this process runs one.
     pub monitor: Option<Arc<dyn Fn() -> MonitorSnapshot + Send + Sync>>,
-    /// How often the alert stream looks for new alerts.
+    /// How often the alert stream looks for new alerts when the database cannot signal them
+    /// from other processes (SQLite); on PostgreSQL it is woken by each commit instead.
     pub stream_poll: std::time::Duration,
 }
 

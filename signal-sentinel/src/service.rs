@@ -28,8 +28,10 @@ use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
 mod brokerage;
+mod watch;
 
 pub use brokerage::{ConnectionView, ResealReport, SyncReport, WatchHoldings, WatchReport};
+pub use watch::{AlertWatch, SIGNALLED_POLL};
 
 /// Most rows one list call returns.
 pub const MAX_PAGE_SIZE: u64 = 200;

@@ -220,6 +220,10 @@ impl AlertsApi {
 
     /// New alerts as they fire, as server-sent events (`data:` is an alert as JSON).
     ///
+    /// On PostgreSQL every replica's stream hears each commit of alerts, whichever worker made
+    /// it, as it happens (`LISTEN/NOTIFY`); on SQLite the stream also looks every second for
+    /// alerts a worker in another process wrote.
+    ///
     /// A comment line is sent every 15 s to keep proxies from closing the connection.
     #[oai(path = "/stream", method = "get", operation_id = "stream_alerts")]
     async fn stream(
@@ -228,41 +232,17 @@ impl AlertsApi {
         auth: Auth,
     ) -> Result<EventStream<BoxStream<'static, AlertOut>>, ApiError> {
         let who = auth.principal(&state).await?;
-        let services = state.services.clone();
-        let poll = state.stream_poll;
-        // Alerts stored from now on, in id order; polled so that alerts written by a monitor
-        // in another process arrive too.
-        let newest = services
-            .list_alerts(who, AlertQuery::newest(who.user, 1))
-            .await?
-            .first()
-            .map_or(0, |a| a.id.get());
+        // Woken by each commit of this user's alerts in any process on PostgreSQL
+        // (LISTEN/NOTIFY), whichever replica the browser is connected to; polled on SQLite.
+        let watch = state.services.watch_alerts(who, state.stream_poll).await?;
         let stream = futures_util::stream::unfold(
-            (
-                services,
-                newest,
-                std::collections::VecDeque::<AlertOut>::new(),
-            ),
-            move |(services, mut last_id, mut queue)| async move {
-                loop {
-                    if let Some(next) = queue.pop_front() {
-                        return Some((next, (services, last_id, queue)));
-                    }
-                    tokio::time::sleep(poll).await;
-                    let query =
-                        AlertQuery::newest(who.user, signal_sentinel::service::MAX_PAGE_SIZE);
-                    match services.list_alerts(who, query).await {
-                        Ok(mut alerts) => {
-                            alerts.retain(|a| a.id.get() > last_id);
-                            alerts.sort_by_key(|a| a.id);
-                            if let Some(last) = alerts.last() {
-                                last_id = last.id.get();
-                            }
-                            queue.extend(alerts.into_iter().map(AlertOut::from));
-                        }
-                        Err(e) => tracing::warn!("alert stream: {e}"),
-                    }
+            (watch, std::collections::VecDeque::<AlertOut>::new()),
+            |(mut watch, mut queue)| async move {
+                if queue.is_empty() {
+                    queue.extend(watch.next().await.into_iter().map(AlertOut::from));
                 }
+                let next = queue.pop_front()?;
+                Some((next, (watch, queue)))
             },
         );
         Ok(

@@ -54,6 +54,10 @@ pub(crate) struct Options {
     pub(crate) vars: Vec<(&'static str, String)>,
     pub(crate) market: Option<Arc<dyn MarketData>>,
     pub(crate) body_limit: Option<usize>,
+    /// The database of another server (a second replica) instead of a fresh one.
+    pub(crate) database: Option<DatabaseUrl>,
+    /// How often the alert stream polls (50 ms unless given).
+    pub(crate) stream_poll: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -63,6 +67,8 @@ impl Default for Options {
             vars: Vec::new(),
             market: None,
             body_limit: None,
+            database: None,
+            stream_poll: None,
         }
     }
 }
@@ -72,6 +78,7 @@ pub(crate) struct TestServer {
     pub(crate) base: String,
     pub(crate) http: reqwest::Client,
     pub(crate) store: Arc<SeaStore>,
+    pub(crate) database: DatabaseUrl,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: TempDir,
     _postgres: Option<PostgresDatabase>,
@@ -101,8 +108,9 @@ impl TestServer {
     pub(crate) async fn start_with(options: Options) -> Option<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
-        let (url, postgres) = match options.backend {
-            Backend::Sqlite => (
+        let (url, postgres) = match (options.database, options.backend) {
+            (Some(url), _) => (url, None),
+            (None, Backend::Sqlite) => (
                 DatabaseUrl::parse(&format!(
                     "sqlite://{}?mode=rwc",
                     dir.path().join("api.db").display()
@@ -110,7 +118,7 @@ impl TestServer {
                 .unwrap(),
                 None,
             ),
-            Backend::Postgres => {
+            (None, Backend::Postgres) => {
                 let pg = PostgresDatabase::create().await?;
                 (pg.url.clone(), Some(pg))
             }
@@ -141,7 +149,9 @@ impl TestServer {
         let services =
             Services::from_settings(&settings, dyn_store, clock, market, notifiers).unwrap();
         let mut state = AppState::new(services, &settings.api);
-        state.stream_poll = std::time::Duration::from_millis(50);
+        state.stream_poll = options
+            .stream_poll
+            .unwrap_or(std::time::Duration::from_millis(50));
         let config = HttpConfig {
             body_limit: options
                 .body_limit
@@ -167,6 +177,7 @@ impl TestServer {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             store,
+            database: settings.database_url.clone(),
             stop: Some(stop),
             _dir: dir,
             _postgres: postgres,

@@ -378,9 +378,48 @@ async fn alerts_filter_page_show_deliveries_ack_and_delete() {
     assert_eq!(missing_before.status, StatusCode::BAD_REQUEST);
 }
 
+/// How often the stream would poll in these tests: never within them, so only the store's
+/// signal of a commit can bring an alert.
+const NO_POLL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 #[tokio::test]
 async fn the_stream_sends_new_alerts_as_server_sent_events() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(Options {
+        stream_poll: Some(NO_POLL),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    stream_flow(&server, &server).await;
+}
+
+/// Two replicas on one PostgreSQL database: a browser connected to `b` gets the alert `a`'s
+/// process commits, through LISTEN/NOTIFY.
+#[tokio::test]
+async fn the_stream_on_one_replica_hears_alerts_committed_through_another_on_postgres() {
+    let Some(a) = TestServer::start_with(Options {
+        backend: Backend::Postgres,
+        stream_poll: Some(NO_POLL),
+        ..Options::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let b = TestServer::start_with(Options {
+        database: Some(a.database.clone()),
+        stream_poll: Some(NO_POLL),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    stream_flow(&a, &b).await;
+}
+
+/// Alerts written through `writer`'s store reach a stream opened on `reader`: the user's new
+/// ones, not older ones nor another user's.
+async fn stream_flow(writer: &TestServer, reader: &TestServer) {
+    let server = writer;
     let token = server.user("ann@example.com").await;
     let bob = server.user("bob@example.com").await;
     let me = server.get("/api/auth/me", &token).await.body["id"]
@@ -401,11 +440,11 @@ async fn the_stream_sends_new_alerts_as_server_sent_events() {
         .body["id"]
         .as_i64()
         .unwrap();
-    insert_alert(&server, me, rule, 60).await; // before the stream: not sent
+    insert_alert(server, me, rule, 60).await; // before the stream: not sent
 
-    let mut resp = server
+    let mut resp = reader
         .http
-        .get(format!("{}/api/alerts/stream", server.base))
+        .get(format!("{}/api/alerts/stream", reader.base))
         .bearer_auth(&token)
         .send()
         .await
@@ -417,8 +456,19 @@ async fn the_stream_sends_new_alerts_as_server_sent_events() {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    insert_alert(&server, bob_id, bob_rule, 0).await; // someone else's: not sent
-    let fresh = insert_alert(&server, me, rule, 0).await;
+    insert_alert(server, bob_id, bob_rule, 0).await; // someone else's: not sent
+    let fresh = insert_alert(server, me, rule, 0).await;
+    let alert = next_event(&mut resp).await;
+    assert_eq!(alert["id"].as_i64(), Some(fresh));
+    assert_eq!(alert["symbol"], "XYZ");
+    // The stream's feed is surely listening by now (an event came): this one can only
+    // arrive through the signal of its commit.
+    let second = insert_alert(server, me, rule, 1).await;
+    assert_eq!(next_event(&mut resp).await["id"].as_i64(), Some(second));
+}
+
+/// The next event of a server-sent event stream, as JSON.
+async fn next_event(resp: &mut reqwest::Response) -> serde_json::Value {
     let mut received = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while !received.contains("\n\n") {
@@ -433,9 +483,7 @@ async fn the_stream_sends_new_alerts_as_server_sent_events() {
         .lines()
         .find_map(|l| l.strip_prefix("data:"))
         .unwrap_or_else(|| panic!("no data line in {received:?}"));
-    let alert: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
-    assert_eq!(alert["id"].as_i64(), Some(fresh));
-    assert_eq!(alert["symbol"], "XYZ");
+    serde_json::from_str(data.trim()).unwrap()
 }
 
 #[tokio::test]

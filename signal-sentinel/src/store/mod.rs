@@ -168,9 +168,37 @@ pub trait RuleStateStore: Send + Sync {
     async fn save_rule_states(&self, states: &[RuleState]) -> Result<()>;
 }
 
+/// What wakes a live view of alerts (see [`AlertStore::alert_feed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertSignal {
+    /// New alerts of this owner were committed.
+    Owner(UserId),
+    /// Signals may have been missed (the feed started listening, or its connection was lost
+    /// and came back): every view looks again.
+    All,
+}
+
+/// A subscription to committed alerts: a signal per transaction that stored alerts, naming
+/// their owners. It says *that* something arrived, not what: a view reads the alerts from the
+/// store when woken.
+#[derive(Debug)]
+pub struct AlertFeed {
+    /// The signals. A receiver that falls behind gets `Lagged`, which means "look again".
+    pub signals: tokio::sync::broadcast::Receiver<AlertSignal>,
+    /// Whether alerts committed by other processes are signalled too (PostgreSQL's
+    /// `LISTEN/NOTIFY`). When not, only this process's commits are, and a view must also poll
+    /// for what other processes write.
+    pub cross_process: bool,
+}
+
 /// Alerts.
 #[async_trait]
 pub trait AlertStore: Send + Sync {
+    /// Subscribes to alerts committed from now on. `None` when the store cannot signal them
+    /// (the default): a view then polls.
+    fn alert_feed(&self) -> Option<AlertFeed> {
+        None
+    }
     /// Stores alerts in one transaction: all or none.
     ///
     /// # Errors

@@ -48,6 +48,10 @@ pub(super) fn to_active(a: NewAlert) -> alert::ActiveModel {
 
 #[async_trait]
 impl AlertStore for SeaStore {
+    fn alert_feed(&self) -> Option<crate::store::AlertFeed> {
+        Some(self.subscribe())
+    }
+
     async fn insert_alerts(&self, alerts: Vec<NewAlert>) -> Result<Vec<Alert>> {
         if alerts.is_empty() {
             return Ok(Vec::new());
@@ -65,7 +69,10 @@ impl AlertStore for SeaStore {
                 stored.push(to_domain(model)?);
             }
         }
+        let owners = stored.iter().map(|a| a.owner.get()).collect();
+        self.announce_alerts(&txn, &owners).await?;
         txn.commit().await.map_err(backend_err)?;
+        self.alerts_committed(&owners);
         Ok(stored)
     }
 

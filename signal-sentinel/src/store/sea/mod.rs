@@ -8,6 +8,7 @@ mod copy;
 
 pub use copy::CopyReport;
 mod entity;
+mod feed;
 mod holdings;
 mod monitor;
 mod outbox;
@@ -62,6 +63,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x0073_6967_7365_6e74;
 pub struct SeaStore {
     db: DatabaseConnection,
     backend: DatabaseBackend,
+    feed: std::sync::Arc<feed::AlertBus>,
 }
 
 impl fmt::Debug for SeaStore {
@@ -180,6 +182,7 @@ impl SeaStore {
         Ok(Self {
             db,
             backend: url.backend().clone(),
+            feed: feed::AlertBus::new(),
         })
     }
 

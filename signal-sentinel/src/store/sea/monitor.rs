@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -97,10 +97,10 @@ impl MonitorStore for SeaStore {
         }
 
         // The outbox: one pending delivery per new alert and enabled channel of its owner.
-        let owners: HashSet<i64> = stored.iter().map(|a| a.owner.get()).collect();
+        let owners: BTreeSet<i64> = stored.iter().map(|a| a.owner.get()).collect();
         if !owners.is_empty() {
             let channels = channel::Entity::find()
-                .filter(channel::Column::UserId.is_in(owners))
+                .filter(channel::Column::UserId.is_in(owners.iter().copied()))
                 .filter(channel::Column::Enabled.eq(true))
                 .all(&txn)
                 .await
@@ -183,7 +183,9 @@ impl MonitorStore for SeaStore {
                 .await
                 .map_err(write_err("symbol samples"))?;
         }
+        self.announce_alerts(&txn, &owners).await?;
         txn.commit().await.map_err(backend_err)?;
+        self.alerts_committed(&owners);
         Ok(stored)
     }
 
