@@ -1117,6 +1117,17 @@ fn api_keys_from_the_terminal_work_against_the_server_until_revoked() {
     let monitor: serde_json::Value = serde_json::from_str(&status_body).unwrap();
     assert_eq!(monitor["running"], true, "{status_body}");
     assert!(monitor["cycles"].as_u64().unwrap() >= 1, "{status_body}");
+    // `invest monitor status` in another process sees the server's monitor as a worker.
+    let workers = invest(dir.path(), &env, &["monitor", "status"]);
+    assert_eq!(workers.code, 0, "{}", workers.stderr);
+    assert!(
+        workers
+            .stdout
+            .contains(&format!("pid {}, every 1 s", server.id()))
+            && workers.stdout.contains(": 64 shards "),
+        "{}",
+        workers.stdout
+    );
 
     // … until it is revoked, from the next request on.
     let revoked = invest(dir.path(), &env, &["auth", "revoke-api-key", &id, "--json"]);
@@ -1143,6 +1154,17 @@ fn api_keys_from_the_terminal_work_against_the_server_until_revoked() {
         "{stderr}"
     );
     assert!(!stderr.contains(&key), "the key never reaches the log");
+    // It left: no live worker, which `monitor status` reports as a failure.
+    let none = invest(dir.path(), &env, &["monitor", "status", "--json"]);
+    assert_eq!(none.code, 1);
+    let report: serde_json::Value = serde_json::from_str(&none.stdout).unwrap();
+    assert_eq!(report["workers"], serde_json::json!([]));
+    assert_eq!(report["unassigned_shards"], 64);
+    assert!(
+        none.stderr.contains("no live monitor worker"),
+        "{}",
+        none.stderr
+    );
 }
 
 #[test]
@@ -1244,6 +1266,7 @@ fn help_texts() {
         &["providers", "status"],
         &["monitor", "run"],
         &["monitor", "start"],
+        &["monitor", "status"],
         &["rules", "add"],
         &["rules", "list"],
         &["rules", "show"],

@@ -651,13 +651,54 @@ async fn a_failing_provider_answers_503_without_its_details() {
 }
 
 #[tokio::test]
-async fn monitor_status_says_when_this_process_runs_no_monitor() {
+async fn monitor_status_lists_the_workers_of_other_processes() {
     let server = TestServer::start().await;
     let token = server.user("ann@example.com").await;
     let r = server.get("/api/monitor/status", &token).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["running"], false);
     assert_eq!(r.body["cycles"], 0);
+    assert_eq!(r.body["workers"], json!([]));
+    assert_eq!(r.body["shards"], 64);
+
+    // A worker in another process, as `invest monitor start` records itself.
+    use signal_sentinel::domain::{WorkerCycle, WorkerIdentity};
+    use signal_sentinel::store::WorkerStore;
+    let worker = WorkerIdentity {
+        id: "db1-4242-abcd".into(),
+        host: "db1".into(),
+        pid: 4242,
+        interval_seconds: 15,
+    };
+    let now = chrono::Utc::now();
+    let held = server
+        .store
+        .rebalance_shards(&worker, now, chrono::Duration::seconds(15))
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 64);
+    server
+        .store
+        .record_worker_cycle(
+            &worker.id,
+            &WorkerCycle {
+                at: Some(now),
+                duration_ms: 120,
+                rules: 3,
+                alerts: 1,
+                error: None,
+            },
+        )
+        .await
+        .unwrap();
+    let r = server.get("/api/monitor/status", &token).await;
+    let workers = r.body["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 1, "{}", r.text);
+    assert_eq!(workers[0]["id"], "db1-4242-abcd");
+    assert_eq!(workers[0]["pid"], 4242);
+    assert_eq!(workers[0]["shards"].as_array().unwrap().len(), 64);
+    assert_eq!(workers[0]["last_cycle_rules"], 3);
+    assert_eq!(workers[0]["last_cycle_alerts"], 1);
 }
 
 #[tokio::test]
