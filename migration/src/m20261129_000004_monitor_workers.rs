@@ -4,7 +4,10 @@
 //! it holds; a lease not renewed before `lease_until` can be taken by another worker.
 //!
 //! The shard rows are created by the workers themselves (the number of shards is the
-//! library's), so this migration only makes the tables.
+//! library's), so this migration only makes the tables, and gives each rule the column of its
+//! symbol's shard (with an index) so that a worker reads only its own rules. The library
+//! fills that column for rules stored before it (`NULL` until then): the shard function is
+//! the library's.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -26,6 +29,13 @@ enum MonitorWorkers {
     LastCycleRules,
     LastCycleAlerts,
     LastError,
+}
+
+#[derive(DeriveIden)]
+enum Rules {
+    Table,
+    Id,
+    Shard,
 }
 
 #[derive(DeriveIden)]
@@ -68,10 +78,44 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(MonitorShards::LeaseUntil))
                     .take(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Rules::Table)
+                    .add_column(integer_null(Rules::Shard))
+                    .take(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_rules_shard")
+                    .table(Rules::Table)
+                    .col(Rules::Shard)
+                    .col(Rules::Id)
+                    .take(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_rules_shard")
+                    .table(Rules::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Rules::Table)
+                    .drop_column(Rules::Shard)
+                    .take(),
+            )
+            .await?;
         manager
             .drop_table(Table::drop().table(MonitorShards::Table).take())
             .await?;

@@ -529,7 +529,9 @@ impl Monitor {
         // What another worker may have changed since this one held a shard is read afresh.
         cache.symbols.retain(|symbol, _| is_mine(symbol));
 
-        let rules = self.load_rules(&mut cache, &is_mine, &mut problems).await?;
+        let rules = self
+            .load_rules(&mut cache, owned.as_deref(), &is_mine, &mut problems)
+            .await?;
         let rule_count = rules.len();
 
         // Rules by symbol (in symbol order, so cycles are reproducible), for symbols in session;
@@ -751,6 +753,7 @@ impl Monitor {
     async fn load_rules(
         &self,
         cache: &mut Cache,
+        shards: Option<&[u32]>,
         is_mine: &impl Fn(&Symbol) -> bool,
         problems: &mut Vec<String>,
     ) -> Result<Vec<RuleId>, MonitorError> {
@@ -764,6 +767,11 @@ impl Monitor {
                     enabled: Some(true),
                     after,
                     limit: Some(RULE_PAGE),
+                    // Only this worker's rules are read, so a worker's cycle shrinks with
+                    // its share (a worker holding every shard reads them all, unfiltered).
+                    shards: shards
+                        .filter(|held| held.len() < crate::domain::SHARDS as usize)
+                        .map(<[u32]>::to_vec),
                     ..RuleFilter::default()
                 })
                 .await?;

@@ -732,6 +732,7 @@ impl Services {
                 enabled,
                 after,
                 limit: Some(limit.clamp(1, MAX_PAGE_SIZE)),
+                shards: None,
             })
             .await?)
     }

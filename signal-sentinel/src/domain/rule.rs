@@ -206,6 +206,9 @@ pub struct RuleFilter {
     pub after: Option<RuleId>,
     /// At most this many rules.
     pub limit: Option<u64>,
+    /// Only rules whose symbol falls in one of these shards (see
+    /// [`shard_of`](crate::domain::shard_of)).
+    pub shards: Option<Vec<u32>>,
 }
 
 stored_enum! {

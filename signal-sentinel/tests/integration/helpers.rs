@@ -54,6 +54,18 @@ impl TestDb {
         })
     }
 
+    /// Runs `sql` on a connection of its own (file and PostgreSQL databases only).
+    pub(crate) async fn execute_sql(&self, sql: &str) {
+        assert_ne!(
+            self.backend(),
+            Backend::SqliteMemory,
+            "no other connection reaches it"
+        );
+        let db = Database::connect(self.url.expose()).await.unwrap();
+        db.execute_unprepared(sql).await.unwrap();
+        db.close().await.unwrap();
+    }
+
     /// A store with connections of its own to the same database, as another process has (the
     /// same store on an in-memory database, which no other connection can reach).
     pub(crate) async fn another_process(&self) -> SeaStore {

@@ -56,7 +56,9 @@ where
 
 impl SeaStore {
     /// Copies everything stored in `self` into `target`, which must be empty (freshly
-    /// migrated). All or nothing: the copy is one transaction on the target.
+    /// migrated). All or nothing: the copy is one transaction on the target. The monitor
+    /// workers and their shard leases are not copied: they describe running processes, and
+    /// the workers on the target record themselves when they start.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the target holds data already; backend failures.

@@ -66,6 +66,9 @@ pub(crate) mod rule {
         pub(crate) last_triggered_at: Option<DateTimeUtc>,
         pub(crate) expires_at: Option<DateTimeUtc>,
         pub(crate) snoozed_until: Option<DateTimeUtc>,
+        /// The shard of `symbol` (`NULL` for rules stored before migration 4 until the
+        /// library fills it in).
+        pub(crate) shard: Option<i32>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -213,6 +213,7 @@ impl SeaStore {
         if !pending.is_empty() {
             Migrator::up(&txn, None).await.map_err(migration_err)?;
         }
+        rules::fill_shards(&txn).await?;
         txn.commit().await.map_err(migration_err)?;
         Ok(pending)
     }

@@ -46,10 +46,18 @@ fn filtered(filter: &RuleFilter) -> sea_orm::Select<rule::Entity> {
     if let Some(after) = filter.after {
         query = query.filter(rule::Column::Id.gt(after.get()));
     }
+    if let Some(shards) = &filter.shards {
+        query = query.filter(rule::Column::Shard.is_in(shards.iter().map(|s| i64::from(*s))));
+    }
     if let Some(limit) = filter.limit {
         query = query.limit(limit);
     }
     query
+}
+
+/// The value of the `shard` column for a rule on `symbol`.
+pub(super) fn shard_column(symbol: &Symbol) -> i32 {
+    i32::try_from(crate::domain::shard_of(symbol)).unwrap_or(i32::MAX)
 }
 
 fn stored(at: Option<Timestamp>) -> Option<Timestamp> {
@@ -59,6 +67,7 @@ fn stored(at: Option<Timestamp>) -> Option<Timestamp> {
 fn to_active(new: NewRule, now: Timestamp) -> rule::ActiveModel {
     rule::ActiveModel {
         user_id: Set(new.owner.get()),
+        shard: Set(Some(shard_column(&new.symbol))),
         symbol: Set(new.symbol.as_str().to_owned()),
         name: Set(new.name),
         condition: Set(new.condition.into()),
@@ -73,7 +82,7 @@ fn to_active(new: NewRule, now: Timestamp) -> rule::ActiveModel {
     }
 }
 
-/// Rows per statement: 11 columns × 1,000 rows stays under SQLite's limit of bound parameters.
+/// Rows per statement: 12 columns × 1,000 rows stays under SQLite's limit of bound parameters.
 const CHUNK: usize = 1_000;
 
 #[async_trait]
@@ -179,6 +188,7 @@ impl RuleStore for SeaStore {
             ..Default::default()
         };
         if let Some(symbol) = update.symbol {
+            model.shard = Set(Some(shard_column(&symbol)));
             model.symbol = Set(symbol.as_str().to_owned());
         }
         if let Some(name) = update.name {
@@ -208,4 +218,35 @@ impl RuleStore for SeaStore {
     async fn delete_rule(&self, id: RuleId) -> Result<()> {
         self.delete_row::<rule::Entity>(ENTITY, id.get()).await
     }
+}
+
+/// Gives the rules stored before migration 4 the shard of their symbol (the function is the
+/// library's, so the migration could not). Run by [`SeaStore::migrate`] in its transaction;
+/// a no-op once every rule has one.
+pub(super) async fn fill_shards(txn: &sea_orm::DatabaseTransaction) -> Result<()> {
+    let unfilled: Vec<(i64, String)> = rule::Entity::find()
+        .select_only()
+        .column(rule::Column::Id)
+        .column(rule::Column::Symbol)
+        .filter(rule::Column::Shard.is_null())
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(|e| crate::store::StoreError::Migration(e.to_string()))?;
+    let mut by_shard: std::collections::BTreeMap<i32, Vec<i64>> = Default::default();
+    for (id, symbol) in unfilled {
+        let symbol = Symbol::parse(&symbol).map_err(corrupt("rule"))?;
+        by_shard.entry(shard_column(&symbol)).or_default().push(id);
+    }
+    for (shard, ids) in by_shard {
+        for chunk in ids.chunks(CHUNK) {
+            rule::Entity::update_many()
+                .col_expr(rule::Column::Shard, sea_orm::sea_query::Expr::value(shard))
+                .filter(rule::Column::Id.is_in(chunk.iter().copied()))
+                .exec(txn)
+                .await
+                .map_err(|e| crate::store::StoreError::Migration(e.to_string()))?;
+        }
+    }
+    Ok(())
 }

@@ -169,6 +169,73 @@ async fn a_write_under_a_lost_lease_is_refused_whole(db: &TestDb) {
     assert_eq!(stored[0].episode, 1);
 }
 
+/// A worker reads only the rules of its shards; rules stored before the shard column existed
+/// get theirs when the store next opens.
+async fn rules_are_listed_by_shard_and_old_rules_get_theirs(db: &TestDb) {
+    use signal_sentinel::domain::{RuleFilter, shard_of};
+    use signal_sentinel::store::RuleStore;
+    let ann = seed_user(&db.store, "ann@example.com").await;
+    let symbols = ["AAPL", "MSFT", "IBM", "GE", "XOM", "SPY", "QQQ", "TSLA"];
+    for s in symbols {
+        seed_rule(&db.store, &ann, s).await;
+    }
+    let of = |shards: Vec<u32>| RuleFilter {
+        shards: Some(shards),
+        ..RuleFilter::default()
+    };
+    let aapl = shard_of(&crate::helpers::symbol("AAPL"));
+    let stamps = |filter: RuleFilter| {
+        let store = db.store.clone();
+        async move {
+            let mut symbols: Vec<String> = store
+                .list_rule_stamps(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| s.symbol.to_string())
+                .collect();
+            symbols.sort();
+            symbols
+        }
+    };
+    let expected: Vec<String> = {
+        let mut v: Vec<String> = symbols
+            .iter()
+            .filter(|s| shard_of(&crate::helpers::symbol(s)) == aapl)
+            .map(|s| (*s).to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(expected.contains(&"AAPL".to_owned()));
+    assert_eq!(stamps(of(vec![aapl])).await, expected);
+    assert_eq!(stamps(of((0..SHARDS).collect())).await.len(), symbols.len());
+    assert!(stamps(of(vec![])).await.is_empty());
+
+    // As if stored before migration 4: no shard, so no worker would read them …
+    db.execute_sql("UPDATE rules SET shard = NULL").await;
+    assert!(stamps(of((0..SHARDS).collect())).await.is_empty());
+    // … until a process opens the database (and migrates it) again.
+    let reopened = db.another_process().await;
+    reopened.migrate().await.unwrap();
+    assert_eq!(stamps(of(vec![aapl])).await, expected);
+}
+
+#[tokio::test]
+async fn rules_are_listed_by_shard_on_an_sqlite_file() {
+    let db = TestDb::new(crate::helpers::Backend::SqliteFile)
+        .await
+        .unwrap();
+    rules_are_listed_by_shard_and_old_rules_get_theirs(&db).await;
+}
+
+#[tokio::test]
+async fn rules_are_listed_by_shard_on_postgres() {
+    if let Some(db) = TestDb::new(crate::helpers::Backend::Postgres).await {
+        rules_are_listed_by_shard_and_old_rules_get_theirs(&db).await;
+    }
+}
+
 backend_tests!(
     shards_are_shared_handed_over_and_taken_from_the_dead,
     a_write_under_a_lost_lease_is_refused_whole,
