@@ -1,7 +1,9 @@
 //! The notification dispatcher against a local webhook receiver (a mock answering 200):
 //!
 //! - throughput: 5,000 queued alert deliveries sent by one dispatcher (batches of 100, 8 in
-//!   flight), deliveries per second;
+//!   flight), deliveries per second; then 5,000 more by three dispatchers at once, each with
+//!   connections of its own as three processes have (they claim with `SKIP LOCKED` on
+//!   PostgreSQL; on SQLite their claims take turns);
 //! - latency: 500 alerts stored one every 10 ms while the dispatcher runs (polling every
 //!   50 ms), the time from an alert being stored to its delivery being sent (median, p99).
 //!
@@ -18,19 +20,16 @@ use signal_sentinel::Secret;
 use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::DatabaseUrl;
 use signal_sentinel::domain::{
-    AlertKind, AlertQuery, ChannelKind, CycleWrite, Email, NewAlert, NewChannel, NewUser,
+    AlertKind, AlertQuery, ChannelKind, CycleWrite, NewAlert, NewChannel,
 };
 use signal_sentinel::notify::{Dispatcher, DispatcherConfig, Notifier, WebhookNotifier};
 use signal_sentinel::rules::{RuleInput, prepare_rule};
-use signal_sentinel::store::{ChannelStore, RuleStore, SeaStore, Store, UserStore};
+use signal_sentinel::store::{ChannelStore, RuleStore, SeaStore, Store};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = benches::runtime();
     runtime.block_on(async {
         let hook = MockServer::start().await;
         Mock::given(path("/hook"))
@@ -42,14 +41,7 @@ fn main() {
         let store = SeaStore::open(&DatabaseUrl::parse(&url).unwrap())
             .await
             .unwrap();
-        let user = store
-            .create_user(NewUser {
-                email: Email::parse("bench@example.com").unwrap(),
-                password_hash: Secret::new("x"),
-                display_name: None,
-            })
-            .await
-            .unwrap();
+        let user = benches::bench_user(&store, "bench@example.com").await;
         store
             .create_channel(NewChannel {
                 owner: user.id,
@@ -105,25 +97,43 @@ fn main() {
             })
             .await
             .unwrap();
-        let started = Instant::now();
-        let mut sent = 0;
-        loop {
-            let report = dispatcher.run_once().await.unwrap();
-            if report.claimed == 0 {
-                break;
-            }
-            sent += report.sent;
-        }
-        let elapsed = started.elapsed();
+        let kind = if url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite file"
+        };
+        let (sent, elapsed) = drain(std::slice::from_ref(&dispatcher)).await;
         println!(
-            "throughput: {sent} deliveries in {:.2?} = {:.0} deliveries/s ({url_kind})",
-            elapsed,
+            "throughput, 1 dispatcher: {sent} deliveries in {elapsed:.2?} = {:.0} deliveries/s ({kind})",
             sent as f64 / elapsed.as_secs_f64(),
-            url_kind = if url.starts_with("postgres") {
-                "PostgreSQL"
-            } else {
-                "SQLite file"
-            }
+        );
+        let mut three = Vec::new();
+        for _ in 0..3 {
+            let own: Arc<dyn Store> =
+                Arc::new(SeaStore::connect(&DatabaseUrl::parse(&url).unwrap()).await.unwrap());
+            let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(
+                WebhookNotifier::new(Duration::from_secs(10)).unwrap(),
+            )];
+            three.push(Dispatcher::new(
+                own,
+                notifiers,
+                clock.clone(),
+                DispatcherConfig::default(),
+            ));
+        }
+        store
+            .commit_cycle(CycleWrite {
+                at: Some(clock.now()),
+                alerts: (10_001..=15_000).map(alert).collect(),
+                ..CycleWrite::default()
+            })
+            .await
+            .unwrap();
+        let (sent, elapsed) = drain(&three).await;
+        let requests = hook.received_requests().await.unwrap_or_default().len();
+        println!(
+            "throughput, 3 dispatchers: {sent} deliveries in {elapsed:.2?} = {:.0} deliveries/s ({kind}); {requests} requests received for 10,000 deliveries",
+            sent as f64 / elapsed.as_secs_f64(),
         );
 
         // Latency: alerts arriving while the dispatcher runs.
@@ -165,7 +175,7 @@ fn main() {
                 .unwrap();
             let Some(last) = page.last() else { break };
             before = Some(last.into());
-            for a in page.iter().filter(|a| a.episode > 5_000) {
+            for a in page.iter().filter(|a| (5_001..=5_500).contains(&a.episode)) {
                 for d in store.list_deliveries(a.id).await.unwrap() {
                     if let Some(sent_at) = d.sent_at {
                         latencies.push((sent_at - d.created_at).num_milliseconds());
@@ -186,4 +196,31 @@ fn main() {
             latencies.last().unwrap()
         );
     });
+}
+
+/// Runs `dispatchers` at once, each claiming batches until it finds nothing due; how many
+/// they sent together and how long it took.
+async fn drain(dispatchers: &[Dispatcher]) -> (usize, Duration) {
+    let started = Instant::now();
+    let tasks: Vec<_> = dispatchers
+        .iter()
+        .cloned()
+        .map(|d| {
+            tokio::spawn(async move {
+                let mut sent = 0;
+                loop {
+                    let report = d.run_once().await.unwrap();
+                    if report.claimed == 0 {
+                        return sent;
+                    }
+                    sent += report.sent;
+                }
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for task in tasks {
+        sent += task.await.unwrap();
+    }
+    (sent, started.elapsed())
 }

@@ -19,14 +19,11 @@ use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use divan::Bencher;
-use signal_sentinel::Secret;
 use signal_sentinel::clock::ManualClock;
 use signal_sentinel::config::DatabaseUrl;
-use signal_sentinel::domain::{Email, NewRule, NewUser};
-use signal_sentinel::engine::{RuleOptions, parse_rule};
 use signal_sentinel::market::SimulatedMarket;
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
-use signal_sentinel::store::{RuleStore, SeaStore, UserStore};
+use signal_sentinel::store::SeaStore;
 use tokio::runtime::Runtime;
 
 /// Counts the bytes the program holds on the heap, and their peak: the figure that belongs to
@@ -90,10 +87,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = benches::runtime();
         let dir = tempfile::tempdir().unwrap();
         let url = benches::database_url(dir.path(), "monitor.db");
         let url = DatabaseUrl::parse(&url).unwrap();
@@ -105,7 +99,7 @@ fn fixture() -> &'static Fixture {
         let monitor = runtime.block_on(async {
             let store = SeaStore::open(&url).await.unwrap();
             let seeded = Instant::now();
-            seed(&store).await;
+            benches::seed_rules(&store, symbols(), RULES_PER_SYMBOL).await;
             eprintln!(
                 "seeded {} rules in {:.1?} ({})",
                 symbols() * RULES_PER_SYMBOL,
@@ -138,51 +132,6 @@ fn fixture() -> &'static Fixture {
             _dir: dir,
         }
     })
-}
-
-async fn seed(store: &SeaStore) {
-    let mut users = Vec::new();
-    for u in 0..100 {
-        let user = store
-            .create_user(NewUser {
-                email: Email::parse(&format!("user{u}@example.com")).unwrap(),
-                password_hash: Secret::new("x"),
-                display_name: None,
-            })
-            .await
-            .unwrap();
-        users.push(user.id);
-    }
-    let mut batch = Vec::with_capacity(10_000);
-    for s in 0..symbols() {
-        for r in 0..RULES_PER_SYMBOL {
-            let level = 10 + (s * 7 + r * 13) % 490;
-            let text = match r {
-                0..=5 => format!("S{s} price > {level}"),
-                6..=11 => format!("S{s} crosses above {level}"),
-                12..=17 => format!("S{s} day change >= {}%", 1 + r % 3),
-                18 => format!("S{s} rsi(14) > 70"),
-                _ => format!("S{s} moves 1% within 30m"),
-            };
-            let rule = parse_rule(&text).unwrap();
-            batch.push(NewRule {
-                owner: users[(s * RULES_PER_SYMBOL + r) % users.len()],
-                symbol: rule.symbol,
-                name: None,
-                condition: rule.condition.to_document(),
-                options: RuleOptions::default().to_document(),
-                enabled: true,
-                expires_at: None,
-            });
-            if batch.len() == 10_000 {
-                store
-                    .create_rules(std::mem::take(&mut batch))
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-    store.create_rules(batch).await.unwrap();
 }
 
 fn main() {

@@ -18,11 +18,10 @@ use serde_json::json;
 use signal_sentinel::Secret;
 use signal_sentinel::clock::{Clock, ManualClock};
 use signal_sentinel::config::DatabaseUrl;
-use signal_sentinel::domain::{Email, NewUser};
 use signal_sentinel::market::{AlpacaMarket, FinnhubMarket, MarketData, YahooMarket};
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
 use signal_sentinel::rules::{RuleInput, prepare_rule};
-use signal_sentinel::store::{RuleStore, SeaStore, UserStore};
+use signal_sentinel::store::{RuleStore, SeaStore};
 use wiremock::matchers::{path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -56,10 +55,7 @@ impl Respond for Snapshots {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = benches::runtime();
     runtime.block_on(async {
         // Monday 2026-11-30, 10:00 New York.
         let now = Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap();
@@ -83,10 +79,7 @@ fn main() {
             let store = SeaStore::open(&DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("p.db").display())).unwrap())
                 .await
                 .unwrap();
-            let user = store
-                .create_user(NewUser { email: Email::parse("bench@example.com").unwrap(), password_hash: Secret::new("x"), display_name: None })
-                .await
-                .unwrap();
+            let user = benches::bench_user(&store, "bench@example.com").await;
             let rules = (0..SYMBOLS)
                 .map(|i| prepare_rule(user.id, RuleInput { text: format!("S{i} price > 101"), ..RuleInput::default() }).unwrap())
                 .collect();

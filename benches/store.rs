@@ -20,12 +20,11 @@ use std::time::Instant;
 use chrono::{Duration, TimeZone, Utc};
 use divan::Bencher;
 use rust_decimal::Decimal;
-use signal_sentinel::Secret;
 use signal_sentinel::config::DatabaseUrl;
 use signal_sentinel::domain::{
-    AlertKind, AlertQuery, Email, JsonDocument, NewAlert, NewRule, NewUser, Rule, Symbol, UserId,
+    AlertKind, AlertQuery, JsonDocument, NewAlert, NewRule, Rule, Symbol, UserId,
 };
-use signal_sentinel::store::{AlertStore, RuleStore, SeaStore, UserStore};
+use signal_sentinel::store::{AlertStore, RuleStore, SeaStore};
 use tokio::runtime::Runtime;
 
 const USERS: usize = 1_000;
@@ -68,14 +67,7 @@ async fn seed(url: &DatabaseUrl) -> (SeaStore, Vec<Rule>) {
     let store = SeaStore::open(url).await.unwrap();
     let mut rules = Vec::with_capacity(USERS);
     for u in 0..USERS {
-        let user = store
-            .create_user(NewUser {
-                email: Email::parse(&format!("user{u}@example.com")).unwrap(),
-                password_hash: Secret::new("x"),
-                display_name: None,
-            })
-            .await
-            .unwrap();
+        let user = benches::bench_user(&store, &format!("user{u}@example.com")).await;
         let rule = store
             .create_rule(NewRule {
                 owner: user.id,
