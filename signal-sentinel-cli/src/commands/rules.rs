@@ -134,6 +134,7 @@ pub(crate) async fn run(
                 enabled: (enabled || disabled).then_some(enabled),
                 after: None,
                 limit: Some(limit),
+                shards: None,
             };
             let rules = store.list_rules(&filter).await.map_err(|e| e.to_string())?;
             if as_json {
