@@ -51,7 +51,7 @@ async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const resp = await fetch(`/api${path}`, {
+  const resp = await fetch(`api${path}`, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (resp.status === 204) return null;
@@ -165,7 +165,7 @@ function startStream() {
   session.stream = controller;
   (async () => {
     try {
-      const resp = await fetch('/api/alerts/stream', {
+      const resp = await fetch('api/alerts/stream', {
         headers: { Authorization: `Bearer ${session.token}` }, signal: controller.signal,
       });
       const reader = resp.body.getReader();
