@@ -101,3 +101,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const NAME: &str = "Signal Sentinel";
 /// The product's tagline.
 pub const TAGLINE: &str = "Your AI-powered market watchdog.";
+
+/// `docs/embedding.md`, the tutorial for embedders: compiled here so that each of its Rust
+/// blocks runs as a doctest and cannot drift from the library.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/embedding.md")]
+pub struct EmbeddingGuide;
