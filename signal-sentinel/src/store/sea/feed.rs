@@ -4,12 +4,18 @@
 //! hears into the same channel.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+#[cfg(feature = "postgres")]
+use std::sync::OnceLock;
+#[cfg(feature = "postgres")]
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
 use sea_orm::sqlx::postgres::{PgListener, PgPool};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
+#[cfg(feature = "postgres")]
+use tokio::sync::oneshot;
 
 use super::{SeaStore, backend_err};
 use crate::domain::UserId;
@@ -23,12 +29,14 @@ const OWNERS_PER_NOTIFY: usize = 400;
 /// Signals a slow view may fall behind by before it is told to look again.
 const CAPACITY: usize = 1024;
 /// The wait before listening again after the connection failed.
+#[cfg(feature = "postgres")]
 const RETRY: Duration = Duration::from_secs(2);
 
 /// Shared by the clones of one [`SeaStore`].
 pub(super) struct AlertBus {
     sender: broadcast::Sender<AlertSignal>,
     /// Set once the listener runs; dropping it (with the last clone of the store) stops it.
+    #[cfg(feature = "postgres")]
     listener: OnceLock<oneshot::Sender<()>>,
 }
 
@@ -36,6 +44,7 @@ impl AlertBus {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             sender: broadcast::channel(CAPACITY).0,
+            #[cfg(feature = "postgres")]
             listener: OnceLock::new(),
         })
     }
@@ -95,7 +104,16 @@ impl SeaStore {
         }
     }
 
+    /// Starts this store's listener unless it runs already; `false` outside a Tokio runtime
+    /// (or in a build without PostgreSQL).
+    #[cfg(not(feature = "postgres"))]
+    #[allow(clippy::unused_self)]
+    fn start_listener(&self) -> bool {
+        false
+    }
+
     /// Starts this store's listener unless it runs already; `false` outside a Tokio runtime.
+    #[cfg(feature = "postgres")]
     fn start_listener(&self) -> bool {
         if self.feed.listener.get().is_some() {
             return true;
@@ -114,6 +132,7 @@ impl SeaStore {
 }
 
 /// Forwards the notifications of [`ALERTS_CHANNEL`] to `sender` until `stop` is dropped.
+#[cfg(feature = "postgres")]
 /// Each time it (re)starts listening it sends [`AlertSignal::All`]: whatever was committed
 /// while it was not listening is looked for.
 async fn listen(

@@ -167,6 +167,13 @@ impl SeaStore {
                     .map_sqlx_sqlite_pool_opts(|p| p.idle_timeout(None).max_lifetime(None));
             }
             DatabaseBackend::Postgres => {
+                if !cfg!(feature = "postgres") {
+                    return Err(StoreError::Connection(
+                        "this build has no PostgreSQL support (the `postgres` feature of \
+                         signal-sentinel): use an sqlite:// DATABASE_URL"
+                            .into(),
+                    ));
+                }
                 options.max_connections(POSTGRES_POOL_SIZE);
             }
         }
@@ -538,4 +545,19 @@ fn decimal_from_text(entity: &'static str, text: &str) -> Result<Decimal> {
 /// Removes the connection URL (and so any password) from a driver message, should it quote it.
 fn scrub(message: &str, url: &DatabaseUrl) -> String {
     message.replace(url.expose(), &url.to_string())
+}
+
+/// Run by `.ci/run` with `--no-default-features`.
+#[cfg(all(test, not(feature = "postgres")))]
+mod without_postgres {
+    use super::*;
+
+    /// A build without the `postgres` feature says so instead of failing obscurely.
+    #[tokio::test]
+    async fn a_postgres_url_needs_the_feature() {
+        let url = DatabaseUrl::parse("postgres://ss:pw@127.0.0.1:1/ss").unwrap();
+        let err = SeaStore::connect(&url).await.unwrap_err();
+        assert!(err.to_string().contains("`postgres` feature"), "{err}");
+        assert!(!err.to_string().contains("pw"), "no password in {err}");
+    }
 }
