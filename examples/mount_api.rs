@@ -91,7 +91,10 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(status.is_success(), "{path} answered {status}");
             if path == "/sentinel/" {
                 // Relative addresses, so the page works under any prefix.
-                anyhow::ensure!(body.contains(r#"src="assets/app.js""#), "absolute asset path");
+                anyhow::ensure!(
+                    body.contains(r#"src="assets/app.js""#),
+                    "absolute asset path"
+                );
             }
         }
         // The API works under the prefix: register and use the account.

@@ -107,3 +107,8 @@ pub const TAGLINE: &str = "Your AI-powered market watchdog.";
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/embedding.md")]
 pub struct EmbeddingGuide;
+
+/// The crate's `README.md` (its page on the registry), whose example runs as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadMe;
