@@ -17,11 +17,49 @@
 //! - **One schema, two databases.** SQLite for one person on a small server, PostgreSQL for a
 //!   team running several processes; the URL's scheme chooses.
 //!
+//! ## Architecture
+//! ```text
+//!   frontends:   signal-sentinel-http (poem)      signal-sentinel-cli (`invest`)
+//!                         │                               │
+//!                         └───────────────┬───────────────┘
+//!                                         ▼
+//!   use cases:   service::Services — accounts, keys, rules, alerts, channels, portfolio;
+//!                ownership checked once, typed errors
+//!                                         │
+//!   behaviour:   engine (pure: conditions, lifecycle, backtests) ◄── monitor (cycles)
+//!                notify (dispatcher over the outbox)   summary (AI / template)
+//!                                         │
+//!   edges:       store::Store (SQLite, PostgreSQL)   market::MarketData (Alpaca, Finnhub,
+//!                notify::Notifier (Telegram, webhooks)   Yahoo, replay, simulated)
+//!                summary::Summarizer (OpenAI-compatible)   broker::BrokerLink (Plaid)
+//! ```
+//! Every edge is a trait with a real client and a local test double; the engine never
+//! touches one (it is pure, and the monitor feeds it).
+//!
 //! ## The path of data
 //! ```text
 //! quote (market data) ──► rule (engine decides) ──► alert (stored once per episode)
 //!                                                      └──► delivery (outbox → notifier)
 //! ```
+//!
+//! ## The lifecycle of a rule
+//! Each cycle, the monitor steps every enabled rule with its symbol's quote
+//! ([`engine::step`]); the state it keeps between cycles is stored in the same transaction as
+//! the alerts a step produced:
+//! ```text
+//!                 condition holds              held long enough
+//!   armed ──────────────────────► pending ─────────────────────► firing ──► alert "fired"
+//!   (or resolved)   (no `pending` option: straight to firing)      │        (episode n + 1)
+//!     ▲                                                            │
+//!     └──── condition stops holding (past any hysteresis band) ────┘
+//!           → state "resolved", and an alert "resolved" with `notify_on_resolve`
+//!
+//!   snoozed:  the condition holds during a snooze or a cooldown — nothing is sent
+//!   no_data:  the quote is missing or stale — never mistaken for a price
+//! ```
+//! An episode counter makes `(rule, episode, kind)` unique, so a restart or a second worker
+//! can never store a firing twice. The options (cooldown, hysteresis, pending, frequency,
+//! expiry) are [`engine::RuleOptions`].
 //!
 //! ## Example
 //! Open a database, create a user and a rule, record an alert and read it back:
