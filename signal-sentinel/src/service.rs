@@ -305,11 +305,21 @@ impl Services {
         let limits = Limits {
             max_rules_per_user: settings.api.max_rules_per_user,
         };
+        #[cfg(feature = "plaid")]
         let link = match crate::broker::PlaidConfig::from_settings(&settings.plaid) {
             Some(config) => Some(Arc::new(
                 crate::broker::PlaidClient::new(config).map_err(ServiceError::Internal)?,
             ) as Arc<dyn crate::broker::BrokerLink>),
             None => None,
+        };
+        #[cfg(not(feature = "plaid"))]
+        let link: Option<Arc<dyn crate::broker::BrokerLink>> = {
+            if settings.plaid.client_id.is_some() {
+                tracing::warn!(
+                    "PLAID_CLIENT_ID is set but this build has no Plaid client (feature `plaid`)"
+                );
+            }
+            None
         };
         let vault = crate::auth::vault::Vault::new(settings.secret_key.expose(), previous);
         Ok(Self::new(store, clock, tokens, market, notifiers, limits).with_brokerage(link, vault))

@@ -1,0 +1,163 @@
+//! The chat-completions client (feature `openai`): any OpenAI-compatible server.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{Facts, Summarizer, SummaryError};
+use crate::Secret;
+
+/// Settings of the chat-completions client.
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// `OPENAI_BASE_URL`, e.g. `https://api.openai.com/v1` or a local server's.
+    pub base_url: url::Url,
+    /// `OPENAI_API_KEY`.
+    pub api_key: Secret,
+    /// `OPENAI_MODEL`.
+    pub model: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Retries after a 429 or 5xx.
+    pub retries: u32,
+    /// Longest wait honoured from `Retry-After`.
+    pub max_retry_wait: Duration,
+    /// Tokens the model may write.
+    pub max_tokens: u32,
+    /// Characters kept of its answer.
+    pub max_chars: usize,
+}
+
+impl OpenAiConfig {
+    /// Defaults around a base URL, key and model: 20 s timeout, 2 retries, waits up to 10 s,
+    /// 120 tokens, 500 characters.
+    pub fn new(base_url: url::Url, api_key: Secret, model: impl Into<String>) -> Self {
+        Self {
+            base_url,
+            api_key,
+            model: model.into(),
+            timeout: Duration::from_secs(20),
+            retries: 2,
+            max_retry_wait: Duration::from_secs(10),
+            max_tokens: 120,
+            max_chars: 500,
+        }
+    }
+}
+
+/// A client of `POST {base}/chat/completions`.
+#[derive(Debug)]
+pub struct OpenAiSummarizer {
+    client: reqwest::Client,
+    config: OpenAiConfig,
+}
+
+impl OpenAiSummarizer {
+    /// A client for `config`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(config: OpenAiConfig) -> Result<Self, String> {
+        let client = crate::market::http_client(config.timeout, &config.base_url)?;
+        Ok(Self { client, config })
+    }
+
+    fn endpoint(&self) -> String {
+        format!(
+            "{}/chat/completions",
+            self.config.base_url.as_str().trim_end_matches('/')
+        )
+    }
+}
+
+/// The error message in OpenAI's error shape `{"error": {"message", "type", "code"}}`.
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "no error message".to_owned())
+}
+
+#[async_trait]
+impl Summarizer for OpenAiSummarizer {
+    fn name(&self) -> &str {
+        "openai"
+    }
+
+    async fn summarize(&self, facts: &dyn Facts) -> Result<String, SummaryError> {
+        let body = serde_json::json!({
+            "model": self.config.model,
+            "messages": [
+                {"role": "system", "content": facts.instructions()},
+                {"role": "user", "content": facts.to_prompt()},
+            ],
+            "max_tokens": self.config.max_tokens,
+            "temperature": 0.2,
+        });
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .post(self.endpoint())
+                .bearer_auth(self.config.api_key.expose())
+                .json(&body)
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    let why = if e.is_timeout() {
+                        "timed out".to_owned()
+                    } else {
+                        e.without_url().to_string()
+                    };
+                    if attempt < self.config.retries {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+                        continue;
+                    }
+                    return Err(SummaryError::Unavailable(why));
+                }
+            };
+            let status = response.status();
+            if status.as_u16() == 429 || status.is_server_error() {
+                let wait = crate::market::retry_after_seconds(response.headers())
+                    .unwrap_or(Duration::from_millis(500 * (u64::from(attempt) + 1)));
+                let text = response.text().await.unwrap_or_default();
+                if attempt < self.config.retries && wait <= self.config.max_retry_wait {
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                return Err(SummaryError::Unavailable(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&text)
+                )));
+            }
+            let text = response
+                .text()
+                .await
+                .map_err(|e| SummaryError::Malformed(e.without_url().to_string()))?;
+            if !status.is_success() {
+                return Err(SummaryError::Refused(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&text)
+                )));
+            }
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| SummaryError::Malformed(format!("not JSON: {e}")))?;
+            let content = value["choices"][0]["message"]["content"]
+                .as_str()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| SummaryError::Malformed("no choices[0].message.content".into()))?;
+            let mut summary: String = content.chars().take(self.config.max_chars).collect();
+            if summary.len() < content.len() {
+                summary.push('…');
+            }
+            return Ok(summary);
+        }
+    }
+}
