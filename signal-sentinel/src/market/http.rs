@@ -1,5 +1,7 @@
 //! What the HTTP providers share: one client set-up, retries on 429 and 5xx, number parsing,
 //! and error messages that never carry a key or a URL.
+// Without the providers (feature `providers`) only part of it serves the other clients.
+#![cfg_attr(not(feature = "providers"), allow(dead_code))]
 
 use std::time::Duration;
 

@@ -7,13 +7,16 @@
 //!
 //! Real providers (Yahoo Finance, Alpaca, Finnhub) implement the same trait.
 
+#[cfg(feature = "providers")]
 pub(crate) mod alpaca;
 mod chain;
+#[cfg(feature = "providers")]
 pub(crate) mod finnhub;
 pub(crate) mod http;
 mod replay;
 mod simulated;
 pub mod symbols;
+#[cfg(feature = "providers")]
 pub(crate) mod yahoo;
 
 use std::time::Duration;
@@ -24,8 +27,10 @@ use thiserror::Error;
 
 use crate::domain::{Bar, Quote, Symbol};
 
+#[cfg(feature = "providers")]
 pub use alpaca::AlpacaMarket;
 pub use chain::{BreakerState, ProviderChain, ProviderStatus};
+#[cfg(feature = "providers")]
 pub use finnhub::FinnhubMarket;
 pub use http::{ensure_crypto_provider, retry_after_seconds};
 
@@ -42,13 +47,41 @@ pub fn http_client(
 }
 pub use replay::{ReplayError, ReplayMarket};
 pub use simulated::SimulatedMarket;
+#[cfg(feature = "providers")]
 pub use yahoo::YahooMarket;
 
 /// The providers the settings name, in their order, chained behind circuit breakers; quotes
 /// older than `max_age` are treated as missing.
 ///
 /// # Errors
+/// A message when an HTTP client cannot be built, or when the settings name providers and
+/// this build has none (feature `providers`).
+#[cfg(not(feature = "providers"))]
+pub fn providers_from_settings(
+    settings: &crate::config::Settings,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    max_age: Option<chrono::Duration>,
+) -> Result<ProviderChain, String> {
+    if !settings.providers.is_empty() {
+        return Err(
+            "MARKET_DATA_PROVIDERS names providers, but this build has none (the `providers` \
+             feature of signal-sentinel)"
+                .into(),
+        );
+    }
+    let chain = ProviderChain::new(Vec::new(), clock);
+    Ok(match max_age {
+        Some(age) => chain.with_max_age(age),
+        None => chain,
+    })
+}
+
+/// The providers the settings name, in their order, chained behind circuit breakers; quotes
+/// older than `max_age` are treated as missing.
+///
+/// # Errors
 /// A message when an HTTP client cannot be built.
+#[cfg(feature = "providers")]
 pub fn providers_from_settings(
     settings: &crate::config::Settings,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
@@ -256,4 +289,27 @@ pub async fn probe_providers(
         });
     }
     Ok(probes)
+}
+
+/// Run by `.ci/run` with `--no-default-features`.
+#[cfg(all(test, not(feature = "providers")))]
+mod without_providers {
+    use std::sync::Arc;
+
+    use super::providers_from_settings;
+    use crate::clock::SystemClock;
+    use crate::config::Settings;
+
+    /// A build without the providers says so when the settings name one.
+    #[test]
+    fn configured_providers_need_the_feature() {
+        let settings = Settings::from_vars([
+            ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+            ("SECRET_KEY".to_owned(), "k".repeat(32)),
+            ("MARKET_DATA_PROVIDERS".to_owned(), "yahoo".to_owned()),
+        ])
+        .unwrap();
+        let err = providers_from_settings(&settings, Arc::new(SystemClock), None).unwrap_err();
+        assert!(err.contains("`providers` feature"), "{err}");
+    }
 }
