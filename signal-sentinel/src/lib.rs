@@ -117,11 +117,12 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 #[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzzing;
 pub mod market;
 pub mod monitor;
 pub mod notify;
-pub mod pace;
+pub(crate) mod pace;
 pub mod portfolio;
 pub mod rules;
 mod secret;

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 /// Allows `rate` requests per `per`, up to `burst` at once after a quiet spell; callers wait
 /// for their turn. Uses tokio's clock, so paused-time tests run instantly.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     per_second: f64,
     burst: f64,
     state: Mutex<(f64, Instant)>,
@@ -17,7 +17,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// `rate` requests per `per`, with bursts of up to `burst`.
-    pub fn new(rate: u32, per: Duration, burst: u32) -> Self {
+    pub(crate) fn new(rate: u32, per: Duration, burst: u32) -> Self {
         let burst = f64::from(burst.max(1));
         Self {
             per_second: f64::from(rate.max(1)) / per.as_secs_f64().max(1e-9),
@@ -27,7 +27,7 @@ impl RateLimiter {
     }
 
     /// Waits for a token.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         loop {
             let wait = {
                 let mut state = self.state.lock().await;
