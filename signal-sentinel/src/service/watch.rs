@@ -75,23 +75,41 @@ impl AlertWatch {
         self.cross_process
     }
 
-    /// Waits until there are new alerts and returns them, oldest first. A failed read is
-    /// logged and tried again at the next wake-up.
+    /// Waits until there are new alerts and returns them, oldest first: every alert stored
+    /// since the last call, however many one cycle stored (at most two per rule of the user).
+    /// A failed read is logged and tried again at the next wake-up.
     pub async fn next(&mut self) -> Vec<Alert> {
         loop {
             self.wait().await;
-            let query = AlertQuery::newest(self.who.user, MAX_PAGE_SIZE);
-            match self.services.list_alerts(self.who, query).await {
-                Ok(mut alerts) => {
-                    alerts.retain(|a| a.id.get() > self.last_id);
-                    if let Some(last) = alerts.iter().map(|a| a.id.get()).max() {
-                        self.last_id = last;
-                        alerts.sort_by_key(|a| a.id);
-                        return alerts;
-                    }
+            match self.newer().await {
+                Ok(mut alerts) if !alerts.is_empty() => {
+                    alerts.sort_by_key(|a| a.id);
+                    self.last_id = alerts.last().map_or(self.last_id, |a| a.id.get());
+                    return alerts;
                 }
+                Ok(_) => {}
                 Err(e) => tracing::warn!("alert watch: {e}"),
             }
+        }
+    }
+
+    /// The alerts stored after `last_id`, newest first, a page at a time until a page reaches
+    /// older ones.
+    async fn newer(&self) -> ServiceResult<Vec<Alert>> {
+        let mut fresh = Vec::new();
+        let mut query = AlertQuery::newest(self.who.user, MAX_PAGE_SIZE);
+        loop {
+            let page = self.services.list_alerts(self.who, query.clone()).await?;
+            let full = page.len() as u64 == MAX_PAGE_SIZE;
+            let before = page.last().map(Into::into);
+            let seen = page.len();
+            let known = fresh.len();
+            fresh.extend(page.into_iter().filter(|a| a.id.get() > self.last_id));
+            // A page that is not all new, or the last page: nothing newer lies further back.
+            if !full || fresh.len() - known < seen {
+                return Ok(fresh);
+            }
+            query.before = before;
         }
     }
 

@@ -18,4 +18,5 @@ mod providers;
 mod settings;
 mod store;
 mod summary;
+mod watch;
 mod workers;
