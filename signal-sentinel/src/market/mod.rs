@@ -56,37 +56,39 @@ pub use yahoo::YahooMarket;
 /// # Errors
 /// A message when an HTTP client cannot be built, or when the settings name providers and
 /// this build has none (feature `providers`).
-#[cfg(not(feature = "providers"))]
 pub fn providers_from_settings(
     settings: &crate::config::Settings,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     max_age: Option<chrono::Duration>,
 ) -> Result<ProviderChain, String> {
-    if !settings.providers.is_empty() {
-        return Err(
-            "MARKET_DATA_PROVIDERS names providers, but this build has none (the `providers` \
-             feature of signal-sentinel)"
-                .into(),
-        );
-    }
-    let chain = ProviderChain::new(Vec::new(), clock);
+    let chain = ProviderChain::new(configured_providers(settings)?, clock);
     Ok(match max_age {
         Some(age) => chain.with_max_age(age),
         None => chain,
     })
 }
 
-/// The providers the settings name, in their order, chained behind circuit breakers; quotes
-/// older than `max_age` are treated as missing.
-///
-/// # Errors
-/// A message when an HTTP client cannot be built.
-#[cfg(feature = "providers")]
-pub fn providers_from_settings(
+/// Without the `providers` feature there are none to build.
+#[cfg(not(feature = "providers"))]
+fn configured_providers(
     settings: &crate::config::Settings,
-    clock: std::sync::Arc<dyn crate::clock::Clock>,
-    max_age: Option<chrono::Duration>,
-) -> Result<ProviderChain, String> {
+) -> Result<Vec<std::sync::Arc<dyn MarketData>>, String> {
+    if settings.providers.is_empty() {
+        Ok(Vec::new())
+    } else {
+        Err(
+            "MARKET_DATA_PROVIDERS names providers, but this build has none (the `providers` \
+             feature of signal-sentinel)"
+                .into(),
+        )
+    }
+}
+
+/// The configured providers with their credentials, in the settings' order.
+#[cfg(feature = "providers")]
+fn configured_providers(
+    settings: &crate::config::Settings,
+) -> Result<Vec<std::sync::Arc<dyn MarketData>>, String> {
     use crate::config::ProviderName;
     let timeout = http::DEFAULT_TIMEOUT;
     let mut providers: Vec<std::sync::Arc<dyn MarketData>> = Vec::new();
@@ -123,11 +125,7 @@ pub fn providers_from_settings(
             }
         }
     }
-    let chain = ProviderChain::new(providers, clock);
-    Ok(match max_age {
-        Some(age) => chain.with_max_age(age),
-        None => chain,
-    })
+    Ok(providers)
 }
 
 /// How many requests a provider allows.

@@ -21,7 +21,6 @@ pub struct AlertWatch {
     who: Principal,
     last_id: i64,
     signals: Option<Receiver<AlertSignal>>,
-    cross_process: bool,
     poll: Duration,
 }
 
@@ -30,7 +29,6 @@ impl std::fmt::Debug for AlertWatch {
         f.debug_struct("AlertWatch")
             .field("user", &self.who.user)
             .field("last_id", &self.last_id)
-            .field("cross_process", &self.cross_process)
             .field("poll", &self.poll)
             .finish_non_exhaustive()
     }
@@ -58,7 +56,6 @@ impl Services {
             who,
             last_id,
             signals: feed.map(|f| f.signals),
-            cross_process,
             poll: if cross_process {
                 SIGNALLED_POLL.max(poll)
             } else {
@@ -69,12 +66,6 @@ impl Services {
 }
 
 impl AlertWatch {
-    /// Whether alerts committed by other processes wake this watch (rather than its poll).
-    #[must_use]
-    pub fn cross_process(&self) -> bool {
-        self.cross_process
-    }
-
     /// Waits until there are new alerts and returns them, oldest first: every alert stored
     /// since the last call, however many one cycle stored (at most two per rule of the user).
     /// A failed read is logged and tried again at the next wake-up.

@@ -70,9 +70,7 @@ impl AlertStore for SeaStore {
             }
         }
         let owners = stored.iter().map(|a| a.owner.get()).collect();
-        self.announce_alerts(&txn, &owners).await?;
-        txn.commit().await.map_err(backend_err)?;
-        self.alerts_committed(&owners);
+        self.commit_alerts(txn, &owners).await?;
         Ok(stored)
     }
 

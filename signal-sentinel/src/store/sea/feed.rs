@@ -56,42 +56,38 @@ impl AlertBus {
 }
 
 impl SeaStore {
-    /// Inside the transaction that stores alerts of `owners`: on PostgreSQL, the notification
-    /// every process's listener hears once the transaction commits.
-    pub(super) async fn announce_alerts(
+    /// Commits `txn`, which stored alerts of `owners`, and signals them: on PostgreSQL by a
+    /// notification sent inside the transaction (so every process's listener, this one's
+    /// included, hears it on commit and never for a rollback); on SQLite to this process's
+    /// views directly, after the commit.
+    pub(super) async fn commit_alerts(
         &self,
-        txn: &DatabaseTransaction,
+        txn: DatabaseTransaction,
         owners: &BTreeSet<i64>,
     ) -> Result<()> {
-        if !self.is_postgres() || owners.is_empty() {
-            return Ok(());
-        }
-        let owners: Vec<&i64> = owners.iter().collect();
-        for chunk in owners.chunks(OWNERS_PER_NOTIFY) {
-            let payload = chunk
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [ALERTS_CHANNEL.into(), payload.into()],
-            ))
-            .await
-            .map_err(backend_err)?;
-        }
-        Ok(())
-    }
-
-    /// After the commit: on SQLite, this process's views are told directly (on PostgreSQL the
-    /// listener hears the notification, this process's own included).
-    pub(super) fn alerts_committed(&self, owners: &BTreeSet<i64>) {
         if self.is_postgres() {
-            return;
-        }
-        for owner in owners {
-            self.feed.send(AlertSignal::Owner(UserId::new(*owner)));
+            let owners: Vec<&i64> = owners.iter().collect();
+            for chunk in owners.chunks(OWNERS_PER_NOTIFY) {
+                let payload = chunk
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [ALERTS_CHANNEL.into(), payload.into()],
+                ))
+                .await
+                .map_err(backend_err)?;
+            }
+            txn.commit().await.map_err(backend_err)
+        } else {
+            txn.commit().await.map_err(backend_err)?;
+            for owner in owners {
+                self.feed.send(AlertSignal::Owner(UserId::new(*owner)));
+            }
+            Ok(())
         }
     }
 

@@ -183,9 +183,7 @@ impl MonitorStore for SeaStore {
                 .await
                 .map_err(write_err("symbol samples"))?;
         }
-        self.announce_alerts(&txn, &owners).await?;
-        txn.commit().await.map_err(backend_err)?;
-        self.alerts_committed(&owners);
+        self.commit_alerts(txn, &owners).await?;
         Ok(stored)
     }
 
