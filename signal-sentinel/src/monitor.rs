@@ -622,6 +622,7 @@ impl Monitor {
                 let state = EngineState {
                     phase: crate::domain::RulePhase::Error,
                     episode,
+                    error: Some(crate::engine::EvalError::Unreadable),
                     ..EngineState::new()
                 };
                 write.states.push(state.to_stored(id, now));

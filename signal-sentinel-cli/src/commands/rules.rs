@@ -190,6 +190,9 @@ pub(crate) async fn run(
                         .as_ref()
                         .map_or("armed (not evaluated yet)", |s| s.phase.as_str())
                 );
+                if let Some(reason) = state.as_ref().and_then(|s| s.error_reason()) {
+                    out!("  error:       {reason}");
+                }
                 if let Some(state) = &state {
                     out!("  fired:       {} times", state.episode);
                 }

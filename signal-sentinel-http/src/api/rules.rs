@@ -28,6 +28,10 @@ pub struct RuleStateOut {
     pub last_price: Option<rust_decimal::Decimal>,
     /// When the state last changed.
     pub updated_at: Time,
+    /// Why the last sample could not be evaluated (phase `error`, or `firing` for a rule
+    /// that was firing), e.g. "the change from the previous close is out of range".
+    #[oai(nullable, skip_serializing_if_is_none)]
+    pub error: Option<String>,
 }
 
 /// A rule.
@@ -95,6 +99,7 @@ impl From<RuleView> for RuleOut {
             episode: s.episode,
             last_price: s.last_price,
             updated_at: s.updated_at,
+            error: s.error_reason().map(str::to_owned),
         });
         out
     }

@@ -4,6 +4,15 @@ use serde::{Deserialize, Serialize};
 use super::{Symbol, ValidationError};
 use crate::time::Timestamp;
 
+/// The highest price a quote or bar may carry: 10¹² per unit. Nothing listed trades near it
+/// (the dearest share trades below 10⁶); a provider or file sending more sends bad data.
+pub const MAX_PRICE: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
+/// The lowest price a quote or bar may carry: 10⁻¹² per unit (the smallest crypto assets
+/// trade above 10⁻⁹). With [`MAX_PRICE`] it bounds every ratio of two prices by 10²⁴, far
+/// inside what a [`Decimal`] holds.
+pub const MIN_PRICE: Decimal = Decimal::from_parts(1, 0, 0, false, 12);
+
 /// The latest price of a symbol as a market-data provider reported it.
 ///
 /// Prices are [`Decimal`]: they are stored and compared with users' thresholds, where a binary
@@ -35,7 +44,8 @@ impl Quote {
     ///
     /// # Errors
     /// [`ValidationError::Field`] when the price is zero or negative (providers send zeros to
-    /// mean "no data": that is never a price).
+    /// mean "no data": that is never a price), or outside [`MIN_PRICE`]..=[`MAX_PRICE`], or
+    /// dated outside the years 1800 to 9999.
     pub fn new(
         symbol: Symbol,
         price: Decimal,
@@ -43,6 +53,7 @@ impl Quote {
         source: impl Into<String>,
     ) -> Result<Self, ValidationError> {
         positive("price", price)?;
+        plausible_time(at)?;
         Ok(Self {
             symbol,
             price,
@@ -79,7 +90,8 @@ impl Quote {
     /// Sets the session's range.
     ///
     /// # Errors
-    /// [`ValidationError::Field`] when a bound is not positive or the low is above the high.
+    /// [`ValidationError::Field`] when a bound is not positive, the low is above the high, or
+    /// the range does not contain the price.
     pub fn with_day_range(mut self, low: Decimal, high: Decimal) -> Result<Self, ValidationError> {
         positive("day low", low)?;
         positive("day high", high)?;
@@ -87,6 +99,15 @@ impl Quote {
             return Err(ValidationError::field_error(
                 "day range",
                 format!("low {low} is above high {high}"),
+            ));
+        }
+        if !(low..=high).contains(&self.price) {
+            return Err(ValidationError::field_error(
+                "day range",
+                format!(
+                    "low {low} to high {high} does not contain the price {}",
+                    self.price
+                ),
             ));
         }
         self.day_low = Some(low);
@@ -110,9 +131,15 @@ impl Quote {
     /// assert_eq!(q.change_percent(), Some(Decimal::new(5, 0)));
     /// # Ok::<(), signal_sentinel::domain::ValidationError>(())
     /// ```
+    ///
+    /// `None` too when the change is beyond what a [`Decimal`] holds (a price some 10²⁶
+    /// times its previous close): it is never computed with wrapping or panicking arithmetic.
     pub fn change_percent(&self) -> Option<Decimal> {
         let prev = self.previous_close?;
-        Some((self.price - prev) / prev * Decimal::ONE_HUNDRED)
+        self.price
+            .checked_sub(prev)?
+            .checked_div(prev)?
+            .checked_mul(Decimal::ONE_HUNDRED)
     }
 }
 
@@ -174,6 +201,7 @@ impl Bar {
         ] {
             positive(field, value)?;
         }
+        plausible_time(at)?;
         if low > high || !(low..=high).contains(&open) || !(low..=high).contains(&close) {
             return Err(ValidationError::field_error(
                 "bar",
@@ -191,14 +219,34 @@ impl Bar {
     }
 }
 
-fn positive(field: &'static str, value: Decimal) -> Result<(), ValidationError> {
-    if value > Decimal::ZERO {
+/// Quotes and bars are dated from 1800 to 9999: beyond, a provider or file sends bad data
+/// (and date arithmetic on them could leave what a calendar holds).
+fn plausible_time(at: Timestamp) -> Result<(), ValidationError> {
+    use chrono::Datelike;
+    if (1800..=9999).contains(&at.year()) {
         Ok(())
     } else {
+        Err(ValidationError::field_error(
+            "time",
+            format!("{at} is outside the years 1800 to 9999"),
+        ))
+    }
+}
+
+/// A price: positive, and within [`MIN_PRICE`]..=[`MAX_PRICE`].
+fn positive(field: &'static str, value: Decimal) -> Result<(), ValidationError> {
+    if value <= Decimal::ZERO {
         Err(ValidationError::field_error(
             field,
             format!("must be greater than zero, got {value}"),
         ))
+    } else if !(MIN_PRICE..=MAX_PRICE).contains(&value) {
+        Err(ValidationError::field_error(
+            field,
+            format!("{value} is outside what a market quotes ({MIN_PRICE} to {MAX_PRICE})"),
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -228,6 +276,33 @@ mod tests {
             (Some(dec!(9)), Some(dec!(11)), Some(5))
         );
         assert_eq!(q.change_percent(), None);
+    }
+
+    #[test]
+    fn prices_beyond_the_bounds_are_bad_data() {
+        assert_eq!(MAX_PRICE, dec!(1_000_000_000_000));
+        assert_eq!(MIN_PRICE, dec!(0.000000000001));
+        let now = Utc::now();
+        assert!(Quote::new(aapl(), MAX_PRICE, now, "x").is_ok());
+        assert!(Quote::new(aapl(), MIN_PRICE, now, "x").is_ok());
+        let err = Quote::new(aapl(), dec!(7.9e28), now, "x").unwrap_err();
+        assert!(
+            err.to_string().contains("outside what a market quotes"),
+            "{err}"
+        );
+        assert!(Quote::new(aapl(), dec!(0.0000000000001), now, "x").is_err());
+        let q = Quote::new(aapl(), dec!(10), now, "x").unwrap();
+        assert!(q.clone().with_previous_close(Decimal::MAX).is_err());
+        assert!(q.clone().with_open(dec!(1e13)).is_err());
+        let err = q.clone().with_day_range(dec!(11), dec!(12)).unwrap_err();
+        assert!(
+            err.to_string().contains("does not contain the price"),
+            "{err}"
+        );
+        assert!(Bar::new(now, dec!(1), Decimal::MAX, dec!(1), dec!(1), None).is_err());
+        let ancient = chrono::DateTime::<Utc>::MIN_UTC;
+        assert!(Quote::new(aapl(), dec!(10), ancient, "x").is_err());
+        assert!(Bar::new(ancient, dec!(1), dec!(1), dec!(1), dec!(1), None).is_err());
     }
 
     #[test]

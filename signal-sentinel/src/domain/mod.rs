@@ -82,7 +82,7 @@ pub use email::Email;
 pub use error::ValidationError;
 pub use holding::{Holding, HoldingSource, NewHolding};
 pub use ids::{AlertId, ApiKeyId, ChannelId, ConnectionId, DeliveryId, HoldingId, RuleId, UserId};
-pub use market::{Bar, Quote, Sample, SymbolSamples};
+pub use market::{Bar, MAX_PRICE, MIN_PRICE, Quote, Sample, SymbolSamples};
 pub use rule::{
     JsonDocument, NewRule, Rule, RuleFilter, RulePhase, RuleStamp, RuleState, RuleUpdate,
 };

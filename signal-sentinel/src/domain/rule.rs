@@ -251,6 +251,12 @@ pub struct RuleState {
 }
 
 impl RuleState {
+    /// Why the rule's last sample could not be evaluated (phase `error`, or `firing` for a
+    /// rule that was firing), in words for its owner.
+    pub fn error_reason(&self) -> Option<&str> {
+        self.memory.get("error_reason")?.as_str()
+    }
+
     /// The state of a rule that has never been evaluated.
     pub fn initial(rule_id: RuleId, at: Timestamp) -> Self {
         Self {

@@ -19,6 +19,43 @@ pub enum Signal {
     Unknown,
 }
 
+/// Why a condition could not be evaluated on a sample: a value it computes from the quote, the
+/// history or the holdings is beyond what a [`Decimal`] can hold (an absurd quote, such as a
+/// price 10²⁷ times its previous close). The rule goes into its error state for that sample;
+/// every other rule is evaluated as usual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The change from the previous close (day change, position day move).
+    #[error("the change from the previous close is out of range")]
+    DayChange,
+    /// The move within the window.
+    #[error("the move within the window is out of range")]
+    Move,
+    /// The opening gap.
+    #[error("the gap from the previous close is out of range")]
+    Gap,
+    /// The trailing stop's level.
+    #[error("the trailing stop's level is out of range")]
+    TrailingStop,
+    /// The distance to the 52-week extreme.
+    #[error("the distance to the 52-week extreme is out of range")]
+    Extreme,
+    /// The volume compared with the average.
+    #[error("the volume compared with its average is out of range")]
+    Volume,
+    /// The position's cost, value or weight.
+    #[error("the position's cost, value or weight is out of range")]
+    Position,
+    /// The level at which a firing rule re-arms (hysteresis).
+    #[error("the re-arm level (hysteresis) is out of range")]
+    Hysteresis,
+    /// The stored condition cannot be read by this version; the owner edits the rule.
+    #[error("the stored condition cannot be read; edit the rule")]
+    Unreadable,
+}
+
 impl From<bool> for Signal {
     fn from(value: bool) -> Self {
         if value { Self::True } else { Self::False }
@@ -73,26 +110,37 @@ impl Book {
                 quantity: Decimal::ZERO,
                 cost_basis: Some(Decimal::ZERO),
             });
+            // A total beyond what a decimal holds leaves the cost (or quantity) unknown.
             entry.cost_basis = match (entry.cost_basis, h.cost_basis) {
-                (Some(total), Some(cost)) => Some(total + cost * h.quantity),
+                (Some(total), Some(cost)) => cost
+                    .checked_mul(h.quantity)
+                    .and_then(|c| total.checked_add(c)),
                 _ => None,
             };
-            entry.quantity += h.quantity;
+            match entry.quantity.checked_add(h.quantity) {
+                Some(q) => entry.quantity = q,
+                None => {
+                    entry.quantity = Decimal::ZERO;
+                    entry.cost_basis = None;
+                }
+            }
         }
         for p in positions.values_mut() {
             p.cost_basis = p
                 .cost_basis
                 .filter(|_| !p.quantity.is_zero())
-                .map(|total| total / p.quantity);
+                .and_then(|total| total.checked_div(p.quantity));
         }
         let mut value = Some(Decimal::ZERO);
         let mut previous_value = Some(Decimal::ZERO);
         for (symbol, p) in &positions {
             let quote = quotes.iter().find(|q| &q.symbol == symbol);
-            value = value.zip(quote).map(|(v, q)| v + q.price * p.quantity);
+            value = value
+                .zip(quote)
+                .and_then(|(v, q)| v.checked_add(q.price.checked_mul(p.quantity)?));
             previous_value = previous_value
                 .zip(quote.and_then(|q| q.previous_close))
-                .map(|(v, prev)| v + prev * p.quantity);
+                .and_then(|(v, prev)| v.checked_add(prev.checked_mul(p.quantity)?));
         }
         let priced = !positions.is_empty();
         Self {
@@ -144,19 +192,25 @@ pub struct Memory {
 /// symbol's previous sample only when that sample is not older, so a rule never fires on its
 /// first sample. Samples must come in time order: the rule lifecycle drops duplicate and
 /// out-of-order quotes before they get here.
+///
+/// All arithmetic on prices, quantities and percentages is checked.
+///
+/// # Errors
+/// [`EvalError`] when a value the condition computes is beyond what a [`Decimal`] holds; the
+/// memory is then left as it was.
 pub fn evaluate(
     condition: &Condition,
     memory: &mut Memory,
     view: &MarketView<'_>,
     created_at: Option<Timestamp>,
-) -> Signal {
+) -> Result<Signal, EvalError> {
     let previous = view
         .previous
         .filter(|p| created_at.is_none_or(|created| p.at >= created));
     let quote = view.quote;
     let price = quote.price;
     let history = view.history;
-    match condition {
+    Ok(match condition {
         Condition::Price { op, level } => op.holds(price, *level).into(),
         Condition::CrossesLevel { direction, level } => match previous {
             Some(prev) => crossed(
@@ -187,7 +241,7 @@ pub fn evaluate(
             };
             spread_cross(*direction, previous, quote, spread_at)
         }
-        Condition::DayChange { op, percent } => match quote.change_percent() {
+        Condition::DayChange { op, percent } => match day_change(quote)? {
             Some(change) => op.holds(change, *percent).into(),
             None => Signal::Unknown,
         },
@@ -196,15 +250,21 @@ pub fn evaluate(
             percent,
             window_minutes,
         } => {
-            let from = quote.at - chrono::Duration::minutes(i64::from(*window_minutes));
-            let start = view.recent.partition_point(|s| s.at < from);
+            // A quote at the very start of time has no window before it.
+            let start = match quote
+                .at
+                .checked_sub_signed(chrono::Duration::minutes(i64::from(*window_minutes)))
+            {
+                Some(from) => view.recent.partition_point(|s| s.at < from),
+                None => 0,
+            };
             let window = &view.recent[start..];
             let Some(low) = window.iter().map(|s| s.price).min() else {
-                return Signal::Unknown;
+                return Ok(Signal::Unknown);
             };
             let high = window.iter().map(|s| s.price).max().unwrap_or(low);
-            let rise = (price - low) / low * Decimal::ONE_HUNDRED;
-            let fall = (high - price) / high * Decimal::ONE_HUNDRED;
+            let rise = percent_of(price.checked_sub(low), low).ok_or(EvalError::Move)?;
+            let fall = percent_of(high.checked_sub(price), high).ok_or(EvalError::Move)?;
             match direction {
                 Move::Up => rise >= *percent,
                 Move::Down => fall >= *percent,
@@ -219,21 +279,23 @@ pub fn evaluate(
                 .unwrap_or_default();
             let days = *days as usize;
             let (Some(volume), true) = (quote.volume, volumes.len() >= days) else {
-                return Signal::Unknown;
+                return Ok(Signal::Unknown);
             };
             let recent = &volumes[volumes.len() - days..];
             let Some(total) = recent
                 .iter()
                 .try_fold(0_u64, |sum, v| v.and_then(|v| sum.checked_add(v)))
             else {
-                return Signal::Unknown;
+                return Ok(Signal::Unknown);
             };
             // volume ≥ multiple × total / days  ⇔  volume × days ≥ multiple × total
-            let lhs = Decimal::from(volume) * Decimal::from(days as u64);
-            match Decimal::from(total).checked_mul(*multiple) {
-                Some(rhs) => (total > 0 && lhs >= rhs).into(),
-                None => Signal::Unknown,
-            }
+            let lhs = Decimal::from(volume)
+                .checked_mul(Decimal::from(days as u64))
+                .ok_or(EvalError::Volume)?;
+            let rhs = Decimal::from(total)
+                .checked_mul(*multiple)
+                .ok_or(EvalError::Volume)?;
+            (total > 0 && lhs >= rhs).into()
         }
         Condition::NewExtreme { extreme } => match extreme_of(history, quote.at, *extreme) {
             Some(bound) => match extreme {
@@ -246,10 +308,17 @@ pub fn evaluate(
         Condition::NearExtreme { extreme, percent } => {
             match extreme_of(history, quote.at, *extreme) {
                 Some(bound) => {
-                    let distance = bound * *percent / Decimal::ONE_HUNDRED;
+                    let distance = bound
+                        .checked_mul(*percent)
+                        .map(|d| d / Decimal::ONE_HUNDRED)
+                        .ok_or(EvalError::Extreme)?;
                     match extreme {
-                        Extreme::High => price >= bound - distance,
-                        Extreme::Low => price <= bound + distance,
+                        Extreme::High => {
+                            price >= bound.checked_sub(distance).ok_or(EvalError::Extreme)?
+                        }
+                        Extreme::Low => {
+                            price <= bound.checked_add(distance).ok_or(EvalError::Extreme)?
+                        }
                     }
                     .into()
                 }
@@ -265,8 +334,9 @@ pub fn evaluate(
         }
         Condition::TrailingStop { percent } => {
             let highest = memory.highest.map_or(price, |h| h.max(price));
+            let stop = below_by(highest, *percent).ok_or(EvalError::TrailingStop)?;
             memory.highest = Some(highest);
-            (price <= highest * (Decimal::ONE_HUNDRED - *percent) / Decimal::ONE_HUNDRED).into()
+            (price <= stop).into()
         }
         Condition::PositionBelowCost { percent } => {
             match view
@@ -274,16 +344,16 @@ pub fn evaluate(
                 .and_then(|b| b.position(&quote.symbol))
                 .and_then(|p| p.cost_basis)
             {
-                Some(cost) if cost > Decimal::ZERO => (price
-                    <= cost * (Decimal::ONE_HUNDRED - *percent) / Decimal::ONE_HUNDRED)
-                    .into(),
+                Some(cost) if cost > Decimal::ZERO => {
+                    (price <= below_by(cost, *percent).ok_or(EvalError::Position)?).into()
+                }
                 _ => Signal::Unknown,
             }
         }
         Condition::PositionDayMove { percent } => {
             match (
                 view.book.and_then(|b| b.position(&quote.symbol)),
-                quote.change_percent(),
+                day_change(quote).map_err(|_| EvalError::Position)?,
             ) {
                 (Some(_), Some(change)) => (change.abs() >= *percent).into(),
                 _ => Signal::Unknown,
@@ -296,14 +366,22 @@ pub fn evaluate(
                 book.and_then(Book::value),
             ) {
                 (Some(p), Some(total)) if total > Decimal::ZERO => {
-                    (p.quantity * price * Decimal::ONE_HUNDRED > *percent * total).into()
+                    let weight = p
+                        .quantity
+                        .checked_mul(price)
+                        .and_then(|v| v.checked_mul(Decimal::ONE_HUNDRED));
+                    let bound = percent.checked_mul(total);
+                    match weight.zip(bound) {
+                        Some((weight, bound)) => (weight > bound).into(),
+                        None => return Err(EvalError::Position),
+                    }
                 }
                 _ => Signal::Unknown,
             }
         }
         Condition::Gap { direction, percent } => match (quote.day_open, quote.previous_close) {
             (Some(open), Some(prev)) => {
-                let gap = (open - prev) / prev * Decimal::ONE_HUNDRED;
+                let gap = percent_of(open.checked_sub(prev), prev).ok_or(EvalError::Gap)?;
                 match direction {
                     Direction::Up => gap >= *percent,
                     Direction::Down => -gap >= *percent,
@@ -312,6 +390,32 @@ pub fn evaluate(
             }
             _ => Signal::Unknown,
         },
+    })
+}
+
+/// `part / whole × 100`, checked (`None` on overflow or a zero `whole`).
+pub(crate) fn percent_of(part: Option<Decimal>, whole: Decimal) -> Option<Decimal> {
+    part?.checked_div(whole)?.checked_mul(Decimal::ONE_HUNDRED)
+}
+
+/// `value × (100 − percent) / 100`, checked.
+pub(crate) fn below_by(value: Decimal, percent: Decimal) -> Option<Decimal> {
+    Some(value.checked_mul(Decimal::ONE_HUNDRED.checked_sub(percent)?)? / Decimal::ONE_HUNDRED)
+}
+
+/// `value × (100 + percent) / 100`, checked.
+pub(crate) fn above_by(value: Decimal, percent: Decimal) -> Option<Decimal> {
+    Some(value.checked_mul(Decimal::ONE_HUNDRED.checked_add(percent)?)? / Decimal::ONE_HUNDRED)
+}
+
+/// The change from the previous close in percent: `None` without a previous close, an error
+/// when it is beyond what a decimal holds.
+fn day_change(quote: &Quote) -> Result<Option<Decimal>, EvalError> {
+    match quote.previous_close {
+        Some(prev) => percent_of(quote.price.checked_sub(prev), prev)
+            .map(Some)
+            .ok_or(EvalError::DayChange),
+        None => Ok(None),
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::condition::{Comparison, Condition, Direction};
-use super::evaluate::{MarketView, Memory, Signal, evaluate};
+use super::evaluate::{EvalError, MarketView, Memory, Signal, above_by, below_by, evaluate};
 use super::template::{TemplateError, check_template};
 use crate::domain::{JsonDocument, RuleId, RulePhase, RuleState};
 use crate::time::Timestamp;
@@ -203,6 +203,10 @@ pub struct EngineState {
     pub last_price: Option<Decimal>,
     /// The condition's own memory.
     pub memory: Memory,
+    /// Why the last sample could not be evaluated (the phase is then
+    /// [`RulePhase::Error`], or [`RulePhase::Firing`] for a rule that was firing). Cleared by
+    /// the next sample that evaluates.
+    pub error: Option<EvalError>,
 }
 
 impl EngineState {
@@ -216,6 +220,7 @@ impl EngineState {
             last_fired_at: None,
             last_price: None,
             memory: Memory::default(),
+            error: None,
         }
     }
 
@@ -230,6 +235,7 @@ impl EngineState {
             pending_count: u32,
             last_fired_at: Option<Timestamp>,
             condition: Memory,
+            error: Option<EvalError>,
         }
         let extra: Extra =
             serde_json::from_value(stored.memory.clone()).map_err(|e| e.to_string())?;
@@ -241,22 +247,31 @@ impl EngineState {
             last_fired_at: extra.last_fired_at,
             last_price: stored.last_price,
             memory: extra.condition,
+            error: extra.error,
         })
     }
 
     /// The form stored for `rule`.
+    ///
+    /// An evaluation error is stored as its code (`error`) and its sentence (`error_reason`,
+    /// what [`RuleState::error_reason`] shows).
     pub fn to_stored(&self, rule: RuleId, now: Timestamp) -> RuleState {
+        let mut memory = serde_json::json!({
+            "pending_count": self.pending_count,
+            "last_fired_at": self.last_fired_at,
+            "condition": self.memory,
+        });
+        if let Some(error) = self.error {
+            memory["error"] = serde_json::json!(error);
+            memory["error_reason"] = serde_json::json!(error.to_string());
+        }
         RuleState {
             rule_id: rule,
             phase: self.phase,
             episode: self.episode,
             pending_since: self.pending_since,
             last_price: self.last_price,
-            memory: serde_json::json!({
-                "pending_count": self.pending_count,
-                "last_fired_at": self.last_fired_at,
-                "condition": self.memory,
-            }),
+            memory,
             updated_at: now,
         }
     }
@@ -308,7 +323,9 @@ pub enum Transition {
 /// time (the quote's own time in a backtest). A missing or stale quote (older than
 /// `stale_after_minutes` at `now`) moves the rule to no-data (unless it is firing) and never
 /// fires; a quote not newer than the symbol's previous sample (a duplicate, or out of order)
-/// changes nothing.
+/// changes nothing. A sample the condition cannot be evaluated on ([`EvalError`]: a value
+/// beyond what a decimal holds) moves the rule to error (a firing rule stays firing) with
+/// the reason in [`EngineState::error`], and never fires or resolves.
 pub fn step(
     condition: &Condition,
     options: &RuleOptions,
@@ -339,22 +356,30 @@ pub fn step(
     if view.previous.is_some_and(|prev| quote.at <= prev.at) {
         return None;
     }
-    let signal = evaluate(condition, &mut state.memory, view, schedule.created_at);
+    let signal = match evaluate(condition, &mut state.memory, view, schedule.created_at) {
+        Ok(signal) => signal,
+        Err(error) => return failed(state, error),
+    };
+    state.error = None;
 
     if state.phase == RulePhase::Firing {
         if options.frequency == Frequency::Once {
             return None;
         }
-        let rearmed = signal == Signal::False
-            && match (options.hysteresis_percent, rearm_level(condition)) {
-                (Some(h), Some((level, Direction::Up))) => {
-                    quote.price < level * (Decimal::ONE_HUNDRED - h) / Decimal::ONE_HUNDRED
-                }
-                (Some(h), Some((level, Direction::Down))) => {
-                    quote.price > level * (Decimal::ONE_HUNDRED + h) / Decimal::ONE_HUNDRED
-                }
-                _ => true,
-            };
+        // The level a firing rule must clear to re-arm, checked like the condition.
+        let cleared = match (options.hysteresis_percent, rearm_level(condition)) {
+            (Some(h), Some((level, Direction::Up))) => {
+                below_by(level, h).map(|rearm| quote.price < rearm)
+            }
+            (Some(h), Some((level, Direction::Down))) => {
+                above_by(level, h).map(|rearm| quote.price > rearm)
+            }
+            _ => Some(true),
+        };
+        let Some(cleared) = cleared else {
+            return failed(state, EvalError::Hysteresis);
+        };
+        let rearmed = signal == Signal::False && cleared;
         if !rearmed {
             return None;
         }
@@ -407,6 +432,17 @@ pub fn step(
         price: quote.price,
         at: quote.at,
     })
+}
+
+/// A sample the rule cannot be evaluated on: error (a firing rule stays firing), no alert.
+fn failed(state: &mut EngineState, error: EvalError) -> Option<Transition> {
+    state.error = Some(error);
+    if state.phase != RulePhase::Firing {
+        state.phase = RulePhase::Error;
+        state.pending_since = None;
+        state.pending_count = 0;
+    }
+    None
 }
 
 fn same_exchange_day(a: Timestamp, b: Timestamp) -> bool {

@@ -26,7 +26,7 @@ pub use condition::{
     Average, AverageKind, CONDITION_VERSION, Comparison, Condition, ConditionError, Direction,
     Extreme, Move, PORTFOLIO,
 };
-pub use evaluate::{Book, BookPosition, MarketView, Memory, Signal, evaluate};
+pub use evaluate::{Book, BookPosition, EvalError, MarketView, Memory, Signal, evaluate};
 pub use lifecycle::{
     EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, RuleOptions, Schedule,
     Transition, step,

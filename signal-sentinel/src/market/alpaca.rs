@@ -12,7 +12,7 @@ use super::http::{self, Failure};
 use super::symbols::{self, AlpacaSymbol};
 use super::{MarketData, MarketError};
 use crate::Secret;
-use crate::domain::{Bar, Quote, Symbol};
+use crate::domain::{Bar, Quote, Symbol, ValidationError};
 
 const NAME: &str = "alpaca";
 /// Symbols per snapshot request.
@@ -164,7 +164,8 @@ fn collect(
 ) {
     for (alpaca_symbol, symbol) in wanted {
         if let Some(Some(snapshot)) = snapshots.get(alpaca_symbol)
-            && let Some(quote) = snapshot.quote(symbol.clone())
+            && let Some(quote) =
+                http::accept(NAME, symbol, snapshot.quote(symbol.clone())).flatten()
         {
             quotes.push(quote);
         }
@@ -202,46 +203,57 @@ struct ApiBar {
 }
 
 impl ApiBar {
-    fn bar(&self) -> Option<Bar> {
+    /// The bar: `Ok(None)` when a price is missing (or zero), an error for bad data.
+    fn bar(&self) -> Result<Option<Bar>, ValidationError> {
         let volume = self
             .v
             .as_ref()
             .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)));
-        Bar::new(
-            self.t,
-            http::price(self.o.as_ref())?,
-            http::price(self.h.as_ref())?,
-            http::price(self.l.as_ref())?,
-            http::price(self.c.as_ref())?,
-            volume,
-        )
-        .ok()
+        let (Some(o), Some(h), Some(l), Some(c)) = (
+            http::price(self.o.as_ref()),
+            http::price(self.h.as_ref()),
+            http::price(self.l.as_ref()),
+            http::price(self.c.as_ref()),
+        ) else {
+            return Ok(None);
+        };
+        Bar::new(self.t, o, h, l, c, volume).map(Some)
     }
 }
 
 impl Snapshot {
-    fn quote(&self, symbol: Symbol) -> Option<Quote> {
-        let trade = self.latest_trade.as_ref()?;
-        let price = http::price(trade.p.as_ref())?;
-        let mut quote = Quote::new(symbol, price, trade.t, NAME).ok()?;
+    /// The quote: `Ok(None)` without a latest trade, an error for bad data.
+    fn quote(&self, symbol: Symbol) -> Result<Option<Quote>, ValidationError> {
+        let Some((trade, price)) = self
+            .latest_trade
+            .as_ref()
+            .and_then(|t| Some((t, http::price(t.p.as_ref())?)))
+        else {
+            return Ok(None);
+        };
+        let mut quote = Quote::new(symbol, price, trade.t, NAME)?;
         if let Some(prev) = self
             .prev_daily_bar
             .as_ref()
             .and_then(|b| http::price(b.c.as_ref()))
         {
-            quote = quote.with_previous_close(prev).ok()?;
+            quote = quote.with_previous_close(prev)?;
         }
-        if let Some(day) = self.daily_bar.as_ref().and_then(ApiBar::bar) {
-            quote = quote.clone().with_open(day.open).unwrap_or(quote);
+        if let Some(day) = self
+            .daily_bar
+            .as_ref()
+            .map(ApiBar::bar)
+            .transpose()?
+            .flatten()
+        {
             quote = quote
-                .clone()
-                .with_day_range(day.low, day.high)
-                .unwrap_or(quote);
+                .with_open(day.open)?
+                .with_day_range(day.low, day.high)?;
             if let Some(v) = day.volume {
                 quote = quote.with_volume(v);
             }
         }
-        Some(quote)
+        Ok(Some(quote))
     }
 }
 
@@ -333,7 +345,7 @@ impl MarketData for AlpacaMarket {
                             .bars
                             .unwrap_or_default()
                             .iter()
-                            .filter_map(ApiBar::bar),
+                            .filter_map(|b| http::accept(NAME, symbol, b.bar()).flatten()),
                     );
                     response.next_page_token
                 }
@@ -349,7 +361,7 @@ impl MarketData for AlpacaMarket {
                             .remove(&s)
                             .unwrap_or_default()
                             .iter()
-                            .filter_map(ApiBar::bar),
+                            .filter_map(|b| http::accept(NAME, symbol, b.bar()).flatten()),
                     );
                     response.next_page_token
                 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::http::{self, Failure};
 use super::{MarketData, MarketError, RequestBudget, symbols};
 use crate::Secret;
-use crate::domain::{Bar, Quote, Symbol};
+use crate::domain::{Bar, Quote, Symbol, ValidationError};
 use crate::pace::RateLimiter;
 
 const NAME: &str = "finnhub";
@@ -111,7 +111,7 @@ impl FinnhubMarket {
             .fetch(&["quote"], &[("symbol", finnhub_symbol)])
             .await
             .map_err(|f| f.about(symbol))?;
-        Ok(q.quote(symbol.clone()))
+        Ok(http::accept(NAME, symbol, q.quote(symbol.clone())).flatten())
     }
 }
 
@@ -128,23 +128,30 @@ struct ApiQuote {
 }
 
 impl ApiQuote {
-    fn quote(&self, symbol: Symbol) -> Option<Quote> {
-        let price = http::price(self.c.as_ref())?;
-        let at = Utc.timestamp_opt(self.t.filter(|t| *t > 0)?, 0).single()?;
-        let mut quote = Quote::new(symbol, price, at, NAME).ok()?;
+    /// The quote: `Ok(None)` for Finnhub's "no data" (zeros, nulls), an error for bad data.
+    fn quote(&self, symbol: Symbol) -> Result<Option<Quote>, ValidationError> {
+        let (Some(price), Some(at)) = (
+            http::price(self.c.as_ref()),
+            self.t
+                .filter(|t| *t > 0)
+                .and_then(|t| Utc.timestamp_opt(t, 0).single()),
+        ) else {
+            return Ok(None);
+        };
+        let mut quote = Quote::new(symbol, price, at, NAME)?;
         // Each of these may be 0 on its own (a known Finnhub glitch): then it is unknown.
         if let Some(prev) = http::price(self.pc.as_ref()) {
-            quote = quote.with_previous_close(prev).ok()?;
+            quote = quote.with_previous_close(prev)?;
         }
         if let Some(open) = http::price(self.o.as_ref()) {
-            quote = quote.clone().with_open(open).unwrap_or(quote);
+            quote = quote.with_open(open)?;
         }
         if let (Some(low), Some(high)) =
             (http::price(self.l.as_ref()), http::price(self.h.as_ref()))
         {
-            quote = quote.clone().with_day_range(low, high).unwrap_or(quote);
+            quote = quote.with_day_range(low, high)?;
         }
-        Some(quote)
+        Ok(Some(quote))
     }
 }
 
@@ -216,7 +223,7 @@ impl MarketData for FinnhubMarket {
             ("from", http::day_start_unix(from).to_string()),
             (
                 "to",
-                http::day_start_unix(to + chrono::Duration::days(1)).to_string(),
+                http::day_start_unix(to.succ_opt().unwrap_or(to)).to_string(),
             ),
         ];
         let candles: Candles = self
@@ -233,15 +240,15 @@ impl MarketData for FinnhubMarket {
                     .v
                     .get(i)
                     .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)));
-                Bar::new(
+                let bar = Bar::new(
                     at,
                     http::price(candles.o.get(i))?,
                     http::price(candles.h.get(i))?,
                     http::price(candles.l.get(i))?,
                     http::price(candles.c.get(i))?,
                     volume,
-                )
-                .ok()
+                );
+                http::accept(NAME, symbol, bar)
             })
             .collect())
     }

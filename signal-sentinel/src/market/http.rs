@@ -198,6 +198,40 @@ pub(crate) fn price(number: Option<&serde_json::Number>) -> Option<Decimal> {
     number.and_then(decimal).filter(|d| *d > Decimal::ZERO)
 }
 
+/// A value a provider built from its answer, or `None` when it is bad data (a price beyond
+/// what a market quotes, a day's range that does not contain the price …): then the symbol is
+/// treated as having no data, `signal_sentinel_bad_quotes_total{provider}` counts it, and a
+/// warning is logged once per provider and symbol for the life of the process.
+pub(crate) fn accept<T>(
+    provider: &str,
+    symbol: &crate::domain::Symbol,
+    built: Result<T, crate::domain::ValidationError>,
+) -> Option<T> {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static WARNED: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    match built {
+        Ok(value) => Some(value),
+        Err(e) => {
+            metrics::counter!("signal_sentinel_bad_quotes_total", "provider" => provider.to_owned())
+                .increment(1);
+            let first = WARNED
+                .get_or_init(Mutex::default)
+                .lock()
+                .map(|mut warned| warned.insert((provider.to_owned(), symbol.to_string())))
+                .unwrap_or(true);
+            if first {
+                tracing::warn!(
+                    provider,
+                    symbol = %symbol,
+                    "bad data refused (further ones for this symbol are only counted): {e}"
+                );
+            }
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -224,11 +224,18 @@ pub trait MarketData: Send + Sync + std::fmt::Debug {
         sessions: usize,
         before: NaiveDate,
     ) -> Result<Vec<Bar>, MarketError> {
-        let days = i64::try_from(sessions).unwrap_or(i64::MAX / 2) * 7 / 5 + 14;
-        let from = before - chrono::Duration::days(days);
-        let mut bars = self
-            .daily_bars(symbol, from, before - chrono::Duration::days(1))
-            .await?;
+        let days = u64::try_from(sessions)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(7)
+            / 5
+            + 14;
+        let from = before
+            .checked_sub_days(chrono::Days::new(days))
+            .unwrap_or(NaiveDate::MIN);
+        let Some(to) = before.pred_opt() else {
+            return Ok(Vec::new());
+        };
+        let mut bars = self.daily_bars(symbol, from, to).await?;
         let excess = bars.len().saturating_sub(sessions);
         bars.drain(..excess);
         Ok(bars)

@@ -388,9 +388,10 @@ impl MarketData for ReplayMarket {
         sessions: usize,
         before: NaiveDate,
     ) -> Result<Vec<Bar>, MarketError> {
-        let mut bars = self
-            .daily_bars(symbol, NaiveDate::MIN, before - Duration::days(1))
-            .await?;
+        let Some(to) = before.pred_opt() else {
+            return Ok(Vec::new());
+        };
+        let mut bars = self.daily_bars(symbol, NaiveDate::MIN, to).await?;
         let excess = bars.len().saturating_sub(sessions);
         bars.drain(..excess);
         Ok(bars)

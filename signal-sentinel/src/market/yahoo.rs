@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::http::{self, Failure};
 use super::{MarketData, MarketError, symbols};
-use crate::domain::{Bar, Quote, Symbol};
+use crate::domain::{Bar, Quote, Symbol, ValidationError};
 
 const NAME: &str = "yahoo";
 
@@ -99,7 +99,8 @@ impl YahooMarket {
         else {
             return Ok(None);
         };
-        Ok(result.quote(symbol))
+        let checked = result.quote(symbol.clone());
+        Ok(http::accept(NAME, &symbol, checked).flatten())
     }
 }
 
@@ -161,23 +162,30 @@ struct Series {
 }
 
 impl ChartResult {
-    fn quote(&self, symbol: Symbol) -> Option<Quote> {
+    /// The quote in the answer: `Ok(None)` for no data (no price, no time), an error for
+    /// bad data.
+    fn quote(&self, symbol: Symbol) -> Result<Option<Quote>, ValidationError> {
         let m = &self.meta;
-        let price = http::price(m.regular_market_price.as_ref())?;
-        let at = Utc.timestamp_opt(m.regular_market_time?, 0).single()?;
-        let mut quote = Quote::new(symbol, price, at, NAME).ok()?;
+        let (Some(price), Some(at)) = (
+            http::price(m.regular_market_price.as_ref()),
+            m.regular_market_time
+                .and_then(|t| Utc.timestamp_opt(t, 0).single()),
+        ) else {
+            return Ok(None);
+        };
+        let mut quote = Quote::new(symbol, price, at, NAME)?;
         if let Some(prev) = http::price(
             m.chart_previous_close
                 .as_ref()
                 .or(m.previous_close.as_ref()),
         ) {
-            quote = quote.with_previous_close(prev).ok()?;
+            quote = quote.with_previous_close(prev)?;
         }
         if let (Some(low), Some(high)) = (
             http::price(m.regular_market_day_low.as_ref()),
             http::price(m.regular_market_day_high.as_ref()),
         ) {
-            quote = quote.clone().with_day_range(low, high).unwrap_or(quote);
+            quote = quote.with_day_range(low, high)?;
         }
         let open = self
             .indicators
@@ -186,16 +194,16 @@ impl ChartResult {
             .and_then(|s| s.open.last())
             .and_then(|o| http::price(o.as_ref()));
         if let Some(open) = open {
-            quote = quote.clone().with_open(open).unwrap_or(quote);
+            quote = quote.with_open(open)?;
         }
         if let Some(volume) = m.regular_market_volume {
             quote = quote.with_volume(volume);
         }
-        Some(quote)
+        Ok(Some(quote))
     }
 
     /// Daily bars; entries with a null or zero price (Yahoo leaves holes) are skipped.
-    fn bars(&self) -> Vec<Bar> {
+    fn bars(&self, symbol: &Symbol) -> Vec<Bar> {
         let Some(series) = self.indicators.quote.first() else {
             return Vec::new();
         };
@@ -213,7 +221,8 @@ impl ChartResult {
                     value(&series.low, i)?,
                     value(&series.close, i)?,
                 );
-                Bar::new(at, o, h, l, c, series.volume.get(i).copied().flatten()).ok()
+                let bar = Bar::new(at, o, h, l, c, series.volume.get(i).copied().flatten());
+                http::accept(NAME, symbol, bar)
             })
             .collect()
     }
@@ -272,11 +281,11 @@ impl MarketData for YahooMarket {
             ("period1", http::day_start_unix(from).to_string()),
             (
                 "period2",
-                http::day_start_unix(to + chrono::Duration::days(1)).to_string(),
+                http::day_start_unix(to.succ_opt().unwrap_or(to)).to_string(),
             ),
         ];
         match self.chart(&yahoo_symbol, &query).await {
-            Ok(Some(result)) => Ok(result.bars()),
+            Ok(Some(result)) => Ok(result.bars(symbol)),
             Ok(None) => Ok(Vec::new()),
             Err(f) => Err(f.about(symbol).into_error(NAME)),
         }
@@ -290,8 +299,9 @@ pub(crate) fn fuzz_answer(bytes: &[u8]) {
         && let Some(results) = answer.chart.result
     {
         for result in results {
-            let _ = result.quote(Symbol::parse("AAPL").expect("a valid symbol"));
-            let _ = result.bars();
+            let symbol = Symbol::parse("AAPL").expect("a valid symbol");
+            let _ = result.quote(symbol.clone());
+            let _ = result.bars(&symbol);
         }
     }
 }

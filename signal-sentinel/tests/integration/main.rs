@@ -15,6 +15,7 @@ mod market;
 mod monitor;
 mod notify;
 mod providers;
+mod robustness;
 mod settings;
 mod store;
 mod summary;

@@ -22,12 +22,21 @@ fn market(server: &MockServer) -> AlpacaMarket {
 }
 
 /// A stock snapshot as `/v2/stocks/snapshots` sends it.
+/// A snapshot whose daily bar contains the latest trade (one that does not is bad data).
 fn snapshot(price: serde_json::Value) -> serde_json::Value {
+    let day = match price.as_f64() {
+        Some(p) if (p - 278.85).abs() > 1e-9 => {
+            json!({"t": "2026-11-27T05:00:00Z", "o": p, "h": p, "l": p, "c": p, "v": 1534920, "n": 16215, "vw": p})
+        }
+        _ => {
+            json!({"t": "2026-11-27T05:00:00Z", "o": 277.26, "h": 279.12, "l": 276.31, "c": 278.85, "v": 1534920, "n": 16215, "vw": 277.9})
+        }
+    };
     json!({
         "latestTrade": {"t": "2026-11-27T17:59:58.123456789Z", "x": "V", "p": price, "s": 100, "c": ["@"], "i": 52983525033527u64, "z": "C"},
         "latestQuote": {"t": "2026-11-27T17:59:59.5Z", "ax": "V", "ap": 278.9, "as": 2, "bx": "V", "bp": 278.8, "bs": 1, "c": ["R"], "z": "C"},
         "minuteBar": {"t": "2026-11-27T17:59:00Z", "o": 278.7, "h": 278.9, "l": 278.6, "c": 278.85, "v": 2201, "n": 35, "vw": 278.77},
-        "dailyBar": {"t": "2026-11-27T05:00:00Z", "o": 277.26, "h": 279.12, "l": 276.31, "c": 278.85, "v": 1534920, "n": 16215, "vw": 277.9},
+        "dailyBar": day,
         "prevDailyBar": {"t": "2026-11-25T05:00:00Z", "o": 276.1, "h": 278.0, "l": 275.5, "c": 277.55, "v": 2120300, "n": 22101, "vw": 276.9}
     })
 }

@@ -7,20 +7,25 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::{Logs, TIMEOUT, base, dec, sym};
 
 /// A chart answer as Yahoo sends it for `range=1d&interval=1d`.
+/// The day's range and open contain the price (a range that does not is bad data).
 fn chart(symbol: &str, price: serde_json::Value, previous: serde_json::Value) -> serde_json::Value {
+    let (low, high, open) = match price.as_f64() {
+        Some(p) if p > 0.0 && (p - 278.85).abs() > 1e-9 => (json!(p), json!(p), json!(p)),
+        _ => (json!(276.31), json!(279.12), json!(277.26)),
+    };
     json!({"chart": {"result": [{
         "meta": {
             "currency": "USD", "symbol": symbol, "exchangeName": "NMS", "instrumentType": "EQUITY",
             "firstTradeDate": 345479400, "regularMarketTime": 1764349200, "gmtoffset": -18000,
             "timezone": "EST", "exchangeTimezoneName": "America/New_York",
             "regularMarketPrice": price, "fiftyTwoWeekHigh": 288.62, "fiftyTwoWeekLow": 169.21,
-            "regularMarketDayHigh": 279.12, "regularMarketDayLow": 276.31,
+            "regularMarketDayHigh": high, "regularMarketDayLow": low,
             "regularMarketVolume": 20135620, "chartPreviousClose": previous,
             "previousClose": previous, "scale": 3, "priceHint": 2,
             "dataGranularity": "1d", "range": "1d", "validRanges": ["1d", "5d", "1mo"]
         },
         "timestamp": [1764340200],
-        "indicators": {"quote": [{"open": [277.26], "high": [279.12], "low": [276.31], "close": [278.85], "volume": [20135620]}],
+        "indicators": {"quote": [{"open": [open], "high": [high], "low": [low], "close": [price], "volume": [20135620]}],
                        "adjclose": [{"adjclose": [278.85]}]}
     }], "error": null}})
 }
@@ -274,4 +279,50 @@ async fn logs_name_the_provider_and_symbol() {
         text.contains("provider=\"yahoo\"") && text.contains("NOPE"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn absurd_quotes_are_refused_as_bad_data_and_logged_once() {
+    let (logs, _guard) = super::Logs::capture();
+    let server = MockServer::start().await;
+    // A price beyond what a market quotes, and a day's range that does not contain the price.
+    let mut huge = chart("HUGEY", json!(5e12), json!(100));
+    huge["chart"]["result"][0]["meta"]["regularMarketDayHigh"] = json!(6e12);
+    let mut outside = chart("OUTSIDEY", json!(300.5), json!(290));
+    outside["chart"]["result"][0]["meta"]["regularMarketDayHigh"] = json!(280);
+    outside["chart"]["result"][0]["meta"]["regularMarketDayLow"] = json!(270);
+    for (symbol, body) in [("HUGEY", huge), ("OUTSIDEY", outside)] {
+        Mock::given(path(format!("/v8/finance/chart/{symbol}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(path("/v8/finance/chart/FINEY"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart(
+            "FINEY",
+            json!(278.85),
+            json!(277.55),
+        )))
+        .mount(&server)
+        .await;
+    let m = market(&server).await;
+    for _ in 0..2 {
+        let quotes = m
+            .quotes(&[sym("HUGEY"), sym("OUTSIDEY"), sym("FINEY")])
+            .await
+            .unwrap();
+        let symbols: Vec<_> = quotes.iter().map(|q| q.symbol.as_str()).collect();
+        assert_eq!(symbols, ["FINEY"], "bad data is no data");
+    }
+    let text = logs.text();
+    assert_eq!(
+        text.matches("bad data refused").count(),
+        2,
+        "once per provider and symbol: {text}"
+    );
+    assert!(
+        text.contains("symbol=HUGEY") && text.contains("outside what a market quotes"),
+        "{text}"
+    );
+    assert!(text.contains("does not contain the price"), "{text}");
 }
