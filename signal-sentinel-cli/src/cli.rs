@@ -388,8 +388,8 @@ pub(crate) enum RulesCommand {
         /// The rule's id.
         #[arg(value_parser = parse_rule_id)]
         id: RuleId,
-        /// How long: minutes (`30`), or with a unit (`45m`, `2h`).
-        #[arg(long = "for", value_name = "DURATION", value_parser = parse_interval, required_unless_present = "off")]
+        /// How long: minutes (`30`), or with a unit (`45m`, `2h`, `7d`); at most a year.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_snooze, required_unless_present = "off")]
         duration: Option<Duration>,
         /// Wake the rule now.
         #[arg(long, conflicts_with = "duration")]
@@ -667,21 +667,16 @@ fn number_and_unit(text: &str) -> Option<(u64, &str)> {
     Some((number.parse().ok()?, unit))
 }
 
-/// `15` (minutes), `30s`, `5m`, `1h`.
+/// `15` (minutes), `30s`, `5m`, `1h`: at most a day.
 pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (n, unit) = number_and_unit(text)
-        .ok_or_else(|| format!("{text:?} is not an interval; use minutes (15) or 30s, 5m, 1h"))?;
-    let seconds = match unit {
-        "" | "m" | "min" => n * 60,
-        "s" => n,
-        "h" => n * 3600,
-        _ => return Err(format!("unknown unit {unit:?}; use s, m or h")),
-    };
-    if seconds == 0 {
-        return Err("the interval must be longer than zero".into());
-    }
-    Ok(Duration::from_secs(seconds))
+    signal_sentinel::time::parse_duration(text, Duration::from_secs(86_400))
+        .map_err(|e| e.to_string())
+}
+
+/// `30` (minutes), `45m`, `2h`, `7d`: at most a year, as the API allows.
+pub(crate) fn parse_snooze(text: &str) -> Result<Duration, String> {
+    signal_sentinel::time::parse_duration(text, signal_sentinel::service::MAX_SNOOZE)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -701,7 +696,18 @@ mod tests {
         assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_interval("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_interval("0").is_err());
-        assert!(parse_interval("5d").unwrap_err().contains("unknown unit"));
+        assert!(parse_interval("5y").unwrap_err().contains("unknown unit"));
+        assert!(parse_interval("2d").unwrap_err().contains("at most 1 day"));
+        assert!(
+            parse_snooze("2000000000000h")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            parse_snooze("307445734561825861m")
+                .unwrap_err()
+                .contains("out of range")
+        );
         assert!(parse_interval("soon").is_err());
     }
 

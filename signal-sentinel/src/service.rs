@@ -43,6 +43,8 @@ pub const MAX_API_KEYS: usize = 20;
 pub const MAX_QUOTE_SYMBOLS: usize = 50;
 /// Longest span of daily bars one request may ask for.
 pub const MAX_BAR_DAYS: i64 = 366 * 5;
+/// Longest snooze: a year (525,600 minutes), whether given as a duration or as an end time.
+pub const MAX_SNOOZE: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
 
 /// Why a use case failed. The `Display` text is safe to show to the user who asked; the
 /// [`Internal`](ServiceError::Internal) cause is for logs only.
@@ -128,16 +130,11 @@ impl From<PasswordError> for ServiceError {
 
 impl From<RuleInputError> for ServiceError {
     fn from(e: RuleInputError) -> Self {
-        let field = match &e {
-            RuleInputError::Text(_) => "text",
-            RuleInputError::Options(_) => "options",
-            _ => "name",
-        };
-        let message = e.to_string();
-        let message = message
-            .split_once(": ")
-            .map_or(message.clone(), |(_, m)| m.to_owned());
-        Self::invalid(field, message)
+        match e {
+            RuleInputError::Text(e) => Self::invalid("text", e.to_string()),
+            RuleInputError::Options(e) => Self::invalid("options", e.to_string()),
+            RuleInputError::Name(message) => Self::invalid("name", message),
+        }
     }
 }
 
@@ -833,10 +830,37 @@ impl Services {
         Ok(self.store.delete_rule(id).await?)
     }
 
-    /// Snoozes a rule until `until`, or wakes it with `None`.
+    /// Snoozes a rule for `duration` from now (at most [`MAX_SNOOZE`]).
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`], [`ServiceError::Invalid`] for a time in the past.
+    /// [`ServiceError::NotFound`], [`ServiceError::Invalid`] for a zero or too long duration.
+    pub async fn snooze_rule_for(
+        &self,
+        who: Principal,
+        id: RuleId,
+        duration: std::time::Duration,
+    ) -> ServiceResult<Rule> {
+        let too_long = || {
+            ServiceError::invalid(
+                "minutes",
+                format!("must be 1 minute to {}", crate::time::describe(MAX_SNOOZE)),
+            )
+        };
+        if duration.is_zero() || duration > MAX_SNOOZE {
+            return Err(too_long());
+        }
+        let until = chrono::Duration::from_std(duration)
+            .ok()
+            .and_then(|d| self.clock.now().checked_add_signed(d))
+            .ok_or_else(too_long)?;
+        self.snooze_rule(who, id, Some(until)).await
+    }
+
+    /// Snoozes a rule until `until` (at most [`MAX_SNOOZE`] ahead), or wakes it with `None`.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], [`ServiceError::Invalid`] for a time in the past or more
+    /// than [`MAX_SNOOZE`] ahead.
     pub async fn snooze_rule(
         &self,
         who: Principal,
@@ -844,8 +868,18 @@ impl Services {
         until: Option<Timestamp>,
     ) -> ServiceResult<Rule> {
         self.owned_rule(who, id).await?;
-        if until.is_some_and(|u| u <= self.clock.now()) {
+        let now = self.clock.now();
+        if until.is_some_and(|u| u <= now) {
             return Err(ServiceError::invalid("until", "must be in the future"));
+        }
+        if until.is_some_and(|u| (u - now).to_std().is_ok_and(|ahead| ahead > MAX_SNOOZE)) {
+            return Err(ServiceError::invalid(
+                "until",
+                format!(
+                    "must be at most {} ahead",
+                    crate::time::describe(MAX_SNOOZE)
+                ),
+            ));
         }
         Ok(self
             .store

@@ -66,3 +66,17 @@ pub(crate) async fn services_as(
     };
     Ok((services, who, me))
 }
+
+/// A failed use case as the one line `invest` prints: the library's message (an input error
+/// names its field), and for internal failures the cause, which is also logged at error
+/// level. Secrets never reach these messages.
+pub(crate) fn service_failure(e: signal_sentinel::service::ServiceError) -> String {
+    use signal_sentinel::service::ServiceError;
+    match e {
+        ServiceError::Internal(cause) => {
+            tracing::error!("internal error: {cause}");
+            format!("internal error: {cause}")
+        }
+        other => other.to_string(),
+    }
+}

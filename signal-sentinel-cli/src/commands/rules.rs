@@ -6,20 +6,19 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde_json::json;
-use signal_sentinel::clock::{Clock, SystemClock};
+use signal_sentinel::clock::SystemClock;
 use signal_sentinel::config::Settings;
-use signal_sentinel::domain::{Rule, RuleFilter, RuleId, RuleUpdate, Symbol, User};
+use signal_sentinel::domain::{Rule, RuleId};
 use signal_sentinel::engine::{Frequency, RuleOptions, backtest as run_backtest, parse_rule};
 use signal_sentinel::market::{MarketData, ReplayMarket};
-use signal_sentinel::rules::{RuleInput, prepare_rule};
-use signal_sentinel::service::rule_text;
-use signal_sentinel::store::{RuleStateStore, RuleStore, SeaStore, StoreError};
+use signal_sentinel::service::{RuleChange, RuleSpec, ServiceError, rule_text};
 
 use crate::cli::{FrequencyArg, RulesCommand};
 
 use crate::output::{Style, out, paint};
 
-/// `invest rules add|list|show|rm|enable|disable|snooze` (backtest needs no database).
+/// `invest rules add|list|show|rm|enable|disable|snooze` (backtest needs no database): each
+/// one library call as the acting user, the same call the API makes.
 pub(crate) async fn run(
     settings: &Settings,
     user: Option<&str>,
@@ -29,8 +28,8 @@ pub(crate) async fn run(
     if let RulesCommand::Backtest { rule, csv } = &command {
         return backtest(rule, csv, as_json).await;
     }
-    let (store, me) = super::open_as(settings, user).await?;
-    let now = SystemClock.now();
+    let (services, who, _) = super::services_as(settings, user).await?;
+    let now = services.now();
     match command {
         RulesCommand::Backtest { .. } => unreachable!("handled above"),
         RulesCommand::Add {
@@ -49,18 +48,14 @@ pub(crate) async fn run(
                 extended_hours,
                 ..RuleOptions::default()
             };
-            let new = prepare_rule(
-                me.id,
-                RuleInput {
-                    text: rule,
-                    name,
-                    options,
-                    disabled,
-                    expires_at: None,
-                },
-            )
-            .map_err(|e| e.to_string())?;
-            let rule = store.create_rule(new).await.map_err(|e| e.to_string())?;
+            let spec = RuleSpec {
+                text: Some(rule),
+                ..RuleSpec::default()
+            };
+            let rule = services
+                .create_rule(who, spec, name, options, !disabled, None)
+                .await
+                .map_err(failure)?;
             print_rule(&rule, as_json, "added");
         }
         RulesCommand::Edit {
@@ -73,7 +68,11 @@ pub(crate) async fn run(
             default_message,
             extended_hours,
         } => {
-            let current = own_rule(&store, &me, id).await?;
+            let current = services
+                .get_rule(who, id)
+                .await
+                .map_err(|e| rule_failure(e, id))?
+                .rule;
             let mut options = RuleOptions::from_document(&current.options).map_err(|e| {
                 format!("rule #{id} has unreadable options ({e}); remove it and add it again")
             })?;
@@ -91,31 +90,19 @@ pub(crate) async fn run(
             if let Some(extended) = extended_hours {
                 options.extended_hours = extended;
             }
-            // The merged rule is checked as a new one would be.
-            let checked = prepare_rule(
-                me.id,
-                RuleInput {
-                    text: rule.unwrap_or_else(|| rule_text(&current)),
-                    name: name.or(current.name),
-                    options,
-                    disabled: !current.enabled,
-                    expires_at: current.expires_at,
+            let change = RuleChange {
+                spec: RuleSpec {
+                    text: rule,
+                    ..RuleSpec::default()
                 },
-            )
-            .map_err(|e| e.to_string())?;
-            let rule = store
-                .update_rule(
-                    id,
-                    RuleUpdate {
-                        symbol: Some(checked.symbol),
-                        name: Some(checked.name),
-                        condition: Some(checked.condition),
-                        options: Some(checked.options),
-                        ..RuleUpdate::default()
-                    },
-                )
+                name: name.map(Some),
+                options: Some(options),
+                ..RuleChange::default()
+            };
+            let rule = services
+                .update_rule(who, id, change)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| rule_failure(e, id))?;
             print_rule(&rule, as_json, "changed");
         }
         RulesCommand::List {
@@ -124,19 +111,16 @@ pub(crate) async fn run(
             disabled,
             limit,
         } => {
-            let symbol = symbol
-                .map(|s| Symbol::parse(&s))
-                .transpose()
-                .map_err(|e| e.to_string())?;
-            let filter = RuleFilter {
-                owner: Some(me.id),
-                symbol,
-                enabled: (enabled || disabled).then_some(enabled),
-                after: None,
-                limit: Some(limit),
-                shards: None,
-            };
-            let rules = store.list_rules(&filter).await.map_err(|e| e.to_string())?;
+            let rules = services
+                .list_rules(
+                    who,
+                    symbol.as_deref(),
+                    (enabled || disabled).then_some(enabled),
+                    None,
+                    limit,
+                )
+                .await
+                .map_err(failure)?;
             if as_json {
                 let rows: Vec<_> = rules.iter().map(rule_json).collect();
                 out!("{}", serde_json::Value::Array(rows));
@@ -168,12 +152,11 @@ pub(crate) async fn run(
             }
         }
         RulesCommand::Show { id } => {
-            let rule = own_rule(&store, &me, id).await?;
-            let state = match store.get_rule_state(id).await {
-                Ok(state) => Some(state),
-                Err(StoreError::NotFound { .. }) => None,
-                Err(e) => return Err(e.to_string()),
-            };
+            let view = services
+                .get_rule(who, id)
+                .await
+                .map_err(|e| rule_failure(e, id))?;
+            let (rule, state) = (view.rule, view.state);
             if as_json {
                 let mut value = rule_json(&rule);
                 value["state"] = json!(state);
@@ -210,8 +193,10 @@ pub(crate) async fn run(
             }
         }
         RulesCommand::Rm { id } => {
-            own_rule(&store, &me, id).await?;
-            store.delete_rule(id).await.map_err(|e| e.to_string())?;
+            services
+                .delete_rule(who, id)
+                .await
+                .map_err(|e| rule_failure(e, id))?;
             if as_json {
                 out!("{}", json!({"deleted": id}));
             } else {
@@ -220,41 +205,25 @@ pub(crate) async fn run(
         }
         RulesCommand::Enable { id } | RulesCommand::Disable { id } => {
             let enable = matches!(command, RulesCommand::Enable { .. });
-            own_rule(&store, &me, id).await?;
-            let rule = store
-                .update_rule(
-                    id,
-                    RuleUpdate {
-                        enabled: Some(enable),
-                        ..RuleUpdate::default()
-                    },
-                )
+            let change = RuleChange {
+                enabled: Some(enable),
+                ..RuleChange::default()
+            };
+            let rule = services
+                .update_rule(who, id, change)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| rule_failure(e, id))?;
             print_rule(&rule, as_json, if enable { "enabled" } else { "disabled" });
         }
         RulesCommand::Snooze { id, duration, off } => {
-            own_rule(&store, &me, id).await?;
-            let until = match (off, duration) {
-                (true, _) | (false, None) => None,
-                (false, Some(d)) => Some(
-                    now + chrono::Duration::from_std(d)
-                        .map_err(|_| "that is too long".to_owned())?,
-                ),
-            };
-            let rule = store
-                .update_rule(
-                    id,
-                    RuleUpdate {
-                        snoozed_until: Some(until),
-                        ..RuleUpdate::default()
-                    },
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            let rule = match (off, duration) {
+                (false, Some(d)) => services.snooze_rule_for(who, id, d).await,
+                _ => services.snooze_rule(who, id, None).await,
+            }
+            .map_err(|e| rule_failure(e, id))?;
             if as_json {
                 out!("{}", rule_json(&rule));
-            } else if let Some(at) = until {
+            } else if let Some(at) = rule.snoozed_until {
                 out!(
                     "snoozed rule #{id} until {}: {}",
                     at.format("%Y-%m-%d %H:%M UTC"),
@@ -276,14 +245,19 @@ fn frequency_of(arg: FrequencyArg) -> Frequency {
     }
 }
 
-/// The user's rule, or the same "not found" whether it is missing or someone else's.
-async fn own_rule(store: &SeaStore, me: &User, id: RuleId) -> Result<Rule, String> {
-    match store.get_rule(id).await {
-        Ok(rule) if rule.owner == me.id => Ok(rule),
-        Ok(_) | Err(StoreError::NotFound { .. }) => Err(format!(
-            "rule #{id} not found; `invest rules list` shows yours"
-        )),
-        Err(e) => Err(e.to_string()),
+/// A failed use case as one line: the library's message (a field's error names the field),
+/// with the cause logged for internal failures.
+fn failure(e: ServiceError) -> String {
+    super::service_failure(e)
+}
+
+/// As [`failure`], with a pointer to the user's rules when the rule is not theirs or missing.
+fn rule_failure(e: ServiceError, id: RuleId) -> String {
+    match e {
+        ServiceError::NotFound(_) => {
+            format!("rule #{id} not found; `invest rules list` shows yours")
+        }
+        other => failure(other),
     }
 }
 

@@ -339,6 +339,52 @@ fn rules_backtest_prints_a_table_or_json() {
     assert!(run.stderr.contains("has no bars for ABC"), "{}", run.stderr);
 }
 
+/// The rows of issue 17's table that `invest rules` gave differently from the API: the same
+/// library call now gives the API's answer (cap, list clamp, snooze bounds), and no duration
+/// panics or wraps.
+#[test]
+fn rules_from_the_terminal_give_the_apis_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("MAX_RULES_PER_USER", "1"),
+    ];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    let made = invest_with_input(
+        dir.path(),
+        &env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    assert_eq!(run(&["rules", "add", "AAPL price > 1"]).code, 0);
+    let second = run(&["rules", "add", "AAPL price > 2"]);
+    assert_eq!(second.code, 1);
+    assert_eq!(
+        second.stderr,
+        "error: you have 1 rules, the most this server allows; delete some first\n"
+    );
+    let listed = run(&["rules", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    for huge in ["2000000000000h", "307445734561825861m", "366d"] {
+        let snoozed = run(&["rules", "snooze", "1", "--for", huge]);
+        assert_eq!(snoozed.code, 2, "{huge}: {}", snoozed.stderr);
+        assert!(
+            snoozed.stderr.contains("out of range (at most 365 days)"),
+            "{huge}: {}",
+            snoozed.stderr
+        );
+    }
+    let snoozed = run(&["rules", "snooze", "1", "--for", "365d", "--json"]);
+    assert_eq!(snoozed.code, 0, "{}", snoozed.stderr);
+    let missing = run(&["rules", "snooze", "7", "--for", "1h"]);
+    assert_eq!(
+        missing.stderr,
+        "error: rule #7 not found; `invest rules list` shows yours\n"
+    );
+}
+
 #[test]
 fn users_and_rules_from_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -394,7 +440,7 @@ fn users_and_rules_from_the_terminal() {
     assert_eq!(bad.code, 1);
     assert!(
         bad.stderr
-            .starts_with("error: rule: column 14: expected 'above' or 'below'"),
+            .starts_with("error: text: column 14: expected 'above' or 'below'"),
         "{}",
         bad.stderr
     );

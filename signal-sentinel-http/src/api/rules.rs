@@ -476,15 +476,15 @@ impl RulesApi {
         body: Json<SnoozeIn>,
     ) -> Result<Json<RuleOut>, ApiError> {
         let who = auth.principal(&state).await?;
-        let until = match (body.0.minutes, body.0.until) {
-            (Some(m), None) => state.services.now() + chrono::Duration::minutes(i64::from(m)),
-            (None, Some(until)) => until,
+        let id = RuleId::new(rule_id.0);
+        let rule = match (body.0.minutes, body.0.until) {
+            (Some(m), None) => {
+                let duration = std::time::Duration::from_secs(u64::from(m) * 60);
+                state.services.snooze_rule_for(who, id, duration).await?
+            }
+            (None, Some(until)) => state.services.snooze_rule(who, id, Some(until)).await?,
             _ => return Err(ApiError::invalid("minutes", "give either minutes or until")),
         };
-        let rule = state
-            .services
-            .snooze_rule(who, RuleId::new(rule_id.0), Some(until))
-            .await?;
         Ok(Json(rule.into()))
     }
 
