@@ -56,28 +56,60 @@ impl std::fmt::Display for LineError {
 /// Every bad line, with its number.
 pub fn parse_holdings_csv(text: &str) -> Result<Vec<HoldingRow>, Vec<LineError>> {
     let err = |line: usize, message: String| vec![LineError { line, message }];
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
-    let Some((_, header)) = lines.by_ref().find(|(_, l)| !l.is_empty()) else {
-        return Err(err(
-            1,
-            "the file is empty; expected a header symbol,quantity,cost_basis,account".into(),
-        ));
+    // A real CSV reader: quoted fields with commas, quotes and line breaks, CRLF, a UTF-8
+    // BOM; blank lines are skipped. Line numbers are the file's.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        // With CRLF ends the reader's line numbers lag one behind; ending records at `\n`
+        // keeps them right and the trim takes the `\r` (a blank CRLF line is skipped below).
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let line_of = |r: &csv::StringRecord| {
+        r.position()
+            .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX))
+    };
+    let first = records
+        .by_ref()
+        .find(|r| !r.as_ref().is_ok_and(|r| r.iter().all(str::is_empty)));
+    let header = match first {
+        None => {
+            return Err(err(
+                1,
+                "the file is empty; expected a header symbol,quantity,cost_basis,account".into(),
+            ));
+        }
+        Some(Err(e)) => return Err(err(csv_line(&e), format!("not CSV: {e}"))),
+        Some(Ok(header)) => header,
     };
     let columns: Vec<String> = header
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .iter()
+        .map(|c| c.trim_start_matches('\u{feff}').to_ascii_lowercase())
         .collect();
     let find = |name: &str| columns.iter().position(|c| c == name);
     let (Some(symbol_at), Some(quantity_at)) = (find("symbol"), find("quantity")) else {
-        return Err(err(1, "the header needs the columns symbol and quantity (cost_basis and account are optional)".into()));
+        return Err(err(line_of(&header), "the header needs the columns symbol and quantity (cost_basis and account are optional)".into()));
     };
     let (cost_at, account_at) = (find("cost_basis"), find("account"));
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for (number, line) in lines {
-        if line.is_empty() {
+    for record in records {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                errors.push(LineError {
+                    line: csv_line(&e),
+                    message: format!("not CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
             continue;
         }
+        let number = line_of(&record);
         if number > MAX_CSV_LINES {
             errors.push(LineError {
                 line: number,
@@ -85,10 +117,7 @@ pub fn parse_holdings_csv(text: &str) -> Result<Vec<HoldingRow>, Vec<LineError>>
             });
             break;
         }
-        let cells: Vec<&str> = line
-            .split(',')
-            .map(|c| c.trim().trim_matches('"'))
-            .collect();
+        let cells: Vec<&str> = record.iter().collect();
         let cell = |at: Option<usize>| at.and_then(|i| cells.get(i).copied()).unwrap_or("");
         let mut problems = Vec::new();
         let symbol = match Symbol::parse(cell(Some(symbol_at))) {
@@ -153,6 +182,12 @@ pub fn parse_holdings_csv(text: &str) -> Result<Vec<HoldingRow>, Vec<LineError>>
         return Err(err(2, "no holdings after the header".into()));
     }
     Ok(rows)
+}
+
+/// The line a CSV error is on (1 when the reader does not say).
+fn csv_line(e: &csv::Error) -> usize {
+    e.position()
+        .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX))
 }
 
 /// One position valued at its quote.
@@ -246,5 +281,35 @@ pub fn value(mut holdings: Vec<Holding>, quotes: &[Quote]) -> Portfolio {
         day_change_percent: (!yesterday.is_zero()).then(|| cents(day / yesterday * hundred)),
         gain: cents(gain_total),
         unpriced,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_fields_crlf_a_bom_and_any_header_case() {
+        let text = "\u{feff}Symbol,QUANTITY,Cost_Basis,Account\r\n\
+                    AAPL,10,150,\"Smith, John IRA\"\r\n\
+                    \r\n\
+                    MSFT,2.5,,\"the \"\"big\"\" one\"\r\n";
+        let rows = parse_holdings_csv(text).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].account, "Smith, John IRA");
+        assert_eq!((rows[0].line, rows[1].line), (2, 4));
+        assert_eq!(rows[1].account, "the \"big\" one");
+        assert_eq!(rows[1].cost_basis, None);
+        assert_eq!(rows[1].quantity, Decimal::new(25, 1));
+    }
+
+    #[test]
+    fn every_bad_line_is_named_and_nothing_is_imported() {
+        let text = "symbol,quantity\nAAPL,ten\n\"MSFT,3\nGOOG,1\n";
+        let errors = parse_holdings_csv(text).unwrap_err();
+        assert_eq!(errors[0].line, 2, "{errors:?}");
+        assert!(errors[0].message.contains("not a number"), "{errors:?}");
+        // An unclosed quote runs to the end of the file: that record is one bad line.
+        assert!(errors.len() >= 2, "{errors:?}");
     }
 }
