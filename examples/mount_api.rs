@@ -19,7 +19,6 @@ use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
 use signal_sentinel::market::{MarketData, SimulatedMarket};
 use signal_sentinel::service::Services;
-use signal_sentinel::store::{SeaStore, Store};
 use signal_sentinel_http::{AppState, HttpConfig};
 
 #[handler]
@@ -39,11 +38,11 @@ async fn main() -> anyhow::Result<()> {
             "example-secret-key-0123456789abcdef-0123456789".to_owned(),
         ),
     ])?;
-    let store: Arc<dyn Store> = Arc::new(SeaStore::open(&settings.database_url).await?);
+    // Offline prices; `Services::open(&settings)` uses the configured real providers.
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    // Offline prices; `market::providers_from_settings` gives the configured real providers.
-    let market: Arc<dyn MarketData> = Arc::new(SimulatedMarket::new(7, clock.clone()));
-    let services = Services::from_settings(&settings, store, clock, market, Vec::new())?;
+    let market: Arc<dyn MarketData> = Arc::new(SimulatedMarket::new(7, clock));
+    // The library's one composition root: database, notifiers, summaries, the use cases.
+    let services = Services::open_with_market(&settings, market).await?;
     let sentinel = signal_sentinel_http::app(
         AppState::new(services, &settings.api),
         &HttpConfig::default(),

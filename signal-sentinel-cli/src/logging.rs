@@ -3,14 +3,16 @@
 use tracing_subscriber::EnvFilter;
 
 /// Sets up logging from `LOG_LEVEL`, unless `-v`/`-q` say otherwise.
-pub(crate) fn init(log_level: &str, verbose: u8, quiet: bool) -> Result<(), String> {
+pub(crate) fn init(log_level: &str, verbose: u8, quiet: bool) -> anyhow::Result<()> {
     let directives = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => log_level,
-        (false, 1) => "debug",
-        (false, _) => "trace",
+        (true, _) => "error".to_owned(),
+        // PostgreSQL's notices ("… already exists, skipping") arrive at INFO; they are shown
+        // with -v only.
+        (false, 0) => format!("{log_level},sqlx::postgres::notice=warn"),
+        (false, 1) => "debug".to_owned(),
+        (false, _) => "trace".to_owned(),
     };
-    let filter = EnvFilter::try_new(directives).map_err(|e| format!("LOG_LEVEL: {e}"))?;
+    let filter = EnvFilter::try_new(&directives).map_err(|e| anyhow::anyhow!("LOG_LEVEL: {e}"))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -19,5 +21,5 @@ pub(crate) fn init(log_level: &str, verbose: u8, quiet: bool) -> Result<(), Stri
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         )
         .try_init()
-        .map_err(|e| format!("cannot set up logging: {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
 }

@@ -27,7 +27,16 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
-        Err(message) => fail(&message),
+        Err(e) => {
+            // An internal failure's cause is logged as well as printed.
+            if let Some(e @ signal_sentinel::service::ServiceError::Internal(_)) =
+                e.downcast_ref::<signal_sentinel::service::ServiceError>()
+            {
+                tracing::error!("{}", signal_sentinel::error_chain(e));
+            }
+            // `{:#}`: the message and its causes on one line.
+            fail(&format!("{e:#}"))
+        }
     }
 }
 
@@ -39,7 +48,7 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, String> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // What needs no configuration comes first (no SECRET_KEY generated, no database).
     match &cli.command {
         Command::Openapi => {
@@ -57,10 +66,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     }
     // One TLS crypto provider for the whole process (ring); "already installed" is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let mut settings = Settings::from_env()?;
     if let Some(url) = &cli.global.database_url {
-        settings.database_url =
-            signal_sentinel::config::DatabaseUrl::parse(url).map_err(|e| e.to_string())?;
+        settings.database_url = signal_sentinel::config::DatabaseUrl::parse(url)?;
     }
     logging::init(&settings.log_level, cli.global.verbose, cli.global.quiet)?;
     for warning in settings.warnings() {

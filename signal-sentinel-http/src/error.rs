@@ -144,8 +144,8 @@ impl From<ServiceError> for ApiError {
                 tracing::warn!("unavailable: {cause}");
                 Self::Unavailable(body(&e))
             }
-            ServiceError::Internal(ref cause) => {
-                tracing::error!("internal error: {cause}");
+            ServiceError::Internal(_) => {
+                tracing::error!("{}", signal_sentinel::error_chain(&e));
                 Self::Internal(body(&e))
             }
             _ => Self::Internal(Json(ErrorBody::new("internal", "internal error"))),

@@ -119,6 +119,7 @@ pub mod engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod maintenance;
 pub mod market;
 pub mod monitor;
 pub mod notify;
@@ -151,3 +152,49 @@ pub struct EmbeddingGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadMe;
+
+/// An error and its sources as one line, outermost first: `cannot open the database: unable
+/// to open database file: permission denied`. A source whose text its parent already ends
+/// with (as `#[error(transparent)]` and `"…: {0}"` wrappers do) is not repeated.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// A part of the application that cannot be built from its settings.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An HTTP client cannot be made (its TLS setup failed).
+    #[error("cannot build an HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    /// The settings ask for a part this build leaves out.
+    #[error(
+        "{setting} names {part}, but this build has none (the `{feature}` feature of signal-sentinel)"
+    )]
+    NotBuilt {
+        /// The variable that asks for it.
+        setting: &'static str,
+        /// What it asks for.
+        part: &'static str,
+        /// The Cargo feature that builds it.
+        feature: &'static str,
+    },
+    /// A key or another value of the settings cannot be used.
+    #[error("{setting}: {message}")]
+    Setting {
+        /// The variable at fault.
+        setting: &'static str,
+        /// Why.
+        message: String,
+    },
+}

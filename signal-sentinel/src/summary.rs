@@ -377,7 +377,7 @@ impl AlertSummaries {
     /// When the HTTP client cannot be built.
     pub fn model_from_settings(
         settings: &crate::config::Settings,
-    ) -> Result<Option<std::sync::Arc<dyn Summarizer>>, String> {
+    ) -> Result<Option<std::sync::Arc<dyn Summarizer>>, crate::BuildError> {
         let Some(key) = &settings.openai.api_key else {
             return Ok(None);
         };

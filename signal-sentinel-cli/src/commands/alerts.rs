@@ -3,10 +3,9 @@
 use std::process::ExitCode;
 
 use serde_json::json;
-use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
-use signal_sentinel::domain::{Alert, AlertId, AlertQuery, AlertState, Symbol, User};
-use signal_sentinel::store::{AlertStore, ChannelStore, MonitorStore, SeaStore, StoreError};
+use signal_sentinel::domain::{AlertId, AlertQuery, AlertState};
+use signal_sentinel::service::ServiceError;
 
 use crate::cli::AlertsCommand;
 
@@ -17,9 +16,9 @@ pub(crate) async fn run(
     user: Option<&str>,
     command: AlertsCommand,
     as_json: bool,
-) -> Result<ExitCode, String> {
-    let (store, me) = super::open_as(settings, user).await?;
-    let now = SystemClock.now();
+) -> anyhow::Result<ExitCode> {
+    let (services, who, _) = super::services_as(settings, user).await?;
+    let now = services.now();
     match command {
         AlertsCommand::List {
             limit,
@@ -31,17 +30,13 @@ pub(crate) async fn run(
             let query = AlertQuery {
                 rule_id: rule,
                 symbol: symbol
-                    .map(|s| Symbol::parse(&s))
-                    .transpose()
-                    .map_err(|e| e.to_string())?,
+                    .map(|s| signal_sentinel::domain::Symbol::parse(&s))
+                    .transpose()?,
                 since: since.map(|s| s.instant(now)),
-                state: state
-                    .map(|s| s.parse::<AlertState>())
-                    .transpose()
-                    .map_err(|e| e.to_string())?,
-                ..AlertQuery::newest(me.id, limit)
+                state: state.map(|s| s.parse::<AlertState>()).transpose()?,
+                ..AlertQuery::newest(who.user, limit)
             };
-            let alerts = store.list_alerts(&query).await.map_err(|e| e.to_string())?;
+            let alerts = services.list_alerts(who, query).await?;
             if as_json {
                 out!("{}", json!(alerts));
             } else if alerts.is_empty() {
@@ -77,14 +72,17 @@ pub(crate) async fn run(
             }
         }
         AlertsCommand::Show { id } => {
-            let alert = own_alert(&store, &me, id).await?;
+            let (alert, found) = services
+                .get_alert(who, id)
+                .await
+                .map_err(|e| not_found(e, id))?;
+            let (channels, _) = services.list_channels(who).await?;
             let mut deliveries = Vec::new();
-            for d in store.list_deliveries(id).await.map_err(|e| e.to_string())? {
-                let channel = match store.get_channel(d.channel_id).await {
-                    Ok(c) => c.name,
-                    Err(StoreError::NotFound { .. }) => format!("#{} (removed)", d.channel_id),
-                    Err(e) => return Err(e.to_string()),
-                };
+            for d in found {
+                let channel = channels.iter().find(|c| c.id == d.channel_id).map_or_else(
+                    || format!("#{} (removed)", d.channel_id),
+                    |c| c.name.clone(),
+                );
                 deliveries.push(json!({
                     "channel": channel,
                     "channel_id": d.channel_id,
@@ -135,11 +133,10 @@ pub(crate) async fn run(
             }
         }
         AlertsCommand::Ack { id } => {
-            own_alert(&store, &me, id).await?;
-            let alert = store
-                .acknowledge_alert(id, now)
+            let alert = services
+                .acknowledge_alert(who, id)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| not_found(e, id))?;
             if as_json {
                 out!("{}", json!(alert));
             } else {
@@ -148,10 +145,7 @@ pub(crate) async fn run(
         }
         AlertsCommand::Clean { older_than } => {
             let before = older_than.instant(now);
-            let deleted = store
-                .delete_alerts_before(me.id, before)
-                .await
-                .map_err(|e| e.to_string())?;
+            let deleted = services.delete_alerts_before(who, before).await?;
             if as_json {
                 out!("{}", json!({"deleted": deleted, "before": before}));
             } else {
@@ -165,13 +159,12 @@ pub(crate) async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The user's alert, or the same "not found" whether it is missing or someone else's.
-async fn own_alert(store: &SeaStore, me: &User, id: AlertId) -> Result<Alert, String> {
-    match store.get_alert(id).await {
-        Ok(alert) if alert.owner == me.id => Ok(alert),
-        Ok(_) | Err(StoreError::NotFound { .. }) => Err(format!(
-            "alert #{id} not found; `invest alerts list` shows yours"
-        )),
-        Err(e) => Err(e.to_string()),
+/// "Not found" with where to look; an alert of another user reads the same as a missing one.
+fn not_found(e: ServiceError, id: AlertId) -> anyhow::Error {
+    match e {
+        ServiceError::NotFound(_) => {
+            anyhow::anyhow!("alert #{id} not found; `invest alerts list` shows yours")
+        }
+        other => other.into(),
     }
 }

@@ -3,13 +3,12 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use serde_json::json;
 use signal_sentinel::Secret;
-use signal_sentinel::auth::hash_password;
 use signal_sentinel::config::Settings;
-use signal_sentinel::domain::{ApiKeyId, Email, NewUser};
+use signal_sentinel::domain::ApiKeyId;
 use signal_sentinel::service::ServiceError;
-use signal_sentinel::store::{SeaStore, StoreError, UserStore};
 
 use crate::cli::AuthCommand;
 
@@ -20,7 +19,7 @@ pub(crate) async fn run(
     user: Option<&str>,
     command: AuthCommand,
     as_json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     if matches!(
         command,
         AuthCommand::CreateApiKey { .. }
@@ -29,36 +28,20 @@ pub(crate) async fn run(
     ) {
         return api_keys(settings, user, command, as_json).await;
     }
-    let store = SeaStore::open(&settings.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let services = super::services(settings).await?;
     match command {
         AuthCommand::CreateUser {
             email,
             name,
             password_stdin: _,
         } => {
-            let email = Email::parse(&email).map_err(|e| e.to_string())?;
             let mut line = String::new();
             std::io::stdin()
                 .lock()
                 .read_line(&mut line)
-                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+                .context("cannot read the password from standard input")?;
             let password = Secret::new(line.trim_end_matches(['\n', '\r']));
-            let password_hash = hash_password(password).await.map_err(|e| e.to_string())?;
-            let user = store
-                .create_user(NewUser {
-                    email: email.clone(),
-                    password_hash,
-                    display_name: name,
-                })
-                .await
-                .map_err(|e| match e {
-                    StoreError::Conflict { .. } => {
-                        format!("a user with the e-mail address {email} exists already")
-                    }
-                    e => e.to_string(),
-                })?;
+            let user = services.register(&email, password, name).await?;
             if as_json {
                 out!("{}", json!(user));
             } else {
@@ -69,7 +52,7 @@ pub(crate) async fn run(
         | AuthCommand::ListApiKeys
         | AuthCommand::RevokeApiKey { .. } => unreachable!("handled first"),
         AuthCommand::ListUsers => {
-            let users = store.list_users().await.map_err(|e| e.to_string())?;
+            let users = services.list_users().await?;
             if as_json {
                 out!("{}", json!(users));
             } else if users.is_empty() {
@@ -98,14 +81,11 @@ async fn api_keys(
     user: Option<&str>,
     command: AuthCommand,
     as_json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     let (services, who, me) = super::services_as(settings, user).await?;
     match command {
         AuthCommand::CreateApiKey { name } => {
-            let (key, secret) = services
-                .create_api_key(who, &name)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (key, secret) = services.create_api_key(who, &name).await?;
             if as_json {
                 let mut value = json!(key);
                 value["key"] = json!(secret.expose());
@@ -121,10 +101,7 @@ async fn api_keys(
             }
         }
         AuthCommand::ListApiKeys => {
-            let keys = services
-                .list_api_keys(who)
-                .await
-                .map_err(|e| e.to_string())?;
+            let keys = services.list_api_keys(who).await?;
             if as_json {
                 out!("{}", json!(keys));
             } else if keys.is_empty() {
@@ -159,11 +136,11 @@ async fn api_keys(
                 .revoke_api_key(who, ApiKeyId::new(key_id))
                 .await
                 .map_err(|e| match e {
-                    ServiceError::NotFound(_) => format!(
+                    ServiceError::NotFound(_) => anyhow::anyhow!(
                         "API key #{key_id} not found among the active keys of {}; `invest auth list-api-keys` shows them",
                         me.email
                     ),
-                    e => e.to_string(),
+                    e => e.into(),
                 })?;
             if as_json {
                 out!("{}", json!(key));

@@ -4,17 +4,13 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use signal_sentinel::config::Settings;
-use signal_sentinel::store::SeaStore;
+use signal_sentinel::maintenance::Maintenance;
 
 use crate::output::out;
 
 /// `invest db migrate`
-pub(crate) async fn migrate(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
-    let store = SeaStore::connect(&settings.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
-    let applied = store.migrate().await.map_err(|e| e.to_string())?;
-    store.close().await.map_err(|e| e.to_string())?;
+pub(crate) async fn migrate(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
+    let applied = maintenance(settings).migrate().await?;
     if as_json {
         out!(
             "{}",
@@ -36,10 +32,8 @@ pub(crate) async fn migrate(settings: &Settings, as_json: bool) -> Result<ExitCo
 }
 
 /// `invest db check`
-pub(crate) async fn check(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
-    let check = SeaStore::check_existing(&settings.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
+pub(crate) async fn check(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
+    let check = maintenance(settings).check().await?;
     if as_json {
         out!(
             "{}",
@@ -79,28 +73,9 @@ pub(crate) async fn check(settings: &Settings, as_json: bool) -> Result<ExitCode
     })
 }
 
-/// An existing database with its schema up to date, for maintenance.
-async fn existing(settings: &Settings) -> Result<SeaStore, String> {
-    existing_at(&settings.database_url).await
-}
-
-/// The database at `url`, which must exist and be up to date.
-async fn existing_at(url: &signal_sentinel::config::DatabaseUrl) -> Result<SeaStore, String> {
-    let store = SeaStore::connect_existing(url)
-        .await
-        .map_err(|e| e.to_string())?;
-    let pending = store
-        .pending_migrations()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !pending.is_empty() {
-        return Err(format!(
-            "{}: {} pending migration(s); run `invest db migrate` first",
-            url,
-            pending.len()
-        ));
-    }
-    Ok(store)
+/// Maintenance of the configured database.
+fn maintenance(settings: &Settings) -> Maintenance {
+    Maintenance::new(settings.database_url.clone())
 }
 
 /// `1.2 MB`
@@ -114,10 +89,8 @@ fn size(bytes: u64) -> String {
 }
 
 /// `invest db stats`
-pub(crate) async fn stats(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
-    let store = existing(settings).await?;
-    let stats = store.stats().await.map_err(|e| e.to_string())?;
-    store.close().await.map_err(|e| e.to_string())?;
+pub(crate) async fn stats(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
+    let stats = maintenance(settings).stats().await?;
     if as_json {
         let tables: serde_json::Map<String, serde_json::Value> = stats
             .tables
@@ -148,10 +121,8 @@ pub(crate) async fn stats(settings: &Settings, as_json: bool) -> Result<ExitCode
 }
 
 /// `invest db vacuum`
-pub(crate) async fn vacuum(settings: &Settings, as_json: bool) -> Result<ExitCode, String> {
-    let store = existing(settings).await?;
-    let (before, after) = store.vacuum().await.map_err(|e| e.to_string())?;
-    store.close().await.map_err(|e| e.to_string())?;
+pub(crate) async fn vacuum(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
+    let (before, after) = maintenance(settings).vacuum().await?;
     if as_json {
         out!(
             "{}",
@@ -174,20 +145,12 @@ pub(crate) async fn backup(
     dir: &std::path::Path,
     keep_days: u32,
     as_json: bool,
-) -> Result<ExitCode, String> {
-    if settings.database_url.is_postgres() {
-        return Err(format!(
-            "PostgreSQL is backed up with its own tool: pg_dump --format=custom --file=signal_sentinel.dump \"$DATABASE_URL\" (restore with pg_restore); {} is not copied",
-            settings.database_url
-        ));
-    }
-    let store = existing(settings).await?;
+) -> anyhow::Result<ExitCode> {
     let now = signal_sentinel::clock::Clock::now(&signal_sentinel::clock::SystemClock);
     let progress = crate::output::spinner("copying, checking and compressing the database…");
-    let report = store.backup_sqlite(dir, keep_days, now).await;
+    let report = maintenance(settings).backup(dir, keep_days, now).await;
     progress.finish_and_clear();
-    let report = report.map_err(|e| e.to_string())?;
-    store.close().await.map_err(|e| e.to_string())?;
+    let report = report?;
     if as_json {
         out!("{}", json!(report));
     } else {
@@ -210,25 +173,12 @@ pub(crate) async fn restore(
     file: &std::path::Path,
     force: bool,
     as_json: bool,
-) -> Result<ExitCode, String> {
-    let target = match settings.database_url.backend() {
-        signal_sentinel::config::DatabaseBackend::SqliteFile(path) => path.clone(),
-        signal_sentinel::config::DatabaseBackend::Postgres => {
-            return Err(format!(
-                "PostgreSQL is restored with its own tool: pg_restore --clean --dbname=\"$DATABASE_URL\" {}",
-                file.display()
-            ));
-        }
-        _ => return Err("an in-memory database cannot be restored into".into()),
-    };
-    if !file.exists() {
-        return Err(format!("{} does not exist", file.display()));
-    }
+) -> anyhow::Result<ExitCode> {
     let now = signal_sentinel::clock::Clock::now(&signal_sentinel::clock::SystemClock);
     let progress = crate::output::spinner("unpacking and checking the backup…");
-    let report = signal_sentinel::store::restore_sqlite(&target, file, force, now).await;
+    let report = maintenance(settings).restore(file, force, now).await;
     progress.finish_and_clear();
-    let report = report.map_err(|e| e.to_string())?;
+    let report = report?;
     if as_json {
         out!("{}", json!(report));
     } else {
@@ -251,30 +201,19 @@ pub(crate) async fn copy(
     from: Option<&str>,
     to: &str,
     as_json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     let parse = |flag: &str, url: &str| {
-        signal_sentinel::config::DatabaseUrl::parse(url).map_err(|e| format!("--{flag}: {e}"))
+        signal_sentinel::config::DatabaseUrl::parse(url)
+            .map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
     };
     let source_url = match from {
         Some(url) => parse("from", url)?,
         None => settings.database_url.clone(),
     };
     let target_url = parse("to", to)?;
-    if source_url == target_url {
-        return Err("--from and --to name the same database".into());
-    }
-    let source = existing_at(&source_url).await?;
-    let target = SeaStore::open(&target_url)
-        .await
-        .map_err(|e| format!("{target_url}: {e}"))?;
-    let report = source.copy_to(&target).await.map_err(|e| match e {
-        signal_sentinel::store::StoreError::Conflict { .. } => {
-            format!("{target_url} holds data already: the target must be empty (a new database)")
-        }
-        other => format!("{target_url}: {other}"),
-    })?;
-    source.close().await.map_err(|e| e.to_string())?;
-    target.close().await.map_err(|e| e.to_string())?;
+    let report = Maintenance::new(source_url.clone())
+        .copy_to(&target_url)
+        .await?;
     if as_json {
         let tables: serde_json::Map<String, serde_json::Value> = report
             .tables

@@ -9,14 +9,11 @@ use serde_json::json;
 use std::sync::Arc;
 
 use signal_sentinel::Secret;
-use signal_sentinel::auth::hash_password;
 use signal_sentinel::clock::{ManualClock, SystemClock};
 use signal_sentinel::config::{DatabaseUrl, Settings};
 use signal_sentinel::demo::{DEMO_EMAIL, DEMO_PRICES, DEMO_RULES, run_demo};
-use signal_sentinel::domain::{Email, UserUpdate};
 use signal_sentinel::market::ReplayMarket;
 use signal_sentinel::service::Services;
-use signal_sentinel::store::{SeaStore, UserStore};
 use signal_sentinel_http::{AppState, HttpConfig};
 
 use crate::output::out;
@@ -27,7 +24,7 @@ pub(crate) async fn run(
     pace_ms: u64,
     serve: Option<u16>,
     as_json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     if !as_json {
         out!("Signal Sentinel demo: monthly closes of MSFT, AMZN, IBM, AAPL and GOOG, 2000–2010");
@@ -50,8 +47,7 @@ pub(crate) async fn run(
             );
         }
     })
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if !as_json {
         out!();
         out!(
@@ -77,52 +73,30 @@ const DEMO_PASSWORD: &str = "demo-password";
 
 /// Serves the dashboard over the demo database until Ctrl-C, with the demo prices as the
 /// market (quotes and charts as of the end of the replay) and no monitor.
-async fn serve_demo(settings: &Settings, database: &Path, port: u16) -> Result<(), String> {
-    let url = DatabaseUrl::parse(&format!("sqlite://{}", database.display()))
-        .map_err(|e| e.to_string())?;
-    let store = Arc::new(SeaStore::open(&url).await.map_err(|e| e.to_string())?);
-    let demo = store
-        .get_user_by_email(&Email::parse(DEMO_EMAIL).map_err(|e| e.to_string())?)
-        .await
-        .map_err(|e| e.to_string())?;
-    let password_hash = hash_password(Secret::new(DEMO_PASSWORD))
-        .await
-        .map_err(|e| e.to_string())?;
-    store
-        .update_user(
-            demo.id,
-            UserUpdate {
-                password_hash: Some(password_hash),
-                ..UserUpdate::default()
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    let probe = ReplayMarket::from_csv("demo prices", DEMO_PRICES, Arc::new(SystemClock))
-        .map_err(|e| e.to_string())?;
-    let end = probe.timeline().last().copied().ok_or("no demo prices")?;
+async fn serve_demo(settings: &Settings, database: &Path, port: u16) -> anyhow::Result<()> {
+    let mut settings = settings.clone();
+    settings.database_url = DatabaseUrl::parse(&format!("sqlite://{}", database.display()))?;
+    let probe = ReplayMarket::from_csv("demo prices", DEMO_PRICES, Arc::new(SystemClock))?;
+    let end = probe
+        .timeline()
+        .last()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("no demo prices"))?;
     let market =
-        ReplayMarket::from_csv("demo prices", DEMO_PRICES, Arc::new(ManualClock::new(end)))
-            .map_err(|e| e.to_string())?;
-    let services = Services::from_settings(
-        settings,
-        store,
-        Arc::new(SystemClock),
-        Arc::new(market),
-        Vec::new(),
-    )
-    .map_err(|e| e.to_string())?;
+        ReplayMarket::from_csv("demo prices", DEMO_PRICES, Arc::new(ManualClock::new(end)))?;
+    let services = Services::open_with_market(&settings, Arc::new(market)).await?;
+    services
+        .reset_password(DEMO_EMAIL, Secret::new(DEMO_PASSWORD))
+        .await?;
     let state = AppState::new(services, &settings.api);
     let app = signal_sentinel_http::app(state, &HttpConfig::default());
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let acceptor = poem::listener::Listener::into_acceptor(poem::listener::TcpListener::bind(addr))
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     out!();
     out!(
         "Dashboard: http://{addr}/  (sign in as {DEMO_EMAIL}, password {DEMO_PASSWORD}); Ctrl-C stops it"
     );
-    signal_sentinel_http::serve(acceptor, app, super::monitor::shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    Ok(signal_sentinel_http::serve(acceptor, app, super::monitor::shutdown_signal()).await?)
 }

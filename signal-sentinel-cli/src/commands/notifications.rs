@@ -1,20 +1,12 @@
 //! `invest notifications …`
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use serde_json::json;
 use signal_sentinel::Secret;
-use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
-use signal_sentinel::notify::channels::{
-    add_telegram, add_webhook, channel_status, notifiers_from_settings, test_channels,
-};
-use signal_sentinel::notify::{
-    Dispatcher, DispatcherConfig, EventMode, NotificationPrefs, QuietBehavior, QuietHours,
-    send_due_digests,
-};
-use signal_sentinel::store::{ChannelStore, OutboxStore};
+use signal_sentinel::notify::{EventMode, PrefsPatch, QuietBehavior};
+use signal_sentinel::service::ServiceError;
 
 use crate::cli::NotificationsCommand;
 
@@ -25,13 +17,11 @@ pub(crate) async fn run(
     user: Option<&str>,
     command: NotificationsCommand,
     as_json: bool,
-) -> Result<ExitCode, String> {
-    let (store, me) = super::open_as(settings, user).await?;
+) -> anyhow::Result<ExitCode> {
+    let (services, who, _) = super::services_as(settings, user).await?;
     match command {
         NotificationsCommand::AddTelegram { chat_id, name } => {
-            let channel = add_telegram(&store, me.id, &chat_id, name)
-                .await
-                .map_err(|e| e.to_string())?;
+            let channel = services.add_telegram(who, &chat_id, name).await?;
             if settings.telegram.bot_token.is_none() {
                 tracing::warn!(
                     "TELEGRAM_BOT_TOKEN is not set: messages to this channel wait until it is"
@@ -47,9 +37,9 @@ pub(crate) async fn run(
             );
         }
         NotificationsCommand::AddWebhook { url, name, secret } => {
-            let (channel, secret) = add_webhook(&store, me.id, &url, name, secret.map(Secret::new))
-                .await
-                .map_err(|e| e.to_string())?;
+            let (channel, secret) = services
+                .add_webhook(who, &url, name, secret.map(Secret::new))
+                .await?;
             print(
                 as_json,
                 json!({"channel": channel, "secret": secret.expose()}),
@@ -62,18 +52,14 @@ pub(crate) async fn run(
             );
         }
         NotificationsCommand::Rm { name } => {
-            let channels = store
-                .list_channels(me.id)
+            let channel = services
+                .channel_named(who, &name)
                 .await
-                .map_err(|e| e.to_string())?;
-            let channel = channels
-                .iter()
-                .find(|c| c.name == name)
-                .ok_or_else(|| format!("no channel named {name:?}"))?;
-            store
-                .delete_channel(channel.id)
-                .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| match e {
+                    ServiceError::NotFound(_) => anyhow::anyhow!("no channel named {name:?}"),
+                    other => other.into(),
+                })?;
+            services.delete_channel(who, channel.id).await?;
             print(
                 as_json,
                 json!({"removed": channel.name}),
@@ -81,10 +67,7 @@ pub(crate) async fn run(
             );
         }
         NotificationsCommand::Test => {
-            let notifiers = notifiers_from_settings(settings)?;
-            let results = test_channels(&store, &notifiers, me.id, None, SystemClock.now())
-                .await
-                .map_err(|e| e.to_string())?;
+            let results = services.test_channels(who).await?;
             if as_json {
                 out!("{}", json!(results));
             } else if results.is_empty() {
@@ -106,9 +89,7 @@ pub(crate) async fn run(
             });
         }
         NotificationsCommand::Status => {
-            let (channels, pending) = channel_status(&store, me.id)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (channels, pending) = services.list_channels(who).await?;
             if as_json {
                 out!(
                     "{}",
@@ -154,78 +135,66 @@ pub(crate) async fn run(
             tz,
             summaries,
         } => {
-            let (doc, _) = store
-                .get_notification_prefs(me.id)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut prefs = NotificationPrefs::from_document(&doc)?;
-            let mode = |name: &str, v: &str| match v {
-                "on" => Ok(EventMode::On),
-                "silent" => Ok(EventMode::Silent),
-                "off" => Ok(EventMode::Off),
-                _ => Err(format!("--{name}: expected on, silent or off")),
+            let mode = |name: &str, v: Option<String>| -> anyhow::Result<Option<EventMode>> {
+                v.map(|v| match v.as_str() {
+                    "on" => Ok(EventMode::On),
+                    "silent" => Ok(EventMode::Silent),
+                    "off" => Ok(EventMode::Off),
+                    _ => Err(anyhow::anyhow!("--{name}: expected on, silent or off")),
+                })
+                .transpose()
             };
-            if let Some(v) = fired {
-                prefs.events.fired = mode("fired", &v)?;
-            }
-            if let Some(v) = resolved {
-                prefs.events.resolved = mode("resolved", &v)?;
-            }
-            if let Some(v) = digest {
-                prefs.events.digest = mode("digest", &v)?;
-            }
-            if let Some(v) = system {
-                prefs.events.system = mode("system", &v)?;
-            }
             let time = |name: &str, v: &str| {
                 chrono::NaiveTime::parse_from_str(v, "%H:%M")
-                    .map_err(|_| format!("--{name}: expected a time like 18:00"))
+                    .map_err(|_| anyhow::anyhow!("--{name}: expected a time like 18:00"))
             };
-            if let Some(q) = quiet_hours {
-                prefs.quiet_hours = if q == "off" {
-                    None
-                } else {
-                    let (start, end) = q
-                        .split_once('-')
-                        .ok_or("--quiet-hours: expected a range like 22:00-07:00, or off")?;
-                    let behavior = prefs.quiet_hours.map(|h| h.behavior).unwrap_or_default();
-                    Some(QuietHours {
-                        start: time("quiet-hours", start)?,
-                        end: time("quiet-hours", end)?,
-                        behavior,
-                    })
-                };
-            }
-            if let Some(m) = quiet_mode {
-                let behavior = match m.as_str() {
-                    "silent" => QuietBehavior::Silent,
-                    "hold" => QuietBehavior::Hold,
-                    _ => return Err("--quiet-mode: expected silent or hold".into()),
-                };
-                let hours = prefs
-                    .quiet_hours
-                    .as_mut()
-                    .ok_or("--quiet-mode needs quiet hours (--quiet-hours 22:00-07:00)")?;
-                hours.behavior = behavior;
-            }
-            if let Some(d) = digest_at {
-                prefs.digest_at = if d == "off" {
-                    None
-                } else {
-                    Some(time("digest-at", &d)?)
-                };
-            }
-            if let Some(v) = summaries {
-                prefs.summaries = v == "on";
-            }
-            if let Some(z) = tz {
-                prefs.time_zone = z;
-                prefs.zone().map_err(|e| format!("--tz: {e}"))?;
-            }
-            store
-                .set_notification_prefs(me.id, prefs.to_document())
+            let quiet_hours = match quiet_hours.as_deref() {
+                None => None,
+                Some("off") => Some(None),
+                Some(q) => {
+                    let (start, end) = q.split_once('-').ok_or_else(|| {
+                        anyhow::anyhow!("--quiet-hours: expected a range like 22:00-07:00, or off")
+                    })?;
+                    Some(Some((
+                        time("quiet-hours", start)?,
+                        time("quiet-hours", end)?,
+                    )))
+                }
+            };
+            let quiet_mode = match quiet_mode.as_deref() {
+                None => None,
+                Some("silent") => Some(QuietBehavior::Silent),
+                Some("hold") => Some(QuietBehavior::Hold),
+                Some(_) => anyhow::bail!("--quiet-mode: expected silent or hold"),
+            };
+            let digest_at = match digest_at.as_deref() {
+                None => None,
+                Some("off") => Some(None),
+                Some(d) => Some(Some(time("digest-at", d)?)),
+            };
+            let patch = PrefsPatch {
+                fired: mode("fired", fired)?,
+                resolved: mode("resolved", resolved)?,
+                digest: mode("digest", digest)?,
+                system: mode("system", system)?,
+                quiet_hours,
+                quiet_mode,
+                digest_at,
+                time_zone: tz,
+                summaries: summaries.map(|v| v == "on"),
+            };
+            let prefs = services
+                .update_notification_prefs(who, patch)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| match e {
+                    ServiceError::Invalid { field, message } if field == "quiet_mode" => {
+                        anyhow::anyhow!("--quiet-mode {message}: --quiet-hours 22:00-07:00")
+                    }
+                    ServiceError::Invalid { field, message } if field == "time_zone" => {
+                        anyhow::anyhow!("--tz: {message}")
+                    }
+                    other => other.into(),
+                })?;
             let shown = serde_json::to_value(&prefs).unwrap_or_default();
             print(
                 as_json,
@@ -234,23 +203,7 @@ pub(crate) async fn run(
             );
         }
         NotificationsCommand::Dispatch => {
-            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let store: Arc<dyn signal_sentinel::store::Store> = Arc::new(store);
-            let market: Arc<dyn signal_sentinel::market::MarketData> = Arc::new(
-                signal_sentinel::market::providers_from_settings(settings, clock.clone(), None)
-                    .map_err(|e| e.to_string())?,
-            );
-            let summaries = super::monitor::summaries(settings, store.clone(), market)?;
-            let digests = send_due_digests(store.as_ref(), clock.as_ref(), Some(&summaries))
-                .await
-                .map_err(|e| e.to_string())?;
-            let dispatcher = Dispatcher::new(
-                store,
-                notifiers_from_settings(settings)?,
-                clock,
-                DispatcherConfig::default(),
-            );
-            let report = dispatcher.run_once().await.map_err(|e| e.to_string())?;
+            let (digests, report) = services.dispatch_once().await?;
             print(
                 as_json,
                 json!({"digests": digests.deliveries, "dispatch": report}),

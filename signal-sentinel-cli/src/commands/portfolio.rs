@@ -15,15 +15,15 @@ pub(crate) async fn run(
     user: Option<&str>,
     command: PortfolioCommand,
     as_json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     let (services, who, _) = super::services_as(settings, user).await?;
     if let PortfolioCommand::Import { file } = &command {
         let text = std::fs::read_to_string(file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
         let imported = services
             .import_holdings(who, &text)
             .await
-            .map_err(|e| format!("{}: {e}", file.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         if as_json {
             out!("{}", json!({"imported": imported}));
         } else {
@@ -37,10 +37,7 @@ pub(crate) async fn run(
     }
     match command {
         PortfolioCommand::Sync => {
-            let reports = services
-                .sync_brokerage(who)
-                .await
-                .map_err(|e| e.to_string())?;
+            let reports = services.sync_brokerage(who).await?;
             if as_json {
                 out!("{}", json!(reports));
             } else if reports.is_empty() {
@@ -75,10 +72,7 @@ pub(crate) async fn run(
             return Ok(exit_for(reports.iter().map(|r| &r.connection)));
         }
         PortfolioCommand::LinkStatus => {
-            let links = services
-                .broker_connections(who)
-                .await
-                .map_err(|e| e.to_string())?;
+            let links = services.broker_connections(who).await?;
             if as_json {
                 out!("{}", json!(links));
             } else if links.is_empty() {
@@ -123,7 +117,7 @@ pub(crate) async fn run(
             services
                 .remove_brokerage(who, ConnectionId::new(id))
                 .await
-                .map_err(|e| format!("link {id}: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("link {id}: {e}"))?;
             if as_json {
                 out!("{}", json!({"removed": id}));
             } else {
@@ -145,10 +139,7 @@ pub(crate) async fn run(
                 watch.below_cost_percent = Some(rust_decimal::Decimal::TEN);
                 watch.day_move_percent = Some(rust_decimal::Decimal::from(5));
             }
-            let report = services
-                .watch_holdings(who, watch)
-                .await
-                .map_err(|e| e.to_string())?;
+            let report = services.watch_holdings(who, watch).await?;
             if as_json {
                 out!("{}", json!(report));
             } else if report.created.is_empty() && report.existing.is_empty() {
@@ -167,7 +158,7 @@ pub(crate) async fn run(
         }
         PortfolioCommand::Show | PortfolioCommand::Import { .. } => {}
     }
-    let portfolio = services.portfolio(who).await.map_err(|e| e.to_string())?;
+    let portfolio = services.portfolio(who).await?;
     if as_json {
         out!("{}", json!(portfolio));
         return Ok(ExitCode::SUCCESS);

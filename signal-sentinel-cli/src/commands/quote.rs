@@ -1,14 +1,12 @@
 //! `invest quote …` and `invest providers …`
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use chrono_tz::America::New_York;
 use serde_json::json;
-use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::Symbol;
-use signal_sentinel::market::{MarketData, probe_providers, providers_from_settings};
+use signal_sentinel::market::probe_providers;
 
 use crate::output::out;
 
@@ -17,14 +15,18 @@ pub(crate) async fn quote(
     settings: &Settings,
     symbols: &[String],
     as_json: bool,
-) -> Result<ExitCode, String> {
-    let symbols = symbols
-        .iter()
-        .map(|s| Symbol::parse(s).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let chain = providers_from_settings(settings, clock, None)?;
-    let quotes = chain.quotes(&symbols).await.map_err(|e| e.to_string())?;
+) -> anyhow::Result<ExitCode> {
+    // The API's checks and bounds (at most 50 symbols, each a valid one).
+    let quotes = super::services(settings).await?.quotes(symbols).await?;
+    let mut named: Vec<Symbol> = Vec::new();
+    for symbol in symbols.iter().flat_map(|s| s.split(',')).map(str::trim) {
+        if let Ok(symbol) = Symbol::parse(symbol)
+            && !named.contains(&symbol)
+        {
+            named.push(symbol);
+        }
+    }
+    let symbols = named;
     let missing: Vec<&Symbol> = symbols
         .iter()
         .filter(|s| !quotes.iter().any(|q| &q.symbol == *s))
@@ -65,8 +67,8 @@ pub(crate) async fn providers_status(
     settings: &Settings,
     symbol: &str,
     as_json: bool,
-) -> Result<ExitCode, String> {
-    let symbol = Symbol::parse(symbol).map_err(|e| e.to_string())?;
+) -> anyhow::Result<ExitCode> {
+    let symbol = Symbol::parse(symbol)?;
     let probes = probe_providers(settings, &symbol).await?;
     if as_json {
         out!("{}", json!(probes));

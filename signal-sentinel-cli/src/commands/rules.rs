@@ -24,7 +24,7 @@ pub(crate) async fn run(
     user: Option<&str>,
     command: RulesCommand,
     as_json: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     if let RulesCommand::Backtest { rule, csv } = &command {
         return backtest(rule, csv, as_json).await;
     }
@@ -74,7 +74,9 @@ pub(crate) async fn run(
                 .map_err(|e| rule_failure(e, id))?
                 .rule;
             let mut options = RuleOptions::from_document(&current.options).map_err(|e| {
-                format!("rule #{id} has unreadable options ({e}); remove it and add it again")
+                anyhow::anyhow!(
+                    "rule #{id} has unreadable options ({e}); remove it and add it again"
+                )
             })?;
             if let Some(f) = frequency {
                 options.frequency = frequency_of(f);
@@ -247,15 +249,15 @@ fn frequency_of(arg: FrequencyArg) -> Frequency {
 
 /// A failed use case as one line: the library's message (a field's error names the field),
 /// with the cause logged for internal failures.
-fn failure(e: ServiceError) -> String {
-    super::service_failure(e)
+fn failure(e: ServiceError) -> anyhow::Error {
+    e.into()
 }
 
 /// As [`failure`], with a pointer to the user's rules when the rule is not theirs or missing.
-fn rule_failure(e: ServiceError, id: RuleId) -> String {
+fn rule_failure(e: ServiceError, id: RuleId) -> anyhow::Error {
     match e {
         ServiceError::NotFound(_) => {
-            format!("rule #{id} not found; `invest rules list` shows yours")
+            anyhow::anyhow!("rule #{id} not found; `invest rules list` shows yours")
         }
         other => failure(other),
     }
@@ -277,15 +279,18 @@ fn print_rule(rule: &Rule, as_json: bool, verb: &str) {
 }
 
 /// `invest rules backtest "<rule>" --csv FILE`
-pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> Result<ExitCode, String> {
-    let rule = parse_rule(rule).map_err(|e| format!("rule: {e}"))?;
-    let market = ReplayMarket::from_path(csv, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
+    let rule = parse_rule(rule).map_err(|e| anyhow::anyhow!("rule: {e}"))?;
+    let market = ReplayMarket::from_path(csv, Arc::new(SystemClock))?;
     let bars = market
         .daily_bars(&rule.symbol, NaiveDate::MIN, NaiveDate::MAX)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if bars.is_empty() {
-        return Err(format!("{} has no bars for {}", csv.display(), rule.symbol));
+        return Err(anyhow::anyhow!(
+            "{} has no bars for {}",
+            csv.display(),
+            rule.symbol
+        ));
     }
     let progress = crate::output::spinner(&format!("replaying {} sessions…", bars.len()));
     let alerts = run_backtest(

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 mod deploy;
 mod operations;
+mod structure;
 
 /// Every migration of the schema, in order.
 const MIGRATIONS: [&str; 4] = [
@@ -419,7 +420,7 @@ fn users_and_rules_from_the_terminal() {
     assert_eq!(ann.stdout, "created user ann@example.com (#1)\n");
     let again = create("ann@example.com", "another password");
     assert_eq!(again.code, 1);
-    assert!(again.stderr.contains("exists already"), "{}", again.stderr);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
     let users = run(&["auth", "list-users", "--json"]);
     let users: serde_json::Value = serde_json::from_str(&users.stdout).unwrap();
     assert_eq!(users[0]["email"], "ann@example.com");
@@ -893,7 +894,8 @@ mod providers {
         let out = run(key, vec!["quote", "AA$PL"]).await;
         assert_eq!(out.code, 1);
         assert!(
-            out.stderr.starts_with("error: invalid symbol \"AA$PL\""),
+            out.stderr
+                .contains("error: symbols: invalid symbol \"AA$PL\""),
             "{}",
             out.stderr
         );
@@ -1028,7 +1030,7 @@ mod notifications {
         assert_eq!(secret.len(), 64);
         assert_eq!(bad.code, 1);
         assert!(
-            bad.stderr.starts_with("error: chat id: expected a number"),
+            bad.stderr.starts_with("error: chat_id: expected a number"),
             "{}",
             bad.stderr
         );

@@ -169,11 +169,8 @@ pub struct PrefsBody {
 
 impl PrefsBody {
     fn from_prefs(p: &signal_sentinel::notify::NotificationPrefs) -> Result<Self, ApiError> {
-        let value = serde_json::to_value(p).map_err(|e| {
-            ApiError::from(signal_sentinel::service::ServiceError::Internal(
-                e.to_string(),
-            ))
-        })?;
+        let value = serde_json::to_value(p)
+            .map_err(|e| ApiError::from(signal_sentinel::service::ServiceError::internal(e)))?;
         Ok(Self {
             events: value["events"].clone(),
             quiet_hours: value.get("quiet_hours").cloned().filter(|v| !v.is_null()),

@@ -65,13 +65,13 @@ impl HealthApi {
     /// Checks that the database answers; 503 when it does not.
     #[oai(path = "/health/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&AppState>) -> ReadinessResponse {
-        match state.services.store().ping().await {
+        match state.services.ready().await {
             Ok(()) => ReadinessResponse::Ready(Json(Readiness {
                 status: "ok".into(),
                 database: "ok".into(),
             })),
             Err(e) => {
-                tracing::error!("readiness: database does not answer: {e}");
+                tracing::error!("readiness: {e}");
                 ReadinessResponse::NotReady(Json(ErrorBody::new(
                     "unavailable",
                     "the database does not answer",

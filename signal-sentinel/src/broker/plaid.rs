@@ -175,8 +175,8 @@ impl PlaidClient {
     /// A client for `config`.
     ///
     /// # Errors
-    /// When the HTTP client cannot be built.
-    pub fn new(config: PlaidConfig) -> Result<Self, String> {
+    /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
+    pub fn new(config: PlaidConfig) -> Result<Self, crate::BuildError> {
         let client = http::client(config.timeout, None, &config.base_url)?;
         Ok(Self { config, client })
     }

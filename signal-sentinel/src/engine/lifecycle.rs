@@ -227,8 +227,8 @@ impl EngineState {
     /// Reads the state stored for a rule.
     ///
     /// # Errors
-    /// A message when the stored memory is not what this build writes.
-    pub fn from_stored(stored: &RuleState) -> Result<Self, String> {
+    /// The JSON error when the stored memory is not what this build writes.
+    pub fn from_stored(stored: &RuleState) -> Result<Self, serde_json::Error> {
         #[derive(Deserialize, Default)]
         #[serde(default)]
         struct Extra {
@@ -237,8 +237,7 @@ impl EngineState {
             condition: Memory,
             error: Option<EvalError>,
         }
-        let extra: Extra =
-            serde_json::from_value(stored.memory.clone()).map_err(|e| e.to_string())?;
+        let extra: Extra = serde_json::from_value(stored.memory.clone())?;
         Ok(Self {
             phase: stored.phase,
             episode: stored.episode,

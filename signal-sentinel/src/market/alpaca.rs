@@ -52,7 +52,7 @@ impl AlpacaMarket {
         secret_key: Secret,
         feed: &str,
         timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::BuildError> {
         Ok(Self {
             client: http::client(timeout, None, &base)?,
             base,

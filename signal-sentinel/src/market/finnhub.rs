@@ -48,7 +48,7 @@ impl FinnhubMarket {
         key: Secret,
         calls_per_minute: u32,
         timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::BuildError> {
         Ok(Self {
             client: http::client(timeout, None, &base)?,
             base,

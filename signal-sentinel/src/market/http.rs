@@ -30,7 +30,7 @@ pub(crate) fn client(
     timeout: Duration,
     user_agent: Option<&str>,
     base: &url::Url,
-) -> Result<Client, String> {
+) -> Result<Client, crate::BuildError> {
     ensure_crypto_provider();
     let mut builder = Client::builder()
         .timeout(timeout)
@@ -47,7 +47,9 @@ pub(crate) fn client(
     if loopback {
         builder = builder.no_proxy();
     }
-    builder.build().map_err(|e| e.without_url().to_string())
+    builder
+        .build()
+        .map_err(|e| crate::BuildError::HttpClient(e.without_url()))
 }
 
 /// `base` with `segments` appended (each percent-encoded as a path segment).

@@ -42,7 +42,7 @@ pub use http::{ensure_crypto_provider, retry_after_seconds};
 pub fn http_client(
     timeout: std::time::Duration,
     base: &url::Url,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, crate::BuildError> {
     http::client(timeout, None, base)
 }
 pub use replay::{ReplayError, ReplayMarket};
@@ -60,7 +60,7 @@ pub fn providers_from_settings(
     settings: &crate::config::Settings,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     max_age: Option<chrono::Duration>,
-) -> Result<ProviderChain, String> {
+) -> Result<ProviderChain, crate::BuildError> {
     let chain = ProviderChain::new(configured_providers(settings)?, clock);
     Ok(match max_age {
         Some(age) => chain.with_max_age(age),
@@ -72,15 +72,15 @@ pub fn providers_from_settings(
 #[cfg(not(feature = "providers"))]
 fn configured_providers(
     settings: &crate::config::Settings,
-) -> Result<Vec<std::sync::Arc<dyn MarketData>>, String> {
+) -> Result<Vec<std::sync::Arc<dyn MarketData>>, crate::BuildError> {
     if settings.providers.is_empty() {
         Ok(Vec::new())
     } else {
-        Err(
-            "MARKET_DATA_PROVIDERS names providers, but this build has none (the `providers` \
-             feature of signal-sentinel)"
-                .into(),
-        )
+        Err(crate::BuildError::NotBuilt {
+            setting: "MARKET_DATA_PROVIDERS",
+            part: "providers",
+            feature: "providers",
+        })
     }
 }
 
@@ -88,7 +88,7 @@ fn configured_providers(
 #[cfg(feature = "providers")]
 fn configured_providers(
     settings: &crate::config::Settings,
-) -> Result<Vec<std::sync::Arc<dyn MarketData>>, String> {
+) -> Result<Vec<std::sync::Arc<dyn MarketData>>, crate::BuildError> {
     use crate::config::ProviderName;
     let timeout = http::DEFAULT_TIMEOUT;
     let mut providers: Vec<std::sync::Arc<dyn MarketData>> = Vec::new();
@@ -265,7 +265,7 @@ pub struct ProviderProbe {
 pub async fn probe_providers(
     settings: &crate::config::Settings,
     symbol: &Symbol,
-) -> Result<Vec<ProviderProbe>, String> {
+) -> Result<Vec<ProviderProbe>, crate::BuildError> {
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
         std::sync::Arc::new(crate::clock::SystemClock);
     let chain = providers_from_settings(settings, clock, None)?;

@@ -29,7 +29,7 @@ impl YahooMarket {
     ///
     /// # Errors
     /// A message when the HTTP client cannot be built.
-    pub fn new(base: url::Url, timeout: Duration) -> Result<Self, String> {
+    pub fn new(base: url::Url, timeout: Duration) -> Result<Self, crate::BuildError> {
         Ok(Self {
             client: http::client(timeout, Some(http::BROWSER_USER_AGENT), &base)?,
             base,

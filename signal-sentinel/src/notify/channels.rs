@@ -21,8 +21,13 @@ use crate::time::Timestamp;
 #[non_exhaustive]
 pub enum ChannelError {
     /// A value the user gave is not usable.
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The input at fault (`chat_id`, `url`, `secret`, `name`).
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Storage.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -32,8 +37,10 @@ pub enum ChannelError {
 /// `TELEGRAM_BOT_TOKEN` is set.
 ///
 /// # Errors
-/// A message when an HTTP client cannot be built.
-pub fn notifiers_from_settings(settings: &Settings) -> Result<Vec<Arc<dyn Notifier>>, String> {
+/// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
+pub fn notifiers_from_settings(
+    settings: &Settings,
+) -> Result<Vec<Arc<dyn Notifier>>, crate::BuildError> {
     let timeout = Duration::from_secs(10);
     let mut notifiers: Vec<Arc<dyn Notifier>> = vec![
         Arc::new(WebhookNotifier::new(timeout)?),
@@ -52,9 +59,10 @@ pub fn notifiers_from_settings(settings: &Settings) -> Result<Vec<Arc<dyn Notifi
 fn name_or(name: Option<String>, default: String) -> Result<String, ChannelError> {
     let name = name.map(|n| n.trim().to_owned()).unwrap_or(default);
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(ChannelError::Invalid(
-            "name: must be 1 to 64 characters".into(),
-        ));
+        return Err(ChannelError::Invalid {
+            field: "name",
+            message: "must be 1 to 64 characters".into(),
+        });
     }
     Ok(name)
 }
@@ -81,9 +89,12 @@ pub async fn add_telegram(
     {
         serde_json::json!(chat)
     } else {
-        return Err(ChannelError::Invalid(format!(
-            "chat id: expected a number like 123456789 or a channel like @my_channel, got {chat:?}"
-        )));
+        return Err(ChannelError::Invalid {
+            field: "chat_id",
+            message: format!(
+                "expected a number like 123456789 or a channel like @my_channel, got {chat:?}"
+            ),
+        });
     };
     let name = name_or(name, format!("telegram {chat}"))?;
     Ok(store
@@ -113,12 +124,16 @@ pub async fn add_webhook(
     let parsed = url::Url::parse(url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| ChannelError::Invalid("url: expected an http:// or https:// URL".into()))?;
+        .ok_or_else(|| ChannelError::Invalid {
+            field: "url",
+            message: "expected an http:// or https:// URL".into(),
+        })?;
     let secret = match secret {
         Some(s) if s.len() < 16 => {
-            return Err(ChannelError::Invalid(
-                "secret: must be at least 16 bytes".into(),
-            ));
+            return Err(ChannelError::Invalid {
+                field: "secret",
+                message: "must be at least 16 bytes".into(),
+            });
         }
         Some(s) => s,
         None => Secret::new(hex::encode(rand::random::<[u8; 32]>())),

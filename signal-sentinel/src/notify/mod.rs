@@ -26,7 +26,10 @@ use crate::domain::{Alert, ChannelKind, DeliveryEvent, DeliveryId, NotificationC
 pub use console::ConsoleNotifier;
 pub use digest::{DigestReport, send_due_digests};
 pub use dispatcher::{DispatchReport, Dispatcher, DispatcherConfig};
-pub use prefs::{EventMode, NotificationPrefs, Plan, QuietBehavior, QuietHours};
+pub use prefs::{
+    EventMode, NotificationPrefs, PatchError, Plan, PrefsError, PrefsPatch, QuietBehavior,
+    QuietHours,
+};
 pub use telegram::TelegramNotifier;
 pub use webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, sign, verify};
 

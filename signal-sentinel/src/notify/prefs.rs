@@ -5,6 +5,21 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{DeliveryEvent, JsonDocument};
 use crate::time::Timestamp;
 
+/// Preferences that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrefsError {
+    /// Stored by a newer build.
+    #[error("preferences of version {0} are not supported")]
+    Version(u32),
+    /// Not the shape this build writes.
+    #[error("stored preferences are unreadable")]
+    Unreadable(#[source] serde_json::Error),
+    /// Not an IANA time zone.
+    #[error("unknown time zone {0:?} (use an IANA name like Europe/Berlin)")]
+    TimeZone(String),
+}
+
 /// What a user wants done with one kind of message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -100,22 +115,110 @@ pub enum Plan {
     Skip,
 }
 
+/// A change to some preferences; `None` leaves a setting as it is. What `invest notifications
+/// prefs --fired silent …` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrefsPatch {
+    /// Mode of fired alerts.
+    pub fired: Option<EventMode>,
+    /// Mode of resolved alerts.
+    pub resolved: Option<EventMode>,
+    /// Mode of the daily digest.
+    pub digest: Option<EventMode>,
+    /// Mode of system messages.
+    pub system: Option<EventMode>,
+    /// Quiet hours as start and end (`Some(None)` turns them off); their behaviour is kept.
+    pub quiet_hours: Option<Option<(NaiveTime, NaiveTime)>>,
+    /// What quiet hours do (needs quiet hours, set before or in the same patch).
+    pub quiet_mode: Option<QuietBehavior>,
+    /// The digest time (`Some(None)` turns the digest off).
+    pub digest_at: Option<Option<NaiveTime>>,
+    /// The IANA time zone.
+    pub time_zone: Option<String>,
+    /// Whether summaries are added.
+    pub summaries: Option<bool>,
+}
+
+/// Why a patch cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PatchError {
+    /// `quiet_mode` without quiet hours.
+    #[error("needs quiet hours (set them first)")]
+    QuietModeWithoutHours,
+    /// Not an IANA time zone.
+    #[error("unknown time zone {0:?} (use an IANA name like Europe/Berlin)")]
+    TimeZone(String),
+}
+
+impl PatchError {
+    /// The setting at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::QuietModeWithoutHours => "quiet_mode",
+            Self::TimeZone(_) => "time_zone",
+        }
+    }
+}
+
 impl NotificationPrefs {
     /// Reads stored preferences; an empty document gives the defaults.
     ///
     /// # Errors
-    /// A message for an unknown field, a newer version or an unknown time zone.
-    pub fn from_document(doc: &JsonDocument) -> Result<Self, String> {
+    /// [`PrefsError`] for an unknown field, a newer version or an unknown time zone.
+    pub fn from_document(doc: &JsonDocument) -> Result<Self, PrefsError> {
         if doc.version() != 1 {
-            return Err(format!(
-                "preferences of version {} are not supported",
-                doc.version()
-            ));
+            return Err(PrefsError::Version(doc.version()));
         }
         let prefs: Self = serde_json::from_value(serde_json::Value::Object(doc.body().clone()))
-            .map_err(|e| e.to_string())?;
+            .map_err(PrefsError::Unreadable)?;
         prefs.zone()?;
         Ok(prefs)
+    }
+
+    /// These preferences with `patch` applied.
+    ///
+    /// # Errors
+    /// [`PatchError`] for quiet-hours behaviour without quiet hours, or an unknown zone.
+    pub fn patched(mut self, patch: PrefsPatch) -> Result<Self, PatchError> {
+        let modes = [
+            (patch.fired, &mut self.events.fired),
+            (patch.resolved, &mut self.events.resolved),
+            (patch.digest, &mut self.events.digest),
+            (patch.system, &mut self.events.system),
+        ];
+        for (mode, slot) in modes {
+            if let Some(mode) = mode {
+                *slot = mode;
+            }
+        }
+        if let Some(hours) = patch.quiet_hours {
+            let behavior = self.quiet_hours.map(|h| h.behavior).unwrap_or_default();
+            self.quiet_hours = hours.map(|(start, end)| QuietHours {
+                start,
+                end,
+                behavior,
+            });
+        }
+        if let Some(behavior) = patch.quiet_mode {
+            self.quiet_hours
+                .as_mut()
+                .ok_or(PatchError::QuietModeWithoutHours)?
+                .behavior = behavior;
+        }
+        if let Some(at) = patch.digest_at {
+            self.digest_at = at;
+        }
+        if let Some(summaries) = patch.summaries {
+            self.summaries = summaries;
+        }
+        if let Some(zone) = patch.time_zone {
+            if zone.parse::<Tz>().is_err() {
+                return Err(PatchError::TimeZone(zone));
+            }
+            self.time_zone = zone;
+        }
+        Ok(self)
     }
 
     /// The stored form.
@@ -127,14 +230,11 @@ impl NotificationPrefs {
     /// The time zone.
     ///
     /// # Errors
-    /// A message when it is not an IANA name.
-    pub fn zone(&self) -> Result<Tz, String> {
-        self.time_zone.parse::<Tz>().map_err(|_| {
-            format!(
-                "unknown time zone {:?} (use an IANA name like Europe/Berlin)",
-                self.time_zone
-            )
-        })
+    /// [`PrefsError::TimeZone`] when it is not an IANA name.
+    pub fn zone(&self) -> Result<Tz, PrefsError> {
+        self.time_zone
+            .parse::<Tz>()
+            .map_err(|_| PrefsError::TimeZone(self.time_zone.clone()))
     }
 
     /// What to do with a message of `event` at `now`. Test messages always go out, with a
@@ -251,6 +351,7 @@ mod tests {
         assert!(
             NotificationPrefs::from_document(&bad)
                 .unwrap_err()
+                .to_string()
                 .contains("unknown time zone")
         );
     }

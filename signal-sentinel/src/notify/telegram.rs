@@ -60,8 +60,12 @@ impl TelegramNotifier {
     /// A notifier for the bot with `token`, at `base` (`https://api.telegram.org`, or a mock).
     ///
     /// # Errors
-    /// A message when the HTTP client cannot be built.
-    pub fn new(base: url::Url, token: Secret, timeout: Duration) -> Result<Self, String> {
+    /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
+    pub fn new(
+        base: url::Url,
+        token: Secret,
+        timeout: Duration,
+    ) -> Result<Self, crate::BuildError> {
         let client = crate::market::http_client(timeout, &base)?;
         Ok(Self {
             client,

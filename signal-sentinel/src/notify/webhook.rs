@@ -67,14 +67,14 @@ impl WebhookNotifier {
     /// A notifier whose requests time out after `timeout`.
     ///
     /// # Errors
-    /// A message when the HTTP client cannot be built.
-    pub fn new(timeout: Duration) -> Result<Self, String> {
+    /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
+    pub fn new(timeout: Duration) -> Result<Self, crate::BuildError> {
         crate::market::ensure_crypto_provider();
         let client = Client::builder()
             .timeout(timeout)
             .user_agent(concat!("signal-sentinel/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| crate::BuildError::HttpClient(e.without_url()))?;
         Ok(Self { client })
     }
 }

@@ -25,6 +25,9 @@ const SYNC_CLAIM_MINUTES: i64 = 15;
 pub(super) struct Brokerage {
     pub(super) link: Option<Arc<dyn BrokerLink>>,
     pub(super) vault: Option<Arc<Vault>>,
+    /// How old holdings may grow before the background sync refreshes them (`None`: 6 hours,
+    /// the default of `PLAID_SYNC_HOURS`).
+    pub(super) sync_interval: Option<chrono::Duration>,
 }
 
 /// A connection as its owner sees it: health and what to do, never the token.
@@ -105,6 +108,7 @@ impl Services {
         self.brokerage = Brokerage {
             link,
             vault: Some(Arc::new(vault)),
+            sync_interval: self.brokerage.sync_interval,
         };
         self
     }
@@ -241,7 +245,7 @@ impl Services {
                 &exchanged.access_token,
                 &format!("user:{}/{}/{}", new.owner.get(), new.provider, new.item_id),
             )
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            .map_err(ServiceError::internal)?;
         let connection = self.store.create_connection(new).await?;
         self.sync_connection(connection).await
     }
@@ -344,7 +348,7 @@ impl Services {
                 Ok(token) => {
                     let sealed = vault
                         .seal(&token, &context(&c))
-                        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                        .map_err(ServiceError::internal)?;
                     if self
                         .store
                         .reseal_connection(c.id, &c.sealed_token, &sealed)

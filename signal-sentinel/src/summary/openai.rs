@@ -56,8 +56,8 @@ impl OpenAiSummarizer {
     /// A client for `config`.
     ///
     /// # Errors
-    /// When the HTTP client cannot be built.
-    pub fn new(config: OpenAiConfig) -> Result<Self, String> {
+    /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
+    pub fn new(config: OpenAiConfig) -> Result<Self, crate::BuildError> {
         let client = crate::market::http_client(config.timeout, &config.base_url)?;
         Ok(Self { client, config })
     }

@@ -121,6 +121,10 @@ impl SeaStore {
     /// [`StoreError::Migration`] when the schema cannot be brought up to date.
     pub async fn open(url: &DatabaseUrl) -> Result<Self> {
         let store = Self::connect(url).await?;
+        // An up-to-date schema is only read: no lock, no DDL, no server notices.
+        if store.pending_migrations().await.is_ok_and(|p| p.is_empty()) {
+            return Ok(store);
+        }
         let applied = store.migrate().await?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database schema brought up to date");

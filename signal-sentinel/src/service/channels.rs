@@ -1,0 +1,197 @@
+//! Notification channels and preferences.
+
+use super::{Principal, ServiceError, ServiceResult, Services};
+use crate::Secret;
+use crate::domain::{ChannelId, NotificationChannel};
+use crate::notify::channels::{ChannelTest, add_telegram, add_webhook};
+use crate::store::StoreError;
+
+impl Services {
+    async fn owned_channel(
+        &self,
+        who: Principal,
+        id: ChannelId,
+    ) -> ServiceResult<NotificationChannel> {
+        match self.store.get_channel(id).await {
+            Ok(channel) if channel.owner == who.user => Ok(channel),
+            Ok(_) | Err(StoreError::NotFound { .. }) => Err(ServiceError::NotFound("channel")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user's channels and how many deliveries wait.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn list_channels(
+        &self,
+        who: Principal,
+    ) -> ServiceResult<(Vec<NotificationChannel>, u64)> {
+        Ok((
+            self.store.list_channels(who.user).await?,
+            self.store.count_pending_deliveries(who.user).await?,
+        ))
+    }
+
+    /// One channel.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`].
+    pub async fn get_channel(
+        &self,
+        who: Principal,
+        id: ChannelId,
+    ) -> ServiceResult<NotificationChannel> {
+        self.owned_channel(who, id).await
+    }
+
+    /// Adds a Telegram chat.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`], [`ServiceError::Conflict`] for a taken name.
+    pub async fn add_telegram(
+        &self,
+        who: Principal,
+        chat_id: &str,
+        name: Option<String>,
+    ) -> ServiceResult<NotificationChannel> {
+        Ok(add_telegram(self.store.as_ref(), who.user, chat_id, name).await?)
+    }
+
+    /// Adds a webhook; returns the signing secret (generated unless given) this once.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`], [`ServiceError::Conflict`] for a taken name.
+    pub async fn add_webhook(
+        &self,
+        who: Principal,
+        url: &str,
+        name: Option<String>,
+        secret: Option<Secret>,
+    ) -> ServiceResult<(NotificationChannel, Secret)> {
+        Ok(add_webhook(self.store.as_ref(), who.user, url, name, secret).await?)
+    }
+
+    /// Turns a channel on or off.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`].
+    pub async fn set_channel_enabled(
+        &self,
+        who: Principal,
+        id: ChannelId,
+        enabled: bool,
+    ) -> ServiceResult<NotificationChannel> {
+        self.owned_channel(who, id).await?;
+        self.store.set_channel_enabled(id, enabled).await?;
+        Ok(self.store.get_channel(id).await?)
+    }
+
+    /// Removes a channel.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`].
+    pub async fn delete_channel(&self, who: Principal, id: ChannelId) -> ServiceResult<()> {
+        self.owned_channel(who, id).await?;
+        Ok(self.store.delete_channel(id).await?)
+    }
+
+    /// Sends a test message to one channel and records the outcome.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`].
+    pub async fn test_channel(&self, who: Principal, id: ChannelId) -> ServiceResult<ChannelTest> {
+        self.owned_channel(who, id).await?;
+        let results = crate::notify::channels::test_channels(
+            self.store.as_ref(),
+            &self.notifiers,
+            who.user,
+            Some(id),
+            self.clock.now(),
+        )
+        .await?;
+        results
+            .into_iter()
+            .next()
+            .ok_or(ServiceError::NotFound("channel"))
+    }
+
+    /// The user's notification preferences.
+    ///
+    /// # Errors
+    /// Storage failures, or stored preferences this build cannot read.
+    pub async fn notification_prefs(
+        &self,
+        who: Principal,
+    ) -> ServiceResult<crate::notify::NotificationPrefs> {
+        let (doc, _) = self.store.get_notification_prefs(who.user).await?;
+        crate::notify::NotificationPrefs::from_document(&doc).map_err(ServiceError::internal)
+    }
+
+    /// Replaces the user's notification preferences.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] for an unknown time zone.
+    pub async fn set_notification_prefs(
+        &self,
+        who: Principal,
+        prefs: crate::notify::NotificationPrefs,
+    ) -> ServiceResult<crate::notify::NotificationPrefs> {
+        prefs
+            .zone()
+            .map_err(|e| ServiceError::invalid("time_zone", e.to_string()))?;
+        self.store
+            .set_notification_prefs(who.user, prefs.to_document())
+            .await?;
+        Ok(prefs)
+    }
+
+    /// Changes some of the user's notification preferences and returns them all.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] naming `quiet_mode` or `time_zone`.
+    pub async fn update_notification_prefs(
+        &self,
+        who: Principal,
+        patch: crate::notify::PrefsPatch,
+    ) -> ServiceResult<crate::notify::NotificationPrefs> {
+        let prefs = self
+            .notification_prefs(who)
+            .await?
+            .patched(patch)
+            .map_err(|e| ServiceError::invalid(e.field(), e.to_string()))?;
+        self.set_notification_prefs(who, prefs).await
+    }
+
+    /// One of the user's channels by its name.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`].
+    pub async fn channel_named(
+        &self,
+        who: Principal,
+        name: &str,
+    ) -> ServiceResult<NotificationChannel> {
+        self.store
+            .list_channels(who.user)
+            .await?
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or(ServiceError::NotFound("channel"))
+    }
+
+    /// Sends a test message through each of the user's channels and records each outcome.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn test_channels(&self, who: Principal) -> ServiceResult<Vec<ChannelTest>> {
+        Ok(crate::notify::channels::test_channels(
+            self.store.as_ref(),
+            &self.notifiers,
+            who.user,
+            None,
+            self.clock.now(),
+        )
+        .await?)
+    }
+}

@@ -1,0 +1,362 @@
+//! Rules: create, list, show, change, delete, snooze, backtest.
+
+use chrono::NaiveDate;
+
+use super::{
+    MAX_BAR_DAYS, MAX_PAGE_SIZE, MAX_SNOOZE, Principal, ServiceError, ServiceResult, Services,
+};
+use crate::domain::{Rule, RuleFilter, RuleId, RuleState, RuleUpdate, Symbol};
+use crate::engine::{BacktestAlert, Condition, RuleOptions, backtest};
+use crate::rules::{RuleInput, prepare_rule};
+use crate::store::StoreError;
+use crate::time::Timestamp;
+
+/// A rule as the API submits it: either the text form or a JSON condition on a symbol.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSpec {
+    /// `AAPL crosses above 200` (see `docs/rules.md`).
+    pub text: Option<String>,
+    /// With `condition`: the symbol it watches.
+    pub symbol: Option<String>,
+    /// The condition as JSON (the stored form, `version` optional).
+    pub condition: Option<serde_json::Value>,
+}
+
+/// What an update changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RuleChange {
+    /// New condition (text or JSON).
+    pub spec: RuleSpec,
+    /// New name (`Some(None)` removes it).
+    pub name: Option<Option<String>>,
+    /// New options, replacing the old ones.
+    pub options: Option<RuleOptions>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// New expiry (`Some(None)` removes it).
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+/// A rule with its evaluation state.
+#[derive(Debug, Clone)]
+pub struct RuleView {
+    /// The rule.
+    pub rule: Rule,
+    /// Its state, once the monitor has evaluated it.
+    pub state: Option<RuleState>,
+}
+
+/// The text form of a stored rule: `AAPL crosses above 200`.
+pub fn rule_text(rule: &Rule) -> String {
+    match Condition::from_document(&rule.condition) {
+        Ok(condition) => format!("{} {condition}", rule.symbol),
+        Err(_) => format!("{} (unreadable condition)", rule.symbol),
+    }
+}
+
+impl Services {
+    pub(super) fn spec_text(spec: &RuleSpec) -> ServiceResult<Option<String>> {
+        match (&spec.text, &spec.symbol, &spec.condition) {
+            (Some(_), _, Some(_)) => Err(ServiceError::invalid(
+                "condition",
+                "give either text or symbol + condition, not both",
+            )),
+            (Some(text), None, None) => Ok(Some(text.clone())),
+            (Some(_), Some(_), None) => Err(ServiceError::invalid(
+                "symbol",
+                "the text form names its symbol; leave symbol out",
+            )),
+            (None, Some(symbol), Some(condition)) => {
+                let symbol = Symbol::parse(symbol)
+                    .map_err(|e| ServiceError::invalid("symbol", e.to_string()))?;
+                let mut value = condition.clone();
+                if let Some(object) = value.as_object_mut() {
+                    object.entry("version").or_insert(1.into());
+                }
+                let doc = crate::domain::JsonDocument::try_from(value)
+                    .map_err(|e| ServiceError::invalid("condition", e.to_string()))?;
+                let condition = Condition::from_document(&doc)
+                    .map_err(|e| ServiceError::invalid("condition", e.to_string()))?;
+                // The text form is the one checked path for values and ranges.
+                Ok(Some(format!("{symbol} {condition}")))
+            }
+            (None, None, Some(_)) => Err(ServiceError::invalid(
+                "symbol",
+                "a JSON condition needs the symbol it watches",
+            )),
+            (None, Some(_), None) => Err(ServiceError::invalid(
+                "condition",
+                "give the condition for this symbol, or the whole rule as text",
+            )),
+            (None, None, None) => Ok(None),
+        }
+    }
+
+    pub(super) async fn owned_rule(&self, who: Principal, id: RuleId) -> ServiceResult<Rule> {
+        match self.store.get_rule(id).await {
+            Ok(rule) if rule.owner == who.user => Ok(rule),
+            Ok(_) | Err(StoreError::NotFound { .. }) => Err(ServiceError::NotFound("rule")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates a rule.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] naming the field to fix; [`ServiceError::LimitReached`] past
+    /// the per-user cap.
+    pub async fn create_rule(
+        &self,
+        who: Principal,
+        spec: RuleSpec,
+        name: Option<String>,
+        options: RuleOptions,
+        enabled: bool,
+        expires_at: Option<Timestamp>,
+    ) -> ServiceResult<Rule> {
+        let text = Self::spec_text(&spec)?.ok_or_else(|| {
+            ServiceError::invalid("text", "give the rule as text, or symbol + condition")
+        })?;
+        let new = prepare_rule(
+            who.user,
+            RuleInput {
+                text,
+                name,
+                options,
+                disabled: !enabled,
+                expires_at,
+            },
+        )?;
+        let cap = self.limits.max_rules_per_user;
+        let existing = self.store.count_rules(who.user).await?;
+        if existing >= cap {
+            return Err(ServiceError::LimitReached(format!(
+                "you have {cap} rules, the most this server allows; delete some first"
+            )));
+        }
+        Ok(self.store.create_rule(new).await?)
+    }
+
+    /// The user's rules, oldest first, after the `after` cursor.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn list_rules(
+        &self,
+        who: Principal,
+        symbol: Option<&str>,
+        enabled: Option<bool>,
+        after: Option<RuleId>,
+        limit: u64,
+    ) -> ServiceResult<Vec<Rule>> {
+        let symbol = symbol
+            .map(Symbol::parse)
+            .transpose()
+            .map_err(|e| ServiceError::invalid("symbol", e.to_string()))?;
+        Ok(self
+            .store
+            .list_rules(&RuleFilter {
+                owner: Some(who.user),
+                symbol,
+                enabled,
+                after,
+                limit: Some(limit.clamp(1, MAX_PAGE_SIZE)),
+                shards: None,
+            })
+            .await?)
+    }
+
+    /// The states of some of the user's rules (for lists); rules not yet evaluated, or not
+    /// the user's, are left out.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn rule_states(
+        &self,
+        who: Principal,
+        rules: &[Rule],
+    ) -> ServiceResult<Vec<RuleState>> {
+        let ids: Vec<RuleId> = rules
+            .iter()
+            .filter(|r| r.owner == who.user)
+            .map(|r| r.id)
+            .collect();
+        Ok(self.store.load_rule_states(&ids).await?)
+    }
+
+    /// One of the user's rules with its state.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`].
+    pub async fn get_rule(&self, who: Principal, id: RuleId) -> ServiceResult<RuleView> {
+        let rule = self.owned_rule(who, id).await?;
+        let state = match self.store.get_rule_state(id).await {
+            Ok(state) => Some(state),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(RuleView { rule, state })
+    }
+
+    /// Changes a rule; the merged rule is checked as a new one would be.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], [`ServiceError::Invalid`].
+    pub async fn update_rule(
+        &self,
+        who: Principal,
+        id: RuleId,
+        change: RuleChange,
+    ) -> ServiceResult<Rule> {
+        let current = self.owned_rule(who, id).await?;
+        let options = match change.options {
+            Some(options) => options,
+            None => RuleOptions::from_document(&current.options)
+                .map_err(|e| ServiceError::internal(format!("rule {id} options: {e}")))?,
+        };
+        let text = Self::spec_text(&change.spec)?.unwrap_or_else(|| rule_text(&current));
+        let enabled = change.enabled.unwrap_or(current.enabled);
+        let checked = prepare_rule(
+            who.user,
+            RuleInput {
+                text,
+                name: change.name.unwrap_or(current.name),
+                options,
+                disabled: !enabled,
+                expires_at: change.expires_at.unwrap_or(current.expires_at),
+            },
+        )?;
+        Ok(self
+            .store
+            .update_rule(
+                id,
+                RuleUpdate {
+                    symbol: Some(checked.symbol),
+                    name: Some(checked.name),
+                    condition: Some(checked.condition),
+                    options: Some(checked.options),
+                    enabled: Some(checked.enabled),
+                    expires_at: Some(checked.expires_at),
+                    ..RuleUpdate::default()
+                },
+            )
+            .await?)
+    }
+
+    /// Deletes a rule; its alerts are kept.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`].
+    pub async fn delete_rule(&self, who: Principal, id: RuleId) -> ServiceResult<()> {
+        self.owned_rule(who, id).await?;
+        Ok(self.store.delete_rule(id).await?)
+    }
+
+    /// Snoozes a rule for `duration` from now (at most [`MAX_SNOOZE`]).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], [`ServiceError::Invalid`] for a zero or too long duration.
+    pub async fn snooze_rule_for(
+        &self,
+        who: Principal,
+        id: RuleId,
+        duration: std::time::Duration,
+    ) -> ServiceResult<Rule> {
+        let too_long = || {
+            ServiceError::invalid(
+                "minutes",
+                format!("must be 1 minute to {}", crate::time::describe(MAX_SNOOZE)),
+            )
+        };
+        if duration.is_zero() || duration > MAX_SNOOZE {
+            return Err(too_long());
+        }
+        let until = chrono::Duration::from_std(duration)
+            .ok()
+            .and_then(|d| self.clock.now().checked_add_signed(d))
+            .ok_or_else(too_long)?;
+        self.snooze_rule(who, id, Some(until)).await
+    }
+
+    /// Snoozes a rule until `until` (at most [`MAX_SNOOZE`] ahead), or wakes it with `None`.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], [`ServiceError::Invalid`] for a time in the past or more
+    /// than [`MAX_SNOOZE`] ahead.
+    pub async fn snooze_rule(
+        &self,
+        who: Principal,
+        id: RuleId,
+        until: Option<Timestamp>,
+    ) -> ServiceResult<Rule> {
+        self.owned_rule(who, id).await?;
+        let now = self.clock.now();
+        if until.is_some_and(|u| u <= now) {
+            return Err(ServiceError::invalid("until", "must be in the future"));
+        }
+        if until.is_some_and(|u| (u - now).to_std().is_ok_and(|ahead| ahead > MAX_SNOOZE)) {
+            return Err(ServiceError::invalid(
+                "until",
+                format!(
+                    "must be at most {} ahead",
+                    crate::time::describe(MAX_SNOOZE)
+                ),
+            ));
+        }
+        Ok(self
+            .store
+            .update_rule(
+                id,
+                RuleUpdate {
+                    snoozed_until: Some(until),
+                    ..RuleUpdate::default()
+                },
+            )
+            .await?)
+    }
+
+    /// Replays a rule over the market's daily bars from `from` to `to`.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] for a bad rule or range, [`ServiceError::Unavailable`] when
+    /// the market cannot give bars.
+    pub async fn backtest(
+        &self,
+        spec: RuleSpec,
+        options: RuleOptions,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> ServiceResult<(Symbol, usize, Vec<BacktestAlert>)> {
+        let text = Self::spec_text(&spec)?.ok_or_else(|| {
+            ServiceError::invalid("text", "give the rule as text, or symbol + condition")
+        })?;
+        let rule = crate::engine::parse_rule(&text)
+            .map_err(|e| ServiceError::invalid("text", e.to_string()))?;
+        options
+            .validate(&rule.condition)
+            .map_err(|e| ServiceError::invalid("options", e.to_string()))?;
+        if rule.condition.reads_holdings() || rule.symbol.as_str() == crate::engine::PORTFOLIO {
+            return Err(ServiceError::invalid(
+                "text",
+                "holdings and portfolio conditions depend on what you held at each moment, which is not recorded: they cannot be backtested",
+            ));
+        }
+        Self::check_range(from, to)?;
+        let bars = self.market.daily_bars(&rule.symbol, from, to).await?;
+        let alerts = backtest(&rule.symbol, &rule.condition, &options, &bars);
+        Ok((rule.symbol, bars.len(), alerts))
+    }
+
+    pub(super) fn check_range(from: NaiveDate, to: NaiveDate) -> ServiceResult<()> {
+        if from > to {
+            return Err(ServiceError::invalid("from", "must not be after `to`"));
+        }
+        if (to - from).num_days() > MAX_BAR_DAYS {
+            return Err(ServiceError::invalid(
+                "from",
+                format!("the range may span at most {MAX_BAR_DAYS} days"),
+            ));
+        }
+        Ok(())
+    }
+}
