@@ -350,8 +350,8 @@ pub(crate) enum RulesCommand {
         /// Only disabled rules.
         #[arg(long)]
         disabled: bool,
-        /// At most this many rules.
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        /// At most this many rules, 1 to 200 (the API's largest page).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=200))]
         limit: u64,
     },
     /// Show one rule with its state, e.g. `invest rules show 12`.
@@ -413,8 +413,8 @@ pub(crate) enum AlertsCommand {
     /// Your newest alerts, e.g. `invest alerts list --limit 5 --symbol AAPL`.
     #[command(after_help = "Example:\n  invest alerts list --symbol AAPL --since 24h")]
     List {
-        /// At most this many.
-        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        /// At most this many, 1 to 200 (the API's largest page).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=200))]
         limit: u64,
         /// Only this symbol's alerts.
         #[arg(long)]

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod deploy;
+mod one_path;
 mod operations;
 mod structure;
 

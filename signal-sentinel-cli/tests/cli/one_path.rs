@@ -1,0 +1,347 @@
+//! The same operation through the API and through `invest` gives the same answer: a table of
+//! operations, each sent to a running `invest serve` and run as a command on the same
+//! database, whose outcomes are compared (success, or the library's message for the field).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use super::{Run, invest, invest_with_input};
+
+/// One HTTP/1.1 request with a JSON body; the status and the body of the answer.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+/// The library's message in an API error: the field's message for invalid input, else the
+/// error's message.
+fn api_message(body: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{body}"));
+    let error = &value["error"];
+    error["fields"][0]["message"]
+        .as_str()
+        .or(error["message"].as_str())
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path, env: &[(&str, &str)]) -> (Server, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_invest"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--no-monitor", "--market", "simulated"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (server, port);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server does not answer");
+}
+
+/// The command failed with exit code `code` and printed the API's message.
+#[track_caller]
+fn same_refusal(cli: &Run, code: i32, api: &(u16, String), status: u16) {
+    assert_eq!(api.0, status, "API: {}", api.1);
+    let message = api_message(&api.1);
+    assert_eq!(cli.code, code, "CLI: {}", cli.stderr);
+    assert!(
+        cli.stderr.contains(&message),
+        "the CLI says\n  {}\nthe API says\n  {message}",
+        cli.stderr.trim()
+    );
+}
+
+/// Both answer "not found" (the terminal adds where to look).
+#[track_caller]
+fn same_not_found(cli: &Run, api: &(u16, String)) {
+    assert_eq!(api.0, 404, "API: {}", api.1);
+    assert!(api_message(&api.1).ends_with("not found"), "{}", api.1);
+    assert_eq!(cli.code, 1, "CLI: {}", cli.stderr);
+    assert!(cli.stderr.contains(" not found"), "{}", cli.stderr);
+}
+
+#[test]
+fn the_api_and_the_terminal_give_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("DATABASE_URL", "sqlite://one-path.db"),
+        ("MAX_RULES_PER_USER", "201"),
+        ("LOG_LEVEL", "warn"),
+    ];
+    let env = &env[..];
+    let made = invest_with_input(
+        dir.path(),
+        env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let (_server, port) = serve(dir.path(), env);
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/auth/login",
+        None,
+        Some(r#"{"email":"ann@example.com","password":"correct horse battery"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let login: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = login["token"]
+        .as_str()
+        .or(login["access_token"].as_str())
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let api =
+        |method: &str, path: &str, body: Option<&str>| http(port, method, path, Some(&token), body);
+
+    // A display name of 300 characters.
+    let long = "N".repeat(300);
+    let cli = invest_with_input(
+        dir.path(),
+        env,
+        &[
+            "auth",
+            "create-user",
+            "bob@example.com",
+            "--name",
+            &long,
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    );
+    let answer = http(
+        port,
+        "POST",
+        "/api/auth/register",
+        None,
+        Some(&serde_json::json!({"email": "bob@example.com", "password": "correct horse battery", "display_name": long}).to_string()),
+    );
+    same_refusal(&cli, 1, &answer, 422);
+
+    // A quote of 60 symbols.
+    let symbols: Vec<String> = (0..60).map(|i| format!("S{i}")).collect();
+    let mut args = vec!["quote"];
+    args.extend(symbols.iter().map(String::as_str));
+    let cli = invest(dir.path(), env, &args);
+    let answer = api(
+        "GET",
+        &format!("/api/quotes?symbols={}", symbols.join(",")),
+        None,
+    );
+    same_refusal(&cli, 1, &answer, 422);
+
+    // The per-user cap: 201 rules, then one more.
+    let cli = invest(dir.path(), env, &["rules", "add", "AAPL crosses above 200"]);
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    for i in 1..201 {
+        let (status, body) = api(
+            "POST",
+            "/api/rules",
+            Some(&format!(r#"{{"text":"AAPL crosses above {}"}}"#, 200 + i)),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let cli = invest(dir.path(), env, &["rules", "add", "MSFT crosses above 500"]);
+    let answer = api(
+        "POST",
+        "/api/rules",
+        Some(r#"{"text":"MSFT crosses above 500"}"#),
+    );
+    same_refusal(&cli, 1, &answer, 403);
+
+    // A page of 10,000 is refused by both (at most 200; nothing is silently cut); 200 is
+    // what both give.
+    let cli = invest(dir.path(), env, &["rules", "list", "--limit", "10000"]);
+    assert_eq!(cli.code, 2, "{}", cli.stderr);
+    assert!(cli.stderr.contains("1..=200"), "{}", cli.stderr);
+    let (status, body) = api("GET", "/api/rules?limit=10000", None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("maximum(200"), "{body}");
+    let cli = invest(
+        dir.path(),
+        env,
+        &["rules", "list", "--limit", "200", "--json"],
+    );
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&cli.stdout).unwrap();
+    let (status, body) = api("GET", "/api/rules?limit=200", None);
+    assert_eq!(status, 200, "{body}");
+    let served: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let count = |v: &serde_json::Value| {
+        v.as_array()
+            .or(v["rules"].as_array())
+            .or(v["items"].as_array())
+            .map(Vec::len)
+    };
+    assert_eq!(count(&listed), Some(200), "{}", cli.stdout);
+    assert_eq!(count(&served), Some(200), "{body}");
+
+    // Editing a rule into one that cannot be read.
+    let cli = invest(
+        dir.path(),
+        env,
+        &["rules", "edit", "1", "--rule", "AAPL crosses sideways 3"],
+    );
+    let answer = api(
+        "PATCH",
+        "/api/rules/1",
+        Some(r#"{"text":"AAPL crosses sideways 3"}"#),
+    );
+    same_refusal(&cli, 1, &answer, 422);
+
+    // Enabling, snoozing and removing a rule that is not there.
+    let cli = invest(dir.path(), env, &["rules", "enable", "99999"]);
+    let answer = api("POST", "/api/rules/99999/enable", None);
+    same_not_found(&cli, &answer);
+    let cli = invest(dir.path(), env, &["rules", "rm", "99999"]);
+    let answer = api("DELETE", "/api/rules/99999", None);
+    same_not_found(&cli, &answer);
+    // A snooze the API's range refuses is refused by the terminal as bad usage.
+    let cli = invest(
+        dir.path(),
+        env,
+        &["rules", "snooze", "1", "--for", "2000000000000h"],
+    );
+    assert_eq!(cli.code, 2, "{}", cli.stderr);
+    let (status, body) = api("POST", "/api/rules/1/snooze", Some(r#"{"minutes":525601}"#));
+    assert!(matches!(status, 400 | 422), "{status} {body}");
+    // A year is the longest for both.
+    let cli = invest(dir.path(), env, &["rules", "snooze", "1", "--for", "365d"]);
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    let (status, body) = api("POST", "/api/rules/1/snooze", Some(r#"{"minutes":525600}"#));
+    assert_eq!(status, 200, "{body}");
+
+    // Channels: a URL that is not http(s), and removing a channel.
+    let cli = invest(
+        dir.path(),
+        env,
+        &["notifications", "add-webhook", "ftp://example.com/x"],
+    );
+    let answer = api(
+        "POST",
+        "/api/channels",
+        Some(r#"{"kind":"webhook","url":"ftp://example.com/x"}"#),
+    );
+    same_refusal(&cli, 1, &answer, 422);
+    let cli = invest(
+        dir.path(),
+        env,
+        &[
+            "notifications",
+            "add-webhook",
+            "https://example.com/hook",
+            "--name",
+            "hook",
+        ],
+    );
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    let answer = api(
+        "POST",
+        "/api/channels",
+        Some(r#"{"kind":"webhook","url":"https://example.com/hook","name":"hook"}"#),
+    );
+    assert_eq!(answer.0, 409, "{}", answer.1);
+    let cli = invest(
+        dir.path(),
+        env,
+        &[
+            "notifications",
+            "add-webhook",
+            "https://example.com/hook",
+            "--name",
+            "hook",
+        ],
+    );
+    same_refusal(&cli, 1, &answer, 409);
+    let cli = invest(dir.path(), env, &["notifications", "rm", "hook"]);
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    let (status, body) = api("GET", "/api/channels", None);
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("\"hook\""), "{body}");
+
+    // API keys: a blank name, and revoking one that is not there.
+    let name = "   ";
+    let cli = invest(dir.path(), env, &["auth", "create-api-key", name]);
+    let answer = api(
+        "POST",
+        "/api/auth/api-keys",
+        Some(r#"{"name":"   "}"#),
+    );
+    same_refusal(&cli, 1, &answer, 422);
+    let cli = invest(dir.path(), env, &["auth", "create-api-key", "nightly"]);
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    let cli = invest(dir.path(), env, &["auth", "revoke-api-key", "99999"]);
+    let answer = api("DELETE", "/api/auth/api-keys/99999", None);
+    same_not_found(&cli, &answer);
+
+    // Holdings: a bad line imports nothing, with the same message.
+    let csv =
+        "symbol,quantity,cost_basis,account\nAAPL,10,150,\"Smith, John IRA\"\nMSFT,ten,300,\n";
+    std::fs::write(dir.path().join("holdings.csv"), csv).unwrap();
+    let cli = invest(dir.path(), env, &["portfolio", "import", "holdings.csv"]);
+    let answer = api(
+        "POST",
+        "/api/portfolio/import",
+        Some(&serde_json::json!({ "csv": csv }).to_string()),
+    );
+    assert_eq!(answer.0, 422, "{}", answer.1);
+    assert_eq!(cli.code, 1, "{}", cli.stderr);
+    assert!(cli.stderr.contains("line 3"), "{}", cli.stderr);
+    assert!(api_message(&answer.1).contains("line 3"), "{}", answer.1);
+    let good = "symbol,quantity,cost_basis,account\nAAPL,10,150,\"Smith, John IRA\"\n";
+    std::fs::write(dir.path().join("holdings.csv"), good).unwrap();
+    let cli = invest(dir.path(), env, &["portfolio", "import", "holdings.csv"]);
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    let (status, body) = api("GET", "/api/portfolio", None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Smith, John IRA"), "{body}");
+}
