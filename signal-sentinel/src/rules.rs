@@ -65,7 +65,12 @@ pub fn prepare_rule(owner: UserId, input: RuleInput) -> Result<NewRule, RuleInpu
                 "must be at most {MAX_NAME_LEN} characters"
             )));
         }
-        other => other,
+        Some(n) => {
+            crate::domain::check_text(&n, false)
+                .map_err(|e| RuleInputError::Name(e.to_string()))?;
+            Some(n)
+        }
+        None => None,
     };
     Ok(NewRule {
         owner,

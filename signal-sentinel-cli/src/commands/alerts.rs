@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use signal_sentinel::domain::text::printable;
+
 use serde_json::json;
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::{AlertId, AlertQuery, AlertState};
@@ -66,7 +68,7 @@ pub(crate) async fn run(
                             &format!("{:<4}", if a.state == AlertState::New { "*" } else { "" }),
                             Style::Bold
                         ),
-                        a.message
+                        printable(&a.message)
                     );
                 }
             }
@@ -81,7 +83,7 @@ pub(crate) async fn run(
             for d in found {
                 let channel = channels.iter().find(|c| c.id == d.channel_id).map_or_else(
                     || format!("#{} (removed)", d.channel_id),
-                    |c| c.name.clone(),
+                    |c| printable(&c.name).into_owned(),
                 );
                 deliveries.push(json!({
                     "channel": channel,
@@ -98,7 +100,7 @@ pub(crate) async fn run(
                 value["deliveries"] = json!(deliveries);
                 out!("{value}");
             } else {
-                out!("alert #{}: {}", alert.id, alert.message);
+                out!("alert #{}: {}", alert.id, printable(&alert.message));
                 out!(
                     "  fired:       {} at {} ({}, episode {})",
                     alert.fired_at.format("%Y-%m-%d %H:%M UTC"),
@@ -125,7 +127,7 @@ pub(crate) async fn run(
                             d["attempts"],
                             d["last_error"]
                                 .as_str()
-                                .map(|e| format!("  last error: {e}"))
+                                .map(|e| format!("  last error: {}", printable(e)))
                                 .unwrap_or_default()
                         );
                     }
@@ -140,7 +142,7 @@ pub(crate) async fn run(
             if as_json {
                 out!("{}", json!(alert));
             } else {
-                out!("acknowledged alert #{id}: {}", alert.message);
+                out!("acknowledged alert #{id}: {}", printable(&alert.message));
             }
         }
         AlertsCommand::Clean { older_than } => {

@@ -3,6 +3,8 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
+use signal_sentinel::domain::text::printable;
+
 use anyhow::Context;
 use serde_json::json;
 use signal_sentinel::Secret;
@@ -66,7 +68,7 @@ pub(crate) async fn run(
                         "{:>5}  {:<32}  {:<20}  {}",
                         u.id.to_string(),
                         u.email.to_string(),
-                        u.display_name.as_deref().unwrap_or("-"),
+                        printable(u.display_name.as_deref().unwrap_or("-")),
                         u.created_at.format("%Y-%m-%d %H:%M")
                     );
                 }
@@ -94,7 +96,7 @@ async fn api_keys(
                 out!(
                     "created API key #{} \"{}\" for {}; it is shown this once:\n{}",
                     key.id,
-                    key.name,
+                    printable(&key.name),
                     me.email,
                     secret.expose()
                 );
@@ -122,7 +124,7 @@ async fn api_keys(
                     out!(
                         "{:>5}  {:<24}  {:<14}  {:<16}  {:<16}  {}",
                         k.id.to_string(),
-                        k.name,
+                        printable(&k.name),
                         format!("{}…", k.prefix),
                         when(Some(k.created_at)),
                         when(k.last_used_at),
@@ -145,7 +147,7 @@ async fn api_keys(
             if as_json {
                 out!("{}", json!(key));
             } else {
-                out!("revoked API key #{} \"{}\"", key.id, key.name);
+                out!("revoked API key #{} \"{}\"", key.id, printable(&key.name));
             }
         }
         AuthCommand::CreateUser { .. } | AuthCommand::ListUsers => unreachable!("handled by run"),

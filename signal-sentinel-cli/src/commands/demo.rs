@@ -2,6 +2,8 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+
+use signal_sentinel::domain::text::printable;
 use std::time::{Duration, Instant};
 
 use chrono_tz::America::New_York;
@@ -43,7 +45,7 @@ pub(crate) async fn run(
                 "{when}  {:<5} {:>8}  {}",
                 alert.symbol,
                 alert.price.to_string(),
-                alert.message
+                printable(&alert.message)
             );
         }
     })

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+
+use signal_sentinel::domain::text::printable;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,7 +120,7 @@ fn print_report(report: &CycleReport, verbose: bool) {
                 alert.id,
                 alert.symbol,
                 alert.price,
-                alert.message
+                printable(&alert.message)
             );
         }
     }

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use signal_sentinel::domain::text::printable;
+
 use serde_json::json;
 use signal_sentinel::Secret;
 use signal_sentinel::config::Settings;
@@ -32,7 +34,8 @@ pub(crate) async fn run(
                 json!(channel),
                 &format!(
                     "added Telegram channel \"{}\" (#{})",
-                    channel.name, channel.id
+                    printable(&channel.name),
+                    channel.id
                 ),
             );
         }
@@ -77,8 +80,8 @@ pub(crate) async fn run(
             } else {
                 for r in &results {
                     match &r.error {
-                        None => out!("{:<24} ok", r.channel),
-                        Some(e) => out!("{:<24} FAILED: {e}", r.channel),
+                        None => out!("{:<24} ok", printable(&r.channel)),
+                        Some(e) => out!("{:<24} FAILED: {}", printable(&r.channel), printable(e)),
                     }
                 }
             }
@@ -106,7 +109,7 @@ pub(crate) async fn run(
                 for c in &channels {
                     out!(
                         "{:<24} {:<9} {} {:<20} {}",
-                        c.name,
+                        printable(&c.name),
                         c.kind.as_str(),
                         if c.enabled {
                             paint(&format!("{:<8}", "yes"), Style::Green)
@@ -118,7 +121,7 @@ pub(crate) async fn run(
                             .unwrap_or_else(|| "—".into()),
                         c.last_error
                             .as_deref()
-                            .map_or_else(|| "—".to_owned(), |e| paint(e, Style::Red))
+                            .map_or_else(|| "—".to_owned(), |e| paint(&printable(e), Style::Red))
                     );
                 }
                 out!("{pending} deliveries waiting");

@@ -4,6 +4,8 @@ use serde_json::json;
 use signal_sentinel::config::Settings;
 use std::process::ExitCode;
 
+use signal_sentinel::domain::text::printable;
+
 use signal_sentinel::domain::{ConnectionId, ConnectionStatus};
 use signal_sentinel::service::{ConnectionView, WatchHoldings};
 
@@ -65,7 +67,12 @@ pub(crate) async fn run(
                         _ => print_failure(&r.connection),
                     }
                     for s in &r.skipped {
-                        out!("  left out: {} in {}: {}", s.name, s.account, s.reason);
+                        out!(
+                            "  left out: {} in {}: {}",
+                            printable(&s.name),
+                            printable(&s.account),
+                            s.reason
+                        );
                     }
                 }
             }
@@ -189,7 +196,7 @@ pub(crate) async fn run(
         out!(
             "{:<8} {:<12} {:>10} {:>10} {:>10} {:>12} {} {:>10}",
             p.holding.symbol.as_str(),
-            p.holding.account,
+            printable(&p.holding.account),
             p.holding.quantity.to_string(),
             show(p.holding.cost_basis),
             show(p.price),

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+
+use signal_sentinel::domain::text::printable;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -146,7 +148,7 @@ pub(crate) async fn run(
                             paint("no ", Style::Dim)
                         },
                         rule_text(r),
-                        r.name.as_deref().unwrap_or("-"),
+                        printable(r.name.as_deref().unwrap_or("-")),
                         r.last_triggered_at
                             .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
                     );
@@ -166,7 +168,7 @@ pub(crate) async fn run(
             } else {
                 out!("rule #{}: {}", rule.id, rule_text(&rule));
                 if let Some(name) = &rule.name {
-                    out!("  name:        {name}");
+                    out!("  name:        {}", printable(name));
                 }
                 out!("  enabled:     {}", if rule.enabled { "yes" } else { "no" });
                 out!(

@@ -167,6 +167,30 @@ fn the_api_and_the_terminal_give_the_same_answers() {
     );
     same_refusal(&cli, 1, &answer, 422);
 
+    // Terminal escapes and bidi overrides in names are refused by both.
+    let cli = invest_with_input(
+        dir.path(),
+        env,
+        &[
+            "auth",
+            "create-user",
+            "eve@example.com",
+            "--name",
+            "Eve\u{202E}gnp.exe",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    );
+    let answer = http(
+        port,
+        "POST",
+        "/api/auth/register",
+        None,
+        Some(&serde_json::json!({"email": "eve@example.com", "password": "correct horse battery", "display_name": "Eve\u{202E}gnp.exe"}).to_string()),
+    );
+    same_refusal(&cli, 1, &answer, 422);
+    assert!(api_message(&answer.1).contains("U+202E"), "{}", answer.1);
+
     // A quote of 60 symbols.
     let symbols: Vec<String> = (0..60).map(|i| format!("S{i}")).collect();
     let mut args = vec!["quote"];
@@ -224,6 +248,15 @@ fn the_api_and_the_terminal_give_the_same_answers() {
     };
     assert_eq!(count(&listed), Some(200), "{}", cli.stdout);
     assert_eq!(count(&served), Some(200), "{body}");
+
+    // A rule name with a terminal escape.
+    let cli = invest(
+        dir.path(),
+        env,
+        &["rules", "edit", "1", "--name", "\u{1b}[31mred"],
+    );
+    let answer = api("PATCH", "/api/rules/1", Some(r#"{"name":"\u001b[31mred"}"#));
+    same_refusal(&cli, 1, &answer, 422);
 
     // Editing a rule into one that cannot be read.
     let cli = invest(
@@ -311,11 +344,7 @@ fn the_api_and_the_terminal_give_the_same_answers() {
     // API keys: a blank name, and revoking one that is not there.
     let name = "   ";
     let cli = invest(dir.path(), env, &["auth", "create-api-key", name]);
-    let answer = api(
-        "POST",
-        "/api/auth/api-keys",
-        Some(r#"{"name":"   "}"#),
-    );
+    let answer = api("POST", "/api/auth/api-keys", Some(r#"{"name":"   "}"#));
     same_refusal(&cli, 1, &answer, 422);
     let cli = invest(dir.path(), env, &["auth", "create-api-key", "nightly"]);
     assert_eq!(cli.code, 0, "{}", cli.stderr);

@@ -68,6 +68,7 @@ mod ids;
 mod market;
 mod rule;
 mod symbol;
+pub mod text;
 mod user;
 mod worker;
 
@@ -87,6 +88,7 @@ pub use rule::{
     JsonDocument, NewRule, Rule, RuleFilter, RulePhase, RuleStamp, RuleState, RuleUpdate,
 };
 pub use symbol::{Symbol, SymbolKind};
+pub use text::{TextError, check_text};
 pub use user::{NewUser, User, UserUpdate};
 pub use worker::{
     SHARDS, ShardFence, WorkerCycle, WorkerIdentity, WorkerStatus, lease_for, shard_of,

@@ -143,6 +143,8 @@ impl RuleOptions {
             return Err(invalid("stale_after_minutes", "must be at least 1"));
         }
         if let Some(message) = &self.message {
+            crate::domain::check_text(message, true)
+                .map_err(|e| invalid("message", e.to_string()))?;
             check_template(message)?;
         }
         Ok(())

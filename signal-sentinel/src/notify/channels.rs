@@ -64,6 +64,10 @@ fn name_or(name: Option<String>, default: String) -> Result<String, ChannelError
             message: "must be 1 to 64 characters".into(),
         });
     }
+    crate::domain::check_text(&name, false).map_err(|e| ChannelError::Invalid {
+        field: "name",
+        message: e.to_string(),
+    })?;
     Ok(name)
 }
 

@@ -30,7 +30,12 @@ impl Services {
                 ));
             }
             Some(n) if n.is_empty() => None,
-            other => other,
+            Some(n) => {
+                crate::domain::check_text(&n, false)
+                    .map_err(|e| ServiceError::invalid("display_name", e.to_string()))?;
+                Some(n)
+            }
+            None => None,
         };
         let password_hash = hash_password(password).await?;
         let user = self

@@ -23,6 +23,8 @@ impl Services {
                 format!("must be 1 to {MAX_KEY_NAME_LEN} characters"),
             ));
         }
+        crate::domain::check_text(name, false)
+            .map_err(|e| ServiceError::invalid("name", e.to_string()))?;
         let active = self
             .store
             .list_api_keys(who.user)
