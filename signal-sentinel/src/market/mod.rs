@@ -315,6 +315,6 @@ mod without_providers {
         ])
         .unwrap();
         let err = providers_from_settings(&settings, Arc::new(SystemClock), None).unwrap_err();
-        assert!(err.contains("`providers` feature"), "{err}");
+        assert!(err.to_string().contains("`providers` feature"), "{err}");
     }
 }
