@@ -40,6 +40,8 @@ pub struct AppState {
     /// How often the alert stream looks for new alerts when the database cannot signal them
     /// from other processes (SQLite); on PostgreSQL it is woken by each commit instead.
     pub stream_poll: std::time::Duration,
+    /// The bearer token `/metrics` asks for (`METRICS_TOKEN`); none: metrics are not served.
+    pub metrics_token: Option<signal_sentinel::Secret>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,6 +67,7 @@ impl AppState {
             limits,
             monitor: None,
             stream_poll: std::time::Duration::from_secs(1),
+            metrics_token: api.metrics_token.clone(),
         }
     }
 }
@@ -138,6 +141,54 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// `/metrics`: the Prometheus text to a request bearing the `METRICS_TOKEN` (compared in
+/// constant time); 401 to any other; 404 when no token is configured (metrics are off).
+fn metrics_answer(
+    request: &poem::Request,
+    token: Option<&signal_sentinel::Secret>,
+    metrics: &PrometheusHandle,
+) -> poem::Response {
+    use poem::IntoResponse;
+    use subtle::ConstantTimeEq;
+    let error = |status: poem::http::StatusCode, code: &str, message: &str| {
+        let body = serde_json::json!({"error": {"code": code, "message": message}});
+        poem::Response::builder()
+            .status(status)
+            .content_type("application/json")
+            .body(body.to_string())
+    };
+    let Some(token) = token else {
+        return error(
+            poem::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "metrics are off: set METRICS_TOKEN to serve them",
+        );
+    };
+    let given = request
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) {
+        metrics
+            .render()
+            .with_content_type("text/plain; version=0.0.4")
+            .into_response()
+    } else {
+        let mut response = error(
+            poem::http::StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send the metrics token: Authorization: Bearer $METRICS_TOKEN",
+        );
+        response.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            poem::http::HeaderValue::from_static("Bearer"),
+        );
+        response
+    }
+}
+
 /// The poem application: the dashboard at `/`, the API under `/api`, its spec at
 /// `/api/openapi.json`, interactive docs at `/api/docs`, Prometheus metrics at `/metrics`.
 pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
@@ -146,6 +197,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let metrics = metrics_handle();
+    let token = state.metrics_token.clone();
     let cors = config.cors_origins.iter().fold(
         Cors::new()
             .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
@@ -166,8 +218,8 @@ pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
         .nest(API_PREFIX, api)
         .at(
             "/metrics",
-            poem::endpoint::make_sync(move |_| {
-                poem::IntoResponse::with_content_type(metrics.render(), "text/plain; version=0.0.4")
+            poem::endpoint::make_sync(move |request: poem::Request| {
+                metrics_answer(&request, token.as_ref(), &metrics)
             }),
         )
         .data(state);

@@ -441,6 +441,9 @@ pub struct ApiSettings {
     pub auth_attempts_per_minute: u32,
     /// `MAX_RULES_PER_USER`. Default 500.
     pub max_rules_per_user: u64,
+    /// `METRICS_TOKEN`: the bearer token `/metrics` asks for (at least 16 characters).
+    /// Without it, `/metrics` is not served.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for ApiSettings {
@@ -452,6 +455,7 @@ impl Default for ApiSettings {
             requests_per_minute: 600,
             auth_attempts_per_minute: 10,
             max_rules_per_user: 500,
+            metrics_token: None,
         }
     }
 }
@@ -488,6 +492,7 @@ pub const VARIABLES: &[&str] = &[
     "RATE_LIMIT_PER_MINUTE",
     "AUTH_RATE_LIMIT_PER_MINUTE",
     "MAX_RULES_PER_USER",
+    "METRICS_TOKEN",
 ];
 
 impl Settings {
@@ -724,6 +729,15 @@ impl Settings {
                 defaults.auth_attempts_per_minute,
             )?,
             max_rules_per_user: whole("MAX_RULES_PER_USER", defaults.max_rules_per_user)?,
+            metrics_token: match secret("METRICS_TOKEN") {
+                Some(token) if token.len() < 16 => {
+                    return Err(ConfigError::Invalid {
+                        variable: "METRICS_TOKEN",
+                        expected: "at least 16 characters".into(),
+                    });
+                }
+                other => other,
+            },
         };
 
         // Last, so that a bad value elsewhere does not leave a generated key file behind.

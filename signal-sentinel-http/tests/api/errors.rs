@@ -81,7 +81,7 @@ async fn what_poem_answers_itself_has_the_one_error_shape() {
 async fn bodies_over_the_limit_get_413_declared_or_chunked() {
     let server = TestServer::start().await;
     let token = server.user("ann@example.com").await;
-    let big = json!({"text": "AAPL > 1", "name": "x".repeat(70 * 1024)});
+    let big = json!({"text": "AAPL > 1", "name": "x".repeat(400 * 1024)});
     let r = server.post("/api/rules", &token, big.clone()).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(&r), "payload_too_large");
@@ -93,6 +93,27 @@ async fn bodies_over_the_limit_get_413_declared_or_chunked() {
     // Under the limit, a chunked body is served.
     let r = chunked_post(&server, &token, &json!({"text": "AAPL > 1"}).to_string()).await;
     assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+}
+
+#[tokio::test]
+async fn the_largest_import_the_spec_allows_fits_the_body_limit() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    // 60,000 characters (the spec's maxLength), each spelled `\u0001` in the JSON body: the
+    // server reads it (and refuses the CSV as bad data), it does not answer 413.
+    let csv = "\u{1}".repeat(60_000);
+    let body = json!({ "csv": csv });
+    assert!(body.to_string().len() > 350_000);
+    let r = server.post("/api/portfolio/import", &token, body).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = server
+        .post(
+            "/api/portfolio/import",
+            &token,
+            json!({ "csv": "x".repeat(60_001) }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 }
 
 /// POSTs `body` to /api/rules with `Transfer-Encoding: chunked`; the raw response.

@@ -149,10 +149,34 @@ fn every_operation_has_a_stable_readable_id_and_documents_its_errors() {
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let server = TestServer::start().await;
+    // Without METRICS_TOKEN, metrics are not served at all.
+    let off = TestServer::start().await;
+    let r = off.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert!(r.text.contains("METRICS_TOKEN"), "{}", r.text);
+
+    let token = "metrics-token-0123456789";
+    let server = TestServer::start_with(harness::Options {
+        vars: vec![("METRICS_TOKEN", token.to_owned())],
+        ..harness::Options::default()
+    })
+    .await
+    .unwrap();
     server.call(Method::GET, "/api/health", None, None).await;
     server.call(Method::GET, "/api/rules/7", None, None).await;
-    let r = server.call(Method::GET, "/metrics", None, None).await;
+    for wrong in [None, Some("metrics-token-012345678"), Some("")] {
+        let r = server.call(Method::GET, "/metrics", wrong, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{wrong:?}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], "unauthenticated");
+        assert!(!r.text.contains("signal_sentinel_http_requests_total"));
+    }
+    // A user's session token is not the metrics token.
+    let session = server.user("ops@example.com").await;
+    let r = server.get("/metrics", &session).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let r = server
+        .call(Method::GET, "/metrics", Some(token), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
         r.text.contains(
