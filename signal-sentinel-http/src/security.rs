@@ -107,8 +107,8 @@ impl Limit {
 pub struct Limits {
     /// Register and login attempts per client address.
     pub auth_per_address: Limit,
-    /// Login attempts per account (e-mail).
-    pub login_per_account: Limit,
+    /// Login attempts per account (e-mail) and client address.
+    pub login_per_account_address: Limit,
     /// Authenticated requests per user.
     pub per_user: Limit,
 }
@@ -118,7 +118,7 @@ impl Limits {
     pub fn new(auth_per_minute: u32, requests_per_minute: u32) -> Self {
         Self {
             auth_per_address: Limit::per_minute(auth_per_minute),
-            login_per_account: Limit::per_minute(auth_per_minute),
+            login_per_account_address: Limit::per_minute(auth_per_minute),
             per_user: Limit::per_minute(requests_per_minute),
         }
     }
@@ -126,7 +126,7 @@ impl Limits {
     /// Forgets keys that are back to a full allowance; run on a timer so the maps stay small.
     pub fn prune(&self) {
         self.auth_per_address.retain_recent();
-        self.login_per_account.retain_recent();
+        self.login_per_account_address.retain_recent();
         self.per_user.retain_recent();
     }
 

@@ -437,7 +437,7 @@ pub struct ApiSettings {
     /// `RATE_LIMIT_PER_MINUTE`: requests per user per minute. Default 600.
     pub requests_per_minute: u32,
     /// `AUTH_RATE_LIMIT_PER_MINUTE`: register and login attempts per client address, and
-    /// logins per account, per minute. Default 10.
+    /// logins per account from one address, per minute. Default 10.
     pub auth_attempts_per_minute: u32,
     /// `MAX_RULES_PER_USER`. Default 500.
     pub max_rules_per_user: u64,

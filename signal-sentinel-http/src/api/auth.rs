@@ -218,12 +218,15 @@ impl AuthApi {
             .remote_addr()
             .as_socket_addr()
             .map(std::net::SocketAddr::ip);
-        state.limits.auth_per_address.check(&client_key(addr))?;
+        let client = client_key(addr);
+        state.limits.auth_per_address.check(&client)?;
         let Json(body) = body;
+        // Per account *and* address: someone guessing an owner's password from elsewhere is
+        // limited without locking the owner out (OWASP's advice against account lockout).
         state
             .limits
-            .login_per_account
-            .check(&body.email.trim().to_lowercase())?;
+            .login_per_account_address
+            .check(&format!("{}|{client}", body.email.trim().to_lowercase()))?;
         let (_, token) = state
             .services
             .login(&body.email, Secret::new(body.password))

@@ -348,6 +348,49 @@ async fn login_and_register_are_rate_limited_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_guesser_elsewhere_cannot_lock_the_owner_out() {
+    let server = TestServer::start_with(Options {
+        vars: vec![("AUTH_RATE_LIMIT_PER_MINUTE", "3".into())],
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    server.user("owner@example.com").await;
+    // Loopback answers from any 127.x address: one client is the attacker, one the owner.
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .no_proxy()
+            .build()
+            .unwrap()
+    };
+    let login = |client: &reqwest::Client, password: &str| {
+        client
+            .post(format!("{}/api/auth/login", server.base))
+            .json(&json!({"email": "owner@example.com", "password": password}))
+            .send()
+    };
+    let attacker = from(2);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            login(&attacker, "wrong guess 1")
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [401, 401, 401, 429], "the guesser is limited");
+    // Even the right password is refused to the limited address …
+    let r = login(&attacker, PASSWORD).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // … while the owner, elsewhere, still signs in.
+    let r = login(&from(3), PASSWORD).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn authenticated_requests_are_limited_per_user() {
     let server = TestServer::start_with(Options {
         vars: vec![("RATE_LIMIT_PER_MINUTE", "5".into())],
