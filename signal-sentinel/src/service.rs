@@ -278,12 +278,16 @@ impl Services {
             self.summaries.as_deref(),
         )
         .await?;
-        let dispatcher = crate::notify::Dispatcher::new(
+        Ok((digests, self.dispatcher().run_once().await?))
+    }
+
+    /// The dispatcher over this store's outbox with these notifiers.
+    fn dispatcher(&self) -> crate::notify::Dispatcher {
+        crate::notify::Dispatcher::new(
             self.store.clone(),
             self.notifiers.as_ref().clone(),
             self.clock.clone(),
             crate::notify::DispatcherConfig::default(),
-        );
-        Ok((digests, dispatcher.run_once().await?))
+        )
     }
 }

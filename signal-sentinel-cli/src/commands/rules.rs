@@ -56,8 +56,7 @@ pub(crate) async fn run(
             };
             let rule = services
                 .create_rule(who, spec, name, options, !disabled, None)
-                .await
-                .map_err(failure)?;
+                .await?;
             print_rule(&rule, as_json, "added");
         }
         RulesCommand::Edit {
@@ -123,8 +122,7 @@ pub(crate) async fn run(
                     None,
                     limit,
                 )
-                .await
-                .map_err(failure)?;
+                .await?;
             if as_json {
                 let rows: Vec<_> = rules.iter().map(rule_json).collect();
                 out!("{}", serde_json::Value::Array(rows));
@@ -249,19 +247,13 @@ fn frequency_of(arg: FrequencyArg) -> Frequency {
     }
 }
 
-/// A failed use case as one line: the library's message (a field's error names the field),
-/// with the cause logged for internal failures.
-fn failure(e: ServiceError) -> anyhow::Error {
-    e.into()
-}
-
-/// As [`failure`], with a pointer to the user's rules when the rule is not theirs or missing.
+/// A failed use case, with a pointer to the user's rules when the rule is not theirs or missing.
 fn rule_failure(e: ServiceError, id: RuleId) -> anyhow::Error {
     match e {
         ServiceError::NotFound(_) => {
             anyhow::anyhow!("rule #{id} not found; `invest rules list` shows yours")
         }
-        other => failure(other),
+        other => other.into(),
     }
 }
 

@@ -143,51 +143,38 @@ fn the_api_and_the_terminal_give_the_same_answers() {
     let api =
         |method: &str, path: &str, body: Option<&str>| http(port, method, path, Some(&token), body);
 
-    // A display name of 300 characters.
-    let long = "N".repeat(300);
-    let cli = invest_with_input(
-        dir.path(),
-        env,
-        &[
-            "auth",
-            "create-user",
-            "bob@example.com",
-            "--name",
-            &long,
-            "--password-stdin",
-        ],
-        "correct horse battery\n",
-    );
-    let answer = http(
-        port,
-        "POST",
-        "/api/auth/register",
-        None,
-        Some(&serde_json::json!({"email": "bob@example.com", "password": "correct horse battery", "display_name": long}).to_string()),
-    );
+    // A display name of 300 characters; terminal escapes and bidi overrides in names.
+    let register = |email: &str, name: &str| {
+        let cli = invest_with_input(
+            dir.path(),
+            env,
+            &[
+                "auth",
+                "create-user",
+                email,
+                "--name",
+                name,
+                "--password-stdin",
+            ],
+            "correct horse battery\n",
+        );
+        let body = serde_json::json!({
+            "email": email,
+            "password": "correct horse battery",
+            "display_name": name,
+        });
+        let answer = http(
+            port,
+            "POST",
+            "/api/auth/register",
+            None,
+            Some(&body.to_string()),
+        );
+        (cli, answer)
+    };
+    let (cli, answer) = register("bob@example.com", &"N".repeat(300));
     same_refusal(&cli, 1, &answer, 422);
-
-    // Terminal escapes and bidi overrides in names are refused by both.
-    let cli = invest_with_input(
-        dir.path(),
-        env,
-        &[
-            "auth",
-            "create-user",
-            "eve@example.com",
-            "--name",
-            "Eve\u{202E}gnp.exe",
-            "--password-stdin",
-        ],
-        "correct horse battery\n",
-    );
-    let answer = http(
-        port,
-        "POST",
-        "/api/auth/register",
-        None,
-        Some(&serde_json::json!({"email": "eve@example.com", "password": "correct horse battery", "display_name": "Eve\u{202E}gnp.exe"}).to_string()),
-    );
+    let (cli, answer) = register("eve@example.com", "Eve\u{202E}gnp.exe");
     same_refusal(&cli, 1, &answer, 422);
     assert!(api_message(&answer.1).contains("U+202E"), "{}", answer.1);
 

@@ -54,12 +54,7 @@ impl Services {
         interval: Duration,
         cancel: CancellationToken,
     ) {
-        let dispatcher = crate::notify::Dispatcher::new(
-            self.store.clone(),
-            self.notifiers.as_ref().clone(),
-            self.clock.clone(),
-            crate::notify::DispatcherConfig::default(),
-        );
+        let dispatcher = self.dispatcher();
         let dispatching = tokio::spawn({
             let cancel = cancel.clone();
             async move {
