@@ -54,12 +54,22 @@ fn main() -> anyhow::Result<()> {
     let mut samples: Vec<Sample> = Vec::new();
     let mut fired = 0;
 
-    for line in BARS.lines().skip(1) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let day = NaiveDate::parse_from_str(fields[0], "%Y-%m-%d")?;
+    let mut bars = csv::Reader::from_reader(BARS.as_bytes());
+    let columns = bars.headers()?.clone();
+    let column = |name: &str| {
+        columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| anyhow::anyhow!("the fixture has no {name} column"))
+    };
+    let (date_at, close_at) = (column("date")?, column("close")?);
+    for record in bars.records() {
+        let record = record?;
+        let field = |i: usize| record.get(i).unwrap_or_default();
+        let day = NaiveDate::parse_from_str(field(date_at), "%Y-%m-%d")?;
         // The session's close, at 16:00 New York.
         let at = Utc.from_utc_datetime(&day.and_hms_opt(20, 0, 0).expect("a valid time"));
-        let close: Decimal = fields[4].parse()?;
+        let close: Decimal = field(close_at).parse()?;
         let mut quote = Quote::new(symbol.clone(), close, at, "stream")?;
         if let Some(previous) = samples.last() {
             quote = quote.with_previous_close(previous.price)?;

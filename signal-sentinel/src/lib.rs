@@ -113,6 +113,7 @@ pub mod auth;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub(crate) mod csv_text;
 pub mod demo;
 pub mod domain;
 pub mod engine;

@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::csv_text;
 use crate::domain::{Holding, Quote, Symbol};
 
 /// Longest CSV accepted, in lines.
@@ -56,24 +57,13 @@ impl std::fmt::Display for LineError {
 /// Every bad line, with its number.
 pub fn parse_holdings_csv(text: &str) -> Result<Vec<HoldingRow>, Vec<LineError>> {
     let err = |line: usize, message: String| vec![LineError { line, message }];
-    // A real CSV reader: quoted fields with commas, quotes and line breaks, CRLF, a UTF-8
-    // BOM; blank lines are skipped. Line numbers are the file's.
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        // With CRLF ends the reader's line numbers lag one behind; ending records at `\n`
-        // keeps them right and the trim takes the `\r` (a blank CRLF line is skipped below).
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_reader(text.as_bytes());
+    let source = csv_text::CsvText::new(text);
+    let mut reader = source.reader();
     let mut records = reader.records();
-    let line_of = |r: &csv::StringRecord| {
-        r.position()
-            .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX))
-    };
+    let line_of = |r: &csv::StringRecord| source.line_of(r);
     let first = records
         .by_ref()
-        .find(|r| !r.as_ref().is_ok_and(|r| r.iter().all(str::is_empty)));
+        .find(|r| !r.as_ref().is_ok_and(csv_text::is_blank));
     let header = match first {
         None => {
             return Err(err(
@@ -81,13 +71,10 @@ pub fn parse_holdings_csv(text: &str) -> Result<Vec<HoldingRow>, Vec<LineError>>
                 "the file is empty; expected a header symbol,quantity,cost_basis,account".into(),
             ));
         }
-        Some(Err(e)) => return Err(err(csv_line(&e), format!("not CSV: {e}"))),
+        Some(Err(e)) => return Err(err(source.error_line(&e), format!("not CSV: {e}"))),
         Some(Ok(header)) => header,
     };
-    let columns: Vec<String> = header
-        .iter()
-        .map(|c| c.trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
+    let columns = csv_text::column_names(&header);
     let find = |name: &str| columns.iter().position(|c| c == name);
     let (Some(symbol_at), Some(quantity_at)) = (find("symbol"), find("quantity")) else {
         return Err(err(line_of(&header), "the header needs the columns symbol and quantity (cost_basis and account are optional)".into()));
@@ -100,13 +87,13 @@ pub fn parse_holdings_csv(text: &str) -> Result<Vec<HoldingRow>, Vec<LineError>>
             Ok(record) => record,
             Err(e) => {
                 errors.push(LineError {
-                    line: csv_line(&e),
+                    line: source.error_line(&e),
                     message: format!("not CSV: {e}"),
                 });
                 continue;
             }
         };
-        if record.iter().all(str::is_empty) {
+        if csv_text::is_blank(&record) {
             continue;
         }
         let number = line_of(&record);
@@ -182,12 +169,6 @@ pub fn parse_holdings_csv(text: &str) -> Result<Vec<HoldingRow>, Vec<LineError>>
         return Err(err(2, "no holdings after the header".into()));
     }
     Ok(rows)
-}
-
-/// The line a CSV error is on (1 when the reader does not say).
-fn csv_line(e: &csv::Error) -> usize {
-    e.position()
-        .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX))
 }
 
 /// One position valued at its quote.
@@ -311,5 +292,8 @@ mod tests {
         assert!(errors[0].message.contains("not a number"), "{errors:?}");
         // An unclosed quote runs to the end of the file: that record is one bad line.
         assert!(errors.len() >= 2, "{errors:?}");
+        // Empty lines count: the line named is the file's.
+        let errors = parse_holdings_csv("symbol,quantity\n\n\nAAPL,ten\n").unwrap_err();
+        assert_eq!(errors[0].line, 4, "{errors:?}");
     }
 }

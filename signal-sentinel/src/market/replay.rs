@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use super::{MarketData, MarketError};
 use crate::clock::Clock;
+use crate::csv_text;
 use crate::domain::{Bar, Quote, Symbol};
 use crate::engine::calendar;
 use crate::engine::indicators::exchange_date;
@@ -218,25 +219,30 @@ fn parse(
         line,
         message,
     };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((header_index, header)) = lines.next() else {
-        return Err(err(
-            0,
-            "the file is empty; expected a header time,symbol,open,high,low,close,volume".into(),
-        ));
+    let source = csv_text::CsvText::new(text);
+    let not_csv = |e: &csv::Error| err(source.error_line(e), format!("not CSV: {e}"));
+    let mut reader = source.reader();
+    let mut records = reader
+        .records()
+        .filter(|r| !r.as_ref().is_ok_and(csv_text::is_blank));
+    let header = match records.next() {
+        None => {
+            return Err(err(
+                0,
+                "the file is empty; expected a header time,symbol,open,high,low,close,volume"
+                    .into(),
+            ));
+        }
+        Some(Err(e)) => return Err(not_csv(&e)),
+        Some(Ok(header)) => header,
     };
-    let columns: Vec<String> = header
-        .split(',')
-        .map(|c| c.trim().to_ascii_lowercase())
-        .collect();
+    let header_line = source.line_of(&header);
+    let columns = csv_text::column_names(&header);
     let find = |name: &str| columns.iter().position(|c| c == name);
     let mut index = HashMap::new();
     for name in ["time", "open", "high", "low", "close"] {
         let i = find(name).ok_or_else(|| {
-            err(header_index + 1, format!("the header has no '{name}' column; expected time,symbol,open,high,low,close,volume"))
+            err(header_line, format!("the header has no '{name}' column; expected time,symbol,open,high,low,close,volume"))
         })?;
         index.insert(name, i);
     }
@@ -248,28 +254,26 @@ fn parse(
         (Some(c), _) => SymbolFrom::Column(c),
         (None, Some(stem)) => SymbolFrom::FileName(Symbol::parse(stem).map_err(|e| {
             err(
-                header_index + 1,
+                header_line,
                 format!("no 'symbol' column, and the file name is not a symbol: {e}"),
             )
         })?),
         (None, None) => {
-            return Err(err(
-                header_index + 1,
-                "the header has no 'symbol' column".into(),
-            ));
+            return Err(err(header_line, "the header has no 'symbol' column".into()));
         }
     };
     let volume_column = find("volume");
-    for (i, line) in lines {
-        let n = i + 1;
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != columns.len() {
+    for record in records {
+        let record = record.map_err(|e| not_csv(&e))?;
+        let n = source.line_of(&record);
+        if record.len() != columns.len() {
             return Err(err(
                 n,
-                format!("expected {} fields, found {}", columns.len(), fields.len()),
+                format!("expected {} fields, found {}", columns.len(), record.len()),
             ));
         }
-        let field = |name: &str| fields[index[name]];
+        let cell = |i: usize| record.get(i).unwrap_or("");
+        let field = |name: &str| cell(index[name]);
         let number = |name: &str| -> Result<Decimal, ReplayError> {
             field(name)
                 .parse()
@@ -277,12 +281,10 @@ fn parse(
         };
         let symbol = match &symbol_from {
             SymbolFrom::FileName(s) => s.clone(),
-            SymbolFrom::Column(c) => {
-                Symbol::parse(fields[*c]).map_err(|e| err(n, e.to_string()))?
-            }
+            SymbolFrom::Column(c) => Symbol::parse(cell(*c)).map_err(|e| err(n, e.to_string()))?,
         };
         let at = parse_time(field("time")).map_err(|m| err(n, m))?;
-        let volume = match volume_column.map(|c| fields[c]) {
+        let volume = match volume_column.map(cell) {
             None | Some("") => None,
             Some(v) => Some(
                 v.parse::<u64>()

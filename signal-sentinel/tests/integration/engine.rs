@@ -17,31 +17,35 @@ fn d(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
+/// A fixture's rows after its header.
+fn records(text: &str) -> Vec<csv::StringRecord> {
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 /// The daily bars, stamped at 21:00 UTC (the close) of their date.
 fn daily_bars() -> Vec<Bar> {
-    DAILY
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            let date = NaiveDate::parse_from_str(f[0], "%Y-%m-%d").unwrap();
+    records(DAILY)
+        .into_iter()
+        .map(|f| {
+            let date = NaiveDate::parse_from_str(&f[0], "%Y-%m-%d").unwrap();
             let at = Utc.from_utc_datetime(&date.and_hms_opt(21, 0, 0).unwrap());
-            Bar::new(at, d(f[1]), d(f[2]), d(f[3]), d(f[4]), None).unwrap()
+            Bar::new(at, d(&f[1]), d(&f[2]), d(&f[3]), d(&f[4]), None).unwrap()
         })
         .collect()
 }
 
 /// One symbol's monthly closes as bars (open = high = low = close).
 fn monthly_bars(symbol: &str) -> Vec<Bar> {
-    MONTHLY
-        .lines()
-        .skip(1)
-        .filter(|l| l.starts_with(&format!("{symbol},")))
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            let date = NaiveDate::parse_from_str(f[1], "%b %d %Y").unwrap();
+    records(MONTHLY)
+        .into_iter()
+        .filter(|f| &f[0] == symbol)
+        .map(|f| {
+            let date = NaiveDate::parse_from_str(&f[1], "%b %d %Y").unwrap();
             let at = Utc.from_utc_datetime(&date.and_hms_opt(21, 0, 0).unwrap());
-            let p = d(f[2]);
+            let p = d(&f[2]);
             Bar::new(at, p, p, p, p, None).unwrap()
         })
         .collect()

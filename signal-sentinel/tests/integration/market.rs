@@ -210,3 +210,38 @@ async fn simulated_walks_are_deterministic_whatever_the_calls() {
         "last session before the origin (Thanksgiving closed)"
     );
 }
+
+#[tokio::test]
+async fn replayed_files_are_read_as_real_csv() {
+    // A BOM, upper-case headers, CRLF ends, quoted fields and a blank line: the same bars as
+    // the plain file.
+    let plain = "time,symbol,open,high,low,close,volume\n2009-06-01,XYZ,1,2,0.5,1.5,100\n2009-06-02,XYZ,1.5,2.5,1,2,\n";
+    let dressed = "\u{feff}Time,SYMBOL,Open,High,Low,Close,Volume\r\n\"2009-06-01\",\"XYZ\",1,2,0.5,\"1.5\",100\r\n\r\n2009-06-02, XYZ ,1.5,2.5,1,2,\r\n";
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2009, 6, 3, 0, 0, 0).unwrap(),
+    ));
+    let a = ReplayMarket::from_csv("plain.csv", plain, clock.clone()).unwrap();
+    let b = ReplayMarket::from_csv("dressed.csv", dressed, clock.clone()).unwrap();
+    assert_eq!(a.timeline(), b.timeline());
+    assert_eq!(
+        a.quotes(&[sym("XYZ")]).await.unwrap(),
+        b.quotes(&[sym("XYZ")]).await.unwrap()
+    );
+    // A quoted comma stays inside its field (and so is not a number), and the line named is
+    // the file's, blank lines counted.
+    let err = ReplayMarket::from_csv(
+        "q.csv",
+        "time,symbol,open,high,low,close\r\n\r\n2009-06-01,XYZ,\"1,5\",2,0.5,1\r\n",
+        clock.clone(),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "q.csv:3: open \"1,5\" is not a number");
+    // An unclosed quote is not CSV; the error names the line.
+    let err = ReplayMarket::from_csv(
+        "u.csv",
+        "time,symbol,open,high,low,close\n2009-06-01,XYZ,1,2,0.5,1\n2009-06-02,\"XYZ,1,2,0.5,1\n",
+        clock,
+    )
+    .unwrap_err();
+    assert_eq!(err.line, 3, "{err}");
+}

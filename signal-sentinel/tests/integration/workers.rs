@@ -50,8 +50,9 @@ fn market_csv() -> String {
     let real = include_str!("../../fixtures/daily_ohlc_2009.csv");
     for i in 0..SYMBOLS {
         let f = factor(i);
-        for line in real.lines().skip(1) {
-            let mut fields = line.split(',');
+        for record in csv::Reader::from_reader(real.as_bytes()).records() {
+            let record = record.unwrap();
+            let mut fields = record.iter();
             let date = fields.next().unwrap();
             let prices: Vec<String> = fields
                 .map(|p| (p.parse::<Decimal>().unwrap() * f).round_dp(2).to_string())
