@@ -11,7 +11,7 @@ use signal_sentinel::service::ServiceError;
 
 use crate::cli::AlertsCommand;
 
-use crate::output::{Style, out, paint};
+use crate::output::{Style, Table, out, plain, styled};
 
 pub(crate) async fn run(
     settings: &Settings,
@@ -44,33 +44,28 @@ pub(crate) async fn run(
             } else if alerts.is_empty() {
                 out!("no alerts");
             } else {
-                out!(
-                    "{:>6}  {:<16}  {:<8}  {:<9}  {:<4}  MESSAGE",
-                    "ID",
-                    "FIRED (UTC)",
-                    "SYMBOL",
-                    "KIND",
-                    "NEW"
-                );
+                let mut table =
+                    Table::new(&["ID", "FIRED (UTC)", "SYMBOL", "KIND", "NEW", "MESSAGE"])
+                        .right(&[0]);
                 for a in &alerts {
                     let kind_style = if a.kind.as_str() == "fired" {
                         Style::Red
                     } else {
                         Style::Green
                     };
-                    out!(
-                        "{:>6}  {:<16}  {:<8}  {}  {}  {}",
-                        a.id.to_string(),
-                        a.fired_at.format("%Y-%m-%d %H:%M"),
-                        a.symbol.as_str(),
-                        paint(&format!("{:<9}", a.kind.as_str()), kind_style),
-                        paint(
-                            &format!("{:<4}", if a.state == AlertState::New { "*" } else { "" }),
-                            Style::Bold
+                    table.row([
+                        plain(a.id),
+                        plain(a.fired_at.format("%Y-%m-%d %H:%M")),
+                        plain(a.symbol.as_str()),
+                        styled(a.kind.as_str(), kind_style),
+                        styled(
+                            if a.state == AlertState::New { "*" } else { "" },
+                            Style::Bold,
                         ),
-                        printable(&a.message)
-                    );
+                        plain(printable(&a.message)),
+                    ]);
                 }
+                table.print();
             }
         }
         AlertsCommand::Show { id } => {
@@ -119,18 +114,20 @@ pub(crate) async fn run(
                     out!("  deliveries:  none (no channel was enabled)");
                 } else {
                     out!("  deliveries:");
+                    let mut table = Table::new(&["CHANNEL", "STATUS", "ATTEMPTS", "LAST ERROR"])
+                        .right(&[2])
+                        .indented("    ");
                     for d in &deliveries {
-                        out!(
-                            "    {:<20}  {:<8}  {} attempt(s){}",
-                            d["channel"].as_str().unwrap_or_default(),
-                            d["status"].as_str().unwrap_or_default(),
-                            d["attempts"],
-                            d["last_error"]
-                                .as_str()
-                                .map(|e| format!("  last error: {}", printable(e)))
-                                .unwrap_or_default()
-                        );
+                        let text =
+                            |key: &str| printable(d[key].as_str().unwrap_or_default()).into_owned();
+                        table.row([
+                            text("channel"),
+                            text("status"),
+                            d["attempts"].to_string(),
+                            text("last_error"),
+                        ]);
                     }
+                    table.print();
                 }
             }
         }

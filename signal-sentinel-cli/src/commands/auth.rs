@@ -14,7 +14,7 @@ use signal_sentinel::service::ServiceError;
 
 use crate::cli::AuthCommand;
 
-use crate::output::out;
+use crate::output::{Table, out};
 
 pub(crate) async fn run(
     settings: &Settings,
@@ -62,16 +62,16 @@ pub(crate) async fn run(
                     "no users yet; create one with `invest auth create-user EMAIL --password-stdin`"
                 );
             } else {
-                out!("{:>5}  {:<32}  {:<20}  CREATED", "ID", "E-MAIL", "NAME");
+                let mut table = Table::new(&["ID", "E-MAIL", "NAME", "CREATED"]).right(&[0]);
                 for u in &users {
-                    out!(
-                        "{:>5}  {:<32}  {:<20}  {}",
+                    table.row([
                         u.id.to_string(),
-                        u.email.to_string(),
-                        printable(u.display_name.as_deref().unwrap_or("-")),
-                        u.created_at.format("%Y-%m-%d %H:%M")
-                    );
+                        printable(u.email.as_str()).into_owned(),
+                        printable(u.display_name.as_deref().unwrap_or("-")).into_owned(),
+                        u.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                    ]);
                 }
+                table.print();
             }
         }
     }
@@ -109,28 +109,23 @@ async fn api_keys(
             } else if keys.is_empty() {
                 out!("no API keys; create one with `invest auth create-api-key NAME`");
             } else {
-                out!(
-                    "{:>5}  {:<24}  {:<14}  {:<16}  {:<16}  STATE",
-                    "ID",
-                    "NAME",
-                    "PREFIX",
-                    "CREATED",
-                    "LAST USED"
-                );
+                let mut table =
+                    Table::new(&["ID", "NAME", "PREFIX", "CREATED", "LAST USED", "STATE"])
+                        .right(&[0]);
                 let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
                     t.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string())
                 };
                 for k in &keys {
-                    out!(
-                        "{:>5}  {:<24}  {:<14}  {:<16}  {:<16}  {}",
+                    table.row([
                         k.id.to_string(),
-                        printable(&k.name),
-                        format!("{}…", k.prefix),
+                        printable(&k.name).into_owned(),
+                        format!("{}…", printable(&k.prefix)),
                         when(Some(k.created_at)),
                         when(k.last_used_at),
-                        if k.is_active() { "active" } else { "revoked" }
-                    );
+                        (if k.is_active() { "active" } else { "revoked" }).to_owned(),
+                    ]);
                 }
+                table.print();
             }
         }
         AuthCommand::RevokeApiKey { key_id } => {

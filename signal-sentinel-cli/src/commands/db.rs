@@ -6,7 +6,7 @@ use serde_json::json;
 use signal_sentinel::config::Settings;
 use signal_sentinel::maintenance::Maintenance;
 
-use crate::output::out;
+use crate::output::{Table, out};
 
 /// `invest db migrate`
 pub(crate) async fn migrate(settings: &Settings, as_json: bool) -> anyhow::Result<ExitCode> {
@@ -113,9 +113,11 @@ pub(crate) async fn stats(settings: &Settings, as_json: bool) -> anyhow::Result<
             stats.backend,
             size(stats.size_bytes)
         );
+        let mut lines = Table::new(&[]).right(&[1]).indented("  ");
         for (table, rows) in &stats.tables {
-            out!("  {table:<20} {rows:>10}");
+            lines.row([table.to_string(), rows.to_string()]);
         }
+        lines.print();
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -227,9 +229,11 @@ pub(crate) async fn copy(
     } else {
         let rows: u64 = report.tables.iter().map(|(_, n)| n).sum();
         out!("copied {rows} rows from {source_url} to {target_url}");
+        let mut lines = Table::new(&[]).right(&[1]).indented("  ");
         for (table, n) in &report.tables {
-            out!("  {table:<20} {n:>10}");
+            lines.row([table.to_string(), n.to_string()]);
         }
+        lines.print();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use signal_sentinel::service::ServiceError;
 
 use crate::cli::NotificationsCommand;
 
-use crate::output::{Style, out, paint};
+use crate::output::{Style, Table, out, plain, styled};
 
 pub(crate) async fn run(
     settings: &Settings,
@@ -78,12 +78,17 @@ pub(crate) async fn run(
                     "no channels: add one with `invest notifications add-telegram` or `add-webhook`"
                 );
             } else {
+                let mut table = Table::new(&["CHANNEL", "RESULT"]);
                 for r in &results {
-                    match &r.error {
-                        None => out!("{:<24} ok", printable(&r.channel)),
-                        Some(e) => out!("{:<24} FAILED: {}", printable(&r.channel), printable(e)),
-                    }
+                    table.row([
+                        plain(printable(&r.channel)),
+                        match &r.error {
+                            None => styled("ok", Style::Green),
+                            Some(e) => styled(format!("FAILED: {}", printable(e)), Style::Red),
+                        },
+                    ]);
                 }
+                table.print();
             }
             return Ok(if results.iter().all(|r| r.ok) {
                 ExitCode::SUCCESS
@@ -99,31 +104,28 @@ pub(crate) async fn run(
                     json!({"channels": channels, "pending_deliveries": pending})
                 );
             } else {
-                out!(
-                    "{:<24} {:<9} {:<8} {:<20} LAST ERROR",
-                    "CHANNEL",
-                    "KIND",
-                    "ENABLED",
-                    "LAST SUCCESS"
-                );
+                let mut table =
+                    Table::new(&["CHANNEL", "KIND", "ENABLED", "LAST SUCCESS", "LAST ERROR"]);
                 for c in &channels {
-                    out!(
-                        "{:<24} {:<9} {} {:<20} {}",
-                        printable(&c.name),
-                        c.kind.as_str(),
+                    table.row([
+                        plain(printable(&c.name)),
+                        plain(c.kind.as_str()),
                         if c.enabled {
-                            paint(&format!("{:<8}", "yes"), Style::Green)
+                            styled("yes", Style::Green)
                         } else {
-                            paint(&format!("{:<8}", "no"), Style::Dim)
+                            styled("no", Style::Dim)
                         },
-                        c.last_ok_at
-                            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                            .unwrap_or_else(|| "—".into()),
+                        plain(
+                            c.last_ok_at
+                                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                                .unwrap_or_else(|| "—".into()),
+                        ),
                         c.last_error
                             .as_deref()
-                            .map_or_else(|| "—".to_owned(), |e| paint(&printable(e), Style::Red))
-                    );
+                            .map_or_else(|| plain("—"), |e| styled(printable(e), Style::Red)),
+                    ]);
                 }
+                table.print();
                 out!("{pending} deliveries waiting");
             }
         }

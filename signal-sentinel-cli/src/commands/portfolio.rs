@@ -10,7 +10,7 @@ use signal_sentinel::domain::{ConnectionId, ConnectionStatus};
 use signal_sentinel::service::{ConnectionView, WatchHoldings};
 
 use crate::cli::PortfolioCommand;
-use crate::output::{Style, out, paint};
+use crate::output::{Style, Table, out, paint, plain, styled};
 
 pub(crate) async fn run(
     settings: &Settings,
@@ -47,11 +47,12 @@ pub(crate) async fn run(
             }
             for r in &reports {
                 if !as_json {
-                    let name = r
-                        .connection
-                        .institution
-                        .as_deref()
-                        .unwrap_or(&r.connection.provider);
+                    let name = printable(
+                        r.connection
+                            .institution
+                            .as_deref()
+                            .unwrap_or(&r.connection.provider),
+                    );
                     match &r.connection.error_code {
                         None if r.connection.status == ConnectionStatus::Active => out!(
                             "link {} ({name}): {} positions, cash {}{}",
@@ -71,7 +72,7 @@ pub(crate) async fn run(
                             "  left out: {} in {}: {}",
                             printable(&s.name),
                             printable(&s.account),
-                            s.reason
+                            printable(&s.reason)
                         );
                     }
                 }
@@ -85,38 +86,38 @@ pub(crate) async fn run(
             } else if links.is_empty() {
                 out!("no linked brokerage; link one on the dashboard's overview");
             } else {
-                out!(
-                    "{:<4} {:<24} {:<16} {:>9}  {}",
+                let mut table = Table::new(&[
                     "ID",
                     "INSTITUTION",
                     "STATUS",
                     "POSITIONS",
-                    "LAST SYNC"
-                );
+                    "LAST SYNC",
+                    "WHAT TO DO",
+                ])
+                .right(&[0, 3]);
                 for c in &links {
-                    let status = format!("{:<16}", c.status.as_str());
-                    let status = match c.status {
-                        ConnectionStatus::Active => paint(&status, Style::Green),
-                        _ => paint(&status, Style::Red),
-                    };
-                    out!(
-                        "{:<4} {:<24} {} {:>9}  {}",
-                        c.id.get(),
-                        c.institution.as_deref().unwrap_or(&c.provider),
-                        status,
-                        c.positions,
-                        c.last_synced_at.map_or("never".to_owned(), |t| t
-                            .format("%Y-%m-%d %H:%M UTC")
-                            .to_string())
-                    );
-                    if let Some(action) = &c.action {
-                        out!(
-                            "     {}: {}",
-                            c.error_code.as_deref().unwrap_or("error"),
-                            action
-                        );
-                    }
+                    let status = c.status.as_str();
+                    table.row([
+                        plain(c.id.get()),
+                        plain(printable(c.institution.as_deref().unwrap_or(&c.provider))),
+                        match c.status {
+                            ConnectionStatus::Active => styled(status, Style::Green),
+                            _ => styled(status, Style::Red),
+                        },
+                        plain(c.positions),
+                        plain(c.last_synced_at.map_or("never".to_owned(), |t| {
+                            t.format("%Y-%m-%d %H:%M UTC").to_string()
+                        })),
+                        plain(c.action.as_deref().map_or(String::new(), |action| {
+                            format!(
+                                "{}: {}",
+                                printable(c.error_code.as_deref().unwrap_or("error")),
+                                printable(action)
+                            )
+                        })),
+                    ]);
                 }
+                table.print();
             }
             return Ok(exit_for(links.iter()));
         }
@@ -175,36 +176,28 @@ pub(crate) async fn run(
         return Ok(ExitCode::SUCCESS);
     }
     let show = |d: Option<rust_decimal::Decimal>| d.map_or("-".to_owned(), |d| d.to_string());
-    out!(
-        "{:<8} {:<12} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10}",
-        "SYMBOL",
-        "ACCOUNT",
-        "QUANTITY",
-        "COST",
-        "PRICE",
-        "VALUE",
-        "TODAY",
-        "GAIN %"
-    );
+    let mut table = Table::new(&[
+        "SYMBOL", "ACCOUNT", "QUANTITY", "COST", "PRICE", "VALUE", "TODAY", "GAIN %",
+    ])
+    .right(&[2, 3, 4, 5, 6, 7]);
     for p in &portfolio.positions {
-        let today = format!("{:>10}", show(p.day_change));
-        let today = match p.day_change {
-            Some(d) if d.is_sign_negative() => paint(&today, Style::Red),
-            Some(_) => paint(&today, Style::Green),
-            None => today,
-        };
-        out!(
-            "{:<8} {:<12} {:>10} {:>10} {:>10} {:>12} {} {:>10}",
-            p.holding.symbol.as_str(),
-            printable(&p.holding.account),
-            p.holding.quantity.to_string(),
-            show(p.holding.cost_basis),
-            show(p.price),
-            show(p.market_value),
-            today,
-            show(p.gain_percent)
-        );
+        let today = show(p.day_change);
+        table.row([
+            plain(p.holding.symbol.as_str()),
+            plain(printable(&p.holding.account)),
+            plain(p.holding.quantity),
+            plain(show(p.holding.cost_basis)),
+            plain(show(p.price)),
+            plain(show(p.market_value)),
+            match p.day_change {
+                Some(d) if d.is_sign_negative() => styled(today, Style::Red),
+                Some(_) => styled(today, Style::Green),
+                None => plain(today),
+            },
+            plain(show(p.gain_percent)),
+        ]);
     }
+    table.print();
     out!(
         "total {} (today {}{}), gain {}",
         portfolio.market_value,
@@ -225,16 +218,16 @@ fn print_failure(c: &ConnectionView) {
     out!(
         "link {} ({}): {} {}{}",
         c.id,
-        c.institution.as_deref().unwrap_or(&c.provider),
+        printable(c.institution.as_deref().unwrap_or(&c.provider)),
         paint(c.status.as_str(), Style::Red),
-        c.error_code.as_deref().unwrap_or(""),
+        printable(c.error_code.as_deref().unwrap_or("")),
         c.error_message
             .as_deref()
-            .map(|m| format!(": {m}"))
+            .map(|m| format!(": {}", printable(m)))
             .unwrap_or_default()
     );
     if let Some(action) = &c.action {
-        out!("  what to do: {action}");
+        out!("  what to do: {}", printable(action));
     }
 }
 

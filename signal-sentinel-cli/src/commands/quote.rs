@@ -6,9 +6,10 @@ use chrono_tz::America::New_York;
 use serde_json::json;
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::Symbol;
+use signal_sentinel::domain::text::printable;
 use signal_sentinel::market::probe_providers;
 
-use crate::output::out;
+use crate::output::{Style, Table, out, plain, styled};
 
 /// `invest quote SYMBOL…`
 pub(crate) async fn quote(
@@ -35,18 +36,12 @@ pub(crate) async fn quote(
         out!("{}", json!({"quotes": quotes, "missing": missing}));
         return Ok(ExitCode::SUCCESS);
     }
-    out!(
-        "{:<10} {:>12} {:>9}  {:<20}  PROVIDER",
-        "SYMBOL",
-        "PRICE",
-        "CHANGE",
-        "TIME (NEW YORK)"
-    );
+    let mut table =
+        Table::new(&["SYMBOL", "PRICE", "CHANGE", "TIME (NEW YORK)", "PROVIDER"]).right(&[1, 2]);
     for symbol in &symbols {
         match quotes.iter().find(|q| &q.symbol == symbol) {
-            Some(q) => out!(
-                "{:<10} {:>12} {:>9}  {:<20}  {}",
-                q.symbol.as_str(),
+            Some(q) => table.row([
+                q.symbol.as_str().to_owned(),
                 q.price.to_string(),
                 q.change_percent()
                     .map(|c| format!("{:+.2}%", c))
@@ -54,11 +49,12 @@ pub(crate) async fn quote(
                 q.at.with_timezone(&New_York)
                     .format("%Y-%m-%d %H:%M")
                     .to_string(),
-                q.source
-            ),
-            None => out!("{:<10} {:>12}", symbol.as_str(), "no data"),
+                printable(&q.source).into_owned(),
+            ]),
+            None => table.row([symbol.as_str(), "no data"]),
         }
     }
+    table.print();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -73,20 +69,25 @@ pub(crate) async fn providers_status(
     if as_json {
         out!("{}", json!(probes));
     } else {
-        out!("{:<9} {:<6} {:>8}  ANSWER", "PROVIDER", "STATE", "TIME");
+        let mut table = Table::new(&["PROVIDER", "STATE", "TIME", "ANSWER"]).right(&[2]);
         for p in &probes {
             let answer = match (&p.price, &p.error) {
                 (Some(price), _) => format!("{symbol} {price}"),
-                (None, Some(e)) => e.clone(),
+                (None, Some(e)) => printable(e).into_owned(),
                 (None, None) => String::new(),
             };
-            out!(
-                "{:<9} {:<6} {:>6}ms  {answer}",
-                p.provider,
-                if p.ok { "ok" } else { "FAIL" },
-                p.millis
-            );
+            table.row([
+                plain(&p.provider),
+                if p.ok {
+                    styled("ok", Style::Green)
+                } else {
+                    styled("FAIL", Style::Red)
+                },
+                plain(format!("{}ms", p.millis)),
+                plain(answer),
+            ]);
         }
+        table.print();
     }
     Ok(if probes.iter().any(|p| p.ok) {
         ExitCode::SUCCESS

@@ -17,7 +17,7 @@ use signal_sentinel::service::{RuleChange, RuleSpec, ServiceError, rule_text};
 
 use crate::cli::{FrequencyArg, RulesCommand};
 
-use crate::output::{Style, out, paint};
+use crate::output::{Style, Table, out, plain, styled};
 
 /// `invest rules add|list|show|rm|enable|disable|snooze` (backtest needs no database): each
 /// one library call as the acting user, the same call the API makes.
@@ -129,28 +129,24 @@ pub(crate) async fn run(
             } else if rules.is_empty() {
                 out!("no rules; add one with `invest rules add \"AAPL crosses above 200\"`");
             } else {
-                out!(
-                    "{:>5}  {:<3}  {:<40}  {:<16}  LAST FIRED",
-                    "ID",
-                    "ON",
-                    "RULE",
-                    "NAME"
-                );
+                let mut table = Table::new(&["ID", "ON", "RULE", "NAME", "LAST FIRED"]).right(&[0]);
                 for r in &rules {
-                    out!(
-                        "{:>5}  {}  {:<40}  {:<16}  {}",
-                        r.id.to_string(),
+                    table.row([
+                        plain(r.id),
                         if r.enabled {
-                            paint("yes", Style::Green)
+                            styled("yes", Style::Green)
                         } else {
-                            paint("no ", Style::Dim)
+                            styled("no", Style::Dim)
                         },
-                        rule_text(r),
-                        printable(r.name.as_deref().unwrap_or("-")),
-                        r.last_triggered_at
-                            .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
-                    );
+                        plain(rule_text(r)),
+                        plain(printable(r.name.as_deref().unwrap_or("-"))),
+                        plain(
+                            r.last_triggered_at
+                                .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
+                        ),
+                    ]);
                 }
+                table.print();
             }
         }
         RulesCommand::Show { id } => {
@@ -308,22 +304,16 @@ pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> anyhow::R
         alerts.len()
     );
     if !alerts.is_empty() {
-        out!(
-            "{:<9} {:>7}  {:<10}  {:>10}",
-            "kind",
-            "episode",
-            "date",
-            "price"
-        );
+        let mut table = Table::new(&["KIND", "EPISODE", "DATE", "PRICE"]).right(&[1, 3]);
         for a in &alerts {
-            out!(
-                "{:<9} {:>7}  {:<10}  {:>10}",
-                a.kind.as_str(),
-                a.episode,
-                signal_sentinel::engine::indicators::exchange_date(a.at),
-                a.price.to_string()
-            );
+            table.row([
+                a.kind.as_str().to_owned(),
+                a.episode.to_string(),
+                signal_sentinel::engine::indicators::exchange_date(a.at).to_string(),
+                a.price.to_string(),
+            ]);
         }
+        table.print();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -300,8 +300,7 @@ fn rules_backtest_prints_a_table_or_json() {
         run.stdout
     );
     assert!(
-        run.stdout
-            .contains("fired           1  2009-06-03       31.02"),
+        run.stdout.contains("fired        1  2009-06-03  31.02"),
         "{}",
         run.stdout
     );
@@ -462,6 +461,35 @@ fn users_and_rules_from_the_terminal() {
         table.stdout
     );
     assert!(table.stdout.contains("breakout"));
+    // Columns as wide as their widest cell: a name longer than any fixed width keeps the
+    // column after it in line on every row.
+    let long = "a name longer than sixteen characters";
+    assert_eq!(
+        run(&[
+            "rules",
+            "add",
+            "IBM price < 50",
+            "--name",
+            long,
+            "--disabled"
+        ])
+        .code,
+        0
+    );
+    let table = run(&["rules", "list"]);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", table.stdout);
+    let last_fired = lines[0].find("LAST FIRED").unwrap();
+    for line in &lines[1..] {
+        assert_eq!(
+            line.char_indices().nth(last_fired).map(|(_, c)| c),
+            Some('-'),
+            "{}",
+            table.stdout
+        );
+    }
+    assert!(lines[3].contains(long), "{}", table.stdout);
+    assert_eq!(run(&["rules", "rm", "3"]).code, 0);
     let enabled = run(&["rules", "list", "--enabled", "--json"]);
     let enabled: serde_json::Value = serde_json::from_str(&enabled.stdout).unwrap();
     assert_eq!(enabled.as_array().unwrap().len(), 1);
@@ -1393,9 +1421,24 @@ fn no_colour_codes_when_output_is_not_a_terminal() {
         invest(dir.path(), &env, &["rules", "add", "AAPL > 1"]).code,
         0
     );
-    let listed = invest(dir.path(), &env, &["rules", "list"]);
+    // A pipe gets no colour unless CLICOLOR_FORCE asks for it, and NO_COLOR wins over that.
+    let with = |extra: &[(&'static str, &'static str)], args: &[&str]| {
+        let vars: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
+        invest(dir.path(), &vars, args)
+    };
+    let listed = with(&[("NO_COLOR", "")], &["rules", "list"]);
     assert!(listed.stdout.contains("yes"), "{}", listed.stdout);
-    let failed = invest(dir.path(), &env, &["rules", "show", "99"]);
+    let forced = with(
+        &[("NO_COLOR", ""), ("CLICOLOR_FORCE", "1")],
+        &["rules", "list"],
+    );
+    assert!(forced.stdout.contains('\x1b'), "{:?}", forced.stdout);
+    let refused = with(
+        &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")],
+        &["rules", "list"],
+    );
+    assert!(!refused.stdout.contains('\x1b'), "{:?}", refused.stdout);
+    let failed = with(&[("NO_COLOR", "")], &["rules", "show", "99"]);
     assert_eq!(failed.code, 1);
     for text in [&listed.stdout, &listed.stderr, &failed.stderr] {
         assert!(!text.contains('\x1b'), "escape codes in {text:?}");
