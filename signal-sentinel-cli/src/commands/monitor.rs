@@ -20,7 +20,12 @@ use crate::output::out;
 
 /// A market and the clock it runs on.
 pub(crate) struct Market {
+    /// What the monitor evaluates rules on.
     pub(crate) data: Arc<dyn MarketData>,
+    /// What `Services` answers quotes and portfolios from: the same market, without the
+    /// monitor's age limit on provider quotes (on a weekend the last close is still the last
+    /// price, as `invest quote` shows it).
+    pub(crate) quotes: Arc<dyn MarketData>,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -35,20 +40,23 @@ pub(crate) fn market(
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         // A quote older than this is asked of the next provider, then treated as missing.
         let max_age = chrono::Duration::minutes(30);
-        let chain = signal_sentinel::market::providers_from_settings(
-            settings,
-            clock.clone(),
-            Some(max_age),
-        )?;
+        let chain = |max_age| {
+            signal_sentinel::market::providers_from_settings(settings, clock.clone(), max_age)
+        };
         return Ok(Market {
-            data: Arc::new(chain),
+            data: Arc::new(chain(Some(max_age))?),
+            quotes: Arc::new(chain(None)?),
             clock,
         });
     }
     if args.market == "simulated" {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let data = Arc::new(SimulatedMarket::new(42, clock.clone()));
-        return Ok(Market { data, clock });
+        return Ok(Market {
+            quotes: data.clone(),
+            data,
+            clock,
+        });
     }
     let Some(path) = args.market.strip_prefix("replay:") else {
         return Err(anyhow::anyhow!(
@@ -66,9 +74,11 @@ pub(crate) fn market(
     } else {
         Arc::new(ScaledClock::new(*first, args.speed))
     };
-    let market = ReplayMarket::from_path(Path::new(path), clock.clone())?;
+    let market: Arc<dyn MarketData> =
+        Arc::new(ReplayMarket::from_path(Path::new(path), clock.clone())?);
     Ok(Market {
-        data: Arc::new(market),
+        quotes: market.clone(),
+        data: market,
         clock,
     })
 }
@@ -78,8 +88,12 @@ async fn monitor(
     args: &MarketArgs,
     one_cycle: bool,
 ) -> anyhow::Result<(Services, Monitor)> {
-    let Market { data, clock } = market(settings, args, one_cycle)?;
-    let services = Services::open_with_market(settings, data.clone()).await?;
+    let Market {
+        data,
+        quotes,
+        clock,
+    } = market(settings, args, one_cycle)?;
+    let services = Services::open_with_market(settings, quotes).await?;
     let monitor = services.monitor(data, clock, MonitorConfig::default());
     Ok((services, monitor))
 }

@@ -21,9 +21,13 @@ pub(crate) async fn run(
     args: &MarketArgs,
     monitor_every: Option<Duration>,
 ) -> anyhow::Result<ExitCode> {
-    let Market { data, clock } = market(settings, args, false)?;
+    let Market {
+        data,
+        quotes,
+        clock,
+    } = market(settings, args, false)?;
     // Sessions and tokens run on real time even when the monitor replays the past.
-    let services = Services::open_with_market(settings, data.clone()).await?;
+    let services = Services::open_with_market(settings, quotes).await?;
     services.warm_up().await?;
     let mut state = AppState::new(services.clone(), &settings.api);
     let monitor = monitor_every.map(|every| {

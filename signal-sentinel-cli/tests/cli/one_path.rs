@@ -60,6 +60,11 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path, env: &[(&str, &str)]) -> (Server, u16) {
+    serve_market(dir, env, "simulated")
+}
+
+/// `invest serve --no-monitor --market MARKET`, once it answers.
+fn serve_market(dir: &Path, env: &[(&str, &str)], market: &str) -> (Server, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -71,7 +76,7 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> (Server, u16) {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(env.iter().copied())
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--no-monitor", "--market", "simulated"])
+        .args(["--no-monitor", "--market", market])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -84,6 +89,19 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> (Server, u16) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("the server does not answer");
+}
+
+/// A session token for the user.
+fn login(port: u16, email: &str, password: &str) -> String {
+    let body = serde_json::json!({"email": email, "password": password}).to_string();
+    let (status, body) = http(port, "POST", "/api/auth/login", None, Some(&body));
+    assert_eq!(status, 200, "{body}");
+    let login: serde_json::Value = serde_json::from_str(&body).unwrap();
+    login["token"]
+        .as_str()
+        .or(login["access_token"].as_str())
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
 }
 
 /// The command failed with exit code `code` and printed the API's message.
@@ -126,20 +144,7 @@ fn the_api_and_the_terminal_give_the_same_answers() {
     );
     assert_eq!(made.code, 0, "{}", made.stderr);
     let (_server, port) = serve(dir.path(), env);
-    let (status, body) = http(
-        port,
-        "POST",
-        "/api/auth/login",
-        None,
-        Some(r#"{"email":"ann@example.com","password":"correct horse battery"}"#),
-    );
-    assert_eq!(status, 200, "{body}");
-    let login: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let token = login["token"]
-        .as_str()
-        .or(login["access_token"].as_str())
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned();
+    let token = login(port, "ann@example.com", "correct horse battery");
     let api =
         |method: &str, path: &str, body: Option<&str>| http(port, method, path, Some(&token), body);
 
@@ -360,4 +365,60 @@ fn the_api_and_the_terminal_give_the_same_answers() {
     let (status, body) = api("GET", "/api/portfolio", None);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Smith, John IRA"), "{body}");
+}
+
+/// On a weekend the providers' last quote is days old: the monitor does not act on it, but
+/// `GET /api/quotes` and `invest quote` both show it as the last price (the server's API once
+/// answered "missing" there, through the monitor's 30-minute age limit).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_quote_is_the_last_price_in_both_frontends() {
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let yahoo = MockServer::start().await;
+    let friday = chrono::Utc::now().timestamp() - 3 * 24 * 3600;
+    let chart = serde_json::json!({"chart": {"result": [{
+        "meta": {"regularMarketPrice": 187.25, "chartPreviousClose": 185.0, "regularMarketTime": friday},
+        "timestamp": [friday],
+        "indicators": {"quote": [{"open": [186.0], "high": [188.0], "low": [185.5], "close": [187.25], "volume": [1000]}]}
+    }], "error": null}});
+    Mock::given(path("/v8/finance/chart/AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart))
+        .mount(&yahoo)
+        .await;
+    let uri = yahoo.uri();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("DATABASE_URL", "sqlite://quotes.db"),
+            ("YAHOO_BASE_URL", uri.as_str()),
+            ("LOG_LEVEL", "warn"),
+        ];
+        let made = invest_with_input(
+            dir.path(),
+            &env,
+            &["auth", "create-user", "ann@example.com", "--password-stdin"],
+            "correct horse battery\n",
+        );
+        assert_eq!(made.code, 0, "{}", made.stderr);
+        let cli = invest(dir.path(), &env, &["quote", "AAPL", "--json"]);
+        assert_eq!(cli.code, 0, "{}", cli.stderr);
+        let cli: serde_json::Value = serde_json::from_str(&cli.stdout).unwrap();
+
+        let (_server, port) = serve_market(dir.path(), &env, "providers");
+        let token = login(port, "ann@example.com", "correct horse battery");
+        let (status, body) = http(port, "GET", "/api/quotes?symbols=AAPL", Some(&token), None);
+        assert_eq!(status, 200, "{body}");
+        let api: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(cli["quotes"][0]["price"], "187.25", "{cli}");
+        assert_eq!(api[0]["price"], cli["quotes"][0]["price"], "{body}");
+        let at = |v: &serde_json::Value| {
+            chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default()).ok()
+        };
+        assert_eq!(at(&api[0]["at"]), at(&cli["quotes"][0]["at"]), "{body}");
+        assert!(at(&api[0]["at"]).is_some(), "{body}");
+    })
+    .await
+    .unwrap();
 }
