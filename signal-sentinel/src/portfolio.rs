@@ -10,6 +10,9 @@ use crate::domain::{Holding, Quote, Symbol};
 /// Longest CSV accepted, in lines.
 pub const MAX_CSV_LINES: usize = 5_000;
 
+/// The longest holdings file, in characters (what one API request may carry).
+pub const MAX_CSV_LEN: usize = 60_000;
+
 /// A holding read from CSV.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldingRow {

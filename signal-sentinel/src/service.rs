@@ -36,6 +36,8 @@ pub use watch::{AlertWatch, SIGNALLED_POLL};
 pub const MAX_PAGE_SIZE: u64 = 200;
 /// Longest API key name, in characters.
 pub const MAX_KEY_NAME_LEN: usize = 64;
+/// The longest display name, in characters.
+pub const MAX_DISPLAY_NAME_LEN: usize = 100;
 /// Most API keys a user may hold at once.
 pub const MAX_API_KEYS: usize = 20;
 /// Most symbols one quote request may name.

@@ -250,6 +250,18 @@ fn the_api_and_the_terminal_give_the_same_answers() {
     let answer = api("PATCH", "/api/rules/1", Some(r#"{"name":"\u001b[31mred"}"#));
     same_refusal(&cli, 1, &answer, 422);
 
+    // Over the spec's maxLength: the library's 422 and text from both, not poem's 400.
+    let key_name = "k".repeat(65);
+    let cli = invest(dir.path(), env, &["auth", "create-api-key", &key_name]);
+    let body = serde_json::json!({ "name": key_name }).to_string();
+    let answer = api("POST", "/api/auth/api-keys", Some(&body));
+    same_refusal(&cli, 1, &answer, 422);
+    let text = format!("AAPL crosses above 1{}", "0".repeat(500));
+    let cli = invest(dir.path(), env, &["rules", "edit", "1", "--rule", &text]);
+    let body = serde_json::json!({ "text": text }).to_string();
+    let answer = api("PATCH", "/api/rules/1", Some(&body));
+    same_refusal(&cli, 1, &answer, 422);
+
     // Editing a rule into one that cannot be read.
     let cli = invest(
         dir.path(),

@@ -6,7 +6,9 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use signal_sentinel::Secret;
-use signal_sentinel::domain::{ApiKey, ApiKeyId, User};
+use signal_sentinel::auth::MAX_PASSWORD_LEN;
+use signal_sentinel::domain::{ApiKey, ApiKeyId, Email, User};
+use signal_sentinel::service::{MAX_DISPLAY_NAME_LEN, MAX_KEY_NAME_LEN};
 
 use super::{ApiTags, NoContent};
 use crate::AppState;
@@ -42,36 +44,30 @@ impl From<User> for UserOut {
 #[derive(Object)]
 pub struct RegisterIn {
     /// E-mail address, the login.
-    #[oai(validator(max_length = 254))]
-    pub email: Text,
+    pub email: Text<{ Email::MAX_LEN }>,
     /// 8 to 1024 characters.
-    #[oai(validator(max_length = 1024))]
-    pub password: Text,
+    pub password: Text<{ MAX_PASSWORD_LEN }>,
     /// Name to show.
     #[oai(nullable)]
-    pub display_name: Option<Text>,
+    pub display_name: Option<Text<{ MAX_DISPLAY_NAME_LEN }>>,
 }
 
 /// Credentials.
 #[derive(Object)]
 pub struct LoginIn {
     /// E-mail address.
-    #[oai(validator(max_length = 254))]
-    pub email: Text,
+    pub email: Text<{ Email::MAX_LEN }>,
     /// Password.
-    #[oai(validator(max_length = 1024))]
-    pub password: Text,
+    pub password: Text<{ MAX_PASSWORD_LEN }>,
 }
 
 /// A password change.
 #[derive(Object)]
 pub struct PasswordChangeIn {
     /// The password now.
-    #[oai(validator(max_length = 1024))]
-    pub current_password: Text,
+    pub current_password: Text<{ MAX_PASSWORD_LEN }>,
     /// The new one, 8 to 1024 characters.
-    #[oai(validator(max_length = 1024))]
-    pub new_password: Text,
+    pub new_password: Text<{ MAX_PASSWORD_LEN }>,
 }
 
 macro_rules! redacted_debug {
@@ -140,8 +136,7 @@ impl From<ApiKey> for ApiKeyOut {
 #[derive(Debug, Object)]
 pub struct ApiKeyIn {
     /// What it is for (1 to 64 characters).
-    #[oai(validator(max_length = 64))]
-    pub name: Text,
+    pub name: Text<{ MAX_KEY_NAME_LEN }>,
 }
 
 /// A newly created API key: the key is shown this once.

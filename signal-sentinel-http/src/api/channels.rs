@@ -6,6 +6,10 @@ use poem_openapi::param::Path;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use signal_sentinel::Secret;
 use signal_sentinel::domain::{ChannelId, NotificationChannel};
+use signal_sentinel::notify::channels;
+
+/// The longest IANA time zone name accepted (the longest is 32 characters).
+const MAX_TIME_ZONE_LEN: usize = 64;
 
 use super::{ApiTags, NoContent};
 use crate::AppState;
@@ -71,17 +75,17 @@ pub struct ChannelIn {
     #[allow(missing_docs)]
     pub kind: NewChannelKind,
     /// A name (1 to 64 characters); a default is made from the target.
-    #[oai(nullable, validator(max_length = 64))]
-    pub name: Option<Text>,
+    #[oai(nullable)]
+    pub name: Option<Text<{ channels::MAX_NAME_LEN }>>,
     /// Telegram: the chat id (`123456789`) or channel (`@my_channel`).
-    #[oai(nullable, validator(max_length = 64))]
-    pub chat_id: Option<Text>,
+    #[oai(nullable)]
+    pub chat_id: Option<Text<{ channels::MAX_CHAT_ID_LEN }>>,
     /// Webhook: the URL.
-    #[oai(nullable, validator(max_length = 2048))]
-    pub url: Option<Text>,
+    #[oai(nullable)]
+    pub url: Option<Text<{ channels::MAX_URL_LEN }>>,
     /// Webhook: the signing secret (at least 16 bytes); generated when absent.
-    #[oai(nullable, validator(max_length = 256))]
-    pub secret: Option<Text>,
+    #[oai(nullable)]
+    pub secret: Option<Text<{ channels::MAX_SECRET_LEN }>>,
 }
 
 impl std::fmt::Debug for ChannelIn {
@@ -159,8 +163,7 @@ pub struct PrefsBody {
     #[oai(nullable)]
     pub digest_at: Option<Text>,
     /// IANA time zone for quiet hours and the digest, e.g. `America/New_York`.
-    #[oai(validator(max_length = 64))]
-    pub time_zone: Text,
+    pub time_zone: Text<{ MAX_TIME_ZONE_LEN }>,
     /// Whether alert messages and the digest end with the summary (the AI model's, or the
     /// template's); default true.
     #[oai(nullable)]

@@ -7,7 +7,7 @@ use poem_openapi::param::Path;
 use poem_openapi::{Object, OpenApi, payload::Json};
 use rust_decimal::Decimal;
 use signal_sentinel::domain::ConnectionId;
-use signal_sentinel::portfolio::Portfolio;
+use signal_sentinel::portfolio::{MAX_CSV_LEN, Portfolio};
 use signal_sentinel::service::{ConnectionView, SyncReport};
 
 use super::{ApiTags, NoContent};
@@ -96,8 +96,7 @@ impl From<Portfolio> for PortfolioOut {
 #[derive(Debug, Object)]
 pub struct ImportIn {
     /// `symbol,quantity,cost_basis,account` with a header; all lines or none are imported.
-    #[oai(validator(max_length = 60000))]
-    pub csv: Text,
+    pub csv: Text<{ MAX_CSV_LEN }>,
 }
 
 type Time = chrono::DateTime<chrono::Utc>;

@@ -5,8 +5,10 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use signal_sentinel::domain::Symbol;
 use signal_sentinel::domain::{Rule, RuleId};
-use signal_sentinel::engine::RuleOptions;
+use signal_sentinel::engine::{MAX_RULE_TEXT_LEN, RuleOptions};
+use signal_sentinel::rules::MAX_NAME_LEN;
 use signal_sentinel::service::{RuleChange, RuleSpec, RuleView, rule_text};
 
 use super::{ApiTags, DEFAULT_PAGE_SIZE, NoContent};
@@ -109,17 +111,17 @@ impl From<RuleView> for RuleOut {
 #[derive(Debug, Object)]
 pub struct RuleIn {
     /// The rule in the text form, e.g. `AAPL crosses above 200` or `TSLA day change <= -5%`.
-    #[oai(nullable, validator(max_length = 500))]
-    pub text: Option<Text>,
+    #[oai(nullable)]
+    pub text: Option<Text<{ MAX_RULE_TEXT_LEN }>>,
     /// With `condition`: the symbol.
-    #[oai(nullable, validator(max_length = 32))]
-    pub symbol: Option<Text>,
+    #[oai(nullable)]
+    pub symbol: Option<Text<{ Symbol::MAX_LEN }>>,
     /// The condition as JSON, e.g. `{"type": "price", "op": ">", "level": "200"}`.
     #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
     /// A name (1 to 100 characters).
-    #[oai(nullable, validator(max_length = 100))]
-    pub name: Option<Text>,
+    #[oai(nullable)]
+    pub name: Option<Text<{ MAX_NAME_LEN }>>,
     /// Options (see `RuleOut.options`); defaults when absent.
     #[oai(nullable)]
     pub options: Option<serde_json::Value>,
@@ -135,17 +137,16 @@ pub struct RuleIn {
 #[derive(Debug, Object)]
 pub struct RulePatch {
     /// New rule text (replaces symbol and condition).
-    #[oai(nullable, validator(max_length = 500))]
-    pub text: Option<Text>,
+    #[oai(nullable)]
+    pub text: Option<Text<{ MAX_RULE_TEXT_LEN }>>,
     /// With `condition`: the symbol.
-    #[oai(nullable, validator(max_length = 32))]
-    pub symbol: Option<Text>,
+    #[oai(nullable)]
+    pub symbol: Option<Text<{ Symbol::MAX_LEN }>>,
     /// New condition as JSON.
     #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
     /// New name, or `null` to remove it.
-    #[oai(validator(max_length = 100))]
-    pub name: MaybeUndefined<String>,
+    pub name: MaybeUndefined<Text<{ MAX_NAME_LEN }>>,
     /// New options (replacing the old ones).
     #[oai(nullable)]
     pub options: Option<serde_json::Value>,
@@ -171,11 +172,11 @@ pub struct SnoozeIn {
 #[derive(Debug, Object)]
 pub struct BacktestIn {
     /// The rule in the text form …
-    #[oai(nullable, validator(max_length = 500))]
-    pub text: Option<Text>,
+    #[oai(nullable)]
+    pub text: Option<Text<{ MAX_RULE_TEXT_LEN }>>,
     /// … or a symbol …
-    #[oai(nullable, validator(max_length = 32))]
-    pub symbol: Option<Text>,
+    #[oai(nullable)]
+    pub symbol: Option<Text<{ Symbol::MAX_LEN }>>,
     /// … and a JSON condition.
     #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
@@ -243,8 +244,8 @@ fn options(value: Option<serde_json::Value>) -> Result<Option<RuleOptions>, ApiE
 }
 
 fn spec(
-    text: Option<Text>,
-    symbol: Option<Text>,
+    text: Option<Text<{ MAX_RULE_TEXT_LEN }>>,
+    symbol: Option<Text<{ Symbol::MAX_LEN }>>,
     condition: Option<serde_json::Value>,
 ) -> RuleSpec {
     RuleSpec {
@@ -404,7 +405,7 @@ impl RulesApi {
         let Json(body) = body;
         let change = RuleChange {
             spec: spec(body.text, body.symbol, body.condition),
-            name: undefined_to_option(body.name),
+            name: undefined_to_option(body.name).map(|name| name.map(String::from)),
             options: options(body.options)?,
             enabled: body.enabled,
             expires_at: undefined_to_option(body.expires_at),

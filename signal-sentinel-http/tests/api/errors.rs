@@ -66,15 +66,104 @@ async fn what_poem_answers_itself_has_the_one_error_shape() {
         "page sizes are capped"
     );
     assert_eq!(error_code(&page), "bad_request");
+}
 
-    let long = server
-        .post("/api/rules", &token, json!({"text": "A".repeat(501)}))
-        .await;
-    assert_eq!(
-        long.status,
-        StatusCode::BAD_REQUEST,
-        "string lengths are capped"
-    );
+/// A string over its `maxLength` gets the library's answer — 422 naming the field, the text
+/// `invest` prints for the same value — not a 400 of poem's own; and the spec declares the
+/// library's limit.
+#[tokio::test]
+async fn every_length_limit_is_the_librarys_answer() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let long = |n: usize| "a".repeat(n + 1);
+    let cases = [
+        (
+            "/api/auth/api-keys",
+            json!({"name": long(64)}),
+            "name",
+            "must be 1 to 64 characters",
+        ),
+        (
+            "/api/rules",
+            json!({"text": long(500)}),
+            "text",
+            "column 501: a rule is at most 500 characters",
+        ),
+        (
+            "/api/rules",
+            json!({"text": "AAPL > 1", "name": long(100)}),
+            "name",
+            "must be at most 100 characters",
+        ),
+        (
+            "/api/rules",
+            json!({"symbol": long(24), "condition": {"type": "price", "op": ">", "level": "1"}}),
+            "symbol",
+            "it has 25 characters, at most 24 are allowed",
+        ),
+        (
+            "/api/channels",
+            json!({"kind": "telegram", "chat_id": "1", "name": long(64)}),
+            "name",
+            "must be 1 to 64 characters",
+        ),
+        (
+            "/api/channels",
+            json!({"kind": "telegram", "chat_id": long(64)}),
+            "chat_id",
+            "must be at most 64 characters",
+        ),
+        (
+            "/api/channels",
+            json!({"kind": "webhook", "url": format!("https://example.com/{}", long(2048))}),
+            "url",
+            "must be at most 2048 characters",
+        ),
+        (
+            "/api/channels",
+            json!({"kind": "webhook", "url": "https://example.com/h", "secret": long(256)}),
+            "secret",
+            "must be at most 256 characters",
+        ),
+        (
+            "/api/portfolio/import",
+            json!({"csv": long(60_000)}),
+            "csv",
+            "nothing imported; the file is longer than 60000 characters",
+        ),
+        (
+            "/api/auth/password",
+            json!({"current_password": "correct horse battery", "new_password": long(1024)}),
+            "new_password",
+            "the password must be 8 to 1024 characters long",
+        ),
+    ];
+    for (path, body, field, message) in cases {
+        let r = server.post(path, &token, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {field}: {}",
+            r.text
+        );
+        assert_eq!(error_code(&r), "invalid_input", "{}", r.text);
+        let body: serde_json::Value = serde_json::from_str(&r.text).unwrap();
+        assert_eq!(body["error"]["fields"][0]["field"], field, "{}", r.text);
+        let said = body["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(said.ends_with(message), "{path} {field}: {said}");
+    }
+
+    let spec = server.get("/api/openapi.json", &token).await.body;
+    let limit = |schema: &str, field: &str| {
+        spec["components"]["schemas"][schema]["properties"][field]["maxLength"].clone()
+    };
+    assert_eq!(limit("ApiKeyIn", "name"), json!(64));
+    assert_eq!(limit("RuleIn", "text"), json!(500));
+    assert_eq!(limit("RuleIn", "symbol"), json!(24));
+    assert_eq!(limit("ImportIn", "csv"), json!(60_000));
+    assert_eq!(limit("RegisterIn", "display_name"), json!(100));
 }
 
 #[tokio::test]
@@ -113,7 +202,7 @@ async fn the_largest_import_the_spec_allows_fits_the_body_limit() {
             json!({ "csv": "x".repeat(60_001) }),
         )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
 }
 
 /// POSTs `body` to /api/rules with `Transfer-Encoding: chunked`; the raw response.

@@ -44,7 +44,8 @@ fn hasher() -> Argon2<'static> {
 /// [`PasswordError::Length`].
 pub fn check_new_password(password: &Secret) -> Result<(), PasswordError> {
     let text = password.expose();
-    if text.chars().count() < MIN_PASSWORD_LEN || text.len() > MAX_PASSWORD_LEN {
+    let length = text.chars().count();
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&length) {
         return Err(PasswordError::Length);
     }
     Ok(())
@@ -72,7 +73,7 @@ pub async fn hash_password(password: Secret) -> Result<Secret, PasswordError> {
 /// # Errors
 /// [`PasswordError::Corrupt`] when the stored hash cannot be read.
 pub async fn verify_password(password: Secret, stored: Secret) -> Result<bool, PasswordError> {
-    if password.expose().len() > MAX_PASSWORD_LEN {
+    if password.expose().chars().count() > MAX_PASSWORD_LEN {
         return Ok(false);
     }
     tokio::task::spawn_blocking(move || {

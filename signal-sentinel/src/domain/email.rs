@@ -16,6 +16,9 @@ use super::ValidationError;
 pub struct Email(String);
 
 impl Email {
+    /// The longest address, in characters.
+    pub const MAX_LEN: usize = 254;
+
     /// Parses and lower-cases an address.
     ///
     /// # Errors
@@ -29,7 +32,7 @@ impl Email {
         if trimmed.is_empty() {
             return Err(fail("it is empty"));
         }
-        if trimmed.len() > 254 {
+        if trimmed.chars().count() > Self::MAX_LEN {
             return Err(fail("it is longer than 254 characters"));
         }
         if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -35,4 +35,4 @@ pub use template::{
     DEFAULT_TEMPLATE, MessageContext, PLACEHOLDERS, TemplateError, check_template,
     default_template, render,
 };
-pub use text::{ParseError, RuleText, parse_rule};
+pub use text::{MAX_RULE_TEXT_LEN, ParseError, RuleText, parse_rule};

@@ -64,12 +64,22 @@ pub struct ParseError {
     pub hint: Option<&'static str>,
 }
 
+/// The longest rule text, in characters.
+pub const MAX_RULE_TEXT_LEN: usize = 500;
+
 /// Parses `SYMBOL condition`.
 ///
 /// # Errors
 /// [`ParseError`] with the column of the first token that does not fit the grammar, or of
-/// the value that is out of range.
+/// the value that is out of range; for text longer than [`MAX_RULE_TEXT_LEN`] characters.
 pub fn parse_rule(input: &str) -> Result<RuleText, ParseError> {
+    if input.chars().count() > MAX_RULE_TEXT_LEN {
+        return Err(error(
+            MAX_RULE_TEXT_LEN + 1,
+            format!("a rule is at most {MAX_RULE_TEXT_LEN} characters"),
+            None,
+        ));
+    }
     let leading = input.chars().take_while(|c| c.is_whitespace()).count();
     let rest: String = input.chars().skip(leading).collect();
     let symbol_text: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();

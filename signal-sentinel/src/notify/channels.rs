@@ -16,6 +16,26 @@ use crate::domain::{
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
+/// The longest channel name, in characters.
+pub const MAX_NAME_LEN: usize = 64;
+/// The longest Telegram chat id (`-100…` or `@name`), in characters.
+pub const MAX_CHAT_ID_LEN: usize = 64;
+/// The longest webhook URL, in characters.
+pub const MAX_URL_LEN: usize = 2048;
+/// The longest webhook signing secret, in characters.
+pub const MAX_SECRET_LEN: usize = 256;
+
+/// `field` of at most `max` characters.
+fn at_most(field: &'static str, value: &str, max: usize) -> Result<(), ChannelError> {
+    if value.chars().count() > max {
+        return Err(ChannelError::Invalid {
+            field,
+            message: format!("must be at most {max} characters"),
+        });
+    }
+    Ok(())
+}
+
 /// A channel that cannot be added.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -58,10 +78,10 @@ pub fn notifiers_from_settings(
 
 fn name_or(name: Option<String>, default: String) -> Result<String, ChannelError> {
     let name = name.map(|n| n.trim().to_owned()).unwrap_or(default);
-    if name.is_empty() || name.chars().count() > 64 {
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
         return Err(ChannelError::Invalid {
             field: "name",
-            message: "must be 1 to 64 characters".into(),
+            message: format!("must be 1 to {MAX_NAME_LEN} characters"),
         });
     }
     crate::domain::check_text(&name, false).map_err(|e| ChannelError::Invalid {
@@ -83,6 +103,7 @@ pub async fn add_telegram(
     name: Option<String>,
 ) -> Result<NotificationChannel, ChannelError> {
     let chat = chat.trim();
+    at_most("chat_id", chat, MAX_CHAT_ID_LEN)?;
     let chat_id = if let Ok(id) = chat.parse::<i64>() {
         serde_json::json!(id)
     } else if chat.starts_with('@')
@@ -125,6 +146,10 @@ pub async fn add_webhook(
     name: Option<String>,
     secret: Option<Secret>,
 ) -> Result<(NotificationChannel, Secret), ChannelError> {
+    at_most("url", url.trim(), MAX_URL_LEN)?;
+    if let Some(secret) = &secret {
+        at_most("secret", secret.expose(), MAX_SECRET_LEN)?;
+    }
     let parsed = url::Url::parse(url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())

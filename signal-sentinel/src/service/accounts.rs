@@ -23,7 +23,7 @@ impl Services {
         let email =
             Email::parse(email).map_err(|e| ServiceError::invalid("email", e.to_string()))?;
         let display_name = match display_name.map(|n| n.trim().to_owned()) {
-            Some(n) if n.chars().count() > 100 => {
+            Some(n) if n.chars().count() > super::MAX_DISPLAY_NAME_LEN => {
                 return Err(ServiceError::invalid(
                     "display_name",
                     "must be at most 100 characters",

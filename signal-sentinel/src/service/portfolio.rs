@@ -14,6 +14,13 @@ impl Services {
         who: Principal,
         csv: &str,
     ) -> ServiceResult<Vec<crate::domain::Holding>> {
+        use crate::portfolio::MAX_CSV_LEN;
+        if csv.chars().count() > MAX_CSV_LEN {
+            return Err(ServiceError::invalid(
+                "csv",
+                format!("nothing imported; the file is longer than {MAX_CSV_LEN} characters"),
+            ));
+        }
         let rows = crate::portfolio::parse_holdings_csv(csv).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
             ServiceError::invalid("csv", format!("nothing imported; {}", lines.join("; ")))
