@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -47,7 +47,8 @@ pub struct ProviderStatus {
 #[derive(Debug)]
 struct Breaker {
     consecutive: u32,
-    open_until: Option<Instant>,
+    /// On the chain's clock, so tests move time instead of sleeping.
+    open_until: Option<Timestamp>,
     trial: bool,
 }
 
@@ -127,7 +128,7 @@ impl ProviderChain {
             .iter()
             .map(|l| {
                 let mut status = lock(&l.status).clone();
-                status.state = l.state();
+                status.state = l.state(self.clock.now());
                 status
             })
             .collect()
@@ -156,7 +157,13 @@ impl ProviderChain {
                 status.consecutive_failures = breaker.consecutive;
                 status.last_error = Some(e.to_string());
                 if breaker.trial || breaker.consecutive >= self.threshold {
-                    breaker.open_until = Some(Instant::now() + self.cool_down);
+                    let now = self.clock.now();
+                    let cool_down =
+                        chrono::Duration::from_std(self.cool_down).unwrap_or(chrono::Duration::MAX);
+                    breaker.open_until = Some(
+                        now.checked_add_signed(cool_down)
+                            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+                    );
                     breaker.trial = false;
                     tracing::warn!(provider = link.market.name(), error = %e, "provider circuit opened");
                 }
@@ -170,21 +177,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Link {
-    fn state(&self) -> BreakerState {
+    fn state(&self, now: Timestamp) -> BreakerState {
         let breaker = lock(&self.breaker);
         match breaker.open_until {
-            Some(until) if Instant::now() < until => BreakerState::Open,
+            Some(until) if now < until => BreakerState::Open,
             Some(_) => BreakerState::HalfOpen,
             None => BreakerState::Closed,
         }
     }
 
     /// Whether a call may go out now (a half-open breaker lets one trial through).
-    fn admit(&self) -> bool {
+    fn admit(&self, now: Timestamp) -> bool {
         let mut breaker = lock(&self.breaker);
         match breaker.open_until {
             None => true,
-            Some(until) if Instant::now() < until => false,
+            Some(until) if now < until => false,
             Some(_) if breaker.trial => false,
             Some(_) => {
                 breaker.trial = true;
@@ -228,7 +235,7 @@ impl MarketData for ProviderChain {
                 .collect();
             let mut served = HashSet::new();
             for batch in asked.chunks(link.market.max_batch().max(1)) {
-                if !link.admit() {
+                if !link.admit(self.clock.now()) {
                     break;
                 }
                 match link.market.quotes(batch).await {
@@ -263,7 +270,7 @@ impl MarketData for ProviderChain {
     ) -> Result<Vec<Bar>, MarketError> {
         let mut last_error = None;
         for link in self.links.iter().filter(|l| l.market.supports(symbol)) {
-            if !link.admit() {
+            if !link.admit(self.clock.now()) {
                 continue;
             }
             match link.market.daily_bars(symbol, from, to).await {

@@ -125,8 +125,10 @@ async fn the_breaker_opens_after_failures_and_closes_after_a_good_trial() {
         .respond_with(ResponseTemplate::new(200).set_body_json(yahoo_chart(201.0, now)))
         .mount(&yh)
         .await;
-    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], Arc::new(SystemClock))
-        .with_breaker(3, Duration::from_millis(300));
+    // The breaker runs on the chain's clock: the test moves it instead of sleeping.
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], clock.clone())
+        .with_breaker(3, Duration::from_secs(60));
     // Three failing cycles (each a 503 retried once): Yahoo serves, the breaker opens.
     for _ in 0..3 {
         let q = chain.quotes(&[sym("AAPL")]).await.unwrap();
@@ -145,8 +147,11 @@ async fn the_breaker_opens_after_failures_and_closes_after_a_good_trial() {
     let before = fh.received_requests().await.unwrap().len();
     chain.quotes(&[sym("AAPL")]).await.unwrap();
     assert_eq!(fh.received_requests().await.unwrap().len(), before);
+    // Still open a second before the cool-down ends.
+    clock.advance(chrono::Duration::seconds(59));
+    assert_eq!(chain.status()[0].state, BreakerState::Open);
     // After the cool-down, one trial; it succeeds and the breaker closes.
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    clock.advance(chrono::Duration::seconds(1));
     assert_eq!(chain.status()[0].state, BreakerState::HalfOpen);
     let q = chain.quotes(&[sym("AAPL")]).await.unwrap();
     assert_eq!(q[0].source, "finnhub");
@@ -168,11 +173,12 @@ async fn a_failed_trial_opens_the_breaker_again() {
         )
         .mount(&yh)
         .await;
-    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], Arc::new(SystemClock))
-        .with_breaker(1, Duration::from_millis(200));
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let chain = ProviderChain::new(vec![finnhub(&fh), yahoo(&yh)], clock.clone())
+        .with_breaker(1, Duration::from_secs(60));
     chain.quotes(&[sym("AAPL")]).await.unwrap();
     assert_eq!(chain.status()[0].state, BreakerState::Open);
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    clock.advance(chrono::Duration::seconds(60));
     chain.quotes(&[sym("AAPL")]).await.unwrap();
     assert_eq!(
         chain.status()[0].state,
