@@ -63,8 +63,10 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> (Server, u16) {
     serve_market(dir, env, "simulated")
 }
 
-/// `invest serve --no-monitor --market MARKET`, once it answers.
+/// `invest serve --no-monitor --market MARKET`, once it answers; its log goes to
+/// `serve.log` in `dir`.
 fn serve_market(dir: &Path, env: &[(&str, &str)], market: &str) -> (Server, u16) {
+    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -78,7 +80,7 @@ fn serve_market(dir: &Path, env: &[(&str, &str)], market: &str) -> (Server, u16)
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--no-monitor", "--market", market])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let server = Server(child);
@@ -433,4 +435,64 @@ async fn an_old_quote_is_the_last_price_in_both_frontends() {
     })
     .await
     .unwrap();
+}
+
+/// A database that cannot be written: both frontends fail the write, and both keep its cause —
+/// the terminal prints it on its one error line, the server logs it at error level while its
+/// answer says only "internal error".
+#[test]
+fn a_read_only_database_keeps_the_cause_in_both_frontends() {
+    let dir = tempfile::tempdir().unwrap();
+    let writable = [
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("DATABASE_URL", "sqlite://ro.db?mode=rwc"),
+    ];
+    let made = invest_with_input(
+        dir.path(),
+        &writable,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let env = [
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("DATABASE_URL", "sqlite://ro.db?mode=ro"),
+        ("LOG_LEVEL", "error"),
+    ];
+    let cause = "attempt to write a readonly database";
+
+    let cli = invest(dir.path(), &env, &["auth", "create-api-key", "laptop"]);
+    assert_eq!(cli.code, 1, "{}", cli.stderr);
+    let last = cli.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ") && last.contains(cause),
+        "{}",
+        cli.stderr
+    );
+
+    let (server, port) = serve_market(dir.path(), &env, "simulated");
+    let token = login(port, "ann@example.com", "correct horse battery");
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/auth/api-keys",
+        Some(&token),
+        Some(r#"{"name":"laptop"}"#),
+    );
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        !body.contains("readonly"),
+        "the answer holds no cause: {body}"
+    );
+    assert_eq!(api_message(&body), "internal error");
+    drop(server);
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ERROR") && l.contains(cause)),
+        "{log}"
+    );
+    // Nothing was written by either.
+    let keys = invest(dir.path(), &env, &["auth", "list-api-keys", "--json"]);
+    assert_eq!(keys.stdout.trim(), "[]", "{}", keys.stderr);
 }
