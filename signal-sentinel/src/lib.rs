@@ -126,6 +126,7 @@ pub mod monitor;
 pub mod notify;
 pub(crate) mod pace;
 pub mod portfolio;
+pub(crate) mod retry;
 pub mod rules;
 mod secret;
 pub mod service;

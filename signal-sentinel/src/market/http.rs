@@ -114,50 +114,50 @@ impl Failure {
     }
 }
 
-/// Sends a request, retrying once after a 429 (waiting as the provider asks, up to
-/// [`MAX_RETRY_WAIT`]) or a 5xx (after a short pause). Returns the successful response, or the
-/// response of a client error (4xx other than 429) for the caller to interpret.
+/// How market-data requests are retried: once, after a 429 (waiting as the provider asks,
+/// up to [`MAX_RETRY_WAIT`], or a second when it does not say) or a 5xx (after 250 ms).
+const POLICY: crate::retry::Policy = crate::retry::Policy {
+    retries: 1,
+    pause: Duration::from_millis(250),
+    max_wait: MAX_RETRY_WAIT,
+};
+
+/// Sends a request under [`POLICY`]. Returns the successful response, or the response of a
+/// client error (4xx other than 429) for the caller to interpret.
 pub(crate) async fn send(
     request: impl Fn() -> RequestBuilder,
     retry_after: impl Fn(&Response) -> Option<Duration>,
 ) -> Result<Response, Failure> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let response = request().send().await.map_err(|e| {
-            let e = e.without_url();
-            if e.is_timeout() {
-                Failure::Other("the request timed out".into())
-            } else if e.is_connect() {
-                Failure::Other("cannot connect".into())
-            } else {
-                Failure::Other(e.to_string())
+    use crate::retry::Failed;
+    POLICY
+        .run(|| async {
+            let response = request().send().await.map_err(|e| {
+                let e = e.without_url();
+                Failed::stop(if e.is_timeout() {
+                    Failure::Other("the request timed out".into())
+                } else if e.is_connect() {
+                    Failure::Other("cannot connect".into())
+                } else {
+                    Failure::Other(e.to_string())
+                })
+            })?;
+            let status = response.status();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = retry_after(&response);
+                return Err(Failed::retry(
+                    Failure::RateLimited(wait),
+                    Some(wait.unwrap_or(Duration::from_secs(1))),
+                ));
             }
-        })?;
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let wait = retry_after(&response);
-            match wait {
-                Some(w) if attempt == 1 && w <= MAX_RETRY_WAIT => {
-                    tokio::time::sleep(w).await;
-                    continue;
-                }
-                None if attempt == 1 => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-                _ => return Err(Failure::RateLimited(wait)),
+            if status.is_server_error() {
+                return Err(Failed::retry(
+                    Failure::Other(format!("HTTP {}", status.as_u16())),
+                    None,
+                ));
             }
-        }
-        if status.is_server_error() {
-            if attempt == 1 {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                continue;
-            }
-            return Err(Failure::Other(format!("HTTP {}", status.as_u16())));
-        }
-        return Ok(response);
-    }
+            Ok(response)
+        })
+        .await
 }
 
 /// `Retry-After` in seconds, as most providers send it.

@@ -94,70 +94,68 @@ impl Summarizer for OpenAiSummarizer {
             "max_tokens": self.config.max_tokens,
             "temperature": 0.2,
         });
-        let mut attempt = 0;
-        loop {
-            let sent = self
-                .client
-                .post(self.endpoint())
-                .bearer_auth(self.config.api_key.expose())
-                .json(&body)
-                .send()
-                .await;
-            let response = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    let why = if e.is_timeout() {
-                        "timed out".to_owned()
-                    } else {
-                        e.without_url().to_string()
-                    };
-                    if attempt < self.config.retries {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
-                        continue;
-                    }
-                    return Err(SummaryError::Unavailable(why));
+        // The one retry policy (crate::retry): dropped connections, 429 and 5xx are tried
+        // again, waiting as `Retry-After` says when it does, up to `max_retry_wait`.
+        let policy = crate::retry::Policy {
+            retries: usize::try_from(self.config.retries).unwrap_or(usize::MAX),
+            pause: Duration::from_millis(250),
+            max_wait: self.config.max_retry_wait,
+        };
+        let text = policy
+            .run(|| async {
+                use crate::retry::Failed;
+                let response = self
+                    .client
+                    .post(self.endpoint())
+                    .bearer_auth(self.config.api_key.expose())
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let why = if e.is_timeout() {
+                            "timed out".to_owned()
+                        } else {
+                            e.without_url().to_string()
+                        };
+                        Failed::retry(SummaryError::Unavailable(why), None)
+                    })?;
+                let status = response.status();
+                if status.as_u16() == 429 || status.is_server_error() {
+                    let wait = crate::market::retry_after_seconds(response.headers());
+                    let text = response.text().await.unwrap_or_default();
+                    return Err(Failed::retry(
+                        SummaryError::Unavailable(format!(
+                            "HTTP {}: {}",
+                            status.as_u16(),
+                            error_message(&text)
+                        )),
+                        wait,
+                    ));
                 }
-            };
-            let status = response.status();
-            if status.as_u16() == 429 || status.is_server_error() {
-                let wait = crate::market::retry_after_seconds(response.headers())
-                    .unwrap_or(Duration::from_millis(500 * (u64::from(attempt) + 1)));
-                let text = response.text().await.unwrap_or_default();
-                if attempt < self.config.retries && wait <= self.config.max_retry_wait {
-                    attempt += 1;
-                    tokio::time::sleep(wait).await;
-                    continue;
+                let text = response.text().await.map_err(|e| {
+                    Failed::stop(SummaryError::Malformed(e.without_url().to_string()))
+                })?;
+                if !status.is_success() {
+                    return Err(Failed::stop(SummaryError::Refused(format!(
+                        "HTTP {}: {}",
+                        status.as_u16(),
+                        error_message(&text)
+                    ))));
                 }
-                return Err(SummaryError::Unavailable(format!(
-                    "HTTP {}: {}",
-                    status.as_u16(),
-                    error_message(&text)
-                )));
-            }
-            let text = response
-                .text()
-                .await
-                .map_err(|e| SummaryError::Malformed(e.without_url().to_string()))?;
-            if !status.is_success() {
-                return Err(SummaryError::Refused(format!(
-                    "HTTP {}: {}",
-                    status.as_u16(),
-                    error_message(&text)
-                )));
-            }
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| SummaryError::Malformed(format!("not JSON: {e}")))?;
-            let content = value["choices"][0]["message"]["content"]
-                .as_str()
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| SummaryError::Malformed("no choices[0].message.content".into()))?;
-            let mut summary: String = content.chars().take(self.config.max_chars).collect();
-            if summary.len() < content.len() {
-                summary.push('…');
-            }
-            return Ok(summary);
+                Ok(text)
+            })
+            .await?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| SummaryError::Malformed(format!("not JSON: {e}")))?;
+        let content = value["choices"][0]["message"]["content"]
+            .as_str()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| SummaryError::Malformed("no choices[0].message.content".into()))?;
+        let mut summary: String = content.chars().take(self.config.max_chars).collect();
+        if summary.len() < content.len() {
+            summary.push('…');
         }
+        Ok(summary)
     }
 }
