@@ -1,0 +1,321 @@
+//! `invest rules …` and `invest auth create-user`/`list-users`.
+
+use super::*;
+
+#[test]
+fn rules_backtest_prints_a_table_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = xyz_csv(dir.path());
+    let csv = csv.to_str().unwrap();
+    let run = invest(
+        dir.path(),
+        &[],
+        &["rules", "backtest", "xyz crosses above 30", "--csv", csv],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("XYZ crosses above 30 over 44 sessions: 4 alerts\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("fired        1  2009-06-03  31.02"),
+        "{}",
+        run.stdout
+    );
+
+    let run = invest(
+        dir.path(),
+        &[],
+        &[
+            "rules",
+            "backtest",
+            "XYZ trailing stop 10%",
+            "--csv",
+            csv,
+            "--json",
+        ],
+    );
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(out["alerts"].as_array().unwrap().len(), 3);
+    assert_eq!(out["alerts"][0]["price"], "27.99");
+
+    let run = invest(
+        dir.path(),
+        &[],
+        &["rules", "backtest", "XYZ crosses abve 30", "--csv", csv],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: rule: column 13: expected 'above' or 'below', found 'abve' (hint: crosses above 200, crosses below sma(50))"
+    );
+    let run = invest(
+        dir.path(),
+        &[],
+        &["rules", "backtest", "ABC price > 1", "--csv", csv],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("has no bars for ABC"), "{}", run.stderr);
+}
+
+/// The rows of issue 17's table that `invest rules` gave differently from the API: the same
+/// library call now gives the API's answer (cap, list clamp, snooze bounds), and no duration
+/// panics or wraps.
+#[test]
+fn rules_from_the_terminal_give_the_apis_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("MAX_RULES_PER_USER", "1"),
+    ];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    let made = invest_with_input(
+        dir.path(),
+        &env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    assert_eq!(run(&["rules", "add", "AAPL price > 1"]).code, 0);
+    let second = run(&["rules", "add", "AAPL price > 2"]);
+    assert_eq!(second.code, 1);
+    assert_eq!(
+        second.stderr,
+        "error: you have 1 rules, the most this server allows; delete some first\n"
+    );
+    let listed = run(&["rules", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    for huge in ["2000000000000h", "307445734561825861m", "366d"] {
+        let snoozed = run(&["rules", "snooze", "1", "--for", huge]);
+        assert_eq!(snoozed.code, 2, "{huge}: {}", snoozed.stderr);
+        assert!(
+            snoozed.stderr.contains("out of range (at most 365 days)"),
+            "{huge}: {}",
+            snoozed.stderr
+        );
+    }
+    let snoozed = run(&["rules", "snooze", "1", "--for", "365d", "--json"]);
+    assert_eq!(snoozed.code, 0, "{}", snoozed.stderr);
+    let missing = run(&["rules", "snooze", "7", "--for", "1h"]);
+    assert_eq!(
+        missing.stderr,
+        "error: rule #7 not found; `invest rules list` shows yours\n"
+    );
+}
+
+#[test]
+fn users_and_rules_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    let create = |email: &str, password: &str| {
+        invest_with_input(
+            dir.path(),
+            &env,
+            &["auth", "create-user", email, "--password-stdin"],
+            &format!("{password}\n"),
+        )
+    };
+
+    let none = run(&["rules", "list"]);
+    assert_eq!(none.code, 1);
+    assert!(
+        none.stderr
+            .contains("error: there is no user yet; create one with `invest auth create-user"),
+        "{}",
+        none.stderr
+    );
+    let short = create("ann@example.com", "short");
+    assert_eq!(short.code, 1);
+    assert!(
+        short.stderr.contains("8 to 1024 characters"),
+        "{}",
+        short.stderr
+    );
+    let ann = create("Ann@Example.com", "correct horse battery");
+    assert_eq!(ann.code, 0, "{}", ann.stderr);
+    assert_eq!(ann.stdout, "created user ann@example.com (#1)\n");
+    let again = create("ann@example.com", "another password");
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let users = run(&["auth", "list-users", "--json"]);
+    let users: serde_json::Value = serde_json::from_str(&users.stdout).unwrap();
+    assert_eq!(users[0]["email"], "ann@example.com");
+    assert!(users[0].get("password_hash").is_none(), "{users}");
+
+    let added = run(&[
+        "rules",
+        "add",
+        "aapl crosses above 200",
+        "--frequency",
+        "once",
+        "--name",
+        "breakout",
+    ]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert_eq!(added.stdout, "added rule #1: AAPL crosses above 200\n");
+    let bad = run(&["rules", "add", "AAPL crosses abve 200"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr
+            .starts_with("error: text: column 14: expected 'above' or 'below'"),
+        "{}",
+        bad.stderr
+    );
+    let template = run(&["rules", "add", "AAPL price > 1", "--message", "{{prize}}"]);
+    assert_eq!(template.code, 1);
+    assert!(template.stderr.contains("prize"), "{}", template.stderr);
+    assert_eq!(
+        run(&["rules", "add", "MSFT rsi(14) > 70", "--disabled"]).code,
+        0
+    );
+
+    let table = run(&["rules", "list"]);
+    assert_eq!(table.code, 0);
+    assert!(
+        table.stdout.contains("AAPL crosses above 200"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("breakout"));
+    // Columns as wide as their widest cell: a name longer than any fixed width keeps the
+    // column after it in line on every row.
+    let long = "a name longer than sixteen characters";
+    assert_eq!(
+        run(&[
+            "rules",
+            "add",
+            "IBM price < 50",
+            "--name",
+            long,
+            "--disabled"
+        ])
+        .code,
+        0
+    );
+    let table = run(&["rules", "list"]);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", table.stdout);
+    let last_fired = lines[0].find("LAST FIRED").unwrap();
+    for line in &lines[1..] {
+        assert_eq!(
+            line.char_indices().nth(last_fired).map(|(_, c)| c),
+            Some('-'),
+            "{}",
+            table.stdout
+        );
+    }
+    assert!(lines[3].contains(long), "{}", table.stdout);
+    assert_eq!(run(&["rules", "rm", "3"]).code, 0);
+    let enabled = run(&["rules", "list", "--enabled", "--json"]);
+    let enabled: serde_json::Value = serde_json::from_str(&enabled.stdout).unwrap();
+    assert_eq!(enabled.as_array().unwrap().len(), 1);
+    assert_eq!(enabled[0]["text"], "AAPL crosses above 200");
+    assert_eq!(enabled[0]["options"]["frequency"], "once");
+    let msft = run(&["rules", "list", "--symbol", "msft", "--json"]);
+    let msft: serde_json::Value = serde_json::from_str(&msft.stdout).unwrap();
+    assert_eq!(
+        (msft[0]["id"].clone(), msft[0]["enabled"].clone()),
+        (2.into(), false.into())
+    );
+
+    let show = run(&["rules", "show", "1", "--json"]);
+    let show: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(
+        (show["name"].clone(), show["state"].clone()),
+        ("breakout".into(), serde_json::Value::Null)
+    );
+    let snoozed = run(&["rules", "snooze", "1", "--for", "2h", "--json"]);
+    let snoozed: serde_json::Value = serde_json::from_str(&snoozed.stdout).unwrap();
+    assert!(snoozed["snoozed_until"].is_string(), "{snoozed}");
+    let woke = run(&["rules", "snooze", "#1", "--off", "--json"]);
+    let woke: serde_json::Value = serde_json::from_str(&woke.stdout).unwrap();
+    assert!(woke["snoozed_until"].is_null(), "{woke}");
+    assert_eq!(
+        run(&["rules", "snooze", "1"]).code,
+        2,
+        "a duration or --off"
+    );
+    assert_eq!(
+        run(&["rules", "disable", "1"]).stdout,
+        "disabled rule #1: AAPL crosses above 200\n"
+    );
+    assert_eq!(
+        run(&["rules", "enable", "1"]).stdout,
+        "enabled rule #1: AAPL crosses above 200\n"
+    );
+    let missing = run(&["rules", "show", "9"]);
+    assert_eq!(missing.code, 1);
+    assert_eq!(
+        missing.stderr,
+        "error: rule #9 not found; `invest rules list` shows yours\n"
+    );
+    assert_eq!(run(&["rules", "show", "abc"]).code, 2);
+
+    let edited = run(&[
+        "rules",
+        "edit",
+        "1",
+        "--rule",
+        "aapl crosses above 210",
+        "--cooldown",
+        "30",
+        "--json",
+    ]);
+    assert_eq!(edited.code, 0, "{}", edited.stderr);
+    let edited: serde_json::Value = serde_json::from_str(&edited.stdout).unwrap();
+    assert_eq!(edited["text"], "AAPL crosses above 210");
+    assert_eq!(edited["options"]["cooldown_minutes"], 30);
+    assert_eq!(edited["options"]["frequency"], "once", "kept");
+    assert_eq!(edited["name"], "breakout", "kept");
+    let refused = run(&["rules", "edit", "1", "--message", "{{prize}}"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.starts_with("error: options:"),
+        "{}",
+        refused.stderr
+    );
+    let bad = run(&["rules", "edit", "1", "--rule", "AAPL rsi(1) > 70"]);
+    assert_eq!(bad.code, 1, "{}", bad.stdout);
+    let unchanged = run(&["rules", "show", "1", "--json"]);
+    let unchanged: serde_json::Value = serde_json::from_str(&unchanged.stdout).unwrap();
+    assert_eq!(unchanged["text"], "AAPL crosses above 210");
+    assert!(unchanged["options"].get("message").is_none(), "{unchanged}");
+
+    // A second user: the first user's rules answer exactly as missing ones.
+    assert_eq!(create("bob@example.com", "bob's long password").code, 0);
+    let ambiguous = run(&["rules", "list"]);
+    assert_eq!(ambiguous.code, 1);
+    assert!(
+        ambiguous.stderr.contains("--user EMAIL"),
+        "{}",
+        ambiguous.stderr
+    );
+    for args in [
+        ["rules", "show", "1"],
+        ["rules", "rm", "1"],
+        ["rules", "disable", "1"],
+        ["rules", "edit", "1"],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--user", "bob@example.com"]);
+        let other = run(&args);
+        assert_eq!(other.code, 1, "{args:?}");
+        assert_eq!(
+            other.stderr,
+            "error: rule #1 not found; `invest rules list` shows yours\n"
+        );
+    }
+    let bobs = run(&["rules", "list", "--user", "bob@example.com", "--json"]);
+    assert_eq!(bobs.stdout.trim(), "[]");
+
+    let rm = run(&["rules", "rm", "2", "--user", "ann@example.com"]);
+    assert_eq!(rm.stdout, "deleted rule #2; its alerts are kept\n");
+    let left = run(&["rules", "list", "--user", "ann@example.com", "--json"]);
+    let left: serde_json::Value = serde_json::from_str(&left.stdout).unwrap();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["enabled"], true);
+}
