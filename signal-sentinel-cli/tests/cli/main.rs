@@ -104,31 +104,11 @@ fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, Str
     Some((status, body))
 }
 
-/// Runs `test` against a PostgreSQL database of its own (created with psql next to
-/// `SIGNAL_SENTINEL_TEST_POSTGRES_URL`, dropped afterwards); says it was skipped without one.
+/// Runs `test` against a PostgreSQL database of its own (the shared test-support crate's,
+/// dropped afterwards); says it was skipped without `SIGNAL_SENTINEL_TEST_POSTGRES_URL`.
 fn with_fresh_postgres(prefix: &str, test: impl FnOnce(&str) + std::panic::UnwindSafe) {
-    let Ok(admin) = std::env::var("SIGNAL_SENTINEL_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: SIGNAL_SENTINEL_TEST_POSTGRES_URL is not set");
+    let Some(database) = test_support::TempPostgres::create_blocking(prefix) else {
         return;
     };
-    let name = format!("{prefix}_{}", std::process::id());
-    let psql = |sql: &str| {
-        Command::new("psql")
-            .args([admin.as_str(), "-q", "-c", sql])
-            .output()
-    };
-    match psql(&format!("CREATE DATABASE {name}")) {
-        Ok(out) if out.status.success() => {}
-        other => {
-            eprintln!("skipped: cannot create a database with psql: {other:?}");
-            return;
-        }
-    }
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    let result = std::panic::catch_unwind(|| test(url.as_str()));
-    let _ = psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    test(&database.url);
 }

@@ -1,11 +1,9 @@
 //! A real server on a loopback port over a temporary database, and a client for it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::TimeZone;
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use signal_sentinel::clock::{Clock, ManualClock, SystemClock};
 use signal_sentinel::config::{DatabaseUrl, Settings};
@@ -17,7 +15,6 @@ use tempfile::TempDir;
 
 pub(crate) const SECRET_KEY: &str = "test-secret-key-0123456789abcdef-0123456789";
 pub(crate) const PASSWORD: &str = "correct horse battery";
-const POSTGRES_URL_VAR: &str = "SIGNAL_SENTINEL_TEST_POSTGRES_URL";
 
 /// Daily bars of a real stock, June–July 2009, replayed as `XYZ`.
 pub(crate) fn replay_market() -> Arc<dyn MarketData> {
@@ -266,60 +263,19 @@ pub(crate) fn error_code(r: &Response) -> String {
     error["code"].as_str().unwrap().to_owned()
 }
 
-/// A PostgreSQL database of one test's own, dropped afterwards.
+/// A PostgreSQL database of one test's own (the shared test-support crate's), dropped
+/// afterwards.
 pub(crate) struct PostgresDatabase {
-    admin_url: String,
-    name: String,
+    _database: test_support::TempPostgres,
     url: DatabaseUrl,
 }
 
 impl PostgresDatabase {
     async fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            eprintln!(
-                "skipped: {POSTGRES_URL_VAR} is not set, so this PostgreSQL test did not run"
-            );
-            return None;
-        };
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "ss_api_{}_{}_{:08x}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            rand::random::<u32>()
-        );
-        let admin = Database::connect(&admin_url).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
+        let database = test_support::TempPostgres::create("ss_api").await?;
         Some(Self {
-            admin_url,
-            name,
-            url: DatabaseUrl::parse(url.as_str()).unwrap(),
+            url: DatabaseUrl::parse(&database.url).unwrap(),
+            _database: database,
         })
-    }
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let admin = Database::connect(&admin_url).await?;
-                    admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await?;
-                    admin.close().await
-                })
-        })
-        .join();
     }
 }

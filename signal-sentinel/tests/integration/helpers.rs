@@ -1,5 +1,3 @@
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, Database};
 use signal_sentinel::Secret;
@@ -13,7 +11,6 @@ use signal_sentinel::time::Timestamp;
 use tempfile::TempDir;
 
 /// Names the server PostgreSQL tests create their databases on.
-pub(crate) const POSTGRES_URL_VAR: &str = "SIGNAL_SENTINEL_TEST_POSTGRES_URL";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
@@ -94,69 +91,20 @@ pub(crate) fn sqlite_file_url(dir: &TempDir) -> DatabaseUrl {
     .unwrap()
 }
 
-/// A PostgreSQL database of one test's own.
+/// A PostgreSQL database of one test's own (the shared test-support crate's), dropped
+/// afterwards.
 pub(crate) struct PostgresDatabase {
-    admin_url: String,
-    name: String,
+    _database: test_support::TempPostgres,
     pub(crate) url: DatabaseUrl,
 }
 
 impl PostgresDatabase {
     pub(crate) async fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-            eprintln!(
-                "skipped: {POSTGRES_URL_VAR} is not set, so this PostgreSQL test did not run"
-            );
-            return None;
-        };
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "ss_test_{}_{}_{:08x}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            rand::random::<u32>()
-        );
-        let admin = Database::connect(&admin_url)
-            .await
-            .expect("connect to the PostgreSQL test server");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(&name);
+        let database = test_support::TempPostgres::create("ss_test").await?;
         Some(Self {
-            admin_url,
-            name,
-            url: DatabaseUrl::parse(url.as_str()).unwrap(),
+            url: DatabaseUrl::parse(&database.url).unwrap(),
+            _database: database,
         })
-    }
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread with a
-        // runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let admin = Database::connect(&admin_url).await?;
-                    admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await?;
-                    admin.close().await
-                })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}", self.name);
-        }
     }
 }
 
