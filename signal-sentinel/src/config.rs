@@ -555,34 +555,119 @@ impl Settings {
         K: Into<String>,
         V: Into<String>,
     {
-        let vars: HashMap<String, String> = vars
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .filter(|(_, v)| !v.trim().is_empty())
-            .collect();
-        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned());
-        let secret = |name: &str| get(name).map(Secret::new);
-
-        let database_url = DatabaseUrl::parse(
-            &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
-        )?;
-        let data_dir = match get("SIGNAL_SENTINEL_DATA_DIR") {
-            Some(dir) => PathBuf::from(dir),
-            None => match database_url.backend() {
-                DatabaseBackend::SqliteFile(path) => match path.parent() {
-                    Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-                    _ => PathBuf::from("."),
-                },
-                _ => PathBuf::from("./data"),
-            },
+        let vars = Vars::new(vars);
+        let (database_url, data_dir) = read_storage(&vars)?;
+        let log_level = parse_log_level(vars.get("LOG_LEVEL").as_deref().unwrap_or("info"))?;
+        let openai = OpenAiSettings::read(&vars)?;
+        let telegram = TelegramSettings::read(&vars)?;
+        let plaid = PlaidSettings::read(&vars)?;
+        let alpaca = AlpacaSettings::read(&vars)?;
+        let finnhub = FinnhubSettings::read(&vars)?;
+        let yahoo = YahooSettings {
+            base_url: vars.base_url("YAHOO_BASE_URL", "https://query1.finance.yahoo.com")?,
         };
-        let log_level = parse_log_level(get("LOG_LEVEL").as_deref().unwrap_or("info"))?;
+        let providers = match vars.get("MARKET_DATA_PROVIDERS") {
+            None => {
+                let mut list = Vec::new();
+                if alpaca.api_key.is_some() {
+                    list.push(ProviderName::Alpaca);
+                }
+                if finnhub.api_key.is_some() {
+                    list.push(ProviderName::Finnhub);
+                }
+                list.push(ProviderName::Yahoo);
+                list
+            }
+            Some(raw) => parse_providers(&raw, &alpaca, &finnhub)?,
+        };
+        let api = ApiSettings::read(&vars)?;
+        // Last, so that a bad value elsewhere does not leave a generated key file behind.
+        let secret_key = SecretKey::read(&vars, &data_dir)?;
+        Ok(Self {
+            database_url,
+            data_dir,
+            secret_key,
+            log_level,
+            openai,
+            telegram,
+            plaid,
+            alpaca,
+            finnhub,
+            yahoo,
+            providers,
+            api,
+        })
+    }
+}
 
-        let openai = OpenAiSettings {
-            api_key: secret("OPENAI_API_KEY"),
-            base_url: base_url(&vars, "OPENAI_BASE_URL", "https://api.openai.com/v1")?,
-            model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".to_owned()),
-            daily_calls_per_user: match get("OPENAI_DAILY_CALLS_PER_USER") {
+/// The variables a configuration is read from: blank values count as unset, values are
+/// trimmed.
+struct Vars(HashMap<String, String>);
+
+impl Vars {
+    fn new<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .filter(|(_, v)| !v.trim().is_empty())
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim().to_owned())
+    }
+
+    fn secret(&self, name: &str) -> Option<Secret> {
+        self.get(name).map(Secret::new)
+    }
+
+    /// A whole number from 1 to 1,000,000, or `default`.
+    fn whole(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| invalid(name, "expected a whole number from 1 to 1000000")),
+        }
+    }
+
+    fn base_url(&self, name: &'static str, default: &str) -> Result<Url, ConfigError> {
+        base_url(&self.0, name, default)
+    }
+}
+
+/// `DATABASE_URL` and the data directory (by default the SQLite file's).
+fn read_storage(vars: &Vars) -> Result<(DatabaseUrl, PathBuf), ConfigError> {
+    let database_url = DatabaseUrl::parse(
+        &vars
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+    )?;
+    let data_dir = match vars.get("SIGNAL_SENTINEL_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => match database_url.backend() {
+            DatabaseBackend::SqliteFile(path) => match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+            _ => PathBuf::from("./data"),
+        },
+    };
+    Ok((database_url, data_dir))
+}
+
+impl OpenAiSettings {
+    fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            api_key: vars.secret("OPENAI_API_KEY"),
+            base_url: vars.base_url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
+            model: vars
+                .get("OPENAI_MODEL")
+                .unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+            daily_calls_per_user: match vars.get("OPENAI_DAILY_CALLS_PER_USER") {
                 None => 50,
                 Some(v) => v.parse::<u32>().map_err(|_| {
                     invalid(
@@ -591,15 +676,29 @@ impl Settings {
                     )
                 })?,
             },
-        };
-        let telegram = TelegramSettings {
-            bot_token: match secret("TELEGRAM_BOT_TOKEN") {
+        })
+    }
+}
+
+impl TelegramSettings {
+    fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bot_token: match vars.secret("TELEGRAM_BOT_TOKEN") {
                 Some(token) => Some(check_telegram_token(token)?),
                 None => None,
             },
-            base_url: base_url(&vars, "TELEGRAM_BASE_URL", "https://api.telegram.org")?,
-        };
-        let plaid_env = match get("PLAID_ENV").map(|v| v.to_ascii_lowercase()).as_deref() {
+            base_url: vars.base_url("TELEGRAM_BASE_URL", "https://api.telegram.org")?,
+        })
+    }
+}
+
+impl PlaidSettings {
+    fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        let env = match vars
+            .get("PLAID_ENV")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
             None | Some("sandbox") => PlaidEnv::Sandbox,
             Some("development") => PlaidEnv::Development,
             Some("production") => PlaidEnv::Production,
@@ -610,12 +709,12 @@ impl Settings {
                 ));
             }
         };
-        let plaid = PlaidSettings {
-            client_id: secret("PLAID_CLIENT_ID"),
-            secret: secret("PLAID_SECRET"),
-            env: plaid_env,
-            base_url: base_url(&vars, "PLAID_BASE_URL", plaid_env.base_url())?,
-            sync_interval: chrono::Duration::hours(match get("PLAID_SYNC_HOURS") {
+        let plaid = Self {
+            client_id: vars.secret("PLAID_CLIENT_ID"),
+            secret: vars.secret("PLAID_SECRET"),
+            env,
+            base_url: vars.base_url("PLAID_BASE_URL", env.base_url())?,
+            sync_interval: chrono::Duration::hours(match vars.get("PLAID_SYNC_HOURS") {
                 None => 6,
                 Some(v) => v
                     .parse::<i64>()
@@ -635,11 +734,18 @@ impl Settings {
             &plaid.secret,
             "PLAID_SECRET",
         )?;
-        let alpaca = AlpacaSettings {
-            api_key: secret("ALPACA_API_KEY"),
-            secret_key: secret("ALPACA_SECRET_KEY"),
-            base_url: base_url(&vars, "ALPACA_BASE_URL", "https://data.alpaca.markets")?,
-            feed: match get("ALPACA_FEED")
+        Ok(plaid)
+    }
+}
+
+impl AlpacaSettings {
+    fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        let alpaca = Self {
+            api_key: vars.secret("ALPACA_API_KEY"),
+            secret_key: vars.secret("ALPACA_SECRET_KEY"),
+            base_url: vars.base_url("ALPACA_BASE_URL", "https://data.alpaca.markets")?,
+            feed: match vars
+                .get("ALPACA_FEED")
                 .map(|f| f.to_ascii_lowercase())
                 .as_deref()
             {
@@ -654,10 +760,16 @@ impl Settings {
             &alpaca.secret_key,
             "ALPACA_SECRET_KEY",
         )?;
-        let finnhub = FinnhubSettings {
-            api_key: secret("FINNHUB_API_KEY"),
-            base_url: base_url(&vars, "FINNHUB_BASE_URL", "https://finnhub.io/api/v1")?,
-            calls_per_minute: match get("FINNHUB_CALLS_PER_MINUTE") {
+        Ok(alpaca)
+    }
+}
+
+impl FinnhubSettings {
+    fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            api_key: vars.secret("FINNHUB_API_KEY"),
+            base_url: vars.base_url("FINNHUB_BASE_URL", "https://finnhub.io/api/v1")?,
+            calls_per_minute: match vars.get("FINNHUB_CALLS_PER_MINUTE") {
                 None => 60,
                 Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
                     invalid(
@@ -666,38 +778,14 @@ impl Settings {
                     )
                 })?,
             },
-        };
-        let yahoo = YahooSettings {
-            base_url: base_url(&vars, "YAHOO_BASE_URL", "https://query1.finance.yahoo.com")?,
-        };
+        })
+    }
+}
 
-        let providers = match get("MARKET_DATA_PROVIDERS") {
-            None => {
-                let mut list = Vec::new();
-                if alpaca.api_key.is_some() {
-                    list.push(ProviderName::Alpaca);
-                }
-                if finnhub.api_key.is_some() {
-                    list.push(ProviderName::Finnhub);
-                }
-                list.push(ProviderName::Yahoo);
-                list
-            }
-            Some(raw) => parse_providers(&raw, &alpaca, &finnhub)?,
-        };
-
-        let whole = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=1_000_000).contains(n))
-                    .ok_or_else(|| invalid(name, "expected a whole number from 1 to 1000000")),
-            }
-        };
-        let defaults = ApiSettings::default();
-        let secret_key_previous = secret("SECRET_KEY_PREVIOUS");
+impl ApiSettings {
+    fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let secret_key_previous = vars.secret("SECRET_KEY_PREVIOUS");
         if secret_key_previous
             .as_ref()
             .is_some_and(|k| k.len() < MIN_SECRET_KEY_LEN)
@@ -708,14 +796,16 @@ impl Settings {
             ));
         }
         let per_minute = |name, default: u32| {
-            whole(name, u64::from(default)).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            vars.whole(name, u64::from(default))
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
         };
-        let api = ApiSettings {
+        Ok(Self {
             secret_key_previous,
             token_lifetime: chrono::Duration::minutes(
-                i64::try_from(whole("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?).unwrap_or(60),
+                i64::try_from(vars.whole("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?).unwrap_or(60),
             ),
-            cors_origins: get("CORS_ORIGINS")
+            cors_origins: vars
+                .get("CORS_ORIGINS")
                 .map(|v| {
                     v.split(',')
                         .map(|o| o.trim().trim_end_matches('/').to_owned())
@@ -728,8 +818,8 @@ impl Settings {
                 "AUTH_RATE_LIMIT_PER_MINUTE",
                 defaults.auth_attempts_per_minute,
             )?,
-            max_rules_per_user: whole("MAX_RULES_PER_USER", defaults.max_rules_per_user)?,
-            metrics_token: match secret("METRICS_TOKEN") {
+            max_rules_per_user: vars.whole("MAX_RULES_PER_USER", defaults.max_rules_per_user)?,
+            metrics_token: match vars.secret("METRICS_TOKEN") {
                 Some(token) if token.len() < 16 => {
                     return Err(ConfigError::Invalid {
                         variable: "METRICS_TOKEN",
@@ -738,40 +828,27 @@ impl Settings {
                 }
                 other => other,
             },
-        };
+        })
+    }
+}
 
-        // Last, so that a bad value elsewhere does not leave a generated key file behind.
-        let secret_key = match secret("SECRET_KEY") {
-            Some(key) if key.len() < MIN_SECRET_KEY_LEN => {
-                return Err(invalid(
-                    "SECRET_KEY",
-                    format!(
-                        "must be at least {MIN_SECRET_KEY_LEN} bytes, got {}; generate one with `openssl rand -hex 32`",
-                        key.len()
-                    ),
-                ));
-            }
-            Some(key) => SecretKey {
+impl SecretKey {
+    /// `SECRET_KEY`, or the key file in `data_dir` (generated and written on first use).
+    fn read(vars: &Vars, data_dir: &Path) -> Result<Self, ConfigError> {
+        match vars.secret("SECRET_KEY") {
+            Some(key) if key.len() < MIN_SECRET_KEY_LEN => Err(invalid(
+                "SECRET_KEY",
+                format!(
+                    "must be at least {MIN_SECRET_KEY_LEN} bytes, got {}; generate one with `openssl rand -hex 32`",
+                    key.len()
+                ),
+            )),
+            Some(key) => Ok(Self {
                 key,
                 origin: SecretKeyOrigin::Environment,
-            },
-            None => SecretKey::load_or_generate(&data_dir)?,
-        };
-
-        Ok(Self {
-            database_url,
-            data_dir,
-            secret_key,
-            log_level,
-            openai,
-            telegram,
-            plaid,
-            alpaca,
-            finnhub,
-            yahoo,
-            providers,
-            api,
-        })
+            }),
+            None => Self::load_or_generate(data_dir),
+        }
     }
 }
 
