@@ -508,23 +508,9 @@ impl Monitor {
         let mut cache = self.cache.lock().await;
         let mut problems = Vec::new();
 
-        let owned: Option<Vec<u32>> = match &self.sharding {
-            Some(sharding) => Some(
-                self.store
-                    .rebalance_shards(&sharding.worker, sharding.clock.now(), sharding.lease)
-                    .await?,
-            ),
-            None => None,
-        };
-        let mine = owned.as_deref().map(|shards| {
-            let mut mine = [false; crate::domain::SHARDS as usize];
-            for shard in shards {
-                if let Some(slot) = mine.get_mut(*shard as usize) {
-                    *slot = true;
-                }
-            }
-            mine
-        });
+        // Load: the shards this worker holds, their rules and states.
+        let owned = self.owned_shards().await?;
+        let mine = owned.as_deref().map(shard_mask);
         let is_mine = |symbol: &Symbol| mine.is_none_or(|m| m[shard_of(symbol) as usize]);
         // What another worker may have changed since this one held a shard is read afresh.
         cache.symbols.retain(|symbol, _| is_mine(symbol));
@@ -534,60 +520,19 @@ impl Monitor {
             .await?;
         let rule_count = rules.len();
 
-        // Rules by symbol (in symbol order, so cycles are reproducible), for symbols in session;
-        // expired rules rest.
-        let mut by_symbol: BTreeMap<Symbol, Vec<RuleId>> = BTreeMap::new();
-        for id in rules {
-            let cached = &cache.rules[&id];
-            if cached.expires_at.is_some_and(|at| now >= at) {
-                continue;
-            }
-            by_symbol.entry(cached.symbol.clone()).or_default().push(id);
-        }
-        by_symbol.retain(|symbol, ids| {
-            let extended = ids.iter().any(|id| cache.rules[id].options.extended_hours);
-            calendar::is_trading(symbol, now, extended)
-        });
+        let by_symbol = in_session(&cache, rules, now);
         let evaluated: usize = by_symbol.values().map(Vec::len).sum();
 
         self.load_states(&mut cache, &by_symbol, &mut problems)
             .await?;
         self.warm_up(&mut cache, &by_symbol, now, &mut problems)
             .await;
-        // Holdings: the owners whose rules read them, their holdings, and the quotes of held
-        // symbols no rule asked for when a rule needs the whole portfolio's value.
+        // Fetch: the quotes of the symbols in session and of the holdings rules read.
         let portfolio = Symbol::parse(crate::engine::PORTFOLIO).ok();
-        let mut book_owners: BTreeMap<UserId, bool> = BTreeMap::new();
-        for (symbol, ids) in &by_symbol {
-            for id in ids {
-                let cached = &cache.rules[id];
-                let whole =
-                    Some(symbol) == portfolio.as_ref() || cached.condition.reads_portfolio_value();
-                if whole || cached.condition.reads_holdings() {
-                    *book_owners.entry(cached.owner).or_default() |= whole;
-                }
-            }
-        }
-        let mut holdings = HashMap::new();
-        let mut wanted: BTreeSet<Symbol> = by_symbol
-            .keys()
-            .filter(|s| Some(*s) != portfolio.as_ref())
-            .cloned()
-            .collect();
-        for (owner, whole) in &book_owners {
-            match self.store.list_holdings(*owner).await {
-                Ok(held) => {
-                    if *whole {
-                        wanted.extend(held.iter().map(|h| h.symbol.clone()));
-                    }
-                    holdings.insert(*owner, held);
-                }
-                Err(e) => problems.push(format!("holdings of user {owner}: {e}")),
-            }
-        }
-        let (quotes, market_calls) = self
-            .fetch(wanted.into_iter().collect(), &mut problems)
+        let (wanted, holdings) = self
+            .holdings(&cache, &by_symbol, portfolio.as_ref(), &mut problems)
             .await;
+        let (quotes, market_calls) = self.fetch(wanted, &mut problems).await;
         let books: HashMap<UserId, crate::engine::Book> = holdings
             .iter()
             .map(|(owner, held)| {
@@ -610,118 +555,22 @@ impl Monitor {
                 }),
             ..CycleWrite::default()
         };
-        let newly_broken = std::mem::take(&mut cache.newly_broken);
-        if !newly_broken.is_empty() {
-            // Shown as `error` until the owner edits the rule; the episode count is kept.
-            let stored = self.store.load_rule_states(&newly_broken).await?;
-            for id in newly_broken {
-                let episode = stored
-                    .iter()
-                    .find(|s| s.rule_id == id)
-                    .map_or(0, |s| s.episode);
-                let state = EngineState {
-                    phase: crate::domain::RulePhase::Error,
-                    episode,
-                    error: Some(crate::engine::EvalError::Unreadable),
-                    ..EngineState::new()
-                };
-                write.states.push(state.to_stored(id, now));
-            }
-        }
-        let Cache {
-            rules,
-            states,
-            symbols,
-            ..
-        } = &mut *cache;
-        for (symbol, ids) in &by_symbol {
-            let entry = symbols.entry(symbol.clone()).or_default();
-            let quote = quotes.get(symbol);
-            let previous = entry.samples.last().copied();
-            let is_portfolio = Some(symbol) == portfolio.as_ref();
-            let view = quote.map(|quote| MarketView {
-                quote,
-                previous,
-                recent: &entry.samples,
-                history: &entry.history,
-                book: None,
-            });
-            for id in ids {
-                let cached = &rules[id];
-                let book = books.get(&cached.owner);
-                // The portfolio is a quote of its own per owner; holdings conditions see the
-                // owner's book.
-                let own_quote = if is_portfolio {
-                    book.and_then(|b| b.as_quote(now))
-                } else {
-                    None
-                };
-                let view = match (&own_quote, view) {
-                    (Some(quote), _) => Some(MarketView {
-                        quote,
-                        previous: None,
-                        recent: &[],
-                        history: &entry.history,
-                        book,
-                    }),
-                    (None, _) if is_portfolio => None,
-                    (None, Some(view)) => Some(MarketView { book, ..view }),
-                    (None, None) => None,
-                };
-                let quote = own_quote.as_ref().or(quote);
-                let state = states.entry(*id).or_default();
-                let before = *state;
-                let schedule = Schedule {
-                    // A clock behind the rule's creation replays the past: every sample counts.
-                    created_at: Some(cached.created_at).filter(|created| *created <= now),
-                    expires_at: cached.expires_at,
-                    snoozed_until: cached.snoozed_until,
-                };
-                let transition = step(
-                    &cached.condition,
-                    &cached.options,
-                    schedule,
-                    state,
-                    view.as_ref(),
-                    now,
-                );
-                if *state != before {
-                    write.states.push(state.to_stored(*id, now));
-                }
-                if let Some(transition) = transition {
-                    write.alerts.push(alert_for(cached, transition, quote));
-                    if let Transition::Fired { at, .. } = transition {
-                        let once = cached.options.frequency == crate::engine::Frequency::Once;
-                        write.fired.push((*id, at, once));
-                    }
-                }
-            }
-            if let Some(quote) = quote
-                && previous.is_none_or(|p| quote.at > p.at)
-            {
-                let window = ids
-                    .iter()
-                    .map(|id| rules[id].window)
-                    .max()
-                    .unwrap_or_default();
-                entry.samples.push(Sample {
-                    at: quote.at,
-                    price: quote.price,
-                });
-                let keep_from = quote.at - window;
-                let drop = entry
-                    .samples
-                    .partition_point(|s| s.at < keep_from)
-                    .min(entry.samples.len() - 1);
-                entry.samples.drain(..drop);
-                write.samples.push(SymbolSamples {
-                    symbol: symbol.clone(),
-                    samples: entry.samples.clone(),
-                });
-            }
-        }
+        write
+            .states
+            .extend(self.broken_states(&mut cache, now).await?);
+        // Evaluate every rule on its symbol's quote, into what the cycle writes.
+        evaluate(
+            &mut cache,
+            &by_symbol,
+            &quotes,
+            &books,
+            portfolio.as_ref(),
+            now,
+            &mut write,
+        );
         drop(cache);
 
+        // Commit: states, samples and alerts in one transaction.
         let alerts = match self.store.commit_cycle(write).await {
             Ok(alerts) => alerts,
             Err(e) => {
@@ -747,6 +596,88 @@ impl Monitor {
             providers: self.market.provider_status(),
             shards: owned,
         })
+    }
+
+    /// The shards this worker holds after rebalancing (`None` unsharded: every rule).
+    async fn owned_shards(&self) -> Result<Option<Vec<u32>>, MonitorError> {
+        Ok(match &self.sharding {
+            Some(sharding) => Some(
+                self.store
+                    .rebalance_shards(&sharding.worker, sharding.clock.now(), sharding.lease)
+                    .await?,
+            ),
+            None => None,
+        })
+    }
+
+    /// The owners whose rules read holdings, their holdings, and the symbols to quote: those
+    /// with rules in session, and the held symbols no rule asked for when a rule needs the
+    /// whole portfolio's value.
+    async fn holdings(
+        &self,
+        cache: &Cache,
+        by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
+        portfolio: Option<&Symbol>,
+        problems: &mut Vec<String>,
+    ) -> (Vec<Symbol>, HashMap<UserId, Vec<crate::domain::Holding>>) {
+        let mut book_owners: BTreeMap<UserId, bool> = BTreeMap::new();
+        for (symbol, ids) in by_symbol {
+            for id in ids {
+                let cached = &cache.rules[id];
+                let whole = Some(symbol) == portfolio || cached.condition.reads_portfolio_value();
+                if whole || cached.condition.reads_holdings() {
+                    *book_owners.entry(cached.owner).or_default() |= whole;
+                }
+            }
+        }
+        let mut holdings = HashMap::new();
+        let mut wanted: BTreeSet<Symbol> = by_symbol
+            .keys()
+            .filter(|s| Some(*s) != portfolio)
+            .cloned()
+            .collect();
+        for (owner, whole) in &book_owners {
+            match self.store.list_holdings(*owner).await {
+                Ok(held) => {
+                    if *whole {
+                        wanted.extend(held.iter().map(|h| h.symbol.clone()));
+                    }
+                    holdings.insert(*owner, held);
+                }
+                Err(e) => problems.push(format!("holdings of user {owner}: {e}")),
+            }
+        }
+        (wanted.into_iter().collect(), holdings)
+    }
+
+    /// The `error` states of rules found unreadable since the last cycle, shown until the
+    /// owner edits the rule; the episode count is kept.
+    async fn broken_states(
+        &self,
+        cache: &mut Cache,
+        now: Timestamp,
+    ) -> Result<Vec<crate::domain::RuleState>, MonitorError> {
+        let newly_broken = std::mem::take(&mut cache.newly_broken);
+        if newly_broken.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored = self.store.load_rule_states(&newly_broken).await?;
+        Ok(newly_broken
+            .into_iter()
+            .map(|id| {
+                let episode = stored
+                    .iter()
+                    .find(|s| s.rule_id == id)
+                    .map_or(0, |s| s.episode);
+                let state = EngineState {
+                    phase: crate::domain::RulePhase::Error,
+                    episode,
+                    error: Some(crate::engine::EvalError::Unreadable),
+                    ..EngineState::new()
+                };
+                state.to_stored(id, now)
+            })
+            .collect())
     }
 
     /// Reads the enabled rules' stamps, loading and parsing only new or edited rules; returns
@@ -1002,6 +933,140 @@ fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
         history_sessions,
         window,
     })
+}
+
+/// Which shards of all a worker holds.
+fn shard_mask(shards: &[u32]) -> [bool; crate::domain::SHARDS as usize] {
+    let mut mine = [false; crate::domain::SHARDS as usize];
+    for shard in shards {
+        if let Some(slot) = mine.get_mut(*shard as usize) {
+            *slot = true;
+        }
+    }
+    mine
+}
+
+/// Rules by symbol (in symbol order, so cycles are reproducible), for symbols in session;
+/// expired rules rest.
+fn in_session(cache: &Cache, rules: Vec<RuleId>, now: Timestamp) -> BTreeMap<Symbol, Vec<RuleId>> {
+    let mut by_symbol: BTreeMap<Symbol, Vec<RuleId>> = BTreeMap::new();
+    for id in rules {
+        let cached = &cache.rules[&id];
+        if cached.expires_at.is_some_and(|at| now >= at) {
+            continue;
+        }
+        by_symbol.entry(cached.symbol.clone()).or_default().push(id);
+    }
+    by_symbol.retain(|symbol, ids| {
+        let extended = ids.iter().any(|id| cache.rules[id].options.extended_hours);
+        calendar::is_trading(symbol, now, extended)
+    });
+    by_symbol
+}
+
+/// One step of every rule in `by_symbol` on its symbol's quote (the portfolio's rules on
+/// their owner's book), and the symbol's new sample: what changed goes into `write`.
+fn evaluate(
+    cache: &mut Cache,
+    by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
+    quotes: &HashMap<Symbol, Quote>,
+    books: &HashMap<UserId, crate::engine::Book>,
+    portfolio: Option<&Symbol>,
+    now: Timestamp,
+    write: &mut CycleWrite,
+) {
+    let Cache {
+        rules,
+        states,
+        symbols,
+        ..
+    } = cache;
+    for (symbol, ids) in by_symbol {
+        let entry = symbols.entry(symbol.clone()).or_default();
+        let quote = quotes.get(symbol);
+        let previous = entry.samples.last().copied();
+        let is_portfolio = Some(symbol) == portfolio;
+        let view = quote.map(|quote| MarketView {
+            quote,
+            previous,
+            recent: &entry.samples,
+            history: &entry.history,
+            book: None,
+        });
+        for id in ids {
+            let cached = &rules[id];
+            let book = books.get(&cached.owner);
+            // The portfolio is a quote of its own per owner; holdings conditions see the
+            // owner's book.
+            let own_quote = if is_portfolio {
+                book.and_then(|b| b.as_quote(now))
+            } else {
+                None
+            };
+            let view = match (&own_quote, view) {
+                (Some(quote), _) => Some(MarketView {
+                    quote,
+                    previous: None,
+                    recent: &[],
+                    history: &entry.history,
+                    book,
+                }),
+                (None, _) if is_portfolio => None,
+                (None, Some(view)) => Some(MarketView { book, ..view }),
+                (None, None) => None,
+            };
+            let quote = own_quote.as_ref().or(quote);
+            let state = states.entry(*id).or_default();
+            let before = *state;
+            let schedule = Schedule {
+                // A clock behind the rule's creation replays the past: every sample counts.
+                created_at: Some(cached.created_at).filter(|created| *created <= now),
+                expires_at: cached.expires_at,
+                snoozed_until: cached.snoozed_until,
+            };
+            let transition = step(
+                &cached.condition,
+                &cached.options,
+                schedule,
+                state,
+                view.as_ref(),
+                now,
+            );
+            if *state != before {
+                write.states.push(state.to_stored(*id, now));
+            }
+            if let Some(transition) = transition {
+                write.alerts.push(alert_for(cached, transition, quote));
+                if let Transition::Fired { at, .. } = transition {
+                    let once = cached.options.frequency == crate::engine::Frequency::Once;
+                    write.fired.push((*id, at, once));
+                }
+            }
+        }
+        if let Some(quote) = quote
+            && previous.is_none_or(|p| quote.at > p.at)
+        {
+            let window = ids
+                .iter()
+                .map(|id| rules[id].window)
+                .max()
+                .unwrap_or_default();
+            entry.samples.push(Sample {
+                at: quote.at,
+                price: quote.price,
+            });
+            let keep_from = quote.at - window;
+            let drop = entry
+                .samples
+                .partition_point(|s| s.at < keep_from)
+                .min(entry.samples.len() - 1);
+            entry.samples.drain(..drop);
+            write.samples.push(SymbolSamples {
+                symbol: symbol.clone(),
+                samples: entry.samples.clone(),
+            });
+        }
+    }
 }
 
 fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>) -> NewAlert {
