@@ -6,13 +6,7 @@ use super::*;
 fn api_keys_from_the_terminal_work_against_the_server_until_revoked() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
-    let created = invest_with_input(
-        dir.path(),
-        &env,
-        &["auth", "create-user", "ann@example.com", "--password-stdin"],
-        "correct horse battery\n",
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    create_ann(dir.path(), &env);
     let made = invest(
         dir.path(),
         &env,

@@ -254,13 +254,7 @@ fn help_texts() {
 fn no_colour_codes_when_output_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
-    let created = invest_with_input(
-        dir.path(),
-        &env,
-        &["auth", "create-user", "ann@example.com", "--password-stdin"],
-        "correct horse battery\n",
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    create_ann(dir.path(), &env);
     assert_eq!(
         invest(dir.path(), &env, &["rules", "add", "AAPL > 1"]).code,
         0

@@ -92,13 +92,7 @@ fn restore_puts_a_backup_back_refusing_bad_files_and_databases_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
     let run = |args: &[&str]| invest(dir.path(), &env, args);
-    let created = invest_with_input(
-        dir.path(),
-        &env,
-        &["auth", "create-user", "ann@example.com", "--password-stdin"],
-        "correct horse battery\n",
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    create_ann(dir.path(), &env);
     assert_eq!(run(&["rules", "add", "AAPL crosses above 200"]).code, 0);
     let backup = run(&["--json", "db", "backup", "--to", "backups"]);
     assert_eq!(backup.code, 0, "{}", backup.stderr);
@@ -235,13 +229,7 @@ fn processes_started_together_migrate_once_on_postgres() {
 fn copy_into(target: &str) {
     let dir = tempfile::tempdir().unwrap();
     let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
-    let created = invest_with_input(
-        dir.path(),
-        &env,
-        &["auth", "create-user", "ann@example.com", "--password-stdin"],
-        "correct horse battery\n",
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    create_ann(dir.path(), &env);
     let added = invest(
         dir.path(),
         &env,

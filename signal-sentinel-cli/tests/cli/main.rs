@@ -36,6 +36,17 @@ fn invest(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     invest_with_input(dir, env, args, "")
 }
 
+/// `invest auth create-user ann@example.com` with the password "correct horse battery".
+fn create_ann(dir: &Path, env: &[(&str, &str)]) {
+    let created = invest_with_input(
+        dir,
+        env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "correct horse battery\n",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+}
+
 /// `invest` with `input` on its standard input.
 fn invest_with_input(dir: &Path, env: &[(&str, &str)], args: &[&str], input: &str) -> Run {
     use std::io::Write;

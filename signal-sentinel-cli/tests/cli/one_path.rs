@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use super::{Run, invest, invest_with_input};
+use super::{Run, create_ann, invest, invest_with_input};
 
 /// One HTTP/1.1 request with a JSON body; the status and the body of the answer.
 fn http(
@@ -138,13 +138,7 @@ fn the_api_and_the_terminal_give_the_same_answers() {
         ("LOG_LEVEL", "warn"),
     ];
     let env = &env[..];
-    let made = invest_with_input(
-        dir.path(),
-        env,
-        &["auth", "create-user", "ann@example.com", "--password-stdin"],
-        "correct horse battery\n",
-    );
-    assert_eq!(made.code, 0, "{}", made.stderr);
+    create_ann(dir.path(), env);
     let (_server, port) = serve(dir.path(), env);
     let token = login(port, "ann@example.com", "correct horse battery");
     let api =

@@ -10,13 +10,7 @@ fn portfolio_import_reports_every_bad_line_and_imports_nothing() {
         ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
         ("YAHOO_BASE_URL", "http://127.0.0.1:9"),
     ];
-    let created = invest_with_input(
-        dir.path(),
-        &env,
-        &["auth", "create-user", "ann@example.com", "--password-stdin"],
-        "correct horse battery\n",
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    create_ann(dir.path(), &env);
     std::fs::write(
         dir.path().join("bad.csv"),
         "symbol,quantity,cost_basis,account\nAAPL,10,150,ira\nMSFT,zero,,\n,5,1,\n",

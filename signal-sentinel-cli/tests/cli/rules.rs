@@ -71,13 +71,7 @@ fn rules_from_the_terminal_give_the_apis_answers() {
         ("MAX_RULES_PER_USER", "1"),
     ];
     let run = |args: &[&str]| invest(dir.path(), &env, args);
-    let made = invest_with_input(
-        dir.path(),
-        &env,
-        &["auth", "create-user", "ann@example.com", "--password-stdin"],
-        "correct horse battery\n",
-    );
-    assert_eq!(made.code, 0, "{}", made.stderr);
+    create_ann(dir.path(), &env);
     assert_eq!(run(&["rules", "add", "AAPL price > 1"]).code, 0);
     let second = run(&["rules", "add", "AAPL price > 2"]);
     assert_eq!(second.code, 1);
