@@ -1,0 +1,168 @@
+//! The cycle's evaluation: one step of every rule on its quote, into the cycle's write (no
+//! I/O, no allocation per rule).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono_tz::America::New_York;
+
+use crate::domain::{
+    AlertKind, CycleWrite, NewAlert, Quote, RuleId, Sample, Symbol, SymbolSamples, UserId,
+};
+use crate::engine::{
+    MarketView, MessageContext, Schedule, Transition, default_template, render, step,
+};
+use crate::time::Timestamp;
+
+use super::cache::{Cache, CachedRule};
+
+/// One step of every rule in `by_symbol` on its symbol's quote (the portfolio's rules on
+/// their owner's book), and the symbol's new sample: what changed goes into `write`.
+pub(super) fn evaluate(
+    cache: &mut Cache,
+    by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
+    quotes: &HashMap<Symbol, Quote>,
+    books: &HashMap<UserId, crate::engine::Book>,
+    portfolio: Option<&Symbol>,
+    now: Timestamp,
+    write: &mut CycleWrite,
+) {
+    let Cache {
+        rules,
+        states,
+        symbols,
+        ..
+    } = cache;
+    for (symbol, ids) in by_symbol {
+        let entry = symbols.entry(symbol.clone()).or_default();
+        let quote = quotes.get(symbol);
+        let previous = entry.samples.last().copied();
+        let is_portfolio = Some(symbol) == portfolio;
+        let view = quote.map(|quote| MarketView {
+            quote,
+            previous,
+            recent: &entry.samples,
+            history: &entry.history,
+            book: None,
+        });
+        for id in ids {
+            let cached = &rules[id];
+            let book = books.get(&cached.owner);
+            // The portfolio is a quote of its own per owner; holdings conditions see the
+            // owner's book.
+            let own_quote = if is_portfolio {
+                book.and_then(|b| b.as_quote(now))
+            } else {
+                None
+            };
+            let view = match (&own_quote, view) {
+                (Some(quote), _) => Some(MarketView {
+                    quote,
+                    previous: None,
+                    recent: &[],
+                    history: &entry.history,
+                    book,
+                }),
+                (None, _) if is_portfolio => None,
+                (None, Some(view)) => Some(MarketView { book, ..view }),
+                (None, None) => None,
+            };
+            let quote = own_quote.as_ref().or(quote);
+            let state = states.entry(*id).or_default();
+            let before = *state;
+            let schedule = Schedule {
+                // A clock behind the rule's creation replays the past: every sample counts.
+                created_at: Some(cached.created_at).filter(|created| *created <= now),
+                expires_at: cached.expires_at,
+                snoozed_until: cached.snoozed_until,
+            };
+            let transition = step(
+                &cached.condition,
+                &cached.options,
+                schedule,
+                state,
+                view.as_ref(),
+                now,
+            );
+            if *state != before {
+                write.states.push(state.to_stored(*id, now));
+            }
+            if let Some(transition) = transition {
+                write.alerts.push(alert_for(cached, transition, quote));
+                if let Transition::Fired { at, .. } = transition {
+                    let once = cached.options.frequency == crate::engine::Frequency::Once;
+                    write.fired.push((*id, at, once));
+                }
+            }
+        }
+        if let Some(quote) = quote
+            && previous.is_none_or(|p| quote.at > p.at)
+        {
+            let window = ids
+                .iter()
+                .map(|id| rules[id].window)
+                .max()
+                .unwrap_or_default();
+            entry.samples.push(Sample {
+                at: quote.at,
+                price: quote.price,
+            });
+            let keep_from = quote.at - window;
+            let drop = entry
+                .samples
+                .partition_point(|s| s.at < keep_from)
+                .min(entry.samples.len() - 1);
+            entry.samples.drain(..drop);
+            write.samples.push(SymbolSamples {
+                symbol: symbol.clone(),
+                samples: entry.samples.clone(),
+            });
+        }
+    }
+}
+
+fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>) -> NewAlert {
+    let (kind, episode, price, at) = match transition {
+        Transition::Fired { episode, price, at } => (AlertKind::Fired, episode, price, at),
+        Transition::Resolved { episode, price, at } => (AlertKind::Resolved, episode, price, at),
+    };
+    let condition = cached.condition.to_string();
+    let change = quote
+        .and_then(Quote::change_percent)
+        .map(|c| format!("{:+}", c.round_dp(2)))
+        .unwrap_or_default();
+    let time = at
+        .with_timezone(&New_York)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string();
+    let price_text = price.to_string();
+    let text = format!("{} {condition}", cached.symbol);
+    let context = MessageContext {
+        symbol: cached.symbol.as_str(),
+        price: &price_text,
+        condition: &condition,
+        change_pct: &change,
+        time: &time,
+        rule: cached.name.as_deref().unwrap_or(&text),
+    };
+    let message = match kind {
+        AlertKind::Resolved => format!("{text} no longer holds: now {price}"),
+        _ => render(
+            cached
+                .options
+                .message
+                .as_deref()
+                .unwrap_or_else(|| default_template(&cached.condition)),
+            &context,
+        ),
+    };
+    NewAlert {
+        rule_id: cached.id,
+        owner: cached.owner,
+        symbol: cached.symbol.clone(),
+        episode,
+        kind,
+        price,
+        message,
+        fired_at: at,
+    }
+}

@@ -1,0 +1,91 @@
+//! The cycle's quotes: the symbols in session and the holdings rules read, in batches.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::domain::{Quote, RuleId, Symbol, UserId};
+
+use super::Monitor;
+use super::cache::Cache;
+
+impl Monitor {
+    /// The owners whose rules read holdings, their holdings, and the symbols to quote: those
+    /// with rules in session, and the held symbols no rule asked for when a rule needs the
+    /// whole portfolio's value.
+    pub(super) async fn holdings(
+        &self,
+        cache: &Cache,
+        by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
+        portfolio: Option<&Symbol>,
+        problems: &mut Vec<String>,
+    ) -> (Vec<Symbol>, HashMap<UserId, Vec<crate::domain::Holding>>) {
+        let mut book_owners: BTreeMap<UserId, bool> = BTreeMap::new();
+        for (symbol, ids) in by_symbol {
+            for id in ids {
+                let cached = &cache.rules[id];
+                let whole = Some(symbol) == portfolio || cached.condition.reads_portfolio_value();
+                if whole || cached.condition.reads_holdings() {
+                    *book_owners.entry(cached.owner).or_default() |= whole;
+                }
+            }
+        }
+        let mut holdings = HashMap::new();
+        let mut wanted: BTreeSet<Symbol> = by_symbol
+            .keys()
+            .filter(|s| Some(*s) != portfolio)
+            .cloned()
+            .collect();
+        for (owner, whole) in &book_owners {
+            match self.store.list_holdings(*owner).await {
+                Ok(held) => {
+                    if *whole {
+                        wanted.extend(held.iter().map(|h| h.symbol.clone()));
+                    }
+                    holdings.insert(*owner, held);
+                }
+                Err(e) => problems.push(format!("holdings of user {owner}: {e}")),
+            }
+        }
+        (wanted.into_iter().collect(), holdings)
+    }
+
+    /// Quotes for every symbol, in batches of the provider's size, a few batches at a time.
+    pub(super) async fn fetch(
+        &self,
+        symbols: Vec<Symbol>,
+        problems: &mut Vec<String>,
+    ) -> (HashMap<Symbol, Quote>, usize) {
+        let batches: Vec<Vec<Symbol>> = symbols
+            .chunks(self.market.max_batch().max(1))
+            .map(<[Symbol]>::to_vec)
+            .collect();
+        let calls = batches.len();
+        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for batch in batches {
+            let market = Arc::clone(&self.market);
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                (batch.len(), market.quotes(&batch).await)
+            });
+        }
+        let mut quotes = HashMap::with_capacity(symbols.len());
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok((_, Ok(batch))) => {
+                    for quote in batch {
+                        quotes.insert(quote.symbol.clone(), quote);
+                    }
+                }
+                Ok((size, Err(e))) => {
+                    problems.push(format!("a batch of {size} symbols got no quotes: {e}"))
+                }
+                Err(e) => problems.push(format!("a quote request stopped: {e}")),
+            }
+        }
+        (quotes, calls)
+    }
+}

@@ -1,0 +1,339 @@
+//! The monitor: every cycle, evaluate every enabled rule whose symbol is in session against
+//! fresh quotes, and write what changed in one transaction.
+//!
+//! A cycle ([`Monitor::run_once`]):
+//! 1. reads the enabled rules from the store (parsing only those new or edited since the
+//!    last cycle);
+//! 2. keeps the symbols whose market is open now (NYSE calendar for equities, extended hours
+//!    when a rule asks for them; crypto always);
+//! 3. warms up daily history once per exchange day for symbols whose rules need it
+//!    (averages, RSI, volume, 52-week extremes);
+//! 4. fetches quotes in batches of the provider's size, a few batches at a time;
+//! 5. steps every rule of every symbol (no I/O, no allocation per rule);
+//! 6. commits changed rule states, new alerts with their pending deliveries, rules that fired
+//!    and the symbols' latest samples in one transaction.
+//!
+//! Everything a rule's next evaluation depends on is in the store after the commit, so a
+//! restarted monitor — or another worker — carries on where this one stopped: an alert is
+//! never raised twice for an episode (the store also refuses duplicates) and never lost (a
+//! failed commit leaves the rule where it was, and the next cycle raises it again).
+//!
+//! Several workers share the rules when each is [`Monitor::sharded`]: the symbol space is cut
+//! into [`SHARDS`](crate::domain::SHARDS) shards, each cycle starts by taking the worker's
+//! share of them through the store ([`WorkerStore::rebalance_shards`](crate::store::WorkerStore::rebalance_shards)),
+//! evaluates only the rules of its shards, and commits only if it still holds them (a fence in
+//! the cycle's transaction). A worker that stops frees its shards; one that dies loses them
+//! when its leases expire; one that joins gets its share from the others' next cycles.
+
+mod cache;
+mod evaluate;
+mod fetch;
+mod load;
+mod sharding;
+mod stats;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration as StdDuration;
+
+use serde::Serialize;
+use thiserror::Error;
+use tokio::sync::Mutex;
+
+use crate::clock::Clock;
+use crate::domain::{Alert, CycleWrite, Quote, ShardFence, Symbol, UserId, shard_of};
+use crate::market::MarketData;
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+use cache::Cache;
+use evaluate::evaluate;
+use load::in_session;
+pub use sharding::Sharding;
+use sharding::{heartbeat, shard_mask};
+pub use stats::{MonitorSnapshot, MonitorStats};
+
+/// How the monitor runs.
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    /// Quote batches in flight at once. By default, this is 4.
+    pub concurrency: usize,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self { concurrency: 4 }
+    }
+}
+
+/// A cycle that could not complete.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MonitorError {
+    /// Reading rules or writing the cycle failed; nothing of the cycle was written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one cycle did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleReport {
+    /// The cycle's time (the clock's, at its start).
+    pub at: Timestamp,
+    /// How long it took.
+    pub duration: StdDuration,
+    /// Enabled rules read.
+    pub rules: usize,
+    /// Rules evaluated (their symbol in session, not expired).
+    pub evaluated: usize,
+    /// Symbols in session.
+    pub symbols: usize,
+    /// Quotes received.
+    pub quotes: usize,
+    /// Quote requests made to the provider.
+    pub market_calls: usize,
+    /// Alerts stored by this cycle.
+    pub alerts: Vec<Alert>,
+    /// What went wrong without stopping the cycle (a provider batch, a rule that cannot be
+    /// read).
+    pub problems: Vec<String>,
+    /// The market-data providers after the cycle: breaker state, calls, failures, last error.
+    pub providers: Vec<crate::market::ProviderStatus>,
+    /// The shards this worker held during the cycle (`None`: not sharded, every rule).
+    pub shards: Option<Vec<u32>>,
+}
+
+/// Watches the market for the rules in a store. Cheap to share (`Arc`); one cycle runs at a
+/// time.
+#[derive(Clone)]
+pub struct Monitor {
+    store: Arc<dyn Store>,
+    market: Arc<dyn MarketData>,
+    clock: Arc<dyn Clock>,
+    config: MonitorConfig,
+    cache: Arc<Mutex<Cache>>,
+    stats: Arc<MonitorStats>,
+    on_alerts: Option<AlertHook>,
+    sharding: Option<Arc<Sharding>>,
+}
+
+/// Called by [`Monitor::run`] with the alerts a cycle stored, after they are committed (their
+/// deliveries are already in the outbox: a hook never holds a notification back).
+pub type AlertHook = Arc<dyn Fn(Vec<Alert>) + Send + Sync>;
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("market", &self.market.name())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Monitor {
+    /// A monitor over `store`'s rules, quoting from `market`, timed by `clock`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        market: Arc<dyn MarketData>,
+        clock: Arc<dyn Clock>,
+        config: MonitorConfig,
+    ) -> Self {
+        Self {
+            store,
+            market,
+            clock,
+            config,
+            cache: Arc::default(),
+            stats: Arc::default(),
+            on_alerts: None,
+            sharding: None,
+        }
+    }
+
+    /// Shares the rules with the other workers on the same store: each cycle evaluates only
+    /// the rules of the shards this worker holds (see the module's documentation).
+    #[must_use]
+    pub fn sharded(mut self, sharding: Sharding) -> Self {
+        self.sharding = Some(Arc::new(sharding));
+        self
+    }
+
+    /// This worker, when sharded.
+    pub fn sharding(&self) -> Option<&Sharding> {
+        self.sharding.as_deref()
+    }
+
+    /// The store it writes.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The market it asks.
+    pub fn market(&self) -> &Arc<dyn MarketData> {
+        &self.market
+    }
+
+    /// Calls `hook` with each cycle's new alerts (summaries, live feeds …).
+    #[must_use]
+    pub fn on_alerts(mut self, hook: AlertHook) -> Self {
+        self.on_alerts = Some(hook);
+        self
+    }
+
+    /// Counters over the monitor's life.
+    pub fn stats(&self) -> &MonitorStats {
+        &self.stats
+    }
+
+    /// Runs cycles every `interval` until `shutdown` completes. A cycle in progress when it
+    /// does is finished first; ticks missed by a long cycle are skipped (and the overrun is
+    /// logged and counted); a failed cycle is logged and the next one tried.
+    pub async fn run(&self, interval: StdDuration, shutdown: impl Future<Output = ()>) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tokio::pin!(shutdown);
+        let every = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        self.stats.update(|s| {
+            s.running = true;
+            s.interval_seconds = Some(interval.as_secs());
+        });
+        let (stop_beating, beating) = tokio::sync::watch::channel(());
+        let heartbeat = self
+            .sharding
+            .clone()
+            .map(|sharding| tokio::spawn(heartbeat(self.store.clone(), sharding, beating)));
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                _ = ticker.tick() => {}
+            }
+            let outcome = self.run_once().await;
+            let next = self.clock.now().checked_add_signed(every);
+            if let Some(sharding) = &self.sharding {
+                sharding::record_cycle(&*self.store, sharding, &outcome).await;
+            }
+            if let (Ok(report), Some(hook)) = (&outcome, &self.on_alerts)
+                && !report.alerts.is_empty()
+            {
+                hook(report.alerts.clone());
+            }
+            self.stats.record(&outcome, interval, next);
+        }
+        let _ = stop_beating.send(());
+        if let Some(heartbeat) = heartbeat {
+            let _ = heartbeat.await;
+        }
+        if let Some(sharding) = &self.sharding {
+            // The others take the shards at their next cycle instead of after the leases.
+            match self.store.leave(&sharding.worker.id).await {
+                Ok(()) => tracing::info!(worker = %sharding.worker.id, "left; shards freed"),
+                Err(e) => tracing::warn!("cannot free the shards (they expire instead): {e}"),
+            }
+        }
+        self.stats.update(|s| s.running = false);
+    }
+
+    /// Runs one cycle.
+    ///
+    /// # Errors
+    /// [`MonitorError::Store`] when rules cannot be read or the cycle cannot be written; then
+    /// nothing of it is written and the next cycle starts again from the stored state.
+    pub async fn run_once(&self) -> Result<CycleReport, MonitorError> {
+        let started = std::time::Instant::now();
+        let now = self.clock.now();
+        let mut cache = self.cache.lock().await;
+        let mut problems = Vec::new();
+
+        // Load: the shards this worker holds, their rules and states.
+        let owned = self.owned_shards().await?;
+        let mine = owned.as_deref().map(shard_mask);
+        let is_mine = |symbol: &Symbol| mine.is_none_or(|m| m[shard_of(symbol) as usize]);
+        // What another worker may have changed since this one held a shard is read afresh.
+        cache.symbols.retain(|symbol, _| is_mine(symbol));
+
+        let rules = self
+            .load_rules(&mut cache, owned.as_deref(), &is_mine, &mut problems)
+            .await?;
+        let rule_count = rules.len();
+
+        let by_symbol = in_session(&cache, rules, now);
+        let evaluated: usize = by_symbol.values().map(Vec::len).sum();
+
+        self.load_states(&mut cache, &by_symbol, &mut problems)
+            .await?;
+        self.warm_up(&mut cache, &by_symbol, now, &mut problems)
+            .await;
+        // Fetch: the quotes of the symbols in session and of the holdings rules read.
+        let portfolio = Symbol::parse(crate::engine::PORTFOLIO).ok();
+        let (wanted, holdings) = self
+            .holdings(&cache, &by_symbol, portfolio.as_ref(), &mut problems)
+            .await;
+        let (quotes, market_calls) = self.fetch(wanted, &mut problems).await;
+        let books: HashMap<UserId, crate::engine::Book> = holdings
+            .iter()
+            .map(|(owner, held)| {
+                let priced: Vec<&Quote> =
+                    held.iter().filter_map(|h| quotes.get(&h.symbol)).collect();
+                (*owner, crate::engine::Book::new(held, &priced))
+            })
+            .collect();
+
+        let mut write = CycleWrite {
+            at: Some(now),
+            fence: self
+                .sharding
+                .as_ref()
+                .zip(owned.as_ref())
+                .map(|(s, shards)| ShardFence {
+                    worker: s.worker.id.clone(),
+                    shards: shards.clone(),
+                    lease_until: s.clock.now() + s.lease,
+                }),
+            ..CycleWrite::default()
+        };
+        write
+            .states
+            .extend(self.broken_states(&mut cache, now).await?);
+        // Evaluate every rule on its symbol's quote, into what the cycle writes.
+        evaluate(
+            &mut cache,
+            &by_symbol,
+            &quotes,
+            &books,
+            portfolio.as_ref(),
+            now,
+            &mut write,
+        );
+        drop(cache);
+
+        // Commit: states, samples and alerts in one transaction.
+        let alerts = match self.store.commit_cycle(write).await {
+            Ok(alerts) => alerts,
+            Err(e) => {
+                // What this cycle computed is not stored: forget it, so the next cycle starts
+                // from the stored states and samples and raises the same alerts again.
+                let mut cache = self.cache.lock().await;
+                cache.states.clear();
+                cache.symbols.clear();
+                return Err(e.into());
+            }
+        };
+        self.stats.cycles.fetch_add(1, Ordering::Relaxed);
+        Ok(CycleReport {
+            at: now,
+            duration: started.elapsed(),
+            rules: rule_count,
+            evaluated,
+            symbols: by_symbol.len(),
+            quotes: quotes.len(),
+            market_calls,
+            alerts,
+            problems,
+            providers: self.market.provider_status(),
+            shards: owned,
+        })
+    }
+}
