@@ -140,6 +140,10 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Unauthenticated(_) => Self::Unauthenticated(body(&e)),
             ServiceError::LimitReached(_) => Self::LimitReached(body(&e)),
+            ServiceError::TooManyAttempts { retry_after } => {
+                let whole = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Self::rate_limited(whole.max(1))
+            }
             ServiceError::Unavailable(ref cause) => {
                 tracing::warn!("unavailable: {cause}");
                 Self::Unavailable(body(&e))

@@ -84,6 +84,8 @@ pub struct Services {
     brokerage: brokerage::Brokerage,
     /// Alert and digest summaries (the model's or the template's), when configured.
     summaries: Option<Arc<crate::summary::AlertSummaries>>,
+    /// The account-wide slow-down of password guessing.
+    login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
     /// A real argon2id hash of nothing anyone knows: logins for unknown e-mails verify against
     /// it so that they cost what a real one does.
     decoy_hash: Arc<tokio::sync::OnceCell<Secret>>,
@@ -118,6 +120,7 @@ impl Services {
             limits,
             brokerage: brokerage::Brokerage::default(),
             summaries: None,
+            login_throttle: Arc::default(),
             decoy_hash: Arc::default(),
         }
     }
@@ -176,7 +179,11 @@ impl Services {
         );
         let mut services = Self::new(store, clock, tokens, market, notifiers, limits)
             .with_brokerage(link, vault)
-            .with_summaries(summaries);
+            .with_summaries(summaries)
+            .with_login_throttle(crate::auth::throttle::ThrottleConfig {
+                free_failures: settings.api.login_failures_before_slowdown,
+                ..Default::default()
+            });
         services.brokerage.sync_interval = Some(settings.plaid.sync_interval);
         Ok(services)
     }
@@ -221,6 +228,14 @@ impl Services {
             market,
             notifiers,
         )
+    }
+
+    /// Slows password guessing on one account with these numbers (by default
+    /// [`ThrottleConfig::default`](crate::auth::throttle::ThrottleConfig)).
+    #[must_use]
+    pub fn with_login_throttle(mut self, config: crate::auth::throttle::ThrottleConfig) -> Self {
+        self.login_throttle = Arc::new(crate::auth::throttle::LoginThrottle::new(config));
+        self
     }
 
     /// Adds summaries to digests sent by [`dispatch_once`](Self::dispatch_once).

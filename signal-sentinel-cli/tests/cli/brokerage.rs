@@ -95,7 +95,11 @@ async fn sync_and_link_status_show_health_and_what_to_do() {
     )
     .unwrap();
     let ann = services
-        .login("ann@example.com", Secret::new("correct horse battery"))
+        .login(
+            "ann@example.com",
+            Secret::new("correct horse battery"),
+            None,
+        )
         .await
         .unwrap();
     let ann = Principal {

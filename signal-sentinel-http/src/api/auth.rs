@@ -200,8 +200,11 @@ impl AuthApi {
 
     /// Log in: a session token for `Authorization: Bearer …`.
     ///
-    /// Limited per client address and per account (429 with `Retry-After` past it). Wrong
-    /// address and wrong password answer the same.
+    /// Limited per client address and per account from one address (429 with `Retry-After`
+    /// past it). Past `LOGIN_FAILURES_BEFORE_SLOWDOWN` wrong passwords in 15 minutes on one
+    /// account, from anywhere, its logins take turns one a second (an answer may be slow),
+    /// except from an address that signed in to it recently; an attempt that would wait over
+    /// 10 s answers 429. Wrong address and wrong password answer the same.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -224,7 +227,11 @@ impl AuthApi {
             .check(&format!("{}|{client}", body.email.trim().to_lowercase()))?;
         let (_, token) = state
             .services
-            .login(&body.email, Secret::new(body.password))
+            .login(
+                &body.email,
+                Secret::new(body.password),
+                addr.map(|a| a.to_string()).as_deref(),
+            )
             .await?;
         let expires_in = (token.expires_at - state.services.now())
             .num_seconds()

@@ -382,6 +382,81 @@ async fn a_guesser_elsewhere_cannot_lock_the_owner_out() {
 }
 
 #[tokio::test]
+async fn many_addresses_guessing_one_account_are_slowed_while_the_owner_signs_in() {
+    use signal_sentinel::auth::throttle::ThrottleConfig;
+    let server = TestServer::start_with(Options {
+        login_throttle: Some(ThrottleConfig {
+            free_failures: 3,
+            spacing: std::time::Duration::from_secs(1),
+            max_wait: std::time::Duration::from_secs(2),
+            ..ThrottleConfig::default()
+        }),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    server.user("owner@example.com").await;
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .no_proxy()
+            .build()
+            .unwrap()
+    };
+    let login = |client: reqwest::Client, password: &'static str| {
+        let url = format!("{}/api/auth/login", server.base);
+        async move {
+            client
+                .post(url)
+                .json(&json!({"email": "owner@example.com", "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The owner signs in from home: that address is remembered.
+    assert_eq!(login(from(3), PASSWORD).await.status(), StatusCode::OK);
+    // Three guesses from three addresses are answered at full speed …
+    for last in 10..13 {
+        let r = login(from(last), "wrong guess 1").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // … then a botnet's burst takes turns: a few wait for a slot, the rest are refused at
+    // once with the time to come back, and none of them is told more than that.
+    let burst =
+        futures_util::future::join_all((20..32).map(|last| login(from(last), "guess"))).await;
+    let refused: Vec<_> = burst
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert!(
+        burst.iter().all(
+            |r| [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS].contains(&r.status())
+        ),
+        "{:?}",
+        burst
+            .iter()
+            .map(reqwest::Response::status)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        refused.len() >= 6,
+        "most of the burst is refused: {}",
+        refused.len()
+    );
+    for r in &refused {
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(wait >= 1);
+    }
+    // The owner at home skips the queue: the account is slowed, never locked.
+    assert_eq!(login(from(3), PASSWORD).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn authenticated_requests_are_limited_per_user() {
     let server = TestServer::start_with(Options {
         vars: vec![("RATE_LIMIT_PER_MINUTE", "5".into())],

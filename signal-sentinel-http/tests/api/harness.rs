@@ -55,6 +55,8 @@ pub(crate) struct Options {
     pub(crate) database: Option<DatabaseUrl>,
     /// How often the alert stream polls (50 ms unless given).
     pub(crate) stream_poll: Option<std::time::Duration>,
+    /// The account-wide login slow-down's numbers (the settings' unless given).
+    pub(crate) login_throttle: Option<signal_sentinel::auth::throttle::ThrottleConfig>,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             body_limit: None,
             database: None,
             stream_poll: None,
+            login_throttle: None,
         }
     }
 }
@@ -143,8 +146,11 @@ impl TestServer {
         let notifiers =
             signal_sentinel::notify::channels::notifiers_from_settings(&settings).unwrap();
         let dyn_store: Arc<dyn Store> = store.clone();
-        let services =
+        let mut services =
             Services::from_settings(&settings, dyn_store, clock, market, notifiers).unwrap();
+        if let Some(config) = options.login_throttle {
+            services = services.with_login_throttle(config);
+        }
         let mut state = AppState::new(services, &settings.api);
         state.stream_poll = options
             .stream_poll

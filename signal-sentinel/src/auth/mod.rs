@@ -2,6 +2,7 @@
 //! ([`tokens`]) and API keys ([`api_keys`]).
 
 pub mod api_keys;
+pub mod throttle;
 pub mod tokens;
 pub mod vault;
 

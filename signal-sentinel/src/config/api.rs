@@ -22,6 +22,10 @@ pub struct ApiSettings {
     /// `AUTH_RATE_LIMIT_PER_MINUTE`: register and login attempts per client address, and
     /// logins per account from one address, per minute. Default 10.
     pub auth_attempts_per_minute: u32,
+    /// `LOGIN_FAILURES_BEFORE_SLOWDOWN`: wrong passwords an account may see in 15 minutes,
+    /// from any number of addresses, before its logins take turns one a second (see
+    /// [`crate::auth::throttle`]). Default 20.
+    pub login_failures_before_slowdown: u32,
     /// `MAX_RULES_PER_USER`. Default 500.
     pub max_rules_per_user: u64,
     /// `METRICS_TOKEN`: the bearer token `/metrics` asks for (at least 16 characters).
@@ -37,6 +41,7 @@ impl Default for ApiSettings {
             cors_origins: Vec::new(),
             requests_per_minute: 600,
             auth_attempts_per_minute: 10,
+            login_failures_before_slowdown: 20,
             max_rules_per_user: 500,
             metrics_token: None,
         }
@@ -56,14 +61,16 @@ impl ApiSettings {
                 format!("must be at least {MIN_SECRET_KEY_LEN} bytes, like SECRET_KEY"),
             ));
         }
-        let per_minute = |name, default: u32| {
+        // `whole` bounds every number to 1..=1,000,000, which a u32 holds.
+        let count = |name, default: u32| {
             vars.whole(name, u64::from(default))
-                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                .map(|n| u32::try_from(n).expect("bounded to a million"))
         };
         Ok(Self {
             secret_key_previous,
             token_lifetime: chrono::Duration::minutes(
-                i64::try_from(vars.whole("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?).unwrap_or(60),
+                i64::try_from(vars.whole("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?)
+                    .expect("bounded to a million"),
             ),
             cors_origins: vars
                 .get("CORS_ORIGINS")
@@ -74,10 +81,14 @@ impl ApiSettings {
                         .collect()
                 })
                 .unwrap_or_default(),
-            requests_per_minute: per_minute("RATE_LIMIT_PER_MINUTE", defaults.requests_per_minute)?,
-            auth_attempts_per_minute: per_minute(
+            requests_per_minute: count("RATE_LIMIT_PER_MINUTE", defaults.requests_per_minute)?,
+            auth_attempts_per_minute: count(
                 "AUTH_RATE_LIMIT_PER_MINUTE",
                 defaults.auth_attempts_per_minute,
+            )?,
+            login_failures_before_slowdown: count(
+                "LOGIN_FAILURES_BEFORE_SLOWDOWN",
+                defaults.login_failures_before_slowdown,
             )?,
             max_rules_per_user: vars.whole("MAX_RULES_PER_USER", defaults.max_rules_per_user)?,
             metrics_token: match vars.secret("METRICS_TOKEN") {

@@ -60,10 +60,38 @@ impl Services {
     /// Checks an e-mail and password and issues a session token. An unknown address costs
     /// the same hash as a known one and fails with the same message.
     ///
+    /// `client` names where the attempt comes from (the HTTP frontend gives the client's
+    /// address). Past [`ThrottleConfig::free_failures`] wrong passwords on one account, its
+    /// attempts take turns (this call waits for its turn) unless `client` signed in to it
+    /// recently; see [`crate::auth::throttle`]. The account is slowed, never locked.
+    ///
+    /// [`ThrottleConfig::free_failures`]: crate::auth::throttle::ThrottleConfig::free_failures
+    ///
     /// # Errors
-    /// [`ServiceError::Unauthenticated`] for any mismatch.
-    pub async fn login(&self, email: &str, password: Secret) -> ServiceResult<(User, IssuedToken)> {
+    /// [`ServiceError::Unauthenticated`] for any mismatch; [`ServiceError::TooManyAttempts`]
+    /// when the account's queue is longer than an attempt may wait (no password is checked).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: Secret,
+        client: Option<&str>,
+    ) -> ServiceResult<(User, IssuedToken)> {
+        use crate::auth::throttle::Admission;
         let refused = || ServiceError::Unauthenticated("wrong e-mail address or password".into());
+        // Keyed by what was typed, normalised, so that an unknown address is slowed exactly
+        // as a known one: the slow-down reveals nothing about who has an account.
+        let account = email.trim().to_lowercase();
+        match self
+            .login_throttle
+            .admit(&account, client, self.clock.now())
+        {
+            Admission::Now => {}
+            Admission::After(wait) => tokio::time::sleep(wait).await,
+            Admission::Refused(retry_after) => {
+                tracing::warn!("login attempts on one account are being slowed");
+                return Err(ServiceError::TooManyAttempts { retry_after });
+            }
+        }
         let user = match Email::parse(email) {
             Ok(email) => match self.store.get_user_by_email(&email).await {
                 Ok(user) => Some(user),
@@ -86,9 +114,14 @@ impl Services {
         match user {
             Some(user) if ok => {
                 let token = self.issue_token(user.id)?;
+                self.login_throttle
+                    .succeeded(&account, client, self.clock.now());
                 Ok((user, token))
             }
-            _ => Err(refused()),
+            _ => {
+                self.login_throttle.failed(&account, self.clock.now());
+                Err(refused())
+            }
         }
     }
 

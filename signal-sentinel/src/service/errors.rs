@@ -38,6 +38,12 @@ pub enum ServiceError {
     /// A per-user cap is reached (rules, API keys).
     #[error("{0}")]
     LimitReached(String),
+    /// Too many attempts (wrong passwords on one account): try again after `retry_after`.
+    #[error("too many attempts; try again in {} s", retry_after.as_secs().max(1))]
+    TooManyAttempts {
+        /// How long to wait.
+        retry_after: std::time::Duration,
+    },
     /// An outside service (market data) failed or is not configured.
     #[error("{0}")]
     Unavailable(String),
@@ -72,6 +78,7 @@ impl ServiceError {
             Self::Conflict { .. } => "conflict",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::LimitReached(_) => "limit_reached",
+            Self::TooManyAttempts { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
