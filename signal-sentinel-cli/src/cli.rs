@@ -149,6 +149,31 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum NotificationsCommand {
+    /// Add a channel by its URL (ntfy, Discord, Slack, Gotify, Pushover, Matrix, Telegram, webhook).
+    ///
+    /// The URL's secret (token, key) is kept sealed and never shown again; a webhook's signing
+    /// secret is generated and shown once.
+    #[command(after_help = "URL forms:
+  ntfy://[TOKEN@]HOST/TOPIC        ntfy on HOST over http (ntfys:// for https)
+  ntfy://TOPIC                     a topic on the public server (NTFY_BASE_URL)
+  discord://WEBHOOK_ID/WEBHOOK_TOKEN   or the https://discord.com/api/webhooks/… URL
+  slack://T…/B…/X…                 or the https://hooks.slack.com/services/… URL
+  gotify://HOST[/PATH]/APP_TOKEN   (gotifys:// for https)
+  pover://USER_KEY@APP_TOKEN       Pushover
+  matrix://ACCESS_TOKEN@HOMESERVER/!ROOM_ID:SERVER   or /%23ALIAS:SERVER (matrixs:// for https)
+  tgram://CHAT_ID                  a Telegram chat, through this server's bot
+  https://…                        a signed webhook
+
+Examples:
+  invest notifications add ntfys://ntfy.example.com/my-alerts --name phone
+  invest notifications add discord://123456789012345678/AbC-token --name trading-desk")]
+    Add {
+        /// The channel's URL (quote it in the shell).
+        url: String,
+        /// A name for the channel.
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Add a Telegram chat (needs TELEGRAM_BOT_TOKEN on the server).
     #[command(after_help = "Example:\n  invest notifications add-telegram 123456789 --name phone")]
     AddTelegram {

@@ -84,6 +84,8 @@ pub struct Services {
     brokerage: brokerage::Brokerage,
     /// Alert and digest summaries (the model's or the template's), when configured.
     summaries: Option<Arc<crate::summary::AlertSummaries>>,
+    /// The notification services with a fixed host (for channel URLs).
+    channel_settings: Arc<crate::config::ChannelSettings>,
     /// The account-wide slow-down of password guessing.
     login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
     /// A real argon2id hash of nothing anyone knows: logins for unknown e-mails verify against
@@ -120,6 +122,7 @@ impl Services {
             limits,
             brokerage: brokerage::Brokerage::default(),
             summaries: None,
+            channel_settings: Arc::default(),
             login_throttle: Arc::default(),
             decoy_hash: Arc::default(),
         }
@@ -185,6 +188,7 @@ impl Services {
                 ..Default::default()
             });
         services.brokerage.sync_interval = Some(settings.plaid.sync_interval);
+        services.channel_settings = Arc::new(settings.channels.clone());
         Ok(services)
     }
 
@@ -300,11 +304,20 @@ impl Services {
 
     /// The dispatcher over this store's outbox with these notifiers.
     fn dispatcher(&self) -> crate::notify::Dispatcher {
-        crate::notify::Dispatcher::new(
+        let dispatcher = crate::notify::Dispatcher::new(
             self.store.clone(),
             self.notifiers.as_ref().clone(),
             self.clock.clone(),
             crate::notify::DispatcherConfig::default(),
-        )
+        );
+        match self.vault() {
+            Some(vault) => dispatcher.with_vault(vault.clone()),
+            None => dispatcher,
+        }
+    }
+
+    /// The vault sealing the secrets kept for users (channel tokens, brokerage tokens).
+    fn vault(&self) -> Option<&Arc<crate::auth::vault::Vault>> {
+        self.brokerage.vault.as_ref()
     }
 }

@@ -39,6 +39,26 @@ pub(crate) async fn run(
                 ),
             );
         }
+        NotificationsCommand::Add { url, name } => {
+            let (channel, secret) = services.add_channel_url(who, &url, name).await?;
+            let mut text = format!(
+                "added {} channel \"{}\" (#{})",
+                channel.kind,
+                printable(&channel.name),
+                channel.id
+            );
+            if let Some(secret) = &secret {
+                text.push_str(&format!(
+                    "\nsigning secret (shown once; see docs/notifications.md to verify): {}",
+                    secret.expose()
+                ));
+            }
+            print(
+                as_json,
+                json!({"channel": channel, "secret": secret.as_ref().map(Secret::expose)}),
+                &text,
+            );
+        }
         NotificationsCommand::AddWebhook { url, name, secret } => {
             let (channel, secret) = services
                 .add_webhook(who, &url, name, secret.map(Secret::new))

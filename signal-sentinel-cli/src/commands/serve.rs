@@ -75,8 +75,10 @@ pub(crate) async fn run(
             served?;
         }
         _ => {
-            // Without the monitor, brokerage tokens are still re-sealed after a key rotation.
+            // Without the monitor, brokerage tokens and channel secrets are still sealed under
+            // the current key (after a rotation, or when stored before sealing existed).
             services.reseal_broker_tokens().await?;
+            services.reseal_channel_secrets().await?;
             server.await?;
         }
     }

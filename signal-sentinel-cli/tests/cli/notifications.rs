@@ -127,3 +127,68 @@ async fn channels_test_status_prefs_and_dispatch() {
         "error: no user has the e-mail address nobody@example.com"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channels_are_added_by_url_with_their_secret_kept() {
+    let gotify = MockServer::start().await;
+    Mock::given(path("/message"))
+        .and(wiremock::matchers::header("x-gotify-key", "AppTokSecret1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 1})))
+        .expect(1)
+        .mount(&gotify)
+        .await;
+    let url = format!(
+        "gotify://{}/AppTokSecret1",
+        gotify.uri().trim_start_matches("http://")
+    );
+    let (added, test, listed, bad, help) = tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("DATABASE_URL", "sqlite://./data/n.db?mode=rwc"),
+        ];
+        super::create_ann(dir.path(), &env);
+        let run = |args: &[&str]| invest(dir.path(), &env, args);
+        (
+            run(&["notifications", "add", &url, "--name", "home"]),
+            run(&["notifications", "test"]),
+            run(&["notifications", "status", "--json"]),
+            run(&["notifications", "add", "discord://abc/AppTokSecret1"]),
+            run(&["notifications", "add", "--help"]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert!(
+        added.stdout.contains("added gotify channel \"home\""),
+        "{}",
+        added.stdout
+    );
+    assert_eq!(test.code, 0, "{}", test.stderr);
+    assert!(!test.stdout.contains("AppTokSecret1"));
+    assert!(
+        listed.stdout.contains(r#""kind":"gotify""#),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        !listed.stdout.contains("AppTokSecret1"),
+        "{}",
+        listed.stdout
+    );
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.starts_with("error: url: "), "{}", bad.stderr);
+    assert!(!bad.stderr.contains("AppTokSecret1"), "{}", bad.stderr);
+    for form in [
+        "ntfy://",
+        "discord://",
+        "slack://",
+        "gotify://",
+        "pover://",
+        "matrix://",
+        "tgram://",
+    ] {
+        assert!(help.stdout.contains(form), "{form}: {}", help.stdout);
+    }
+}

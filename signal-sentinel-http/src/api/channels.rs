@@ -1,4 +1,5 @@
-//! `/api/channels`: where alerts are sent (Telegram chats, webhooks).
+//! `/api/channels`: where alerts are sent (Telegram chats, webhooks, ntfy, Discord, Slack,
+//! Gotify, Pushover, Matrix), added by kind or by one channel URL.
 
 use crate::strict::Text;
 use poem::web::Data;
@@ -25,9 +26,12 @@ pub struct ChannelOut {
     pub id: i64,
     /// Its name.
     pub name: String,
-    /// `telegram`, `webhook` or `console`.
+    /// `telegram`, `webhook`, `ntfy`, `discord`, `slack`, `gotify`, `pushover`, `matrix` or
+    /// `console`.
     pub kind: String,
-    /// Where it sends: `{"chat_id": …}` or `{"url": …}`.
+    /// Where it sends, without its secret: `{"chat_id": …}`, `{"url": …}`,
+    /// `{"server", "topic"}` (ntfy), `{"webhook_id"}` (Discord), `{"workspace"}` (Slack),
+    /// `{"server"}` (Gotify), `{"homeserver", "room"}` (Matrix).
     pub config: serde_json::Value,
     /// Whether alerts go to it.
     pub enabled: bool,
@@ -66,21 +70,26 @@ pub enum NewChannelKind {
     Webhook,
 }
 
-/// A new channel.
+/// A new channel: a `kind` with its fields, or just a channel `url` such as
+/// `ntfy://ntfy.example.com/my-topic`, `discord://ID/TOKEN`, `slack://T/B/X`,
+/// `gotify://HOST/TOKEN`, `pover://USER_KEY@APP_TOKEN`, `matrix://TOKEN@HOST/!ROOM:SERVER`,
+/// `tgram://CHAT_ID` or `https://…` (a signed webhook).
 #[derive(Object)]
 pub struct ChannelIn {
     // A plain comment, not a doc comment: documented, poem-openapi would wrap the enum's `$ref`
     // in an `allOf` with the description, which client generators refuse for a string enum.
-    // The enum's own schema says what it is.
+    // The enum's own schema says what it is. Absent: `url` is a channel URL.
     #[allow(missing_docs)]
-    pub kind: NewChannelKind,
+    #[oai(nullable)]
+    pub kind: Option<NewChannelKind>,
     /// A name (1 to 64 characters); a default is made from the target.
     #[oai(nullable)]
     pub name: Option<Text<{ channels::MAX_NAME_LEN }>>,
     /// Telegram: the chat id (`123456789`) or channel (`@my_channel`).
     #[oai(nullable)]
     pub chat_id: Option<Text<{ channels::MAX_CHAT_ID_LEN }>>,
-    /// Webhook: the URL.
+    /// Webhook: the URL. Without `kind`: a channel URL (its secret is kept sealed and never
+    /// shown again).
     #[oai(nullable)]
     pub url: Option<Text<{ channels::MAX_URL_LEN }>>,
     /// Webhook: the signing secret (at least 16 bytes); generated when absent.
@@ -220,7 +229,7 @@ impl ChannelsApi {
         Ok(Json(channels.into_iter().map(ChannelOut::from).collect()))
     }
 
-    /// Add a Telegram chat or a webhook.
+    /// Add a channel: a Telegram chat or a webhook by `kind`, or any channel by its URL.
     #[oai(path = "/", method = "post", operation_id = "create_channel")]
     async fn create(
         &self,
@@ -231,7 +240,20 @@ impl ChannelsApi {
         let who = auth.principal(&state).await?;
         let Json(body) = body;
         let created = match body.kind {
-            NewChannelKind::Telegram => {
+            None => {
+                let url = body.url.ok_or_else(|| {
+                    ApiError::invalid("url", "give a channel URL, or a kind and its fields")
+                })?;
+                let (channel, secret) = state
+                    .services
+                    .add_channel_url(who, &url, body.name.map(String::from))
+                    .await?;
+                CreatedChannel {
+                    channel: channel.into(),
+                    secret: secret.map(|s| s.expose().to_owned()),
+                }
+            }
+            Some(NewChannelKind::Telegram) => {
                 let chat = body.chat_id.ok_or_else(|| {
                     ApiError::invalid("chat_id", "a Telegram channel needs chat_id")
                 })?;
@@ -244,7 +266,7 @@ impl ChannelsApi {
                     secret: None,
                 }
             }
-            NewChannelKind::Webhook => {
+            Some(NewChannelKind::Webhook) => {
                 let url = body
                     .url
                     .ok_or_else(|| ApiError::invalid("url", "a webhook needs url"))?;

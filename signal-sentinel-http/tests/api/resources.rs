@@ -756,3 +756,83 @@ async fn holdings_import_all_or_nothing_and_are_valued_at_quotes() {
     assert_eq!(good.body["market_value"], "388.8");
     assert_eq!(good.body["day_change"], "7.8");
 }
+
+#[tokio::test]
+async fn channels_are_added_by_url_and_their_secrets_never_come_back() {
+    let ntfy = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer tk_topsecret",
+        ))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"topic": "desk"}),
+        ))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"id": "m1"})))
+        .expect(1)
+        .mount(&ntfy)
+        .await;
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let host = ntfy.uri().trim_start_matches("http://").to_owned();
+    let created = server
+        .post(
+            "/api/channels",
+            &token,
+            json!({"url": format!("ntfy://tk_topsecret@{host}/desk"), "name": "phone"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert!(!created.text.contains("tk_topsecret"), "{}", created.text);
+    assert_eq!(created.body["channel"]["kind"], "ntfy");
+    assert_eq!(
+        created.body["channel"]["config"],
+        json!({"server": ntfy.uri(), "topic": "desk"})
+    );
+    assert!(created.body.get("secret").is_none());
+    let id = created.body["channel"]["id"].as_i64().unwrap();
+    let tested = server
+        .post(&format!("/api/channels/{id}/test"), &token, json!(null))
+        .await;
+    assert_eq!(tested.body["ok"], true, "{}", tested.text);
+    let listed = server.get("/api/channels", &token).await;
+    assert!(!listed.text.contains("tk_topsecret"), "{}", listed.text);
+
+    // A webhook by URL gets its signing secret, shown once.
+    let hook = server
+        .post(
+            "/api/channels",
+            &token,
+            json!({"url": "https://hooks.example.com/in"}),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.text);
+    assert_eq!(hook.body["channel"]["kind"], "webhook");
+    assert!(hook.body["secret"].as_str().unwrap().len() >= 16);
+
+    for url in [
+        "discord://not-a-number/tk_topsecret",
+        "pigeon://tk_topsecret",
+        "slack://only/two",
+        "mailto://u:tk_topsecret@smtp.example.com",
+    ] {
+        let r = server
+            .post("/api/channels", &token, json!({"url": url}))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            r.text
+        );
+        assert_eq!(r.body["error"]["fields"][0]["field"], "url", "{url}");
+        assert!(!r.text.contains("tk_topsecret"), "{url}: {}", r.text);
+    }
+    let neither = server.post("/api/channels", &token, json!({})).await;
+    assert_eq!(
+        neither.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        neither.text
+    );
+}

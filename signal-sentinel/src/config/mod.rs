@@ -9,6 +9,7 @@
 //! is expected, and never repeats a secret value in that line.
 
 mod api;
+mod channels;
 mod integrations;
 mod providers;
 mod secret_key;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use api::ApiSettings;
+pub use channels::ChannelSettings;
 pub use integrations::{OpenAiSettings, PlaidEnv, PlaidSettings, TelegramSettings};
 use providers::parse_providers;
 pub use providers::{AlpacaSettings, FinnhubSettings, ProviderName, YahooSettings};
@@ -112,6 +114,8 @@ pub struct Settings {
     pub providers: Vec<ProviderName>,
     /// The HTTP API's limits and tokens.
     pub api: ApiSettings,
+    /// The notification services with a fixed host, and the dashboard's public address.
+    pub channels: ChannelSettings,
 }
 
 /// The variables [`Settings`] reads, in the order the README documents them.
@@ -148,6 +152,11 @@ pub const VARIABLES: &[&str] = &[
     "LOGIN_FAILURES_BEFORE_SLOWDOWN",
     "MAX_RULES_PER_USER",
     "METRICS_TOKEN",
+    "DISCORD_BASE_URL",
+    "SLACK_BASE_URL",
+    "PUSHOVER_BASE_URL",
+    "NTFY_BASE_URL",
+    "PUBLIC_URL",
 ];
 
 impl Settings {
@@ -236,6 +245,7 @@ impl Settings {
             Some(raw) => parse_providers(&raw, &alpaca, &finnhub)?,
         };
         let api = ApiSettings::read(&vars)?;
+        let channels = ChannelSettings::read(&vars)?;
         // Last, so that a bad value elsewhere does not leave a generated key file behind.
         let secret_key = SecretKey::read(&vars, &data_dir)?;
         Ok(Self {
@@ -251,6 +261,7 @@ impl Settings {
             yahoo,
             providers,
             api,
+            channels,
         })
     }
 }

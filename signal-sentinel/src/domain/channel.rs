@@ -13,6 +13,18 @@ stored_enum! {
         Webhook => "webhook",
         /// The server's standard output (demos).
         Console => "console",
+        /// An ntfy topic (ntfy.sh or a self-hosted server).
+        Ntfy => "ntfy",
+        /// A Discord incoming webhook.
+        Discord => "discord",
+        /// A Slack incoming webhook.
+        Slack => "slack",
+        /// A Gotify server's application.
+        Gotify => "gotify",
+        /// Pushover (a user key and an application token).
+        Pushover => "pushover",
+        /// A Matrix room, through a homeserver and an access token.
+        Matrix => "matrix",
     }
 }
 
@@ -25,11 +37,12 @@ pub struct NotificationChannel {
     pub owner: UserId,
     /// The owner's name for it; unique per owner.
     pub name: String,
-    /// Telegram, webhook or console.
+    /// Where it delivers.
     pub kind: ChannelKind,
     /// Settings that are not secret (chat id, URL, …).
     pub config: serde_json::Value,
-    /// Secret part (webhook signing secret). Never serialized or printed.
+    /// Secret part (a webhook's signing secret, a service's token), sealed at rest (see
+    /// [`crate::notify::channels`]). Never serialized or printed.
     #[serde(skip)]
     pub secret: Option<Secret>,
     /// Whether deliveries go out through it.

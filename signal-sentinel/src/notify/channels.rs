@@ -1,5 +1,11 @@
 //! Adding, testing and reviewing a user's channels: what `invest notifications …` and the
 //! API call.
+//!
+//! A channel's secret (a webhook's signing secret, a service's token or key) is sealed at
+//! rest with the [`Vault`] (ChaCha20-Poly1305 under a key derived from `SECRET_KEY`, bound to
+//! the owner), so a copy of the database alone does not reveal it; it is opened only to send.
+//! Secrets stored before sealing existed are used as they are until a server or worker starts
+//! and seals them ([`Services::reseal_channel_secrets`](crate::service::Services::reseal_channel_secrets)).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,8 +13,12 @@ use std::time::Duration;
 use serde::Serialize;
 use thiserror::Error;
 
-use super::{ConsoleNotifier, Notifier, OutgoingMessage, TelegramNotifier, WebhookNotifier};
+use super::{
+    ConsoleNotifier, DiscordNotifier, GotifyNotifier, MatrixNotifier, Notifier, NtfyNotifier,
+    OutgoingMessage, PushoverNotifier, SlackNotifier, TelegramNotifier, WebhookNotifier,
+};
 use crate::Secret;
+use crate::auth::vault::{Vault, VaultError};
 use crate::config::Settings;
 use crate::domain::{
     ChannelKind, DeliveryEvent, DeliveryId, NewChannel, NotificationChannel, UserId,
@@ -53,8 +63,8 @@ pub enum ChannelError {
     Store(#[from] StoreError),
 }
 
-/// The notifiers this server can use: webhooks and the console always, Telegram when
-/// `TELEGRAM_BOT_TOKEN` is set.
+/// The notifiers this server can use: webhooks, ntfy, Discord, Slack, Gotify, Pushover,
+/// Matrix and the console always, Telegram when `TELEGRAM_BOT_TOKEN` is set.
 ///
 /// # Errors
 /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
@@ -62,9 +72,29 @@ pub fn notifiers_from_settings(
     settings: &Settings,
 ) -> Result<Vec<Arc<dyn Notifier>>, crate::BuildError> {
     let timeout = Duration::from_secs(10);
+    let c = &settings.channels;
+    let public = || c.public_url.clone();
     let mut notifiers: Vec<Arc<dyn Notifier>> = vec![
         Arc::new(WebhookNotifier::new(timeout)?),
         Arc::new(ConsoleNotifier::default()),
+        Arc::new(NtfyNotifier::new(timeout, public())?),
+        Arc::new(DiscordNotifier::new(
+            c.discord_base_url.clone(),
+            timeout,
+            public(),
+        )?),
+        Arc::new(SlackNotifier::new(
+            c.slack_base_url.clone(),
+            timeout,
+            public(),
+        )?),
+        Arc::new(GotifyNotifier::new(timeout, public())?),
+        Arc::new(PushoverNotifier::new(
+            c.pushover_base_url.clone(),
+            timeout,
+            public(),
+        )?),
+        Arc::new(MatrixNotifier::new(timeout)?),
     ];
     if let Some(token) = &settings.telegram.bot_token {
         notifiers.push(Arc::new(TelegramNotifier::new(
@@ -89,6 +119,129 @@ fn name_or(name: Option<String>, default: String) -> Result<String, ChannelError
         message: e.to_string(),
     })?;
     Ok(name)
+}
+
+/// What a channel's secret is bound to when sealed: its owner.
+fn seal_context(owner: UserId) -> String {
+    format!("user:{owner}/channel")
+}
+
+/// Whether a stored secret is in the vault's sealed form (else it predates sealing).
+fn is_sealed(stored: &str) -> bool {
+    stored.starts_with("v1.") && stored.split('.').count() == 4
+}
+
+/// Seals a channel's secret for storage; without a vault it is stored as given.
+///
+/// # Errors
+/// [`VaultError::Random`] when no nonce can be drawn.
+pub(crate) fn seal_secret(
+    vault: Option<&Vault>,
+    owner: UserId,
+    secret: Secret,
+) -> Result<Secret, VaultError> {
+    match vault {
+        Some(vault) => vault.seal(&secret, &seal_context(owner)).map(Secret::new),
+        None => Ok(secret),
+    }
+}
+
+/// The channel with its secret opened, ready for a notifier. A secret stored before sealing
+/// existed is used as it is.
+///
+/// # Errors
+/// [`VaultError`] when the sealed secret does not open (another `SECRET_KEY`, or tampering).
+pub(crate) fn opened(
+    vault: Option<&Vault>,
+    mut channel: NotificationChannel,
+) -> Result<NotificationChannel, VaultError> {
+    if let (Some(vault), Some(stored)) = (vault, &channel.secret)
+        && is_sealed(stored.expose())
+    {
+        channel.secret = Some(vault.open(stored.expose(), &seal_context(channel.owner))?);
+    }
+    Ok(channel)
+}
+
+/// The stored secret sealed again under the current key, when it is unsealed or sealed under
+/// the previous one; `None` when it needs nothing.
+///
+/// # Errors
+/// [`VaultError`] when a sealed secret does not open.
+pub(crate) fn resealed(
+    vault: &Vault,
+    channel: &NotificationChannel,
+) -> Result<Option<Secret>, VaultError> {
+    let Some(stored) = &channel.secret else {
+        return Ok(None);
+    };
+    if is_sealed(stored.expose()) && !vault.needs_reseal(stored.expose()) {
+        return Ok(None);
+    }
+    let plain = opened(Some(vault), channel.clone())?
+        .secret
+        .unwrap_or_else(|| Secret::new(String::new()));
+    seal_secret(Some(vault), channel.owner, plain).map(Some)
+}
+
+async fn create(
+    store: &dyn Store,
+    vault: Option<&Vault>,
+    mut new: NewChannel,
+) -> Result<NotificationChannel, ChannelError> {
+    if let Some(secret) = new.secret.take() {
+        new.secret = Some(seal_secret(vault, new.owner, secret).map_err(|e| {
+            ChannelError::Store(StoreError::Backend(format!("cannot seal the secret: {e}")))
+        })?);
+    }
+    Ok(store.create_channel(new).await?)
+}
+
+/// Adds the channel a URL names (see [`channel_url`](super::channel_url) for the forms);
+/// returns it and, for a webhook, its signing secret (generated) to show once.
+///
+/// # Errors
+/// [`ChannelError::Invalid`] naming `url` or `name`; [`StoreError::Conflict`] for a taken
+/// name.
+pub async fn add_from_url(
+    store: &dyn Store,
+    vault: Option<&Vault>,
+    settings: &crate::config::ChannelSettings,
+    owner: UserId,
+    url: &str,
+    name: Option<String>,
+) -> Result<(NotificationChannel, Option<Secret>), ChannelError> {
+    let spec = super::channel_url::parse(url, settings)?;
+    match spec.kind {
+        ChannelKind::Telegram => {
+            let chat = spec.config["chat_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            Ok((add_telegram(store, owner, &chat, name).await?, None))
+        }
+        ChannelKind::Webhook => {
+            let target = spec.config["url"].as_str().unwrap_or_default().to_owned();
+            let (channel, secret) = add_webhook(store, vault, owner, &target, name, None).await?;
+            Ok((channel, Some(secret)))
+        }
+        kind => {
+            let name = name_or(name, spec.default_name)?;
+            let channel = create(
+                store,
+                vault,
+                NewChannel {
+                    owner,
+                    name,
+                    kind,
+                    config: spec.config,
+                    secret: spec.secret,
+                },
+            )
+            .await?;
+            Ok((channel, None))
+        }
+    }
 }
 
 /// Adds a Telegram chat: a numeric chat id (`123456789`, `-100…` for groups) or a public
@@ -141,6 +294,7 @@ pub async fn add_telegram(
 /// [`StoreError::Conflict`] for a taken name.
 pub async fn add_webhook(
     store: &dyn Store,
+    vault: Option<&Vault>,
     owner: UserId,
     url: &str,
     name: Option<String>,
@@ -168,15 +322,18 @@ pub async fn add_webhook(
         None => Secret::new(hex::encode(rand::random::<[u8; 32]>())),
     };
     let name = name_or(name, format!("webhook {}", parsed.host_str().unwrap_or("")))?;
-    let channel = store
-        .create_channel(NewChannel {
+    let channel = create(
+        store,
+        vault,
+        NewChannel {
             owner,
             name,
             kind: ChannelKind::Webhook,
             config: serde_json::json!({"url": parsed.as_str()}),
             secret: Some(secret.clone()),
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok((channel, secret))
 }
 
@@ -199,6 +356,7 @@ pub struct ChannelTest {
 /// [`StoreError`] when the channels cannot be read or updated.
 pub async fn test_channels(
     store: &dyn Store,
+    vault: Option<&Vault>,
     notifiers: &[Arc<dyn Notifier>],
     owner: UserId,
     only: Option<crate::domain::ChannelId>,
@@ -219,9 +377,15 @@ pub async fn test_channels(
             alert: None,
             silent: false,
         };
-        let outcome = match notifiers.iter().find(|n| n.kind() == channel.kind) {
-            Some(n) => n.send(&channel, &message).await.map_err(|e| e.to_string()),
-            None => Err(format!(
+        let name = channel.name.clone();
+        let id = channel.id;
+        let outcome = match (
+            notifiers.iter().find(|n| n.kind() == channel.kind),
+            opened(vault, channel),
+        ) {
+            (_, Err(e)) => Err(format!("the channel's secret does not open: {e}")),
+            (Some(n), Ok(channel)) => n.send(&channel, &message).await.map_err(|e| e.to_string()),
+            (None, Ok(channel)) => Err(format!(
                 "{} channels are not configured on this server",
                 channel.kind
             )),
@@ -230,9 +394,9 @@ pub async fn test_channels(
             Ok(()) => crate::domain::ChannelOutcome::Delivered(now),
             Err(e) => crate::domain::ChannelOutcome::Failed(e.clone()),
         };
-        store.record_channel_outcome(channel.id, recorded).await?;
+        store.record_channel_outcome(id, recorded).await?;
         results.push(ChannelTest {
-            channel: channel.name,
+            channel: name,
             ok: outcome.is_ok(),
             error: outcome.err(),
         });

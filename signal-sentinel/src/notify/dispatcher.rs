@@ -72,6 +72,8 @@ pub struct Dispatcher {
     notifiers: Arc<HashMap<ChannelKind, Arc<dyn Notifier>>>,
     clock: Arc<dyn Clock>,
     config: DispatcherConfig,
+    /// Opens the channels' sealed secrets.
+    vault: Option<Arc<crate::auth::vault::Vault>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -112,7 +114,16 @@ impl Dispatcher {
             notifiers: Arc::new(notifiers),
             clock,
             config,
+            vault: None,
         }
+    }
+
+    /// Opens channel secrets sealed with `vault` (as [`Services`](crate::service::Services)
+    /// seals them) before sending. Without it, secrets are sent as stored.
+    #[must_use]
+    pub fn with_vault(mut self, vault: Arc<crate::auth::vault::Vault>) -> Self {
+        self.vault = Some(vault);
+        self
     }
 
     /// Runs rounds every `interval` (and at once after a full batch) until `shutdown`; a
@@ -298,6 +309,20 @@ impl Dispatcher {
             alert,
             silent,
         };
+        let channel = match super::channels::opened(self.vault.as_deref(), channel.clone()) {
+            Ok(channel) => channel,
+            Err(e) => {
+                // Another SECRET_KEY without SECRET_KEY_PREVIOUS: retried, so that setting it
+                // delivers what waits.
+                let error = format!("the channel's secret does not open: {e}");
+                self.store
+                    .record_channel_outcome(channel.id, ChannelOutcome::Failed(error.clone()))
+                    .await?;
+                let outcome = self.retry_or_give_up(&delivery, now, error, None);
+                return self.record(&delivery, outcome.0, outcome.1).await;
+            }
+        };
+        let channel = &channel;
         let Some(notifier) = self.notifiers.get(&channel.kind) else {
             let error = format!(
                 "{} channels are not configured on this server",

@@ -1,5 +1,10 @@
-//! Notifications: the [`Notifier`] trait and its channels (Telegram, signed webhooks, the
-//! console), the owners' preferences, the dispatcher that empties the outbox, and digests.
+//! Notifications: the [`Notifier`] trait and its channels (Telegram, signed webhooks, ntfy,
+//! Discord, Slack, Gotify, Pushover, Matrix, the console), the channel URLs that name them, the
+//! owners' preferences, the dispatcher that empties the outbox, and digests.
+//!
+//! Each channel's notifier only formats, sends and says whether a failure is worth a retry
+//! (and after how long the service asked to wait); the outbox and the [`Dispatcher`] own
+//! retries, backoff, idempotency and metrics for all of them.
 //!
 //! Delivery is at-least-once: the monitor writes each alert and its deliveries in one
 //! transaction; the [`Dispatcher`] claims due deliveries, sends them without holding a
@@ -7,11 +12,19 @@
 //! leaves a claim that expires, and the message is sent again — never lost. Webhook receivers
 //! deduplicate with the `Idempotency-Key` header (the delivery id).
 
+pub mod channel_url;
 pub mod channels;
 mod console;
 mod digest;
+mod discord;
 mod dispatcher;
+mod gotify;
+mod http;
+mod matrix;
+mod ntfy;
 mod prefs;
+mod pushover;
+mod slack;
 mod telegram;
 mod webhook;
 
@@ -25,11 +38,17 @@ use crate::domain::{Alert, ChannelKind, DeliveryEvent, DeliveryId, NotificationC
 
 pub use console::ConsoleNotifier;
 pub use digest::{DigestReport, send_due_digests};
+pub use discord::DiscordNotifier;
 pub use dispatcher::{DispatchReport, Dispatcher, DispatcherConfig};
+pub use gotify::GotifyNotifier;
+pub use matrix::MatrixNotifier;
+pub use ntfy::NtfyNotifier;
 pub use prefs::{
     EventMode, NotificationPrefs, PatchError, Plan, PrefsError, PrefsPatch, QuietBehavior,
     QuietHours,
 };
+pub use pushover::PushoverNotifier;
+pub use slack::SlackNotifier;
 pub use telegram::TelegramNotifier;
 pub use webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, sign, verify};
 

@@ -105,6 +105,9 @@ impl Services {
                 crate::error_chain(&e)
             );
         }
+        if let Err(e) = self.reseal_channel_secrets().await {
+            tracing::error!("sealing channel secrets failed: {}", crate::error_chain(&e));
+        }
         if !self.brokerage_configured() {
             return;
         }

@@ -3,7 +3,7 @@
 use super::{Principal, ServiceError, ServiceResult, Services};
 use crate::Secret;
 use crate::domain::{ChannelId, NotificationChannel};
-use crate::notify::channels::{ChannelTest, add_telegram, add_webhook};
+use crate::notify::channels::{ChannelTest, add_from_url, add_telegram, add_webhook};
 use crate::store::StoreError;
 
 impl Services {
@@ -69,7 +69,80 @@ impl Services {
         name: Option<String>,
         secret: Option<Secret>,
     ) -> ServiceResult<(NotificationChannel, Secret)> {
-        Ok(add_webhook(self.store.as_ref(), who.user, url, name, secret).await?)
+        Ok(add_webhook(
+            self.store.as_ref(),
+            self.vault().map(AsRef::as_ref),
+            who.user,
+            url,
+            name,
+            secret,
+        )
+        .await?)
+    }
+
+    /// Adds the channel a URL names: `ntfy://HOST/TOPIC`, `discord://ID/TOKEN`,
+    /// `slack://T/B/X`, `gotify://HOST/TOKEN`, `pover://USER@TOKEN`,
+    /// `matrix://TOKEN@HOST/!ROOM:SERVER`, `tgram://CHAT_ID`, `https://…` (see
+    /// [`channel_url`](crate::notify::channel_url)). Its secret is sealed and never shown
+    /// again; a webhook's signing secret is generated and returned this once.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] naming `url` or `name` (never quoting the URL);
+    /// [`ServiceError::Conflict`] for a taken name.
+    pub async fn add_channel_url(
+        &self,
+        who: Principal,
+        url: &str,
+        name: Option<String>,
+    ) -> ServiceResult<(NotificationChannel, Option<Secret>)> {
+        Ok(add_from_url(
+            self.store.as_ref(),
+            self.vault().map(AsRef::as_ref),
+            &self.channel_settings,
+            who.user,
+            url,
+            name,
+        )
+        .await?)
+    }
+
+    /// Seals every channel secret that is stored unsealed (from before sealing existed) or
+    /// under `SECRET_KEY_PREVIOUS`, under the current key. Secrets no key opens are counted
+    /// and left as they are (setting the right `SECRET_KEY_PREVIOUS` still recovers them).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn reseal_channel_secrets(&self) -> ServiceResult<super::ResealReport> {
+        let mut report = super::ResealReport::default();
+        let Some(vault) = self.vault() else {
+            return Ok(report);
+        };
+        for channel in self.store.channels_with_secrets().await? {
+            let Some(stored) = channel.secret.as_ref().map(|s| s.expose().to_owned()) else {
+                continue;
+            };
+            match crate::notify::channels::resealed(vault, &channel) {
+                Ok(None) => {}
+                Ok(Some(sealed)) => {
+                    if self
+                        .store
+                        .reseal_channel(channel.id, &stored, sealed.expose())
+                        .await?
+                    {
+                        report.resealed += 1;
+                    }
+                }
+                Err(_) => report.unreadable += 1,
+            }
+        }
+        if report.resealed > 0 || report.unreadable > 0 {
+            tracing::info!(
+                resealed = report.resealed,
+                unreadable = report.unreadable,
+                "channel secrets sealed under the current SECRET_KEY"
+            );
+        }
+        Ok(report)
     }
 
     /// Turns a channel on or off.
@@ -104,6 +177,7 @@ impl Services {
         self.owned_channel(who, id).await?;
         let results = crate::notify::channels::test_channels(
             self.store.as_ref(),
+            self.vault().map(AsRef::as_ref),
             &self.notifiers,
             who.user,
             Some(id),
@@ -187,6 +261,7 @@ impl Services {
     pub async fn test_channels(&self, who: Principal) -> ServiceResult<Vec<ChannelTest>> {
         Ok(crate::notify::channels::test_channels(
             self.store.as_ref(),
+            self.vault().map(AsRef::as_ref),
             &self.notifiers,
             who.user,
             None,

@@ -266,6 +266,17 @@ pub trait ChannelStore: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] when there is none with this id.
     async fn delete_channel(&self, id: ChannelId) -> Result<()>;
+    /// Every channel, of every user, that keeps a secret (for sealing them again after a key
+    /// rotation).
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn channels_with_secrets(&self) -> Result<Vec<NotificationChannel>>;
+    /// Replaces a channel's stored secret with `new` if it is still `old`; says whether it did.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn reseal_channel(&self, id: ChannelId, old: &str, new: &str) -> Result<bool>;
 }
 
 /// Portfolio holdings.

@@ -113,4 +113,28 @@ impl ChannelStore for SeaStore {
     async fn delete_channel(&self, id: ChannelId) -> Result<()> {
         self.delete_row::<channel::Entity>(ENTITY, id.get()).await
     }
+
+    async fn channels_with_secrets(&self) -> Result<Vec<NotificationChannel>> {
+        channel::Entity::find()
+            .filter(channel::Column::Secret.is_not_null())
+            .order_by_asc(channel::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(backend_err)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    async fn reseal_channel(&self, id: ChannelId, old: &str, new: &str) -> Result<bool> {
+        let result = channel::Entity::update_many()
+            .col_expr(channel::Column::Secret, Expr::value(new))
+            .col_expr(channel::Column::UpdatedAt, Expr::value(time::now()))
+            .filter(channel::Column::Id.eq(id.get()))
+            .filter(channel::Column::Secret.eq(old))
+            .exec(&self.db)
+            .await
+            .map_err(backend_err)?;
+        Ok(result.rows_affected == 1)
+    }
 }

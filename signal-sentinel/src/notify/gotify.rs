@@ -1,0 +1,89 @@
+//! Gotify: a message to a self-hosted server, as one of its applications.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::Client;
+use serde_json::json;
+
+use super::http::{link, refused, secret, setting, title};
+use super::{Notifier, NotifyError, OutgoingMessage};
+use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
+
+/// Sends to a Gotify server: `POST {server}/message` with the application token in
+/// `X-Gotify-Key` and `{"title", "message", "priority", "extras"}` (a click URL to the
+/// dashboard). Priority 8 for a firing alert, 5 otherwise, 1 when silent. 401 and 403 (a wrong
+/// token) are permanent; 5xx are retried.
+#[derive(Debug, Clone)]
+pub struct GotifyNotifier {
+    client: Client,
+    public_url: Option<url::Url>,
+}
+
+impl GotifyNotifier {
+    /// A notifier whose requests time out after `timeout`.
+    ///
+    /// # Errors
+    /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
+    pub fn new(timeout: Duration, public_url: Option<url::Url>) -> Result<Self, crate::BuildError> {
+        Ok(Self {
+            client: super::http::client(timeout)?,
+            public_url,
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for GotifyNotifier {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Gotify
+    }
+
+    async fn send(
+        &self,
+        channel: &NotificationChannel,
+        message: &OutgoingMessage,
+    ) -> Result<(), NotifyError> {
+        let server = setting(channel, "server")?;
+        let token = secret(channel)?;
+        let url = format!("{}/message", server.trim_end_matches('/'));
+        let priority = match message.event {
+            _ if message.silent => 1,
+            DeliveryEvent::Fired => 8,
+            _ => 5,
+        };
+        let mut body = json!({
+            "title": title(message),
+            "message": message.text,
+            "priority": priority,
+        });
+        if let Some(click) = link(self.public_url.as_ref(), message) {
+            body["extras"] = json!({"client::notification": {"click": {"url": click}}});
+        }
+        let response = self
+            .client
+            .post(url)
+            .header("X-Gotify-Key", token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| super::unanswered(e, "Gotify"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let headers = response.headers().clone();
+        let answer: Option<serde_json::Value> = response.json().await.ok();
+        let detail = answer
+            .as_ref()
+            .and_then(|a| a["errorDescription"].as_str().or(a["error"].as_str()));
+        Err(refused(
+            "Gotify",
+            status,
+            &headers,
+            None,
+            detail,
+            Some(token),
+        ))
+    }
+}

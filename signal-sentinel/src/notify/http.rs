@@ -1,0 +1,114 @@
+//! What the HTTP notifiers share: how a message is titled and linked, how a channel's settings
+//! and secret are read, and how a service's refusal maps onto the outbox (retry after the
+//! service's own wait, or give up). Each notifier only formats and sends.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use super::{NotifyError, OutgoingMessage};
+use crate::domain::{DeliveryEvent, NotificationChannel};
+
+/// Longest piece of a service's error text kept in a channel's last error.
+const MAX_DETAIL: usize = 200;
+
+/// The HTTP client the channel notifiers share: a timeout, our user agent, no redirects
+/// (a redirect would carry a token to another host).
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, crate::BuildError> {
+    crate::market::ensure_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("signal-sentinel/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| crate::BuildError::HttpClient(e.without_url()))
+}
+
+/// A one-line title: the symbol and what happened, or what the message is.
+pub(crate) fn title(message: &OutgoingMessage) -> String {
+    match (&message.alert, message.event) {
+        (Some(alert), DeliveryEvent::Fired) => format!("{} alert", alert.symbol),
+        (Some(alert), DeliveryEvent::Resolved) => format!("{} resolved", alert.symbol),
+        (_, DeliveryEvent::Digest) => "Signal Sentinel digest".to_owned(),
+        (_, DeliveryEvent::Test) => "Signal Sentinel test".to_owned(),
+        _ => "Signal Sentinel".to_owned(),
+    }
+}
+
+/// The dashboard page of the message's alert (or the dashboard), when the server's public
+/// address is known.
+pub(crate) fn link(public_url: Option<&url::Url>, message: &OutgoingMessage) -> Option<String> {
+    let base = public_url?.as_str().trim_end_matches('/');
+    Some(match &message.alert {
+        Some(alert) => format!("{base}/#/alerts/{}", alert.id),
+        None => format!("{base}/"),
+    })
+}
+
+/// A string setting of the channel.
+pub(crate) fn setting<'a>(
+    channel: &'a NotificationChannel,
+    key: &str,
+) -> Result<&'a str, NotifyError> {
+    channel
+        .config
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| NotifyError::Permanent(format!("the {} channel has no {key}", channel.kind)))
+}
+
+/// The channel's (opened) secret.
+pub(crate) fn secret(channel: &NotificationChannel) -> Result<&str, NotifyError> {
+    channel
+        .secret
+        .as_ref()
+        .map(crate::Secret::expose)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            NotifyError::Permanent(format!("the {} channel has no credentials", channel.kind))
+        })
+}
+
+/// What a service's non-success answer means: 429, 408 and 5xx are retried after the wait the
+/// service asked for (`asked`, read from its body, else `Retry-After`); any other answer is
+/// permanent (bad credentials, an unknown webhook or room). `detail` is the service's own
+/// words, cut short and scrubbed of `secret`.
+pub(crate) fn refused(
+    service: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    asked: Option<Duration>,
+    detail: Option<&str>,
+    secret: Option<&str>,
+) -> NotifyError {
+    let mut message = format!("{service} answered HTTP {}", status.as_u16());
+    if let Some(detail) = detail.map(str::trim).filter(|d| !d.is_empty()) {
+        let mut detail: String = detail.chars().take(MAX_DETAIL).collect();
+        if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+            detail = detail.replace(secret, "[redacted]");
+        }
+        message = format!("{message}: {}", crate::domain::text::printable(&detail));
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
+    {
+        NotifyError::Retry {
+            message,
+            after: asked.or_else(|| crate::market::retry_after_seconds(headers)),
+        }
+    } else {
+        NotifyError::Permanent(message)
+    }
+}
+
+/// A duration in (possibly fractional) seconds or milliseconds from a service's body, bounded
+/// to a day (a wait longer than that is the outbox's business, not the service's).
+pub(crate) fn seconds(value: Option<&serde_json::Value>, per_second: f64) -> Option<Duration> {
+    let n = value?.as_f64()?;
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64((n / per_second).min(86_400.0)).ok()
+}

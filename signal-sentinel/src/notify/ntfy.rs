@@ -1,0 +1,87 @@
+//! ntfy: a message published as JSON to a topic of ntfy.sh or a self-hosted server.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::Client;
+use serde_json::json;
+
+use super::http::{link, refused, setting, title};
+use super::{Notifier, NotifyError, OutgoingMessage};
+use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
+
+/// Publishes to an ntfy topic: `POST {server}` with `{"topic", "message", "title", "tags",
+/// "priority", "click"}`, and `Authorization: Bearer` with the channel's access token when it
+/// has one. Priority: 4 (high) for a firing alert, 3 otherwise, 2 when silent. ntfy's 429 and
+/// 5xx are retried; 401 and 403 (a wrong or missing token) are permanent.
+#[derive(Debug, Clone)]
+pub struct NtfyNotifier {
+    client: Client,
+    public_url: Option<url::Url>,
+}
+
+impl NtfyNotifier {
+    /// A notifier whose requests time out after `timeout`; messages link to `public_url`.
+    ///
+    /// # Errors
+    /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
+    pub fn new(timeout: Duration, public_url: Option<url::Url>) -> Result<Self, crate::BuildError> {
+        Ok(Self {
+            client: super::http::client(timeout)?,
+            public_url,
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for NtfyNotifier {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Ntfy
+    }
+
+    async fn send(
+        &self,
+        channel: &NotificationChannel,
+        message: &OutgoingMessage,
+    ) -> Result<(), NotifyError> {
+        let server = setting(channel, "server")?;
+        let topic = setting(channel, "topic")?;
+        let priority = match message.event {
+            _ if message.silent => 2,
+            DeliveryEvent::Fired => 4,
+            _ => 3,
+        };
+        let tags: &[&str] = match message.event {
+            DeliveryEvent::Fired => &["rotating_light"],
+            DeliveryEvent::Resolved => &["white_check_mark"],
+            _ => &[],
+        };
+        let mut body = json!({
+            "topic": topic,
+            "title": title(message),
+            "message": message.text,
+            "priority": priority,
+            "tags": tags,
+        });
+        if let Some(click) = link(self.public_url.as_ref(), message) {
+            body["click"] = json!(click);
+        }
+        let mut request = self.client.post(server).json(&body);
+        let token = channel.secret.as_ref().map(crate::Secret::expose);
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| super::unanswered(e, "ntfy"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let headers = response.headers().clone();
+        let answer: Option<serde_json::Value> = response.json().await.ok();
+        let detail = answer.as_ref().and_then(|a| a["error"].as_str());
+        Err(refused("ntfy", status, &headers, None, detail, token))
+    }
+}

@@ -1,0 +1,108 @@
+//! Slack: blocks posted to an incoming webhook.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::Client;
+use serde_json::json;
+
+use super::http::{link, refused, secret, title};
+use super::{Notifier, NotifyError, OutgoingMessage};
+use crate::domain::{ChannelKind, NotificationChannel};
+
+/// The longest text of a section block Slack accepts, in characters.
+const MAX_SECTION: usize = 3_000;
+
+/// Escapes text for Slack's `mrkdwn`.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Posts to a Slack incoming webhook: `POST {base}/services/{T}/{B}/{X}` with a header block,
+/// the text as a section and a button to the dashboard. Slack answers errors in plain text
+/// (`invalid_token`, `no_service`, `channel_is_archived`): those are permanent; a 429 is
+/// retried after `Retry-After`. The webhook's path is its secret, so no URL reaches an error.
+#[derive(Debug, Clone)]
+pub struct SlackNotifier {
+    client: Client,
+    base: url::Url,
+    public_url: Option<url::Url>,
+}
+
+impl SlackNotifier {
+    /// A notifier for webhooks under `base` (`https://hooks.slack.com`, or a mock).
+    ///
+    /// # Errors
+    /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
+    pub fn new(
+        base: url::Url,
+        timeout: Duration,
+        public_url: Option<url::Url>,
+    ) -> Result<Self, crate::BuildError> {
+        Ok(Self {
+            client: super::http::client(timeout)?,
+            base,
+            public_url,
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for SlackNotifier {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Slack
+    }
+
+    async fn send(
+        &self,
+        channel: &NotificationChannel,
+        message: &OutgoingMessage,
+    ) -> Result<(), NotifyError> {
+        let path = secret(channel)?;
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| NotifyError::Permanent("SLACK_BASE_URL cannot take a path".into()))?
+            .pop_if_empty()
+            .push("services")
+            .extend(path.split('/'));
+        let title = title(message);
+        let mut blocks = vec![
+            json!({"type": "header", "text": {"type": "plain_text", "text": title}}),
+            json!({"type": "section", "text": {
+                "type": "mrkdwn",
+                "text": escape(&message.text).chars().take(MAX_SECTION).collect::<String>(),
+            }}),
+        ];
+        if let Some(url) = link(self.public_url.as_ref(), message) {
+            blocks.push(json!({"type": "actions", "elements": [{
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Open in Signal Sentinel"},
+                "url": url,
+            }]}));
+        }
+        let body = json!({"text": format!("{title}: {}", message.text), "blocks": blocks});
+        let response = self
+            .client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| super::unanswered(e, "Slack"))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let headers = response.headers().clone();
+        let detail = response.text().await.ok();
+        Err(refused(
+            "Slack",
+            status,
+            &headers,
+            None,
+            detail.as_deref(),
+            Some(path),
+        ))
+    }
+}
