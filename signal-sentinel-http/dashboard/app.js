@@ -580,17 +580,25 @@ async function alertsPage(params) {
 
 async function notificationsPage() {
   const [status, prefs] = await Promise.all([api('GET', '/channels/status'), api('GET', '/channels/prefs')]);
-  const kind = h('select', { name: 'kind' }, h('option', { value: 'telegram' }, 'Telegram chat'), h('option', { value: 'webhook' }, 'Webhook'));
+  const kind = h('select', { name: 'kind' }, h('option', { value: 'telegram' }, 'Telegram chat'), h('option', { value: 'webhook' }, 'Webhook'),
+    h('option', { value: 'url' }, 'Any service by URL (ntfy, Discord, Slack, Gotify, Pushover, Matrix)'));
+  const forms = h('details', {}, h('summary', {}, 'Channel URL forms'), h('ul', {}, [
+    'ntfys://ntfy.example.com/my-topic (ntfy://TOKEN@HOST/TOPIC; ntfy://TOPIC for the public server)',
+    'discord://WEBHOOK_ID/WEBHOOK_TOKEN, or the Discord webhook URL',
+    'slack://T…/B…/X…, or the Slack webhook URL',
+    'gotifys://HOST/APP_TOKEN', 'pover://USER_KEY@APP_TOKEN (Pushover)',
+    'matrixs://ACCESS_TOKEN@HOMESERVER/!ROOM_ID:SERVER', 'tgram://CHAT_ID', 'https://… (a signed webhook)',
+  ].map((t) => h('li', {}, h('code', {}, t)))), h('p', {}, 'The token in a URL is kept sealed and never shown again.'));
   const target = h('input', { name: 'target', required: true });
   const name = h('input', { name: 'name' });
   const shown = h('div', { 'aria-live': 'polite' });
   const add = h('form', { class: 'stack', novalidate: true },
-    field('Kind', kind), field('Chat id or webhook URL', target, '123456789, @channel, or https://…'),
+    field('Kind', kind), field('Chat id, webhook URL or channel URL', target, '123456789, @channel, https://…, or ntfys://…'), forms,
     h('span', { 'data-error-for': 'chat_id', class: 'field-error' }), h('span', { 'data-error-for': 'url', class: 'field-error' }),
     field('Name (optional)', name), formError(), h('button', { type: 'submit' }, 'Add channel'), shown);
   add.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const body = { kind: kind.value, name: name.value.trim() || null };
+    const body = kind.value === 'url' ? { url: target.value, name: name.value.trim() || null } : { kind: kind.value, name: name.value.trim() || null };
     if (kind.value === 'telegram') body.chat_id = target.value; else body.url = target.value;
     try {
       const r = await api('POST', '/channels', body);

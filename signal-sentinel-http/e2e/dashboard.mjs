@@ -233,6 +233,14 @@ try {
   assert.equal(await page.getByLabel(/^Daily digest at/).inputValue(), '18:00');
   assert.equal(await page.getByLabel(/^Add the summary/).isChecked(), false);
   step('notification preferences saved (digest time, summaries off)');
+  // A channel by URL: its token never comes back to the page.
+  await page.getByLabel('Kind').selectOption('url');
+  await page.getByLabel(/^Chat id, webhook URL or channel URL/).fill('ntfys://tk_e2esecret@ntfy.example.com/desk');
+  await page.getByLabel('Name (optional)').fill('phone');
+  await page.getByRole('button', { name: 'Add channel' }).click();
+  await page.getByRole('cell', { name: 'ntfy', exact: true }).waitFor();
+  assert.equal((await page.content()).includes('tk_e2esecret'), false);
+  step('ntfy channel added by URL, its token not shown');
   await shot('notifications');
 
   // An API key: shown once, works, revoked.

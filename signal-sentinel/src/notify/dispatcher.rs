@@ -20,8 +20,10 @@ pub struct DispatcherConfig {
     pub worker: String,
     /// Deliveries claimed at a time. By default, 100.
     pub batch: u64,
-    /// How long a claim lasts; a dispatcher that dies is replaced after it. By default, 2
-    /// minutes.
+    /// How long a claim lasts; a dispatcher that dies is replaced after it, and a message it
+    /// was sending when it died is sent again then. The dispatcher renews its claims every
+    /// third of it while it sends, so a slow send never outlives its claim. By default, 20
+    /// seconds.
     pub lease: chrono::Duration,
     /// Deliveries older than this are given up. By default, 24 hours.
     pub max_age: chrono::Duration,
@@ -38,7 +40,7 @@ impl Default for DispatcherConfig {
         Self {
             worker: format!("{}-{:04x}", std::process::id(), rand::random::<u16>()),
             batch: 100,
-            lease: chrono::Duration::minutes(2),
+            lease: chrono::Duration::seconds(20),
             max_age: chrono::Duration::hours(24),
             base_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(3600),
@@ -221,21 +223,48 @@ impl Dispatcher {
                 this.deliver(delivery, &context).await
             });
         }
-        let mut failure = None;
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(Ok(Step::Sent)) => report.sent += 1,
-                Ok(Ok(Step::Retried)) => report.retried += 1,
-                Ok(Ok(Step::GivenUp)) => report.given_up += 1,
-                Ok(Ok(Step::Skipped)) => report.skipped += 1,
-                Ok(Ok(Step::Held)) => report.held += 1,
-                Ok(Err(e)) => failure = Some(e),
-                Err(e) => failure = Some(StoreError::Backend(e.to_string())),
+        let work = async {
+            let mut failure = None;
+            while let Some(done) = tasks.join_next().await {
+                match done {
+                    Ok(Ok(Step::Sent)) => report.sent += 1,
+                    Ok(Ok(Step::Retried)) => report.retried += 1,
+                    Ok(Ok(Step::GivenUp)) => report.given_up += 1,
+                    Ok(Ok(Step::Skipped)) => report.skipped += 1,
+                    Ok(Ok(Step::Held)) => report.held += 1,
+                    Ok(Err(e)) => failure = Some(e),
+                    Err(e) => failure = Some(StoreError::Backend(e.to_string())),
+                }
             }
-        }
+            failure
+        };
+        let failure = tokio::select! {
+            failure = work => failure,
+            never = self.renew_claims() => match never {},
+        };
         match failure {
             Some(e) => Err(e),
             None => Ok(report),
+        }
+    }
+
+    /// Keeps this dispatcher's claims alive while its batch is being sent: every third of the
+    /// lease, they are extended by a lease. Never returns; dropped when the batch is done.
+    async fn renew_claims(&self) -> std::convert::Infallible {
+        let every = (self.config.lease / 3)
+            .to_std()
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_millis(10));
+        loop {
+            tokio::time::sleep(every).await;
+            let until = self.clock.now() + self.config.lease;
+            if let Err(e) = self
+                .store
+                .renew_delivery_claims(&self.config.worker, until)
+                .await
+            {
+                tracing::warn!("cannot renew the outbox claims: {e}");
+            }
         }
     }
 

@@ -18,12 +18,14 @@ use crate::pace::RateLimiter;
 pub(crate) const MAX_MESSAGE: usize = 4_096;
 /// Telegram's pace: one message a second per chat …
 const PER_CHAT: Duration = Duration::from_secs(1);
+/// … at most twenty a minute to one group (one every three seconds) …
+const PER_GROUP: Duration = Duration::from_secs(3);
 /// … and about thirty a second in all.
 const PER_SECOND: u32 = 30;
 
 /// Sends through the Telegram Bot API's `sendMessage`, in HTML parse mode with the text
 /// escaped, split into parts of at most 4,096 characters, paced at one message a second per
-/// chat and thirty a second overall. A 429 is retried after `parameters.retry_after`; a 400
+/// chat, twenty a minute per group (a negative chat id) and thirty a second overall. A 429 is retried after `parameters.retry_after`; a 400
 /// or 403 (chat not found, bot blocked) is permanent. The bot token is part of the request
 /// URL, so no URL ever reaches an error or a log line.
 #[derive(Clone)]
@@ -89,11 +91,17 @@ impl TelegramNotifier {
 
     /// Waits until `chat` may receive its next message.
     async fn pace(&self, chat: &str) {
+        // Groups and supergroups have negative ids (`-100…`); people and channels do not.
+        let spacing = if chat.starts_with('-') {
+            PER_GROUP
+        } else {
+            PER_CHAT
+        };
         let wait = {
             let mut chats = self.chats.lock().await;
             let now = Instant::now();
             let next = chats.get(chat).copied().unwrap_or(now).max(now);
-            chats.insert(chat.to_owned(), next + PER_CHAT);
+            chats.insert(chat.to_owned(), next + spacing);
             next - now
         };
         tokio::time::sleep(wait).await;
@@ -227,6 +235,31 @@ impl Notifier for TelegramNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn groups_get_twenty_messages_a_minute_people_sixty() {
+        let notifier = TelegramNotifier::new(
+            url::Url::parse("http://127.0.0.1:9").unwrap(),
+            Secret::new("t"),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let minute = |chat: &'static str| {
+            let notifier = notifier.clone();
+            async move {
+                let start = Instant::now();
+                let mut sent = 0;
+                while start.elapsed() < Duration::from_secs(60) {
+                    notifier.pace(chat).await;
+                    sent += 1;
+                }
+                sent
+            }
+        };
+        // The first of the next minute's is counted too: 20 + 1 and 60 + 1.
+        assert_eq!(minute("-1001234567890").await, 21);
+        assert_eq!(minute("123456789").await, 61);
+    }
 
     #[test]
     fn escapes_user_text() {

@@ -400,6 +400,12 @@ pub trait OutboxStore: Send + Sync {
         lease: chrono::Duration,
         limit: u64,
     ) -> Result<Vec<Delivery>>;
+    /// Extends every claim `worker` still holds until `until` (a dispatcher renews its claims
+    /// while it sends, so that a short lease never lapses under a slow send); returns how many.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn renew_delivery_claims(&self, worker: &str, until: Timestamp) -> Result<u64>;
     /// Records what became of an attempt, and releases the claim.
     ///
     /// # Errors

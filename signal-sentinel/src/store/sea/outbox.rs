@@ -98,6 +98,20 @@ impl OutboxStore for SeaStore {
         Ok(claimed)
     }
 
+    async fn renew_delivery_claims(&self, worker: &str, until: Timestamp) -> Result<u64> {
+        let result = delivery::Entity::update_many()
+            .col_expr(
+                delivery::Column::ClaimedUntil,
+                Expr::value(time::to_storage_precision(until)),
+            )
+            .filter(delivery::Column::ClaimedBy.eq(worker))
+            .filter(delivery::Column::Status.eq("pending"))
+            .exec(&self.db)
+            .await
+            .map_err(backend_err)?;
+        Ok(result.rows_affected)
+    }
+
     async fn record_delivery(&self, id: DeliveryId, outcome: DeliveryOutcome) -> Result<()> {
         let mut update = delivery::Entity::update_many()
             .col_expr(

@@ -320,6 +320,50 @@ async fn a_crash_between_send_and_mark_resends_never_loses(db: &TestDb) {
     );
 }
 
+/// A send slower than the claim's lease keeps its claim (the dispatcher renews it while it
+/// sends): another dispatcher does not take the delivery and send it a second time. The lease
+/// is short, so a dispatcher that dies mid-send is replaced within seconds.
+async fn a_slow_send_keeps_its_claim(db: &TestDb) {
+    let clock = clock();
+    let wh = MockServer::start().await;
+    Mock::given(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1_500)))
+        .expect(1)
+        .mount(&wh)
+        .await;
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let hook = webhook_channel(&db.store, user.id, &format!("{}/hook", wh.uri())).await;
+    queue(&db.store, &user, hook.id, 1, &clock).await;
+    let config = |worker: &str| DispatcherConfig {
+        worker: worker.into(),
+        lease: chrono::Duration::milliseconds(300),
+        ..DispatcherConfig::default()
+    };
+    let notifiers = || -> Vec<Arc<dyn Notifier>> {
+        vec![Arc::new(
+            WebhookNotifier::new(Duration::from_secs(5)).unwrap(),
+        )]
+    };
+    let store: Arc<SeaStore> = Arc::new(db.store.clone());
+    let slow = Dispatcher::new(store.clone(), notifiers(), clock.clone(), config("slow"));
+    let sending = tokio::spawn(async move { slow.run_once().await.unwrap() });
+    // Once the request is in flight, the lease it was claimed with runs out …
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while wh.received_requests().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the send never started"
+        );
+        tokio::task::yield_now().await;
+    }
+    clock.advance(chrono::Duration::seconds(1));
+    // … and the renewal timer (every 100 ms of real time) extends it from the new now.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let other = Dispatcher::new(store, notifiers(), clock.clone(), config("other"));
+    assert_eq!(other.run_once().await.unwrap().claimed, 0);
+    assert_eq!(sending.await.unwrap().sent, 1);
+}
+
 /// Three dispatchers, each with connections of its own as three processes have, drain one
 /// outbox together: every delivery is sent exactly once (their claims skip each other's locked
 /// rows instead of waiting or taking them twice).
@@ -582,6 +626,7 @@ backend_tests!(
     alerts_reach_telegram_and_webhook_once,
     failures_retry_with_backoff_then_succeed_or_give_up,
     a_crash_between_send_and_mark_resends_never_loses,
+    a_slow_send_keeps_its_claim,
     three_dispatchers_send_each_delivery_once,
     preferences_skip_silence_and_hold,
     daily_digests_once_a_day,
