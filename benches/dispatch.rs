@@ -7,8 +7,13 @@
 //! - latency: 500 alerts stored one every 10 ms while the dispatcher runs (polling every
 //!   50 ms), the time from an alert being stored to its delivery being sent (median, p99).
 //!
+//! `BENCH_CHANNEL` picks the channel kind (`webhook` by default; `ntfy`, `discord`, `slack`,
+//! `gotify`, `pushover`, `matrix`): its notifier sends to a local mock answering as that
+//! service does.
+//!
 //! ```text
 //! cargo bench -p benches --bench dispatch
+//! BENCH_CHANNEL=matrix cargo bench -p benches --bench dispatch
 //! BENCH_DATABASE_URL=postgres://postgres@127.0.0.1/ss_bench cargo bench -p benches --bench dispatch
 //! ```
 
@@ -16,26 +21,93 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
+use serde_json::json;
 use signal_sentinel::Secret;
 use signal_sentinel::clock::{Clock, SystemClock};
 use signal_sentinel::config::DatabaseUrl;
 use signal_sentinel::domain::{
     AlertKind, AlertQuery, ChannelKind, CycleWrite, NewAlert, NewChannel,
 };
-use signal_sentinel::notify::{Dispatcher, DispatcherConfig, Notifier, WebhookNotifier};
+use signal_sentinel::notify::{
+    DiscordNotifier, Dispatcher, DispatcherConfig, GotifyNotifier, MatrixNotifier, Notifier,
+    NtfyNotifier, PushoverNotifier, SlackNotifier, WebhookNotifier,
+};
 use signal_sentinel::rules::{RuleInput, prepare_rule};
 use signal_sentinel::store::{ChannelStore, RuleStore, SeaStore, Store};
-use wiremock::matchers::path;
+use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The channel (settings, secret) and its notifier for `kind`, sending to `mock`; what the
+/// mock answers, as the service does.
+fn channel(
+    kind: ChannelKind,
+    mock: &str,
+) -> (
+    serde_json::Value,
+    &'static str,
+    Arc<dyn Notifier>,
+    ResponseTemplate,
+) {
+    let base = url::Url::parse(mock).unwrap();
+    let timeout = Duration::from_secs(10);
+    let ok = |body: serde_json::Value| ResponseTemplate::new(200).set_body_json(body);
+    match kind {
+        ChannelKind::Webhook => (
+            json!({"url": format!("{mock}/hook")}),
+            "whsec-bench-0123456789",
+            Arc::new(WebhookNotifier::new(timeout).unwrap()),
+            ResponseTemplate::new(200),
+        ),
+        ChannelKind::Ntfy => (
+            json!({"server": mock, "topic": "bench"}),
+            "tk_bench",
+            Arc::new(NtfyNotifier::new(timeout, None).unwrap()),
+            ok(json!({"id": "x", "event": "message", "topic": "bench"})),
+        ),
+        ChannelKind::Discord => (
+            json!({"webhook_id": "123"}),
+            "token",
+            Arc::new(DiscordNotifier::new(base, timeout, None).unwrap()),
+            ok(json!({"id": "1"})),
+        ),
+        ChannelKind::Slack => (
+            json!({"workspace": "T1"}),
+            "T1/B2/X3",
+            Arc::new(SlackNotifier::new(base, timeout, None).unwrap()),
+            ResponseTemplate::new(200).set_body_string("ok"),
+        ),
+        ChannelKind::Gotify => (
+            json!({"server": mock}),
+            "AppToken",
+            Arc::new(GotifyNotifier::new(timeout, None).unwrap()),
+            ok(json!({"id": 1})),
+        ),
+        ChannelKind::Pushover => (
+            json!({}),
+            "userkey@apptoken",
+            Arc::new(PushoverNotifier::new(base, timeout, None).unwrap()),
+            ok(json!({"status": 1, "request": "r"})),
+        ),
+        ChannelKind::Matrix => (
+            json!({"homeserver": mock, "room": "!room:example.org"}),
+            "syt_token",
+            Arc::new(MatrixNotifier::new(timeout).unwrap()),
+            ok(json!({"event_id": "$e"})),
+        ),
+        other => panic!("no bench for {other} channels"),
+    }
+}
 
 fn main() {
     let runtime = benches::runtime();
     runtime.block_on(async {
+        let kind: ChannelKind = std::env::var("BENCH_CHANNEL")
+            .unwrap_or_else(|_| "webhook".into())
+            .parse()
+            .expect("BENCH_CHANNEL names a channel kind");
         let hook = MockServer::start().await;
-        Mock::given(path("/hook"))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&hook)
-            .await;
+        let (config, secret, notifier, answer) = channel(kind, &hook.uri());
+        Mock::given(any()).respond_with(answer).mount(&hook).await;
         let dir = tempfile::tempdir().unwrap();
         let url = benches::database_url(dir.path(), "dispatch.db");
         let store = SeaStore::open(&DatabaseUrl::parse(&url).unwrap())
@@ -45,10 +117,10 @@ fn main() {
         store
             .create_channel(NewChannel {
                 owner: user.id,
-                name: "hook".into(),
-                kind: ChannelKind::Webhook,
-                config: serde_json::json!({"url": format!("{}/hook", hook.uri())}),
-                secret: Some(Secret::new("whsec-bench-0123456789")),
+                name: "bench".into(),
+                kind,
+                config,
+                secret: Some(Secret::new(secret)),
             })
             .await
             .unwrap();
@@ -67,9 +139,7 @@ fn main() {
             .unwrap();
         let store: Arc<dyn Store> = Arc::new(store);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(
-            WebhookNotifier::new(Duration::from_secs(10)).unwrap(),
-        )];
+        let notifiers: Vec<Arc<dyn Notifier>> = vec![notifier.clone()];
         let dispatcher = Dispatcher::new(
             store.clone(),
             notifiers,
@@ -97,23 +167,24 @@ fn main() {
             })
             .await
             .unwrap();
-        let kind = if url.starts_with("postgres") {
-            "PostgreSQL"
-        } else {
-            "SQLite file"
-        };
+        let label = format!(
+            "{kind}, {}",
+            if url.starts_with("postgres") {
+                "PostgreSQL"
+            } else {
+                "SQLite file"
+            }
+        );
         let (sent, elapsed) = drain(std::slice::from_ref(&dispatcher)).await;
         println!(
-            "throughput, 1 dispatcher: {sent} deliveries in {elapsed:.2?} = {:.0} deliveries/s ({kind})",
+            "throughput, 1 dispatcher: {sent} deliveries in {elapsed:.2?} = {:.0} deliveries/s ({label})",
             sent as f64 / elapsed.as_secs_f64(),
         );
         let mut three = Vec::new();
         for _ in 0..3 {
             let own: Arc<dyn Store> =
                 Arc::new(SeaStore::connect(&DatabaseUrl::parse(&url).unwrap()).await.unwrap());
-            let notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(
-                WebhookNotifier::new(Duration::from_secs(10)).unwrap(),
-            )];
+            let notifiers: Vec<Arc<dyn Notifier>> = vec![channel(kind, &hook.uri()).2];
             three.push(Dispatcher::new(
                 own,
                 notifiers,
@@ -132,7 +203,7 @@ fn main() {
         let (sent, elapsed) = drain(&three).await;
         let requests = hook.received_requests().await.unwrap_or_default().len();
         println!(
-            "throughput, 3 dispatchers: {sent} deliveries in {elapsed:.2?} = {:.0} deliveries/s ({kind}); {requests} requests received for 10,000 deliveries",
+            "throughput, 3 dispatchers: {sent} deliveries in {elapsed:.2?} = {:.0} deliveries/s ({label}); {requests} requests received for 10,000 deliveries",
             sent as f64 / elapsed.as_secs_f64(),
         );
 

@@ -338,6 +338,15 @@ async fn login_and_register_are_rate_limited_with_retry_after() {
     );
 }
 
+/// A client whose requests come from 127.0.0.`last` (loopback answers from any 127.x).
+fn client_from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_guesser_elsewhere_cannot_lock_the_owner_out() {
     let server = TestServer::start_with(Options {
@@ -348,13 +357,7 @@ async fn a_guesser_elsewhere_cannot_lock_the_owner_out() {
     .unwrap();
     server.user("owner@example.com").await;
     // Loopback answers from any 127.x address: one client is the attacker, one the owner.
-    let from = |last: u8| {
-        reqwest::Client::builder()
-            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
-            .no_proxy()
-            .build()
-            .unwrap()
-    };
+    let from = client_from;
     let login = |client: &reqwest::Client, password: &str| {
         client
             .post(format!("{}/api/auth/login", server.base))
@@ -396,13 +399,7 @@ async fn many_addresses_guessing_one_account_are_slowed_while_the_owner_signs_in
     .await
     .unwrap();
     server.user("owner@example.com").await;
-    let from = |last: u8| {
-        reqwest::Client::builder()
-            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
-            .no_proxy()
-            .build()
-            .unwrap()
-    };
+    let from = client_from;
     let login = |client: reqwest::Client, password: &'static str| {
         let url = format!("{}/api/auth/login", server.base);
         async move {

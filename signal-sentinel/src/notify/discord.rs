@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Client;
 use serde_json::json;
 
-use super::http::{link, refused, seconds, secret, setting, title};
+use super::http::{Refusal, Sender, seconds, secret, setting, title};
 use super::{Notifier, NotifyError, OutgoingMessage};
 use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 
@@ -21,9 +20,8 @@ const SUPPRESS_NOTIFICATIONS: u32 = 1 << 12;
 /// deleted webhook) is permanent. The token is part of the URL, so no URL reaches an error.
 #[derive(Debug, Clone)]
 pub struct DiscordNotifier {
-    client: Client,
+    sender: Sender,
     base: url::Url,
-    public_url: Option<url::Url>,
 }
 
 impl DiscordNotifier {
@@ -37,9 +35,8 @@ impl DiscordNotifier {
         public_url: Option<url::Url>,
     ) -> Result<Self, crate::BuildError> {
         Ok(Self {
-            client: super::http::client(timeout)?,
+            sender: Sender::new(timeout, public_url)?,
             base,
-            public_url,
         })
     }
 }
@@ -73,7 +70,7 @@ impl Notifier for DiscordNotifier {
             "description": message.text.chars().take(MAX_DESCRIPTION).collect::<String>(),
             "color": colour,
         });
-        if let Some(url) = link(self.public_url.as_ref(), message) {
+        if let Some(url) = self.sender.link(message) {
             embed["url"] = json!(url);
         }
         if let Some(alert) = &message.alert {
@@ -87,29 +84,22 @@ impl Notifier for DiscordNotifier {
             body["flags"] = json!(SUPPRESS_NOTIFICATIONS);
         }
         let response = self
+            .sender
             .client
             .post(url)
             .json(&body)
             .send()
             .await
             .map_err(|e| super::unanswered(e, "Discord"))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let headers = response.headers().clone();
-        let answer: Option<serde_json::Value> = response.json().await.ok();
+        let refusal = match Refusal::of(response).await {
+            Ok(_) => return Ok(()),
+            Err(refusal) => refusal,
+        };
+        let answer = refusal.json();
         let asked = answer
             .as_ref()
             .and_then(|a| seconds(a.get("retry_after"), 1.0));
         let detail = answer.as_ref().and_then(|a| a["message"].as_str());
-        Err(refused(
-            "Discord",
-            status,
-            &headers,
-            asked,
-            detail,
-            Some(token),
-        ))
+        Err(refusal.error("Discord", asked, detail, Some(token)))
     }
 }

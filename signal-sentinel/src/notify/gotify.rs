@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Client;
 use serde_json::json;
 
-use super::http::{link, refused, secret, setting, title};
+use super::http::{Refusal, Sender, secret, setting, title};
 use super::{Notifier, NotifyError, OutgoingMessage};
 use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 
@@ -16,8 +15,7 @@ use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 /// token) are permanent; 5xx are retried.
 #[derive(Debug, Clone)]
 pub struct GotifyNotifier {
-    client: Client,
-    public_url: Option<url::Url>,
+    sender: Sender,
 }
 
 impl GotifyNotifier {
@@ -27,8 +25,7 @@ impl GotifyNotifier {
     /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
     pub fn new(timeout: Duration, public_url: Option<url::Url>) -> Result<Self, crate::BuildError> {
         Ok(Self {
-            client: super::http::client(timeout)?,
-            public_url,
+            sender: Sender::new(timeout, public_url)?,
         })
     }
 }
@@ -57,10 +54,11 @@ impl Notifier for GotifyNotifier {
             "message": message.text,
             "priority": priority,
         });
-        if let Some(click) = link(self.public_url.as_ref(), message) {
+        if let Some(click) = self.sender.link(message) {
             body["extras"] = json!({"client::notification": {"click": {"url": click}}});
         }
         let response = self
+            .sender
             .client
             .post(url)
             .header("X-Gotify-Key", token)
@@ -68,22 +66,14 @@ impl Notifier for GotifyNotifier {
             .send()
             .await
             .map_err(|e| super::unanswered(e, "Gotify"))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let headers = response.headers().clone();
-        let answer: Option<serde_json::Value> = response.json().await.ok();
+        let refusal = match Refusal::of(response).await {
+            Ok(_) => return Ok(()),
+            Err(refusal) => refusal,
+        };
+        let answer = refusal.json();
         let detail = answer
             .as_ref()
             .and_then(|a| a["errorDescription"].as_str().or(a["error"].as_str()));
-        Err(refused(
-            "Gotify",
-            status,
-            &headers,
-            None,
-            detail,
-            Some(token),
-        ))
+        Err(refusal.error("Gotify", None, detail, Some(token)))
     }
 }

@@ -13,16 +13,78 @@ use crate::domain::{DeliveryEvent, NotificationChannel};
 /// Longest piece of a service's error text kept in a channel's last error.
 const MAX_DETAIL: usize = 200;
 
-/// The HTTP client the channel notifiers share: a timeout, our user agent, no redirects
-/// (a redirect would carry a token to another host).
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, crate::BuildError> {
-    crate::market::ensure_crypto_provider();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("signal-sentinel/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| crate::BuildError::HttpClient(e.without_url()))
+/// What every HTTP channel notifier holds: a client (a timeout, our user agent, no redirects:
+/// a redirect would carry a token to another host) and the dashboard's address for links.
+#[derive(Debug, Clone)]
+pub(crate) struct Sender {
+    pub(crate) client: reqwest::Client,
+    pub(crate) public_url: Option<url::Url>,
+}
+
+impl Sender {
+    pub(crate) fn new(
+        timeout: Duration,
+        public_url: Option<url::Url>,
+    ) -> Result<Self, crate::BuildError> {
+        crate::market::ensure_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("signal-sentinel/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| crate::BuildError::HttpClient(e.without_url()))?;
+        Ok(Self { client, public_url })
+    }
+
+    /// The dashboard page of the message's alert, when the public address is known.
+    pub(crate) fn link(&self, message: &OutgoingMessage) -> Option<String> {
+        link(self.public_url.as_ref(), message)
+    }
+}
+
+/// A service's answer that is not a success, read whole.
+pub(crate) struct Refusal {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Refusal {
+    /// The response itself for a success; else the refusal, read.
+    pub(crate) async fn of(response: reqwest::Response) -> Result<reqwest::Response, Self> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap_or_default();
+        Err(Self {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// The body as JSON, when it is.
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+
+    /// The body as text.
+    pub(crate) fn text(&self) -> &str {
+        &self.body
+    }
+
+    /// What it means for the outbox: see [`refused`].
+    pub(crate) fn error(
+        &self,
+        service: &str,
+        asked: Option<Duration>,
+        detail: Option<&str>,
+        secret: Option<&str>,
+    ) -> NotifyError {
+        refused(service, self.status, &self.headers, asked, detail, secret)
+    }
 }
 
 /// A one-line title: the symbol and what happened, or what the message is.
@@ -74,7 +136,7 @@ pub(crate) fn secret(channel: &NotificationChannel) -> Result<&str, NotifyError>
 /// service asked for (`asked`, read from its body, else `Retry-After`); any other answer is
 /// permanent (bad credentials, an unknown webhook or room). `detail` is the service's own
 /// words, cut short and scrubbed of `secret`.
-pub(crate) fn refused(
+fn refused(
     service: &str,
     status: StatusCode,
     headers: &HeaderMap,

@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Client;
 use serde_json::json;
 
-use super::http::{refused, seconds, secret, setting, title};
+use super::http::{Refusal, Sender, seconds, secret, setting, title};
 use super::{Notifier, NotifyError, OutgoingMessage};
 use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 
@@ -18,7 +17,7 @@ use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 /// retried after its `retry_after_ms`; `M_UNKNOWN_TOKEN` and `M_FORBIDDEN` are permanent.
 #[derive(Debug, Clone)]
 pub struct MatrixNotifier {
-    client: Client,
+    sender: Sender,
 }
 
 impl MatrixNotifier {
@@ -28,7 +27,7 @@ impl MatrixNotifier {
     /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
     pub fn new(timeout: Duration) -> Result<Self, crate::BuildError> {
         Ok(Self {
-            client: super::http::client(timeout)?,
+            sender: Sender::new(timeout, None)?,
         })
     }
 
@@ -46,10 +45,8 @@ impl MatrixNotifier {
         Ok(url)
     }
 
-    async fn failure(response: reqwest::Response, token: &str) -> NotifyError {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let answer: Option<serde_json::Value> = response.json().await.ok();
+    fn failure(refusal: &Refusal, token: &str) -> NotifyError {
+        let answer = refusal.json();
         let asked = answer
             .as_ref()
             .and_then(|a| seconds(a.get("retry_after_ms"), 1_000.0));
@@ -60,14 +57,7 @@ impl MatrixNotifier {
                 a["error"].as_str().unwrap_or_default()
             )
         });
-        refused(
-            "Matrix",
-            status,
-            &headers,
-            asked,
-            detail.as_deref(),
-            Some(token),
-        )
+        refusal.error("Matrix", asked, detail.as_deref(), Some(token))
     }
 
     /// The room id of `room`: itself, or what the homeserver says an alias names.
@@ -81,15 +71,17 @@ impl MatrixNotifier {
             return Ok(room.to_owned());
         }
         let response = self
+            .sender
             .client
             .get(Self::url(homeserver, &["directory", "room", room])?)
             .bearer_auth(token)
             .send()
             .await
             .map_err(|e| super::unanswered(e, "Matrix"))?;
-        if !response.status().is_success() {
-            return Err(Self::failure(response, token).await);
-        }
+        let response = match Refusal::of(response).await {
+            Ok(response) => response,
+            Err(refusal) => return Err(Self::failure(&refusal, token)),
+        };
         let answer: serde_json::Value = response
             .json()
             .await
@@ -144,6 +136,7 @@ impl Notifier for MatrixNotifier {
             &["rooms", &room_id, "send", "m.room.message", &txn],
         )?;
         let response = self
+            .sender
             .client
             .put(url)
             .bearer_auth(token)
@@ -151,9 +144,9 @@ impl Notifier for MatrixNotifier {
             .send()
             .await
             .map_err(|e| super::unanswered(e, "Matrix"))?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        Err(Self::failure(response, token).await)
+        Refusal::of(response)
+            .await
+            .map(drop)
+            .map_err(|refusal| Self::failure(&refusal, token))
     }
 }

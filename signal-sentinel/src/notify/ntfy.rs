@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Client;
 use serde_json::json;
 
-use super::http::{link, refused, setting, title};
+use super::http::{Refusal, Sender, setting, title};
 use super::{Notifier, NotifyError, OutgoingMessage};
 use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 
@@ -16,8 +15,7 @@ use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 /// 5xx are retried; 401 and 403 (a wrong or missing token) are permanent.
 #[derive(Debug, Clone)]
 pub struct NtfyNotifier {
-    client: Client,
-    public_url: Option<url::Url>,
+    sender: Sender,
 }
 
 impl NtfyNotifier {
@@ -27,8 +25,7 @@ impl NtfyNotifier {
     /// [`BuildError::HttpClient`](crate::BuildError::HttpClient).
     pub fn new(timeout: Duration, public_url: Option<url::Url>) -> Result<Self, crate::BuildError> {
         Ok(Self {
-            client: super::http::client(timeout)?,
-            public_url,
+            sender: Sender::new(timeout, public_url)?,
         })
     }
 }
@@ -63,10 +60,10 @@ impl Notifier for NtfyNotifier {
             "priority": priority,
             "tags": tags,
         });
-        if let Some(click) = link(self.public_url.as_ref(), message) {
+        if let Some(click) = self.sender.link(message) {
             body["click"] = json!(click);
         }
-        let mut request = self.client.post(server).json(&body);
+        let mut request = self.sender.client.post(server).json(&body);
         let token = channel.secret.as_ref().map(crate::Secret::expose);
         if let Some(token) = token.filter(|t| !t.is_empty()) {
             request = request.bearer_auth(token);
@@ -75,13 +72,12 @@ impl Notifier for NtfyNotifier {
             .send()
             .await
             .map_err(|e| super::unanswered(e, "ntfy"))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let headers = response.headers().clone();
-        let answer: Option<serde_json::Value> = response.json().await.ok();
+        let refusal = match Refusal::of(response).await {
+            Ok(_) => return Ok(()),
+            Err(refusal) => refusal,
+        };
+        let answer = refusal.json();
         let detail = answer.as_ref().and_then(|a| a["error"].as_str());
-        Err(refused("ntfy", status, &headers, None, detail, token))
+        Err(refusal.error("ntfy", None, detail, token))
     }
 }

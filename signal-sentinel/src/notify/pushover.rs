@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Client;
 
-use super::http::{link, refused, secret, title};
+use super::http::{Refusal, Sender, secret, title};
 use super::{Notifier, NotifyError, OutgoingMessage};
 use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 
@@ -21,9 +20,8 @@ const MAX_TITLE: usize = 250;
 /// application's monthly limit) and 5xx are retried.
 #[derive(Debug, Clone)]
 pub struct PushoverNotifier {
-    client: Client,
+    sender: Sender,
     base: url::Url,
-    public_url: Option<url::Url>,
 }
 
 impl PushoverNotifier {
@@ -37,9 +35,8 @@ impl PushoverNotifier {
         public_url: Option<url::Url>,
     ) -> Result<Self, crate::BuildError> {
         Ok(Self {
-            client: super::http::client(timeout)?,
+            sender: Sender::new(timeout, public_url)?,
             base,
-            public_url,
         })
     }
 }
@@ -81,23 +78,23 @@ impl Notifier for PushoverNotifier {
         if let Some(alert) = &message.alert {
             form.push(("timestamp", alert.fired_at.timestamp().to_string()));
         }
-        if let Some(url) = link(self.public_url.as_ref(), message) {
+        if let Some(url) = self.sender.link(message) {
             form.push(("url", url));
             form.push(("url_title", "Open in Signal Sentinel".to_owned()));
         }
         let response = self
+            .sender
             .client
             .post(url)
             .form(&form)
             .send()
             .await
             .map_err(|e| super::unanswered(e, "Pushover"))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let headers = response.headers().clone();
-        let answer: Option<serde_json::Value> = response.json().await.ok();
+        let refusal = match Refusal::of(response).await {
+            Ok(_) => return Ok(()),
+            Err(refusal) => refusal,
+        };
+        let answer = refusal.json();
         let detail = answer
             .as_ref()
             .and_then(|a| a["errors"].as_array())
@@ -108,14 +105,7 @@ impl Notifier for PushoverNotifier {
                     .collect::<Vec<_>>()
                     .join("; ")
             });
-        let error = refused(
-            "Pushover",
-            status,
-            &headers,
-            None,
-            detail.as_deref(),
-            Some(token),
-        );
+        let error = refusal.error("Pushover", None, detail.as_deref(), Some(token));
         Err(match error {
             NotifyError::Permanent(m) => NotifyError::Permanent(m.replace(user, "[redacted]")),
             NotifyError::Retry { message, after } => NotifyError::Retry {

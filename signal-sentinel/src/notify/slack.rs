@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Client;
 use serde_json::json;
 
-use super::http::{link, refused, secret, title};
+use super::http::{Refusal, Sender, secret, title};
 use super::{Notifier, NotifyError, OutgoingMessage};
 use crate::domain::{ChannelKind, NotificationChannel};
 
@@ -26,9 +25,8 @@ fn escape(text: &str) -> String {
 /// retried after `Retry-After`. The webhook's path is its secret, so no URL reaches an error.
 #[derive(Debug, Clone)]
 pub struct SlackNotifier {
-    client: Client,
+    sender: Sender,
     base: url::Url,
-    public_url: Option<url::Url>,
 }
 
 impl SlackNotifier {
@@ -42,9 +40,8 @@ impl SlackNotifier {
         public_url: Option<url::Url>,
     ) -> Result<Self, crate::BuildError> {
         Ok(Self {
-            client: super::http::client(timeout)?,
+            sender: Sender::new(timeout, public_url)?,
             base,
-            public_url,
         })
     }
 }
@@ -75,7 +72,7 @@ impl Notifier for SlackNotifier {
                 "text": escape(&message.text).chars().take(MAX_SECTION).collect::<String>(),
             }}),
         ];
-        if let Some(url) = link(self.public_url.as_ref(), message) {
+        if let Some(url) = self.sender.link(message) {
             blocks.push(json!({"type": "actions", "elements": [{
                 "type": "button",
                 "text": {"type": "plain_text", "text": "Open in Signal Sentinel"},
@@ -84,25 +81,17 @@ impl Notifier for SlackNotifier {
         }
         let body = json!({"text": format!("{title}: {}", message.text), "blocks": blocks});
         let response = self
+            .sender
             .client
             .post(url)
             .json(&body)
             .send()
             .await
             .map_err(|e| super::unanswered(e, "Slack"))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let headers = response.headers().clone();
-        let detail = response.text().await.ok();
-        Err(refused(
-            "Slack",
-            status,
-            &headers,
-            None,
-            detail.as_deref(),
-            Some(path),
-        ))
+        let refusal = match Refusal::of(response).await {
+            Ok(_) => return Ok(()),
+            Err(refusal) => refusal,
+        };
+        Err(refusal.error("Slack", None, Some(refusal.text()), Some(path)))
     }
 }
