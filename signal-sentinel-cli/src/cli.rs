@@ -149,7 +149,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum NotificationsCommand {
-    /// Add a channel by its URL (ntfy, Discord, Slack, Gotify, Pushover, Matrix, Telegram, webhook).
+    /// Add a channel by its URL (e-mail, ntfy, Discord, Slack, Gotify, Pushover, Matrix, Telegram, webhook).
     ///
     /// The URL's secret (token, key) is kept sealed and never shown again; a webhook's signing
     /// secret is generated and shown once.
@@ -162,6 +162,8 @@ pub(crate) enum NotificationsCommand {
   pover://USER_KEY@APP_TOKEN       Pushover
   matrix://ACCESS_TOKEN@HOMESERVER/!ROOM_ID:SERVER   or /%23ALIAS:SERVER (matrixs:// for https)
   tgram://CHAT_ID                  a Telegram chat, through this server's bot
+  mailto://ADDRESS                 e-mail through this server's SMTP_URL
+  mailto://USER:PASSWORD@SMTP_HOST[:PORT]?to=ADDRESS   your own server (mailtos:// for TLS)
   https://…                        a signed webhook
 
 Examples:

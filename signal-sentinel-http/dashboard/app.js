@@ -581,13 +581,13 @@ async function alertsPage(params) {
 async function notificationsPage() {
   const [status, prefs] = await Promise.all([api('GET', '/channels/status'), api('GET', '/channels/prefs')]);
   const kind = h('select', { name: 'kind' }, h('option', { value: 'telegram' }, 'Telegram chat'), h('option', { value: 'webhook' }, 'Webhook'),
-    h('option', { value: 'url' }, 'Any service by URL (ntfy, Discord, Slack, Gotify, Pushover, Matrix)'));
+    h('option', { value: 'url' }, 'Any service by URL (e-mail, ntfy, Discord, Slack, Gotify, Pushover, Matrix)'));
   const forms = h('details', {}, h('summary', {}, 'Channel URL forms'), h('ul', {}, [
     'ntfys://ntfy.example.com/my-topic (ntfy://TOKEN@HOST/TOPIC; ntfy://TOPIC for the public server)',
     'discord://WEBHOOK_ID/WEBHOOK_TOKEN, or the Discord webhook URL',
     'slack://T…/B…/X…, or the Slack webhook URL',
     'gotifys://HOST/APP_TOKEN', 'pover://USER_KEY@APP_TOKEN (Pushover)',
-    'matrixs://ACCESS_TOKEN@HOMESERVER/!ROOM_ID:SERVER', 'tgram://CHAT_ID', 'https://… (a signed webhook)',
+    'matrixs://ACCESS_TOKEN@HOMESERVER/!ROOM_ID:SERVER', 'tgram://CHAT_ID', 'mailto://you@example.com (through this server), or mailto://USER:PASSWORD@SMTP_HOST?to=you@example.com', 'https://… (a signed webhook)',
   ].map((t) => h('li', {}, h('code', {}, t)))), h('p', {}, 'The token in a URL is kept sealed and never shown again.'));
   const target = h('input', { name: 'target', required: true });
   const name = h('input', { name: 'name' });

@@ -188,6 +188,7 @@ async fn channels_are_added_by_url_with_their_secret_kept() {
         "pover://",
         "matrix://",
         "tgram://",
+        "mailto://",
     ] {
         assert!(help.stdout.contains(form), "{form}: {}", help.stdout);
     }

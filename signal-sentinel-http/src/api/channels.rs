@@ -26,12 +26,13 @@ pub struct ChannelOut {
     pub id: i64,
     /// Its name.
     pub name: String,
-    /// `telegram`, `webhook`, `ntfy`, `discord`, `slack`, `gotify`, `pushover`, `matrix` or
-    /// `console`.
+    /// `telegram`, `webhook`, `email`, `ntfy`, `discord`, `slack`, `gotify`, `pushover`,
+    /// `matrix` or `console`.
     pub kind: String,
     /// Where it sends, without its secret: `{"chat_id": …}`, `{"url": …}`,
     /// `{"server", "topic"}` (ntfy), `{"webhook_id"}` (Discord), `{"workspace"}` (Slack),
-    /// `{"server"}` (Gotify), `{"homeserver", "room"}` (Matrix).
+    /// `{"server"}` (Gotify), `{"homeserver", "room"}` (Matrix), `{"to", …}` (e-mail, with
+    /// its own server's host, port, security, user and sender when it has one).
     pub config: serde_json::Value,
     /// Whether alerts go to it.
     pub enabled: bool,
@@ -73,7 +74,8 @@ pub enum NewChannelKind {
 /// A new channel: a `kind` with its fields, or just a channel `url` such as
 /// `ntfy://ntfy.example.com/my-topic`, `discord://ID/TOKEN`, `slack://T/B/X`,
 /// `gotify://HOST/TOKEN`, `pover://USER_KEY@APP_TOKEN`, `matrix://TOKEN@HOST/!ROOM:SERVER`,
-/// `tgram://CHAT_ID` or `https://…` (a signed webhook).
+/// `tgram://CHAT_ID`, `mailto://ADDRESS`, `mailto://USER:PASSWORD@SMTP_HOST?to=ADDRESS` or
+/// `https://…` (a signed webhook).
 #[derive(Object)]
 pub struct ChannelIn {
     // A plain comment, not a doc comment: documented, poem-openapi would wrap the enum's `$ref`

@@ -5,8 +5,8 @@
 
 use url::Url;
 
-use super::ConfigError;
 use super::vars::Vars;
+use super::{ConfigError, invalid};
 
 /// Base URLs of the notification services with a fixed host.
 #[derive(Debug, Clone)]
@@ -23,6 +23,13 @@ pub struct ChannelSettings {
     /// `NTFY_BASE_URL`, default `https://ntfy.sh`: the server of `ntfy://TOPIC` (a URL with a
     /// topic and no host).
     pub ntfy_base_url: Url,
+    /// `SMTP_URL`: the server-wide SMTP server for e-mail channels that name only an address
+    /// (`smtp://USER:PASSWORD@HOST[:PORT]` with STARTTLS, `smtps://…` with TLS, `?tls=none`
+    /// for a local relay). Without it, e-mail channels must name their own server.
+    pub smtp: Option<crate::notify::SmtpServer>,
+    /// `SMTP_FROM`: the sender of e-mail sent through `SMTP_URL` (`alerts@example.com` or
+    /// `Signal Sentinel <alerts@example.com>`).
+    pub smtp_from: Option<String>,
     /// `PUBLIC_URL`: where people reach this server's dashboard, for links inside messages
     /// (`https://alerts.example.com`). Without it, messages carry no links.
     pub public_url: Option<Url>,
@@ -36,6 +43,8 @@ impl Default for ChannelSettings {
             slack_base_url: url("https://hooks.slack.com"),
             pushover_base_url: url("https://api.pushover.net"),
             ntfy_base_url: url("https://ntfy.sh"),
+            smtp: None,
+            smtp_from: None,
             public_url: None,
         }
     }
@@ -48,6 +57,22 @@ impl ChannelSettings {
             slack_base_url: vars.base_url("SLACK_BASE_URL", "https://hooks.slack.com")?,
             pushover_base_url: vars.base_url("PUSHOVER_BASE_URL", "https://api.pushover.net")?,
             ntfy_base_url: vars.base_url("NTFY_BASE_URL", "https://ntfy.sh")?,
+            smtp: match vars.secret("SMTP_URL") {
+                Some(url) => Some(
+                    crate::notify::SmtpServer::parse(url.expose())
+                        .map_err(|e| invalid("SMTP_URL", e))?,
+                ),
+                None => None,
+            },
+            smtp_from: match vars.get("SMTP_FROM") {
+                Some(from) if from.parse::<lettre::message::Mailbox>().is_err() => {
+                    return Err(invalid(
+                        "SMTP_FROM",
+                        "expected an address like alerts@example.com or Name <alerts@example.com>",
+                    ));
+                }
+                other => other,
+            },
             public_url: match vars.get("PUBLIC_URL") {
                 Some(_) => Some(vars.base_url("PUBLIC_URL", "")?),
                 None => None,

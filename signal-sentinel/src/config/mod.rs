@@ -156,6 +156,8 @@ pub const VARIABLES: &[&str] = &[
     "SLACK_BASE_URL",
     "PUSHOVER_BASE_URL",
     "NTFY_BASE_URL",
+    "SMTP_URL",
+    "SMTP_FROM",
     "PUBLIC_URL",
 ];
 

@@ -25,6 +25,8 @@ stored_enum! {
         Pushover => "pushover",
         /// A Matrix room, through a homeserver and an access token.
         Matrix => "matrix",
+        /// An e-mail address, through SMTP.
+        Email => "email",
     }
 }
 

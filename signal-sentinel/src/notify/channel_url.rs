@@ -31,7 +31,9 @@ pub const FORMS: &str = "ntfy://[TOKEN@]HOST/TOPIC (ntfys:// for https, ntfy://T
     public server), discord://WEBHOOK_ID/WEBHOOK_TOKEN, slack://T…/B…/X…, \
     gotify://HOST[/PATH]/APP_TOKEN (gotifys:// for https), pover://USER_KEY@APP_TOKEN, \
     matrix://ACCESS_TOKEN@HOMESERVER/!ROOM:SERVER or /%23ALIAS:SERVER (matrixs:// for https), \
-    tgram://CHAT_ID, https://… (a signed webhook)";
+    tgram://CHAT_ID, mailto://ADDRESS (through the server's SMTP_URL) or \
+    mailto://USER:PASSWORD@SMTP_HOST[:PORT]?to=ADDRESS (mailtos:// for TLS), \
+    https://… (a signed webhook)";
 
 fn invalid(message: impl Into<String>) -> ChannelError {
     ChannelError::Invalid {
@@ -130,12 +132,66 @@ pub fn parse(text: &str, settings: &ChannelSettings) -> Result<ChannelSpec, Chan
                 }),
             }
         }
-        "mailto" | "mailtos" => Err(invalid(
-            "e-mail channels are not available in this version yet",
-        )),
+        "mailto" | "mailtos" => email(&url, text, settings),
         _ => Err(invalid(format!(
             "unknown kind of channel {scheme:?}; expected one of: {FORMS}"
         ))),
+    }
+}
+
+fn email(url: &Url, text: &str, settings: &ChannelSettings) -> Result<ChannelSpec, ChannelError> {
+    let address = |value: &str, what: &str| -> Result<String, ChannelError> {
+        value
+            .parse::<lettre::message::Mailbox>()
+            .map(|m| m.email.to_string())
+            .map_err(|_| invalid(format!("the {what} address is not an e-mail address")))
+    };
+    let query = |key: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    match query("to") {
+        // mailto://ADDRESS: through the server's own SMTP.
+        None => {
+            if settings.smtp.is_none() {
+                return Err(invalid(
+                    "this server sends no e-mail of its own (no SMTP_URL): name your server, \
+                     mailto://USER:PASSWORD@SMTP_HOST?to=ADDRESS",
+                ));
+            }
+            let user = decoded(url.username())?;
+            let to = address(
+                &format!("{user}@{}", url.host_str().unwrap_or_default()),
+                "to",
+            )?;
+            Ok(ChannelSpec {
+                kind: ChannelKind::Email,
+                config: serde_json::json!({"to": to}),
+                secret: None,
+                default_name: format!("email {to}"),
+            })
+        }
+        // mailto://USER:PASSWORD@SMTP_HOST?to=ADDRESS: the user's own server.
+        Some(to) => {
+            let to = address(&to, "to")?;
+            let server = crate::notify::SmtpServer::parse(text).map_err(invalid)?;
+            let user = server.user.clone().unwrap_or_default();
+            let from = match query("from") {
+                Some(from) => address(&from, "from")?,
+                None if user.contains('@') => address(&user, "from")?,
+                None => address(&format!("{user}@{}", server.host), "from")?,
+            };
+            let mut config = server.to_config();
+            config["to"] = serde_json::json!(to);
+            config["from"] = serde_json::json!(from);
+            Ok(ChannelSpec {
+                kind: ChannelKind::Email,
+                config,
+                secret: server.password,
+                default_name: format!("email {to}"),
+            })
+        }
     }
 }
 
@@ -382,7 +438,23 @@ mod tests {
         assert!(error("tgram://123:AAbottoken/456").contains("own bot"));
         let s = spec("https://hooks.example.com/alerts");
         assert_eq!(s.kind, ChannelKind::Webhook);
-        assert!(error("mailto://u:p@smtp.example.com").contains("e-mail"));
+        assert!(error("mailto://me@example.com").contains("no SMTP_URL"));
+        let s = spec("mailtos://ann%40example.com:pw@smtp.example.com?to=me@example.com");
+        assert_eq!(s.kind, ChannelKind::Email);
+        assert_eq!(
+            s.config,
+            serde_json::json!({"to": "me@example.com", "from": "ann@example.com",
+                "smtp_host": "smtp.example.com", "smtp_port": 465, "smtp_security": "tls",
+                "smtp_user": "ann@example.com"})
+        );
+        assert_eq!(s.secret.unwrap().expose(), "pw");
+        let with_smtp = ChannelSettings {
+            smtp: Some(crate::notify::SmtpServer::parse("smtp://relay.example.com").unwrap()),
+            ..ChannelSettings::default()
+        };
+        let s = parse("mailto://me@example.com", &with_smtp).unwrap();
+        assert_eq!(s.config, serde_json::json!({"to": "me@example.com"}));
+        assert!(error("mailto://u:p@smtp.example.com?to=not-an-address").contains("to address"));
         assert!(error("foo://bar").contains("unknown kind"));
         assert!(error("not a url").contains("expected a channel URL"));
     }

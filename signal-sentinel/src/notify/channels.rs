@@ -95,6 +95,12 @@ pub fn notifiers_from_settings(
             public(),
         )?),
         Arc::new(MatrixNotifier::new(timeout)?),
+        Arc::new(super::EmailNotifier::new(
+            c.smtp.clone(),
+            c.smtp_from.clone(),
+            timeout,
+            public(),
+        )),
     ];
     if let Some(token) = &settings.telegram.bot_token {
         notifiers.push(Arc::new(TelegramNotifier::new(

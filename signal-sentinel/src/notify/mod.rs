@@ -1,5 +1,5 @@
 //! Notifications: the [`Notifier`] trait and its channels (Telegram, signed webhooks, ntfy,
-//! Discord, Slack, Gotify, Pushover, Matrix, the console), the channel URLs that name them, the
+//! Discord, Slack, Gotify, Pushover, Matrix, e-mail, the console), the channel URLs that name them, the
 //! owners' preferences, the dispatcher that empties the outbox, and digests.
 //!
 //! Each channel's notifier only formats, sends and says whether a failure is worth a retry
@@ -18,6 +18,7 @@ mod console;
 mod digest;
 mod discord;
 mod dispatcher;
+mod email;
 mod gotify;
 mod http;
 mod matrix;
@@ -40,6 +41,7 @@ pub use console::ConsoleNotifier;
 pub use digest::{DigestReport, send_due_digests};
 pub use discord::DiscordNotifier;
 pub use dispatcher::{DispatchReport, Dispatcher, DispatcherConfig};
+pub use email::{EmailNotifier, SmtpSecurity, SmtpServer};
 pub use gotify::GotifyNotifier;
 pub use matrix::MatrixNotifier;
 pub use ntfy::NtfyNotifier;

@@ -1,6 +1,7 @@
 //! Notifications against mock Telegram and webhook servers.
 
 mod dispatcher;
+mod email;
 mod services;
 mod telegram;
 mod webhook;
