@@ -598,7 +598,7 @@ async function notificationsPage() {
     field('Name (optional)', name), formError(), h('button', { type: 'submit' }, 'Add channel'), shown);
   add.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const body = kind.value === 'url' ? { url: target.value, name: name.value.trim() || null } : { kind: kind.value, name: name.value.trim() || null };
+    const body = { kind: kind.value, name: name.value.trim() || null };
     if (kind.value === 'telegram') body.chat_id = target.value; else body.url = target.value;
     try {
       const r = await api('POST', '/channels', body);

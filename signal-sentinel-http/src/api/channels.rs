@@ -69,9 +69,12 @@ pub enum NewChannelKind {
     Telegram,
     /// An HTTPS endpoint that receives signed JSON (needs `url`).
     Webhook,
+    /// Any channel named by its URL (needs `url`): `ntfy://…`, `discord://…`, `slack://…`,
+    /// `gotify://…`, `pover://…`, `matrix://…`, `mailto://…`, `tgram://…`, `https://…`.
+    Url,
 }
 
-/// A new channel: a `kind` with its fields, or just a channel `url` such as
+/// A new channel: a `kind` with its fields; with `kind` `url`, a channel URL such as
 /// `ntfy://ntfy.example.com/my-topic`, `discord://ID/TOKEN`, `slack://T/B/X`,
 /// `gotify://HOST/TOKEN`, `pover://USER_KEY@APP_TOKEN`, `matrix://TOKEN@HOST/!ROOM:SERVER`,
 /// `tgram://CHAT_ID`, `mailto://ADDRESS`, `mailto://USER:PASSWORD@SMTP_HOST?to=ADDRESS` or
@@ -80,18 +83,17 @@ pub enum NewChannelKind {
 pub struct ChannelIn {
     // A plain comment, not a doc comment: documented, poem-openapi would wrap the enum's `$ref`
     // in an `allOf` with the description, which client generators refuse for a string enum.
-    // The enum's own schema says what it is. Absent: `url` is a channel URL.
+    // The enum's own schema says what it is.
     #[allow(missing_docs)]
-    #[oai(nullable)]
-    pub kind: Option<NewChannelKind>,
+    pub kind: NewChannelKind,
     /// A name (1 to 64 characters); a default is made from the target.
     #[oai(nullable)]
     pub name: Option<Text<{ channels::MAX_NAME_LEN }>>,
     /// Telegram: the chat id (`123456789`) or channel (`@my_channel`).
     #[oai(nullable)]
     pub chat_id: Option<Text<{ channels::MAX_CHAT_ID_LEN }>>,
-    /// Webhook: the URL. Without `kind`: a channel URL (its secret is kept sealed and never
-    /// shown again).
+    /// Webhook: the URL. With `kind` `url`: the channel's URL (its secret is kept sealed and
+    /// never shown again).
     #[oai(nullable)]
     pub url: Option<Text<{ channels::MAX_URL_LEN }>>,
     /// Webhook: the signing secret (at least 16 bytes); generated when absent.
@@ -242,10 +244,10 @@ impl ChannelsApi {
         let who = auth.principal(&state).await?;
         let Json(body) = body;
         let created = match body.kind {
-            None => {
-                let url = body.url.ok_or_else(|| {
-                    ApiError::invalid("url", "give a channel URL, or a kind and its fields")
-                })?;
+            NewChannelKind::Url => {
+                let url = body
+                    .url
+                    .ok_or_else(|| ApiError::invalid("url", "give the channel's URL"))?;
                 let (channel, secret) = state
                     .services
                     .add_channel_url(who, &url, body.name.map(String::from))
@@ -255,7 +257,7 @@ impl ChannelsApi {
                     secret: secret.map(|s| s.expose().to_owned()),
                 }
             }
-            Some(NewChannelKind::Telegram) => {
+            NewChannelKind::Telegram => {
                 let chat = body.chat_id.ok_or_else(|| {
                     ApiError::invalid("chat_id", "a Telegram channel needs chat_id")
                 })?;
@@ -268,7 +270,7 @@ impl ChannelsApi {
                     secret: None,
                 }
             }
-            Some(NewChannelKind::Webhook) => {
+            NewChannelKind::Webhook => {
                 let url = body
                     .url
                     .ok_or_else(|| ApiError::invalid("url", "a webhook needs url"))?;

@@ -779,7 +779,7 @@ async fn channels_are_added_by_url_and_their_secrets_never_come_back() {
         .post(
             "/api/channels",
             &token,
-            json!({"url": format!("ntfy://tk_topsecret@{host}/desk"), "name": "phone"}),
+            json!({"kind": "url", "url": format!("ntfy://tk_topsecret@{host}/desk"), "name": "phone"}),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
@@ -803,7 +803,7 @@ async fn channels_are_added_by_url_and_their_secrets_never_come_back() {
         .post(
             "/api/channels",
             &token,
-            json!({"url": "https://hooks.example.com/in"}),
+            json!({"kind": "url", "url": "https://hooks.example.com/in"}),
         )
         .await;
     assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.text);
@@ -817,7 +817,7 @@ async fn channels_are_added_by_url_and_their_secrets_never_come_back() {
         "mailto://u:tk_topsecret@smtp.example.com",
     ] {
         let r = server
-            .post("/api/channels", &token, json!({"url": url}))
+            .post("/api/channels", &token, json!({"kind": "url", "url": url}))
             .await;
         assert_eq!(
             r.status,
@@ -828,11 +828,14 @@ async fn channels_are_added_by_url_and_their_secrets_never_come_back() {
         assert_eq!(r.body["error"]["fields"][0]["field"], "url", "{url}");
         assert!(!r.text.contains("tk_topsecret"), "{url}: {}", r.text);
     }
-    let neither = server.post("/api/channels", &token, json!({})).await;
+    let no_url = server
+        .post("/api/channels", &token, json!({"kind": "url"}))
+        .await;
     assert_eq!(
-        neither.status,
+        no_url.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        neither.text
+        no_url.text
     );
+    assert_eq!(no_url.body["error"]["fields"][0]["field"], "url");
 }

@@ -68,6 +68,8 @@ pub enum Admission {
 const TRUSTED_PER_ACCOUNT: usize = 16;
 /// Accounts tracked before idle ones are forgotten.
 const TRACKED_ACCOUNTS: usize = 10_000;
+/// Accounts tracked at most (about 10 MB), however many are busy.
+const MAX_TRACKED_ACCOUNTS: usize = 100_000;
 
 #[derive(Debug, Default)]
 struct Account {
@@ -171,6 +173,12 @@ impl LoginThrottle {
         let mut accounts = self.accounts();
         if accounts.len() >= TRACKED_ACCOUNTS && !accounts.contains_key(account) {
             accounts.retain(|_, a| !a.idle(now, &config));
+            // A flood of distinct addresses (most of them no account at all) must not grow
+            // the map without bound: past the hard cap, new ones are not tracked until the
+            // window lets old ones go. Per-address limits still apply to every attempt.
+            if accounts.len() >= MAX_TRACKED_ACCOUNTS {
+                return;
+            }
         }
         let entry = accounts.entry(account.to_owned()).or_default();
         if entry.failures_at(now, config.window) == 0 {
@@ -264,6 +272,18 @@ mod tests {
             t.admit("ann", None, at(5)),
             Admission::After(Duration::from_secs(6))
         );
+    }
+
+    #[test]
+    fn a_flood_of_distinct_accounts_is_bounded() {
+        let t = throttle();
+        for n in 0..MAX_TRACKED_ACCOUNTS + 10 {
+            t.failed(&format!("guess{n}@example.com"), at(0));
+        }
+        assert_eq!(t.accounts().len(), MAX_TRACKED_ACCOUNTS);
+        // Once the window has passed, the idle ones go and new ones are tracked again.
+        t.failed("late@example.com", at(15 * 60));
+        assert_eq!(t.accounts().len(), 1);
     }
 
     #[test]

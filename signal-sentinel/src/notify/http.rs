@@ -98,12 +98,12 @@ pub(crate) fn title(message: &OutgoingMessage) -> String {
     }
 }
 
-/// The dashboard page of the message's alert (or the dashboard), when the server's public
-/// address is known.
+/// The dashboard's alerts of the message's symbol (or the dashboard), when the server's
+/// public address is known.
 pub(crate) fn link(public_url: Option<&url::Url>, message: &OutgoingMessage) -> Option<String> {
     let base = public_url?.as_str().trim_end_matches('/');
     Some(match &message.alert {
-        Some(alert) => format!("{base}/#/alerts/{}", alert.id),
+        Some(alert) => format!("{base}/#/alerts?symbol={}", alert.symbol),
         None => format!("{base}/"),
     })
 }

@@ -115,7 +115,7 @@ async fn ntfy_publishes_json_with_title_priority_click_and_token() {
             "message": "AAPL crosses above 200: now 201.50 <b>",
             "priority": 4,
             "tags": ["rotating_light"],
-            "click": "https://alerts.example.com/#/alerts/9",
+            "click": "https://alerts.example.com/#/alerts?symbol=AAPL",
         })
     );
     // Rate limited, then a token it refuses.
@@ -176,7 +176,7 @@ async fn discord_posts_an_embed_and_waits_as_asked() {
     );
     assert_eq!(
         sent["embeds"][0]["url"],
-        "https://alerts.example.com/#/alerts/9"
+        "https://alerts.example.com/#/alerts?symbol=AAPL"
     );
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests[1].url.query(), Some("wait=true"));
@@ -226,7 +226,7 @@ async fn slack_posts_blocks_and_reads_its_plain_text_errors() {
     );
     assert_eq!(
         sent["blocks"][2]["elements"][0]["url"],
-        "https://alerts.example.com/#/alerts/9"
+        "https://alerts.example.com/#/alerts?symbol=AAPL"
     );
     let e = slack.send(&ch, &fired()).await.unwrap_err();
     assert_eq!(retry_after(e), Some(Duration::from_secs(30)));
@@ -243,7 +243,7 @@ async fn gotify_sends_with_its_application_key() {
         .and(body_partial_json(json!({
             "title": "AAPL alert",
             "priority": 8,
-            "extras": {"client::notification": {"click": {"url": "https://alerts.example.com/#/alerts/9"}}}
+            "extras": {"client::notification": {"click": {"url": "https://alerts.example.com/#/alerts?symbol=AAPL"}}}
         })))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
         .up_to_n_times(1)
