@@ -116,7 +116,33 @@ impl Account {
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     config: ThrottleConfig,
-    accounts: Mutex<HashMap<String, Account>>,
+    accounts: Mutex<Accounts>,
+}
+
+/// The tracked accounts, and when idle ones were last forgotten.
+#[derive(Debug, Default)]
+struct Accounts {
+    map: HashMap<String, Account>,
+    pruned_at: Option<Timestamp>,
+}
+
+impl Accounts {
+    /// Whether `account` may be tracked: forgets idle accounts once the map is large — at
+    /// most once a second, so a flood of new addresses costs no scan per attempt — and
+    /// refuses new ones past the hard cap (per-address limits still apply to every attempt).
+    fn room_for(&mut self, account: &str, now: Timestamp, config: &ThrottleConfig) -> bool {
+        if self.map.len() < TRACKED_ACCOUNTS || self.map.contains_key(account) {
+            return true;
+        }
+        let due = self
+            .pruned_at
+            .is_none_or(|at| now.signed_duration_since(at) >= chrono::Duration::seconds(1));
+        if due {
+            self.map.retain(|_, a| !a.idle(now, config));
+            self.pruned_at = Some(now);
+        }
+        self.map.len() < MAX_TRACKED_ACCOUNTS
+    }
 }
 
 impl LoginThrottle {
@@ -134,7 +160,7 @@ impl LoginThrottle {
         &self.config
     }
 
-    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
+    fn accounts(&self) -> std::sync::MutexGuard<'_, Accounts> {
         self.accounts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -145,7 +171,7 @@ impl LoginThrottle {
     pub fn admit(&self, account: &str, client: Option<&str>, now: Timestamp) -> Admission {
         let config = self.config;
         let mut accounts = self.accounts();
-        let Some(entry) = accounts.get_mut(account) else {
+        let Some(entry) = accounts.map.get_mut(account) else {
             return Admission::Now;
         };
         if client.is_some_and(|c| entry.trusts(c, now, config.trusted_for))
@@ -171,16 +197,10 @@ impl LoginThrottle {
     pub fn failed(&self, account: &str, now: Timestamp) {
         let config = self.config;
         let mut accounts = self.accounts();
-        if accounts.len() >= TRACKED_ACCOUNTS && !accounts.contains_key(account) {
-            accounts.retain(|_, a| !a.idle(now, &config));
-            // A flood of distinct addresses (most of them no account at all) must not grow
-            // the map without bound: past the hard cap, new ones are not tracked until the
-            // window lets old ones go. Per-address limits still apply to every attempt.
-            if accounts.len() >= MAX_TRACKED_ACCOUNTS {
-                return;
-            }
+        if !accounts.room_for(account, now, &config) {
+            return;
         }
-        let entry = accounts.entry(account.to_owned()).or_default();
+        let entry = accounts.map.entry(account.to_owned()).or_default();
         if entry.failures_at(now, config.window) == 0 {
             entry.window_start = Some(now);
             entry.failures = 0;
@@ -192,12 +212,12 @@ impl LoginThrottle {
     /// elsewhere gains nothing from the owner's success.
     pub fn succeeded(&self, account: &str, client: Option<&str>, now: Timestamp) {
         let Some(client) = client else { return };
+        let config = self.config;
         let mut accounts = self.accounts();
-        if accounts.len() >= TRACKED_ACCOUNTS && !accounts.contains_key(account) {
-            let config = self.config;
-            accounts.retain(|_, a| !a.idle(now, &config));
+        if !accounts.room_for(account, now, &config) {
+            return;
         }
-        let entry = accounts.entry(account.to_owned()).or_default();
+        let entry = accounts.map.entry(account.to_owned()).or_default();
         entry.trusted.retain(|(c, _)| c != client);
         entry.trusted.push((client.to_owned(), now));
         if entry.trusted.len() > TRUSTED_PER_ACCOUNT {
@@ -280,10 +300,10 @@ mod tests {
         for n in 0..MAX_TRACKED_ACCOUNTS + 10 {
             t.failed(&format!("guess{n}@example.com"), at(0));
         }
-        assert_eq!(t.accounts().len(), MAX_TRACKED_ACCOUNTS);
+        assert_eq!(t.accounts().map.len(), MAX_TRACKED_ACCOUNTS);
         // Once the window has passed, the idle ones go and new ones are tracked again.
         t.failed("late@example.com", at(15 * 60));
-        assert_eq!(t.accounts().len(), 1);
+        assert_eq!(t.accounts().map.len(), 1);
     }
 
     #[test]
@@ -306,7 +326,11 @@ mod tests {
             t.admit("ann", Some("192.0.2.7"), at(31 * 24 * 3600)),
             Admission::Now
         ));
-        assert!(t.accounts()["ann"].trusts("192.0.2.7", at(10), t.config.trusted_for));
-        assert!(!t.accounts()["ann"].trusts("192.0.2.7", at(31 * 24 * 3600), t.config.trusted_for));
+        assert!(t.accounts().map["ann"].trusts("192.0.2.7", at(10), t.config.trusted_for));
+        assert!(!t.accounts().map["ann"].trusts(
+            "192.0.2.7",
+            at(31 * 24 * 3600),
+            t.config.trusted_for
+        ));
     }
 }
