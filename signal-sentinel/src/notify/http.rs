@@ -26,6 +26,20 @@ impl Sender {
         timeout: Duration,
         public_url: Option<url::Url>,
     ) -> Result<Self, crate::BuildError> {
+        // One client per timeout for the whole process: building one loads the system's
+        // certificate roots (tens of milliseconds), which every `invest` command would
+        // otherwise pay once per channel kind. Clones share the client's connection pool.
+        static CLIENTS: std::sync::Mutex<Vec<(Duration, reqwest::Client)>> =
+            std::sync::Mutex::new(Vec::new());
+        let mut clients = CLIENTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, client)) = clients.iter().find(|(t, _)| *t == timeout) {
+            return Ok(Self {
+                client: client.clone(),
+                public_url,
+            });
+        }
         crate::market::ensure_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -33,6 +47,7 @@ impl Sender {
             .user_agent(concat!("signal-sentinel/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| crate::BuildError::HttpClient(e.without_url()))?;
+        clients.push((timeout, client.clone()));
         Ok(Self { client, public_url })
     }
 
