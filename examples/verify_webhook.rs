@@ -130,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
         text: "AAPL crosses above 200: now 201.50".into(),
         alert: None,
         silent: false,
+        actions: Vec::new(),
     };
     let notifier = WebhookNotifier::new(Duration::from_secs(5)).map_err(anyhow::Error::msg)?;
     // Signed with the right secret: accepted.

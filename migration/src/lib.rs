@@ -22,6 +22,7 @@ mod m20261128_000001_initial;
 mod m20261128_000002_monitor;
 mod m20261129_000003_broker_connections;
 mod m20261129_000004_monitor_workers;
+mod m20261207_000005_alert_actions;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_monitor::Migration),
             Box::new(m20261129_000003_broker_connections::Migration),
             Box::new(m20261129_000004_monitor_workers::Migration),
+            Box::new(m20261207_000005_alert_actions::Migration),
         ]
     }
 }

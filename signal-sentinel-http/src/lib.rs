@@ -7,6 +7,7 @@
 //! service, so the spec people generate clients from is the code that serves them.
 #![deny(missing_docs)]
 
+mod action_pages;
 pub mod api;
 pub mod dashboard;
 pub mod error;
@@ -96,6 +97,7 @@ pub type Apis = (
     api::auth::AuthApi,
     api::rules::RulesApi,
     api::alerts::AlertsApi,
+    api::alerts::ActionsApi,
     api::channels::ChannelsApi,
     api::market::MarketApi,
     api::monitor::MonitorApi,
@@ -212,7 +214,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
         },
     );
     let any_origin = config.cors_origins.iter().any(|o| o == "*");
-    let routes = dashboard::routes(Route::new())
+    let routes = action_pages::routes(dashboard::routes(Route::new()))
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest(API_PREFIX, api)

@@ -104,6 +104,11 @@ fn route_label(path: &str) -> String {
     }
     if out.starts_with("/api/docs") {
         "/api/docs".to_owned()
+    } else if out.starts_with("/actions/") {
+        // One label for every token.
+        "/actions/{token}".to_owned()
+    } else if out.starts_with("/api/actions/") {
+        "/api/actions/{token}".to_owned()
     } else {
         out
     }

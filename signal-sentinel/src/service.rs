@@ -16,6 +16,7 @@ use crate::store::Store;
 use crate::time::Timestamp;
 
 mod accounts;
+mod actions;
 mod alerts;
 mod background;
 mod brokerage;
@@ -27,6 +28,10 @@ mod portfolio;
 mod rules;
 mod watch;
 
+pub use actions::{
+    ActionOutcome, ActionPreview, ActionSigner, LADDER_STEP_PERCENT, MessageAction,
+    applicable_actions, next_open,
+};
 pub use brokerage::{ConnectionView, ResealReport, SyncReport, WatchHoldings, WatchReport};
 pub use errors::{BoxError, ServiceError, ServiceResult};
 pub use rules::{RuleChange, RuleSpec, RuleView, rule_text};
@@ -91,6 +96,8 @@ pub struct Services {
     /// A real argon2id hash of nothing anyone knows: logins for unknown e-mails verify against
     /// it so that they cost what a real one does.
     decoy_hash: Arc<tokio::sync::OnceCell<Secret>>,
+    /// Signs and verifies the tokens of message actions.
+    action_keys: Option<Arc<crate::auth::action_token::ActionKeys>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -125,6 +132,7 @@ impl Services {
             channel_settings: Arc::default(),
             login_throttle: Arc::default(),
             decoy_hash: Arc::default(),
+            action_keys: None,
         }
     }
 
@@ -183,6 +191,10 @@ impl Services {
         let mut services = Self::new(store, clock, tokens, market, notifiers, limits)
             .with_brokerage(link, vault)
             .with_summaries(summaries)
+            .with_action_keys(crate::auth::action_token::ActionKeys::new(
+                settings.secret_key.expose(),
+                previous,
+            ))
             .with_login_throttle(crate::auth::throttle::ThrottleConfig {
                 free_failures: settings.api.login_failures_before_slowdown,
                 ..Default::default()
@@ -310,8 +322,12 @@ impl Services {
             self.clock.clone(),
             crate::notify::DispatcherConfig::default(),
         );
-        match self.vault() {
+        let dispatcher = match self.vault() {
             Some(vault) => dispatcher.with_vault(vault.clone()),
+            None => dispatcher,
+        };
+        match self.action_signer() {
+            Some(signer) => dispatcher.with_actions(signer),
             None => dispatcher,
         }
     }

@@ -92,6 +92,11 @@ pub fn to_storage_precision(at: Timestamp) -> Timestamp {
     at.trunc_subsecs(6)
 }
 
+/// An instant for people, to the minute: `2026-12-08 14:30 UTC`.
+pub fn format_utc(at: Timestamp) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

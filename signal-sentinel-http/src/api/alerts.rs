@@ -5,9 +5,11 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::EventStream;
 use poem_openapi::{Object, OpenApi, payload::Json};
+use signal_sentinel::auth::action_token::AlertAction;
 use signal_sentinel::domain::{
     Alert, AlertCursor, AlertId, AlertQuery, AlertState, Delivery, RuleId, Symbol,
 };
+use signal_sentinel::service::ActionOutcome;
 
 use super::{ApiTags, DEFAULT_PAGE_SIZE};
 use crate::AppState;
@@ -288,5 +290,94 @@ impl AlertsApi {
             .acknowledge_alert(who, AlertId::new(alert_id.0))
             .await?;
         Ok(Json(alert.into()))
+    }
+
+    /// Act on an alert as its messages' buttons do: `acknowledge`, `snooze_1h`,
+    /// `snooze_until_open`, `rearm` (arm a rule that fires once again), `disable_rule`,
+    /// `rearm_further` (move a price level 5% further and arm the rule again).
+    #[oai(
+        path = "/:alert_id/actions/:action",
+        method = "post",
+        operation_id = "act_on_alert"
+    )]
+    async fn act(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        alert_id: Path<i64>,
+        /// The action.
+        action: Path<String>,
+    ) -> Result<Json<ActionOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let action = action
+            .0
+            .parse::<AlertAction>()
+            .map_err(|e| ApiError::invalid("action", e.to_string()))?;
+        let outcome = state
+            .services
+            .perform_alert_action(who, AlertId::new(alert_id.0), action)
+            .await?;
+        Ok(Json(outcome.into()))
+    }
+}
+
+/// What an action did.
+#[derive(Debug, Object)]
+pub struct ActionOut {
+    /// The action: `acknowledge`, `snooze_1h`, `snooze_until_open`, `rearm`, `disable_rule`
+    /// or `rearm_further`.
+    pub action: String,
+    /// What was done, in words.
+    pub done: String,
+    /// The alert as it is now.
+    pub alert: AlertOut,
+    /// Its rule as it is now, when it still exists.
+    #[oai(nullable)]
+    pub rule_id: Option<i64>,
+    /// Until when the rule is snoozed.
+    #[oai(nullable)]
+    pub snoozed_until: Option<Time>,
+    /// Whether the rule is enabled.
+    #[oai(nullable)]
+    pub rule_enabled: Option<bool>,
+}
+
+impl From<ActionOutcome> for ActionOut {
+    fn from(o: ActionOutcome) -> Self {
+        Self {
+            action: o.action.as_str().to_owned(),
+            done: o.done,
+            alert: o.alert.into(),
+            rule_id: o.rule.as_ref().map(|r| r.id.get()),
+            snoozed_until: o.rule.as_ref().and_then(|r| r.snoozed_until),
+            rule_enabled: o.rule.as_ref().map(|r| r.enabled),
+        }
+    }
+}
+
+/// Acting on an alert with the token of a message's button or link.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ActionsApi;
+
+#[OpenApi(tag = "ApiTags::Alerts")]
+impl ActionsApi {
+    /// Do what a message's action token grants (ntfy's buttons POST here; the links of e-mail,
+    /// Slack and Discord open a confirmation page at `/actions/{token}` that does). The token
+    /// is the authorisation: it names one alert, one action and one user, expires after a
+    /// week and works once. A forged or expired token answers 401, a used one 409.
+    #[oai(
+        path = "/actions/:token",
+        method = "post",
+        operation_id = "act_with_token"
+    )]
+    async fn act_with_token(
+        &self,
+        state: Data<&AppState>,
+        /// The token from the message.
+        #[oai(validator(max_length = 64))]
+        token: Path<String>,
+    ) -> Result<Json<ActionOut>, ApiError> {
+        let outcome = state.services.act_on_alert(&token.0).await?;
+        Ok(Json(outcome.into()))
     }
 }

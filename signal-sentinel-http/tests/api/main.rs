@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod actions;
 mod auth;
 mod brokerage;
 mod errors;

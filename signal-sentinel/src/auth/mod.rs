@@ -1,6 +1,7 @@
 //! Authentication: argon2id passwords (hashed off the async runtime), session tokens
 //! ([`tokens`]) and API keys ([`api_keys`]).
 
+pub mod action_token;
 pub mod api_keys;
 pub mod throttle;
 pub mod tokens;

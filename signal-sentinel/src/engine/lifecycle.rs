@@ -173,7 +173,7 @@ impl RuleOptions {
 }
 
 /// The level a price-level condition watches and the side it fires on, for hysteresis.
-fn rearm_level(condition: &Condition) -> Option<(Decimal, Direction)> {
+pub(crate) fn rearm_level(condition: &Condition) -> Option<(Decimal, Direction)> {
     match condition {
         Condition::Price { op, level } => Some((
             *level,

@@ -107,14 +107,19 @@ impl Monitor {
                         cache.broken.remove(&id);
                         // An edited condition starts a new lifecycle; the episode count goes on
                         // so alert keys stay unique.
-                        if let (Some(old), Some(state)) =
-                            (cache.rules.get(&id), cache.states.get_mut(&id))
-                            && (old.condition != parsed.condition || old.symbol != parsed.symbol)
-                        {
-                            *state = EngineState {
-                                episode: state.episode,
-                                ..EngineState::new()
-                            };
+                        if let Some(old) = cache.rules.get(&id) {
+                            if old.condition != parsed.condition || old.symbol != parsed.symbol {
+                                if let Some(state) = cache.states.get_mut(&id) {
+                                    *state = EngineState {
+                                        episode: state.episode,
+                                        ..EngineState::new()
+                                    };
+                                }
+                            } else {
+                                // An edit may come with a lifecycle reset in the store (a
+                                // re-armed rule): read the stored state again.
+                                cache.states.remove(&id);
+                            }
                         }
                         cache.rules.insert(id, parsed);
                     }

@@ -382,6 +382,7 @@ pub async fn test_channels(
             ),
             alert: None,
             silent: false,
+            actions: Vec::new(),
         };
         let name = channel.name.clone();
         let id = channel.id;

@@ -73,6 +73,9 @@ impl Notifier for DiscordNotifier {
         if let Some(url) = self.sender.link(message) {
             embed["url"] = json!(url);
         }
+        if let Some(links) = super::http::markdown_actions(message) {
+            embed["fields"] = json!([{"name": "Act on it", "value": links}]);
+        }
         if let Some(alert) = &message.alert {
             embed["timestamp"] = json!(alert.fired_at.to_rfc3339());
         }

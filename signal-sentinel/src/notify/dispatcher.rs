@@ -76,6 +76,8 @@ pub struct Dispatcher {
     config: DispatcherConfig,
     /// Opens the channels' sealed secrets.
     vault: Option<Arc<crate::auth::vault::Vault>>,
+    /// Signs the actions alert messages carry.
+    actions: Option<crate::service::ActionSigner>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -117,6 +119,7 @@ impl Dispatcher {
             clock,
             config,
             vault: None,
+            actions: None,
         }
     }
 
@@ -125,6 +128,14 @@ impl Dispatcher {
     #[must_use]
     pub fn with_vault(mut self, vault: Arc<crate::auth::vault::Vault>) -> Self {
         self.vault = Some(vault);
+        self
+    }
+
+    /// Gives alert messages actions (acknowledge, snooze …) signed by `signer`. Without it,
+    /// messages carry none.
+    #[must_use]
+    pub fn with_actions(mut self, signer: crate::service::ActionSigner) -> Self {
+        self.actions = Some(signer);
         self
     }
 
@@ -331,12 +342,27 @@ impl Dispatcher {
             (None, Some(body)) => body.clone(),
             (None, None) => String::new(),
         };
+        let actions = match (&self.actions, &alert) {
+            (Some(signer), Some(alert)) => {
+                let rule = match alert.rule_id {
+                    Some(id) => match self.store.get_rule(id).await {
+                        Ok(rule) => Some(rule),
+                        Err(StoreError::NotFound { .. }) => None,
+                        Err(e) => return Err(e),
+                    },
+                    None => None,
+                };
+                signer.actions(alert, rule.as_ref(), self.clock.now())
+            }
+            _ => Vec::new(),
+        };
         let message = OutgoingMessage {
             delivery_id: delivery.id,
             event: delivery.event,
             text,
             alert,
             silent,
+            actions,
         };
         let channel = match super::channels::opened(self.vault.as_deref(), channel.clone()) {
             Ok(channel) => channel,

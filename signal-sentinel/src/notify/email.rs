@@ -249,12 +249,28 @@ impl Notifier for EmailNotifier {
         };
         let title = title(message);
         let link = link(self.public_url.as_ref(), message);
-        let plain = match &link {
-            Some(link) => format!("{}\n\n{link}\n", message.text),
-            None => format!("{}\n", message.text),
+        let actions = super::http::action_links(message);
+        let mut plain = format!("{}\n", message.text);
+        if !actions.is_empty() {
+            plain.push('\n');
+            for (label, url) in &actions {
+                plain.push_str(&format!("{label}: {url}\n"));
+            }
+        }
+        if let Some(link) = &link {
+            plain.push_str(&format!("\nOpen in Signal Sentinel: {link}\n"));
+        }
+        let html_actions = if actions.is_empty() {
+            String::new()
+        } else {
+            let anchors: Vec<String> = actions
+                .iter()
+                .map(|(label, url)| format!("<a href=\"{}\">{}</a>", escape(url), escape(label)))
+                .collect();
+            format!("<p>{}</p>", anchors.join(" &middot; "))
         };
         let html = format!(
-            "<!doctype html><html><body><h2>{}</h2><p>{}</p>{}</body></html>",
+            "<!doctype html><html><body><h2>{}</h2><p>{}</p>{html_actions}{}</body></html>",
             escape(&title),
             escape(&message.text),
             link.as_deref()

@@ -54,8 +54,22 @@ impl Notifier for GotifyNotifier {
             "message": message.text,
             "priority": priority,
         });
+        let mut extras = serde_json::Map::new();
         if let Some(click) = self.sender.link(message) {
-            body["extras"] = json!({"client::notification": {"click": {"url": click}}});
+            extras.insert(
+                "client::notification".into(),
+                json!({"click": {"url": click}}),
+            );
+        }
+        if let Some(links) = super::http::markdown_actions(message) {
+            body["message"] = json!(format!("{}\n\n{links}", message.text));
+            extras.insert(
+                "client::display".into(),
+                json!({"contentType": "text/markdown"}),
+            );
+        }
+        if !extras.is_empty() {
+            body["extras"] = serde_json::Value::Object(extras);
         }
         let response = self
             .sender

@@ -189,3 +189,24 @@ pub(crate) fn seconds(value: Option<&serde_json::Value>, per_second: f64) -> Opt
     }
     Duration::try_from_secs_f64((n / per_second).min(86_400.0)).ok()
 }
+
+/// The actions of a message that have a page to open (`PUBLIC_URL` set), as `(label, url)`.
+pub(crate) fn action_links(message: &OutgoingMessage) -> Vec<(&'static str, &str)> {
+    message
+        .actions
+        .iter()
+        .filter_map(|a| Some((a.label, a.url.as_deref()?)))
+        .collect()
+}
+
+/// The actions as Markdown links on one line: `[Acknowledge](…) · [Snooze 1 h](…)`.
+pub(crate) fn markdown_actions(message: &OutgoingMessage) -> Option<String> {
+    let links = action_links(message);
+    (!links.is_empty()).then(|| {
+        links
+            .iter()
+            .map(|(label, url)| format!("[{label}]({url})"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    })
+}

@@ -124,12 +124,30 @@ impl Notifier for MatrixNotifier {
             _ => format!("ss-{}", message.delivery_id),
         };
         let title = title(message);
+        let links = super::http::action_links(message);
+        let plain_links: String = links
+            .iter()
+            .map(|(label, url)| format!("\n{label}: {url}"))
+            .collect();
+        let html_links = if links.is_empty() {
+            String::new()
+        } else {
+            let anchors: Vec<String> = links
+                .iter()
+                .map(|(label, url)| format!("<a href=\"{}\">{}</a>", escape(url), escape(label)))
+                .collect();
+            format!("<br>{}", anchors.join(" · "))
+        };
         let body = json!({
             // Bots send notices (clients do not answer them), alerts that should ring send text.
             "msgtype": if message.silent { "m.notice" } else { "m.text" },
-            "body": format!("{title}\n{}", message.text),
+            "body": format!("{title}\n{}{plain_links}", message.text),
             "format": "org.matrix.custom.html",
-            "formatted_body": format!("<b>{}</b><br>{}", escape(&title), escape(&message.text)),
+            "formatted_body": format!(
+                "<b>{}</b><br>{}{html_links}",
+                escape(&title),
+                escape(&message.text)
+            ),
         });
         let url = Self::url(
             homeserver,

@@ -67,6 +67,9 @@ pub struct OutgoingMessage {
     pub alert: Option<Alert>,
     /// Deliver without a sound (quiet hours, or the owner's choice).
     pub silent: bool,
+    /// What the reader can do from the message (alert messages): buttons or links, each with
+    /// its signed token.
+    pub actions: Vec<crate::service::MessageAction>,
 }
 
 /// Why a message was not delivered.

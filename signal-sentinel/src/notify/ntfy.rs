@@ -9,10 +9,16 @@ use super::http::{Refusal, Sender, setting, title};
 use super::{Notifier, NotifyError, OutgoingMessage};
 use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
 
+/// The most action buttons ntfy shows on a notification.
+const MAX_ACTIONS: usize = 3;
+
 /// Publishes to an ntfy topic: `POST {server}` with `{"topic", "message", "title", "tags",
-/// "priority", "click"}`, and `Authorization: Bearer` with the channel's access token when it
-/// has one. Priority: 4 (high) for a firing alert, 3 otherwise, 2 when silent. ntfy's 429 and
-/// 5xx are retried; 401 and 403 (a wrong or missing token) are permanent.
+/// "priority", "click", "actions"}`, and `Authorization: Bearer` with the channel's access
+/// token when it has one. Priority: 4 (high) for a firing alert, 3 otherwise, 2 when silent.
+/// The alert's first three actions become `http` buttons that POST their token back to
+/// `{PUBLIC_URL}/api/actions/{token}` (when `PUBLIC_URL` is set). ntfy's 429 and 5xx are
+/// retried; 401 and 403 (a wrong or missing token) are permanent.
+
 #[derive(Debug, Clone)]
 pub struct NtfyNotifier {
     sender: Sender,
@@ -62,6 +68,19 @@ impl Notifier for NtfyNotifier {
         });
         if let Some(click) = self.sender.link(message) {
             body["click"] = json!(click);
+        }
+        // ntfy shows at most three buttons; each POSTs its token back, which acts at once.
+        let actions: Vec<serde_json::Value> = message
+            .actions
+            .iter()
+            .filter_map(|a| Some((a.label, a.post_url.as_deref()?)))
+            .take(MAX_ACTIONS)
+            .map(|(label, url)| {
+                json!({"action": "http", "label": label, "url": url, "method": "POST", "clear": true})
+            })
+            .collect();
+        if !actions.is_empty() {
+            body["actions"] = json!(actions);
         }
         let mut request = self.sender.client.post(server).json(&body);
         let token = channel.secret.as_ref().map(crate::Secret::expose);

@@ -72,12 +72,22 @@ impl Notifier for SlackNotifier {
                 "text": escape(&message.text).chars().take(MAX_SECTION).collect::<String>(),
             }}),
         ];
+        let mut buttons: Vec<serde_json::Value> = super::http::action_links(message)
+            .into_iter()
+            .map(|(label, url)| {
+                json!({"type": "button", "text": {"type": "plain_text", "text": label}, "url": url})
+            })
+            .collect();
         if let Some(url) = self.sender.link(message) {
-            blocks.push(json!({"type": "actions", "elements": [{
+            buttons.push(json!({
                 "type": "button",
                 "text": {"type": "plain_text", "text": "Open in Signal Sentinel"},
                 "url": url,
-            }]}));
+            }));
+        }
+        if !buttons.is_empty() {
+            // Slack takes at most 25 elements in an actions block; a message has at most 7.
+            blocks.push(json!({"type": "actions", "elements": buttons}));
         }
         let body = json!({"text": format!("{title}: {}", message.text), "blocks": blocks});
         let response = self

@@ -51,6 +51,7 @@ struct ApiAnswer {
     ok: bool,
     description: Option<String>,
     parameters: Option<Parameters>,
+    result: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -82,11 +83,63 @@ impl TelegramNotifier {
         })
     }
 
-    fn url(&self) -> url::Url {
+    fn url(&self, method: &str) -> url::Url {
         let mut url = self.base.clone();
         let prefix = url.path().trim_end_matches('/').to_owned();
-        url.set_path(&format!("{prefix}/bot{}/sendMessage", self.token.expose()));
+        url.set_path(&format!("{prefix}/bot{}/{method}", self.token.expose()));
         url
+    }
+
+    /// Calls a Bot API method with a JSON body; its `result` when Telegram says `ok`.
+    /// `wait` overrides the client's timeout (long polling).
+    ///
+    /// # Errors
+    /// [`NotifyError::Retry`] for 429 (with Telegram's `retry_after`), 5xx and transport
+    /// failures; [`NotifyError::Permanent`] for what a retry cannot fix (a bad token, a chat
+    /// that blocked the bot, a malformed request). Never containing the token.
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        body: &serde_json::Value,
+        wait: Option<Duration>,
+    ) -> Result<serde_json::Value, NotifyError> {
+        let mut request = self.client.post(self.url(method)).json(body);
+        if let Some(wait) = wait {
+            request = request.timeout(wait);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| super::unanswered(e, "Telegram"))?;
+        let status = response.status();
+        tracing::debug!(status = status.as_u16(), "telegram {method}");
+        let answer: Option<ApiAnswer> = response.json().await.ok();
+        if status.is_success()
+            && let Some(answer) = answer.as_ref().filter(|a| a.ok)
+        {
+            return Ok(answer.result.clone().unwrap_or(serde_json::Value::Null));
+        }
+        let description = answer
+            .as_ref()
+            .and_then(|a| a.description.clone())
+            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        let description = description.replace(self.token.expose(), "[redacted]");
+        match status.as_u16() {
+            429 => Err(NotifyError::Retry {
+                message: format!("Telegram: {description}"),
+                after: answer
+                    .and_then(|a| a.parameters)
+                    .and_then(|p| p.retry_after)
+                    .map(Duration::from_secs),
+            }),
+            400 | 401 | 403 | 404 => {
+                Err(NotifyError::Permanent(format!("Telegram: {description}")))
+            }
+            _ => Err(NotifyError::Retry {
+                message: format!("Telegram: {description}"),
+                after: None,
+            }),
+        }
     }
 
     /// Waits until `chat` may receive its next message.
@@ -114,55 +167,40 @@ impl TelegramNotifier {
         chat_key: &str,
         text: &str,
         silent: bool,
+        keyboard: Option<&serde_json::Value>,
     ) -> Result<(), NotifyError> {
         self.pace(chat_key).await;
-        let body = json!({
+        let mut body = json!({
             "chat_id": chat,
             "text": text,
             "parse_mode": "HTML",
             "disable_notification": silent,
             "link_preview_options": {"is_disabled": true},
         });
-        let response = self
-            .client
-            .post(self.url())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| super::unanswered(e, "Telegram"))?;
-        let status = response.status();
-        tracing::debug!(
-            chat = chat_key,
-            status = status.as_u16(),
-            "telegram sendMessage"
-        );
-        let answer: Option<ApiAnswer> = response.json().await.ok();
-        if status.is_success() && answer.as_ref().is_some_and(|a| a.ok) {
-            return Ok(());
+        if let Some(keyboard) = keyboard {
+            body["reply_markup"] = keyboard.clone();
         }
-        let description = answer
-            .as_ref()
-            .and_then(|a| a.description.clone())
-            .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
-        let description = description.replace(self.token.expose(), "[redacted]");
-        match status.as_u16() {
-            429 => Err(NotifyError::Retry {
-                message: format!("Telegram: {description}"),
-                after: answer
-                    .and_then(|a| a.parameters)
-                    .and_then(|p| p.retry_after)
-                    .map(Duration::from_secs),
-            }),
-            400 | 403 => Err(NotifyError::Permanent(format!("Telegram: {description}"))),
-            _ => Err(NotifyError::Retry {
-                message: format!("Telegram: {description}"),
-                after: None,
-            }),
-        }
+        self.call("sendMessage", &body, None).await.map(drop)
     }
 }
 
-/// Escapes text for Telegram's HTML parse mode.
+/// The inline keyboard of a message's actions, two buttons a row, each pressing sending its
+/// token back as `callback_data` (which the bot acts on).
+pub(crate) fn keyboard(actions: &[crate::service::MessageAction]) -> Option<serde_json::Value> {
+    if actions.is_empty() {
+        return None;
+    }
+    let rows: Vec<serde_json::Value> = actions
+        .chunks(2)
+        .map(|pair| {
+            pair.iter()
+                .map(|a| json!({"text": a.label, "callback_data": a.token}))
+                .collect()
+        })
+        .collect();
+    Some(json!({"inline_keyboard": rows}))
+}
+
 pub(crate) fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -224,8 +262,13 @@ impl Notifier for TelegramNotifier {
             .cloned()
             .ok_or_else(|| NotifyError::Permanent("the Telegram channel has no chat_id".into()))?;
         let chat_key = chat.to_string();
-        for part in split(&escape_html(&message.text), MAX_MESSAGE) {
-            self.send_part(&chat, &chat_key, &part, message.silent)
+        let parts = split(&escape_html(&message.text), MAX_MESSAGE);
+        let keyboard = keyboard(&message.actions);
+        let last = parts.len().saturating_sub(1);
+        for (i, part) in parts.iter().enumerate() {
+            // The buttons go under the last part, where the reader ends.
+            let buttons = keyboard.as_ref().filter(|_| i == last);
+            self.send_part(&chat, &chat_key, part, message.silent, buttons)
                 .await?;
         }
         Ok(())

@@ -102,6 +102,8 @@ impl Notifier for WebhookNotifier {
             "text": message.text,
             "silent": message.silent,
             "alert": message.alert,
+            // Each with its page and the endpoint that acts on a POST, when PUBLIC_URL is set.
+            "actions": message.actions,
         }))
         .map_err(|e| NotifyError::Permanent(e.to_string()))?;
         let timestamp = chrono::Utc::now().timestamp();

@@ -6,7 +6,7 @@ use crate::store::StoreError;
 use crate::time::Timestamp;
 
 impl Services {
-    async fn owned_alert(&self, who: Principal, id: AlertId) -> ServiceResult<Alert> {
+    pub(super) async fn owned_alert(&self, who: Principal, id: AlertId) -> ServiceResult<Alert> {
         match self.store.get_alert(id).await {
             Ok(alert) if alert.owner == who.user => Ok(alert),
             Ok(_) | Err(StoreError::NotFound { .. }) => Err(ServiceError::NotFound("alert")),

@@ -500,6 +500,83 @@ pub trait WorkerStore: Send + Sync {
     async fn list_workers(&self, since: Timestamp) -> Result<Vec<WorkerStatus>>;
 }
 
+/// What acting on alerts from messages and the Telegram bot keep: used action tokens, linked
+/// chats, link codes, and each bot's update cursor with the lease of its reader.
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    /// Records that an action token was used; `false` when it had been used already (nothing
+    /// is written). Forgets the uses of tokens that expired before `now`.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the user does not exist.
+    async fn use_action_token(
+        &self,
+        token_id: &str,
+        user: UserId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool>;
+    /// Stores a one-time code linking a Telegram chat to `user` (by its SHA-256), replacing
+    /// the user's earlier codes.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the user does not exist.
+    async fn create_link_code(
+        &self,
+        code_hash: &str,
+        user: UserId,
+        expires_at: Timestamp,
+    ) -> Result<()>;
+    /// Takes a link code (it works once): its user, when it exists and has not expired.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn take_link_code(&self, code_hash: &str, now: Timestamp) -> Result<Option<UserId>>;
+    /// Links a chat to a user, replacing an earlier link of that chat.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the user does not exist.
+    async fn link_chat(&self, chat: i64, user: UserId, at: Timestamp) -> Result<()>;
+    /// Unlinks a chat (only from `user` when given); `false` when there was no such link.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn unlink_chat(&self, chat: i64, user: Option<UserId>) -> Result<bool>;
+    /// The user a chat is linked to.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn chat_user(&self, chat: i64) -> Result<Option<UserId>>;
+    /// The chats linked to a user, by chat id.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn user_chats(&self, user: UserId) -> Result<Vec<i64>>;
+    /// Takes or renews the lease of `bot`'s update reader for `holder` until `now + lease`;
+    /// the next update to read when `holder` holds it, `None` while another holds it.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn claim_bot_cursor(
+        &self,
+        bot: &str,
+        holder: &str,
+        now: Timestamp,
+        lease: chrono::Duration,
+    ) -> Result<Option<i64>>;
+    /// Moves `bot`'s cursor past the updates handled; `false` (nothing written) when `holder`
+    /// no longer holds the lease.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn advance_bot_cursor(&self, bot: &str, holder: &str, next_update: i64) -> Result<bool>;
+    /// Gives up the lease (another process may take it at once).
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn release_bot_cursor(&self, bot: &str, holder: &str) -> Result<()>;
+}
+
 /// All storage, as one object: what services hold as `Arc<dyn Store>`.
 pub trait Store:
     UserStore
@@ -513,6 +590,7 @@ pub trait Store:
     + MonitorStore
     + OutboxStore
     + WorkerStore
+    + ActionStore
 {
 }
 
@@ -528,5 +606,6 @@ impl<T> Store for T where
         + MonitorStore
         + OutboxStore
         + WorkerStore
+        + ActionStore
 {
 }

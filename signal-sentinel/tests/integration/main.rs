@@ -8,6 +8,7 @@
 #[macro_use]
 mod helpers;
 
+mod actions;
 mod broker;
 mod demo;
 mod engine;

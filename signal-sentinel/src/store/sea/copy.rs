@@ -9,8 +9,8 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::entity::{
-    alert, api_key, broker_connection, channel, delivery, holding, notification_prefs, rule,
-    rule_state, symbol_sample, user,
+    action_token_use, alert, api_key, broker_connection, channel, delivery, holding,
+    notification_prefs, rule, rule_state, symbol_sample, telegram_chat, telegram_link_code, user,
 };
 use super::{SeaStore, backend_err};
 use crate::store::{Result, StoreError};
@@ -94,6 +94,11 @@ impl SeaStore {
         copy_table::<notification_prefs::Entity>(self, &txn, "notification_prefs", &mut report)
             .await?;
         copy_table::<symbol_sample::Entity>(self, &txn, "symbol_samples", &mut report).await?;
+        copy_table::<action_token_use::Entity>(self, &txn, "action_token_uses", &mut report)
+            .await?;
+        copy_table::<telegram_chat::Entity>(self, &txn, "telegram_chats", &mut report).await?;
+        copy_table::<telegram_link_code::Entity>(self, &txn, "telegram_link_codes", &mut report)
+            .await?;
         if target.is_postgres() {
             for table in [
                 "users",

@@ -1,5 +1,6 @@
 //! The sea-orm implementation of the storage traits, for SQLite and PostgreSQL.
 
+mod actions;
 mod alerts;
 mod api_keys;
 mod channels;

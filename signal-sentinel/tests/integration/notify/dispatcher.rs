@@ -286,6 +286,7 @@ async fn a_crash_between_send_and_mark_resends_never_loses(db: &TestDb) {
                 text: "notice 0".into(),
                 alert: None,
                 silent: false,
+                actions: Vec::new(),
             },
         )
         .await

@@ -167,6 +167,7 @@ fn message() -> OutgoingMessage {
         text: "AAPL crosses above 200: now 201.50 <b>".into(),
         alert: None,
         silent: false,
+        actions: Vec::new(),
     }
 }
 

@@ -23,6 +23,7 @@ pub(crate) fn message(text: &str) -> OutgoingMessage {
         text: text.to_owned(),
         alert: None,
         silent: false,
+        actions: Vec::new(),
     }
 }
 

@@ -58,6 +58,7 @@ fn fired() -> OutgoingMessage {
             acknowledged_at: None,
         }),
         silent: false,
+        actions: Vec::new(),
     }
 }
 
@@ -140,6 +141,124 @@ async fn ntfy_publishes_json_with_title_priority_click_and_token() {
     assert_eq!(retry_after(e), Some(Duration::from_secs(7)));
     let e = ntfy.send(&ch, &fired()).await.unwrap_err();
     assert!(permanent(e, "tk_secret123").contains("403: forbidden"));
+}
+
+/// A fired alert's message with its actions, as the dispatcher signs them.
+fn with_actions() -> OutgoingMessage {
+    use signal_sentinel::auth::action_token::ActionKeys;
+    use signal_sentinel::service::ActionSigner;
+    let mut message = fired();
+    let signer = ActionSigner::new(
+        std::sync::Arc::new(ActionKeys::new(
+            b"a-test-secret-key-of-forty-characters-xx",
+            None,
+        )),
+        Some("https://alerts.example.com".into()),
+    );
+    let alert = message.alert.clone().unwrap();
+    // Without the rule: acknowledging only; a rule is needed for the others, so build one.
+    let rule = signal_sentinel::domain::Rule {
+        id: RuleId::new(5),
+        owner: UserId::new(1),
+        symbol: "AAPL".parse().unwrap(),
+        name: None,
+        condition: signal_sentinel::engine::parse_rule("AAPL crosses above 200")
+            .unwrap()
+            .condition
+            .to_document(),
+        options: signal_sentinel::domain::JsonDocument::empty(),
+        enabled: true,
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+        last_triggered_at: None,
+        expires_at: None,
+        snoozed_until: None,
+    };
+    message.actions = signer.actions(&alert, Some(&rule), chrono::Utc::now());
+    message
+}
+
+#[tokio::test]
+async fn actions_become_buttons_and_links_in_each_service() {
+    let message = with_actions();
+    let labels: Vec<&str> = message.actions.iter().map(|a| a.label).collect();
+    assert_eq!(
+        labels,
+        [
+            "Acknowledge",
+            "Snooze 1 h",
+            "Snooze until open",
+            "Re-arm 5% further",
+            "Disable rule"
+        ]
+    );
+    let page = |i: usize| message.actions[i].url.clone().unwrap();
+    let post = |i: usize| message.actions[i].post_url.clone().unwrap();
+    assert!(page(0).starts_with("https://alerts.example.com/actions/"));
+    assert!(post(0).starts_with("https://alerts.example.com/api/actions/"));
+
+    // ntfy: its three buttons POST the first three tokens back.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "abc"})))
+        .mount(&server)
+        .await;
+    let ntfy = NtfyNotifier::new(TIMEOUT, public()).unwrap();
+    let ch = channel(
+        ChannelKind::Ntfy,
+        json!({"server": server.uri(), "topic": "alerts"}),
+        None,
+    );
+    ntfy.send(&ch, &message).await.unwrap();
+    assert_eq!(
+        body(&server).await["actions"],
+        json!([
+            {"action": "http", "label": "Acknowledge", "url": post(0), "method": "POST", "clear": true},
+            {"action": "http", "label": "Snooze 1 h", "url": post(1), "method": "POST", "clear": true},
+            {"action": "http", "label": "Snooze until open", "url": post(2), "method": "POST", "clear": true},
+        ])
+    );
+
+    // Slack: link buttons to the confirmation pages, then the dashboard.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let slack = SlackNotifier::new(base(&server), TIMEOUT, public()).unwrap();
+    let ch = channel(ChannelKind::Slack, json!({}), Some("T000/B000/XXXX"));
+    slack.send(&ch, &message).await.unwrap();
+    let blocks = body(&server).await["blocks"].clone();
+    let buttons = blocks.as_array().unwrap().last().unwrap()["elements"].clone();
+    assert_eq!(buttons.as_array().unwrap().len(), 6);
+    assert_eq!(buttons[1]["text"]["text"], "Snooze 1 h");
+    assert_eq!(buttons[1]["url"], page(1));
+    assert_eq!(buttons[5]["text"]["text"], "Open in Signal Sentinel");
+
+    // Discord: Markdown links in a field of the embed.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+        .mount(&server)
+        .await;
+    let discord = DiscordNotifier::new(base(&server), TIMEOUT, public()).unwrap();
+    let ch = channel(
+        ChannelKind::Discord,
+        json!({"webhook_id": "123"}),
+        Some("tok"),
+    );
+    discord.send(&ch, &message).await.unwrap();
+    let field = body(&server).await["embeds"][0]["fields"][0].clone();
+    assert_eq!(field["name"], "Act on it");
+    let value = field["value"].as_str().unwrap();
+    assert!(
+        value.starts_with(&format!(
+            "[Acknowledge]({}) · [Snooze 1 h]({})",
+            page(0),
+            page(1)
+        )),
+        "{value}"
+    );
 }
 
 #[tokio::test]

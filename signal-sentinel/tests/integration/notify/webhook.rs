@@ -84,7 +84,7 @@ async fn posts_signed_json_with_an_idempotency_key() {
     let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(
         body,
-        json!({"id": 7, "event": "alert.fired", "text": "AAPL crosses above 200: now 201", "silent": false, "alert": null})
+        json!({"id": 7, "event": "alert.fired", "text": "AAPL crosses above 200: now 201", "silent": false, "alert": null, "actions": []})
     );
     assert!(!String::from_utf8_lossy(&request.body).contains(WEBHOOK_SECRET));
 }

@@ -1,0 +1,269 @@
+//! Acting on alerts with the tokens of their messages (`Services::act_on_alert`): each token
+//! does its one action on its one alert as its one user, once, until it expires; a re-armed
+//! rule that fires once fires again on the replayed market.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use signal_sentinel::auth::action_token::{ActionKeys, AlertAction};
+use signal_sentinel::clock::{Clock, ManualClock};
+use signal_sentinel::config::Settings;
+use signal_sentinel::domain::{Alert, AlertKind, AlertQuery, AlertState, RulePhase};
+use signal_sentinel::engine::{Frequency, RuleOptions};
+use signal_sentinel::market::ReplayMarket;
+use signal_sentinel::monitor::{Monitor, MonitorConfig};
+use signal_sentinel::service::{
+    ActionSigner, MessageAction, Principal, RuleSpec, ServiceError, Services,
+};
+use signal_sentinel::store::{RuleStateStore, Store};
+
+use crate::helpers::{TestDb, daily_csv, seed_user};
+
+const SECRET: &str = "a-test-secret-key-of-forty-characters-xx";
+
+struct World {
+    services: Services,
+    monitor: Monitor,
+    clock: Arc<ManualClock>,
+    signer: ActionSigner,
+}
+
+fn world(db: &TestDb) -> World {
+    let settings = Settings::from_vars([
+        ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+        ("SECRET_KEY".to_owned(), SECRET.to_owned()),
+    ])
+    .unwrap();
+    let store: Arc<dyn Store> = Arc::new(db.store.clone());
+    // The close of 2009-06-01 (XYZ 30.04); later sessions are set by the test.
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2009, 6, 1, 19, 59, 0).unwrap(),
+    ));
+    let market = Arc::new(ReplayMarket::from_csv("xyz.csv", &daily_csv(), clock.clone()).unwrap());
+    let services = Services::from_settings(
+        &settings,
+        store.clone(),
+        clock.clone(),
+        market.clone(),
+        Vec::new(),
+    )
+    .unwrap();
+    let monitor = Monitor::new(store, market, clock.clone(), MonitorConfig::default());
+    World {
+        services,
+        monitor,
+        clock,
+        signer: ActionSigner::new(
+            Arc::new(ActionKeys::new(SECRET.as_bytes(), None)),
+            Some("https://alerts.example.com/".into()),
+        ),
+    }
+}
+
+fn token(actions: &[MessageAction], action: AlertAction) -> String {
+    actions
+        .iter()
+        .find(|a| a.action == action)
+        .unwrap_or_else(|| panic!("{action} offered in {actions:?}"))
+        .token
+        .clone()
+}
+
+async fn alerts(w: &World, who: Principal) -> Vec<Alert> {
+    w.services
+        .list_alerts(who, AlertQuery::newest(who.user, 50))
+        .await
+        .unwrap()
+}
+
+async fn tokens_act_once_for_their_user(db: &TestDb) {
+    let w = world(db);
+    let ann = seed_user(&db.store, "ann@example.com").await;
+    let bob = seed_user(&db.store, "bob@example.com").await;
+    let who = Principal {
+        user: ann.id,
+        api_key: None,
+    };
+    let once = RuleOptions {
+        frequency: Frequency::Once,
+        ..RuleOptions::default()
+    };
+    let rule = w
+        .services
+        .create_rule(
+            who,
+            RuleSpec {
+                text: Some("XYZ price > 30".into()),
+                ..RuleSpec::default()
+            },
+            None,
+            once,
+            true,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.monitor.run_once().await.unwrap().alerts.len(), 1);
+    let alert = alerts(&w, who).await.remove(0);
+    let rule_now = w.services.get_rule(who, rule.id).await.unwrap().rule;
+    assert!(!rule_now.enabled, "a rule that fires once disabled itself");
+
+    // What the message offers: a rule that fires once is re-armed, not disabled.
+    let actions = w.signer.actions(&alert, Some(&rule_now), w.clock.now());
+    let offered: Vec<AlertAction> = actions.iter().map(|a| a.action).collect();
+    assert_eq!(
+        offered,
+        [
+            AlertAction::Acknowledge,
+            AlertAction::SnoozeHour,
+            AlertAction::SnoozeUntilOpen,
+            AlertAction::Rearm,
+            AlertAction::RearmFurther,
+        ]
+    );
+    let link = actions[0].url.as_deref().unwrap();
+    assert!(
+        link.starts_with("https://alerts.example.com/actions/"),
+        "{link}"
+    );
+
+    // Bob's chat pressing Ann's button changes nothing.
+    let rearm = token(&actions, AlertAction::Rearm);
+    let refused = w
+        .services
+        .act_on_alert_as(bob.id, &rearm)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ServiceError::Unauthenticated(_)),
+        "{refused:?}"
+    );
+    // The preview says what it will do and does nothing.
+    let preview = w.services.preview_action(&rearm).await.unwrap();
+    assert!(
+        preview.question.contains("Arm the rule"),
+        "{}",
+        preview.question
+    );
+    assert!(
+        !w.services
+            .get_rule(who, rule.id)
+            .await
+            .unwrap()
+            .rule
+            .enabled
+    );
+
+    // Re-armed: enabled, its lifecycle back to armed, and it fires again the next session.
+    let done = w.services.act_on_alert_as(ann.id, &rearm).await.unwrap();
+    assert!(done.done.contains("again"), "{}", done.done);
+    let view = w.services.get_rule(who, rule.id).await.unwrap();
+    assert!(view.rule.enabled);
+    assert_eq!(view.state.unwrap().phase, RulePhase::Armed);
+    // 2009-06-03 closes at 31.02 (the 2nd, at 29.63, is under the level).
+    w.clock
+        .set(Utc.with_ymd_and_hms(2009, 6, 3, 19, 59, 0).unwrap());
+    let report = w.monitor.run_once().await.unwrap();
+    assert_eq!(report.alerts.len(), 1, "{report:?}");
+    assert_eq!(report.alerts[0].episode, 2);
+
+    // Used once: the same token again changes nothing and says why.
+    let again = w.services.act_on_alert(&rearm).await.unwrap_err();
+    assert!(matches!(again, ServiceError::Conflict { .. }), "{again:?}");
+
+    // Acknowledge and snooze with the first alert's other tokens.
+    let acked = w
+        .services
+        .act_on_alert(&token(&actions, AlertAction::Acknowledge))
+        .await
+        .unwrap();
+    assert_eq!(acked.alert.state, AlertState::Acknowledged);
+    let snoozed = w
+        .services
+        .act_on_alert(&token(&actions, AlertAction::SnoozeHour))
+        .await
+        .unwrap();
+    assert_eq!(
+        snoozed.rule.unwrap().snoozed_until,
+        Some(w.clock.now() + chrono::Duration::hours(1))
+    );
+    let open = w
+        .services
+        .act_on_alert(&token(&actions, AlertAction::SnoozeUntilOpen))
+        .await
+        .unwrap();
+    // 2009-06-03 15:59 New York -> the next morning's open, 09:30 New York.
+    assert_eq!(
+        open.rule.unwrap().snoozed_until,
+        Some(Utc.with_ymd_and_hms(2009, 6, 4, 13, 30, 0).unwrap())
+    );
+
+    // The ladder: 30 -> 31.5, armed again.
+    let further = w
+        .services
+        .act_on_alert(&token(&actions, AlertAction::RearmFurther))
+        .await
+        .unwrap();
+    assert!(further.done.contains("from 30 to 31.5"), "{}", further.done);
+    let view = w.services.get_rule(who, rule.id).await.unwrap();
+    assert_eq!(
+        signal_sentinel::service::rule_text(&view.rule),
+        "XYZ price > 31.5"
+    );
+    assert!(view.rule.enabled);
+    assert_eq!(
+        db.store.get_rule_state(rule.id).await.unwrap().phase,
+        RulePhase::Armed
+    );
+
+    // A forged token, and one whose week ran out, change nothing.
+    let forged = ActionSigner::new(
+        Arc::new(ActionKeys::new(
+            b"another-secret-key-of-forty-characters-x",
+            None,
+        )),
+        None,
+    )
+    .actions(&alert, Some(&view.rule), w.clock.now());
+    let error = w
+        .services
+        .act_on_alert(&token(&forged, AlertAction::Acknowledge))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("not issued by this server"),
+        "{error}"
+    );
+    let late = w.signer.actions(&alert, Some(&view.rule), w.clock.now());
+    w.clock.advance(chrono::Duration::days(8));
+    let error = w
+        .services
+        .act_on_alert(&token(&late, AlertAction::SnoozeHour))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("expired"), "{error}");
+    assert!(
+        w.services
+            .get_rule(who, rule.id)
+            .await
+            .unwrap()
+            .rule
+            .snoozed_until
+            < Some(w.clock.now())
+    );
+    // Tokens grant actions: their Debug form does not show them.
+    assert!(!format!("{late:?}").contains(&late[0].token));
+
+    // The resolved notice of an alert offers only acknowledging.
+    let mut resolved = alert.clone();
+    resolved.kind = AlertKind::Resolved;
+    let offered: Vec<AlertAction> = w
+        .signer
+        .actions(&resolved, Some(&view.rule), w.clock.now())
+        .iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(offered, [AlertAction::Acknowledge]);
+}
+
+backend_tests!(tokens_act_once_for_their_user);
