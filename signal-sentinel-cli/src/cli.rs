@@ -247,6 +247,29 @@ Examples:
     /// Send what is due in the outbox, once.
     #[command(after_help = "Example:\n  invest notifications dispatch")]
     Dispatch,
+    /// A one-time code linking a Telegram chat to your account: send `/start CODE` to the bot
+    /// within 15 minutes. The chat then gets your alerts with buttons, and takes commands.
+    #[command(after_help = "Example:\n  invest notifications link-telegram")]
+    LinkTelegram,
+    /// Unlink your Telegram chats (or one) from your account; their channels stay.
+    #[command(after_help = "Example:\n  invest notifications unlink-telegram --chat 123456789")]
+    UnlinkTelegram {
+        /// Only this chat.
+        #[arg(long, allow_hyphen_values = true)]
+        chat: Option<i64>,
+    },
+    /// Quiet for a while: alerts are held (or silent, as your quiet hours say) until it ends.
+    #[command(
+        after_help = "Example:\n  invest notifications mute --for 3h\n  invest notifications mute --off"
+    )]
+    Mute {
+        /// How long: minutes (`90`), or with a unit (`3h`, `2d`); at most a year.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_snooze, required_unless_present = "off")]
+        duration: Option<Duration>,
+        /// End the mute now.
+        #[arg(long, conflicts_with = "duration")]
+        off: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ pub mod error;
 mod middleware;
 pub mod security;
 pub mod strict;
+mod telegram;
 
 use std::sync::{Arc, OnceLock};
 
@@ -214,7 +215,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> impl Endpoint + 'static {
         },
     );
     let any_origin = config.cors_origins.iter().any(|o| o == "*");
-    let routes = action_pages::routes(dashboard::routes(Route::new()))
+    let routes = telegram::routes(action_pages::routes(dashboard::routes(Route::new())))
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs)
         .nest(API_PREFIX, api)

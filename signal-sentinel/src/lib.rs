@@ -110,6 +110,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod bot;
 pub mod broker;
 pub mod clock;
 pub mod config;

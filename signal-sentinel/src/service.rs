@@ -26,6 +26,7 @@ mod keys;
 mod market;
 mod portfolio;
 mod rules;
+mod telegram;
 mod watch;
 
 pub use actions::{
@@ -35,6 +36,7 @@ pub use actions::{
 pub use brokerage::{ConnectionView, ResealReport, SyncReport, WatchHoldings, WatchReport};
 pub use errors::{BoxError, ServiceError, ServiceResult};
 pub use rules::{RuleChange, RuleSpec, RuleView, rule_text};
+pub use telegram::{LINK_CODE_LIFETIME, TelegramLinkCode};
 pub use watch::{AlertWatch, SIGNALLED_POLL};
 
 /// Most rows one list call returns.
@@ -98,6 +100,18 @@ pub struct Services {
     decoy_hash: Arc<tokio::sync::OnceCell<Secret>>,
     /// Signs and verifies the tokens of message actions.
     action_keys: Option<Arc<crate::auth::action_token::ActionKeys>>,
+    /// The Telegram bot's client and how updates reach it, when `TELEGRAM_BOT_TOKEN` is set.
+    telegram: Option<Arc<TelegramBotSettings>>,
+}
+
+/// How the Telegram bot is reached.
+#[derive(Debug)]
+struct TelegramBotSettings {
+    api: crate::notify::TelegramNotifier,
+    /// `TELEGRAM_WEBHOOK_URL`, when updates come by webhook.
+    webhook: Option<url::Url>,
+    /// What Telegram sends in `X-Telegram-Bot-Api-Secret-Token` (derived from `SECRET_KEY`).
+    webhook_secret: Secret,
 }
 
 impl std::fmt::Debug for Services {
@@ -133,6 +147,7 @@ impl Services {
             login_throttle: Arc::default(),
             decoy_hash: Arc::default(),
             action_keys: None,
+            telegram: None,
         }
     }
 
@@ -201,6 +216,19 @@ impl Services {
             });
         services.brokerage.sync_interval = Some(settings.plaid.sync_interval);
         services.channel_settings = Arc::new(settings.channels.clone());
+        if let Some(token) = &settings.telegram.bot_token {
+            let api = crate::notify::TelegramNotifier::new(
+                settings.telegram.base_url.clone(),
+                token.clone(),
+                crate::notify::channels::NOTIFY_TIMEOUT,
+            )
+            .map_err(ServiceError::internal)?;
+            services.telegram = Some(Arc::new(TelegramBotSettings {
+                api,
+                webhook: settings.telegram.webhook_url.clone(),
+                webhook_secret: webhook_secret(settings.secret_key.expose()),
+            }));
+        }
         Ok(services)
     }
 
@@ -287,6 +315,58 @@ impl Services {
         Ok(workers)
     }
 
+    /// The Telegram bot, when `TELEGRAM_BOT_TOKEN` is set.
+    pub fn telegram_bot(&self) -> Option<crate::bot::TelegramBot> {
+        self.telegram.as_ref().map(|t| {
+            crate::bot::TelegramBot::new(
+                self.clone(),
+                t.api.clone(),
+                crate::bot::BotConfig::default(),
+            )
+        })
+    }
+
+    /// Whether `given` is the secret Telegram sends with webhook updates (compared in constant
+    /// time); `false` when the bot takes no webhook.
+    pub fn is_telegram_webhook_secret(&self, given: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.telegram.as_ref().is_some_and(|t| {
+            t.webhook.is_some()
+                && bool::from(given.as_bytes().ct_eq(t.webhook_secret.expose().as_bytes()))
+        })
+    }
+
+    /// Tells Telegram where to post the bot's updates when `TELEGRAM_WEBHOOK_URL` is set, and
+    /// registers its commands; `false` when updates come by polling instead (or there is no
+    /// bot). The HTTP server calls it at start.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unavailable`] when Telegram refuses or does not answer.
+    pub async fn start_telegram_webhook(&self) -> ServiceResult<bool> {
+        let (Some(t), Some(bot)) = (self.telegram.as_ref(), self.telegram_bot()) else {
+            return Ok(false);
+        };
+        let Some(url) = &t.webhook else {
+            return Ok(false);
+        };
+        let unavailable = |e: crate::bot::BotError| ServiceError::Unavailable(e.to_string());
+        bot.use_webhook(url, t.webhook_secret.expose())
+            .await
+            .map_err(unavailable)?;
+        bot.register_commands().await.map_err(unavailable)?;
+        Ok(true)
+    }
+
+    /// Whether the bot reads its updates by long polling (a bot without a webhook).
+    pub(crate) fn telegram_polls(&self) -> bool {
+        self.telegram.as_ref().is_some_and(|t| t.webhook.is_none())
+    }
+
+    /// The store (for the library's own background parts: the bot's update cursor).
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     /// The market data source.
     pub fn market(&self) -> &Arc<dyn MarketData> {
         &self.market
@@ -336,4 +416,14 @@ impl Services {
     fn vault(&self) -> Option<&Arc<crate::auth::vault::Vault>> {
         self.brokerage.vault.as_ref()
     }
+}
+
+/// The webhook's secret token: 64 hex digits of HMAC-SHA256 of a fixed label under
+/// `SECRET_KEY`, the same in every process of a deployment.
+fn webhook_secret(secret_key: &[u8]) -> Secret {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret_key)
+        .expect("HMAC takes a key of any length");
+    mac.update(b"signal-sentinel telegram webhook v1");
+    Secret::new(hex::encode(mac.finalize().into_bytes()))
 }

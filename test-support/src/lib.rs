@@ -1,6 +1,8 @@
 //! What the test suites of the library, the HTTP server and the CLI share: a PostgreSQL
 //! database of one test's own, created next to `SIGNAL_SENTINEL_TEST_POSTGRES_URL` and dropped
-//! when the test ends (also when it panics).
+//! when the test ends (also when it panics), and a small SMTP server ([`smtp`]).
+
+pub mod smtp;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -207,6 +207,7 @@ pub(crate) async fn run(
                 digest_at,
                 time_zone: tz,
                 summaries: summaries.map(|v| v == "on"),
+                muted_until: None,
             };
             let prefs = services
                 .update_notification_prefs(who, patch)
@@ -227,6 +228,42 @@ pub(crate) async fn run(
                 &serde_json::to_string_pretty(&shown).unwrap_or_default(),
             );
         }
+        NotificationsCommand::LinkTelegram => {
+            if settings.telegram.bot_token.is_none() {
+                tracing::warn!("TELEGRAM_BOT_TOKEN is not set: no bot will read the code");
+            }
+            let code = services.telegram_link_code(who).await?;
+            print(
+                as_json,
+                json!({"code": code.code, "expires_at": code.expires_at}),
+                &format!(
+                    "send this to your bot in Telegram within 15 minutes:\n/start {}",
+                    code.code
+                ),
+            );
+        }
+        NotificationsCommand::UnlinkTelegram { chat } => {
+            let unlinked = services.unlink_telegram(who, chat).await?;
+            print(
+                as_json,
+                json!({"unlinked": unlinked}),
+                &format!("unlinked {unlinked} chat(s)"),
+            );
+        }
+        NotificationsCommand::Mute { duration, off } => match duration.filter(|_| !off) {
+            None => {
+                services.unmute_notifications(who).await?;
+                print(as_json, json!({"muted_until": null}), "unmuted");
+            }
+            Some(duration) => {
+                let until = services.mute_notifications(who, duration).await?;
+                print(
+                    as_json,
+                    json!({"muted_until": until}),
+                    &format!("muted until {}", signal_sentinel::time::format_utc(until)),
+                );
+            }
+        },
         NotificationsCommand::Dispatch => {
             let (digests, report) = services.dispatch_once().await?;
             print(

@@ -29,6 +29,12 @@ pub(crate) async fn run(
     // Sessions and tokens run on real time even when the monitor replays the past.
     let services = Services::open_with_market(settings, quotes).await?;
     services.warm_up().await?;
+    // With TELEGRAM_WEBHOOK_URL, Telegram posts the bot's updates to this server.
+    match services.start_telegram_webhook().await {
+        Ok(true) => tracing::info!("the Telegram bot takes its updates at /telegram/webhook"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!("cannot set the Telegram webhook: {e}"),
+    }
     let mut state = AppState::new(services.clone(), &settings.api);
     let monitor = monitor_every.map(|every| {
         Arc::new(

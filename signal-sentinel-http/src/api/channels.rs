@@ -181,6 +181,42 @@ pub struct PrefsBody {
     /// template's); default true.
     #[oai(nullable)]
     pub summaries: Option<bool>,
+    /// Quiet until this instant (`POST /api/channels/mute`), or absent.
+    #[oai(nullable)]
+    pub muted_until: Option<Time>,
+}
+
+/// A one-time code linking a Telegram chat.
+#[derive(Debug, Object)]
+pub struct TelegramLinkOut {
+    /// The code.
+    pub code: String,
+    /// What to send to the bot: `/start CODE`.
+    pub command: String,
+    /// When the code stops working (15 minutes after it was made).
+    pub expires_at: Time,
+}
+
+/// The Telegram chats linked to the caller.
+#[derive(Debug, Object)]
+pub struct TelegramChatsOut {
+    /// Chat ids.
+    pub chats: Vec<i64>,
+}
+
+/// How long to mute notifications.
+#[derive(Debug, Object)]
+pub struct MuteIn {
+    /// Minutes, 1 to 525,600 (a year).
+    #[oai(validator(minimum(value = "1"), maximum(value = "525600")))]
+    pub minutes: u32,
+}
+
+/// Until when notifications are muted.
+#[derive(Debug, Object)]
+pub struct MuteOut {
+    /// The end of the mute.
+    pub muted_until: Time,
 }
 
 impl PrefsBody {
@@ -196,6 +232,7 @@ impl PrefsBody {
                 .map(|d| Text::from(d.to_owned())),
             time_zone: Text::from(p.time_zone.clone()),
             summaries: Some(p.summaries),
+            muted_until: p.muted_until,
         })
     }
 
@@ -210,6 +247,9 @@ impl PrefsBody {
         }
         if let Some(s) = self.summaries {
             value["summaries"] = serde_json::Value::Bool(s);
+        }
+        if let Some(until) = self.muted_until {
+            value["muted_until"] = serde_json::json!(until);
         }
         serde_json::from_value(value).map_err(|e| ApiError::invalid("prefs", e.to_string()))
     }
@@ -416,5 +456,93 @@ impl ChannelsApi {
             ok: result.ok,
             error: result.error,
         }))
+    }
+
+    /// A one-time code linking a Telegram chat to the caller: send `/start CODE` to the bot
+    /// within 15 minutes. The chat then receives the caller's alerts with buttons and takes
+    /// commands as the caller.
+    #[oai(
+        path = "/telegram/link",
+        method = "post",
+        operation_id = "telegram_link_code"
+    )]
+    async fn telegram_link(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<Json<TelegramLinkOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let code = state.services.telegram_link_code(who).await?;
+        Ok(Json(TelegramLinkOut {
+            command: format!("/start {}", code.code),
+            code: code.code,
+            expires_at: code.expires_at,
+        }))
+    }
+
+    /// The Telegram chats linked to the caller.
+    #[oai(
+        path = "/telegram/chats",
+        method = "get",
+        operation_id = "list_telegram_chats"
+    )]
+    async fn telegram_chats(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> Result<Json<TelegramChatsOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        Ok(Json(TelegramChatsOut {
+            chats: state.services.telegram_chats(who).await?,
+        }))
+    }
+
+    /// Unlink a Telegram chat: it no longer acts for the caller (its channel stays).
+    #[oai(
+        path = "/telegram/chats/:chat_id",
+        method = "delete",
+        operation_id = "unlink_telegram_chat"
+    )]
+    async fn unlink_telegram(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        chat_id: Path<i64>,
+    ) -> Result<NoContent, ApiError> {
+        let who = auth.principal(&state).await?;
+        state.services.unlink_telegram(who, Some(chat_id.0)).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Quiet hours now, for a while: alerts are held (or silent, if the quiet hours say so)
+    /// until it ends.
+    #[oai(path = "/mute", method = "post", operation_id = "mute_notifications")]
+    async fn mute(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<MuteIn>,
+    ) -> Result<Json<MuteOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let until = state
+            .services
+            .mute_notifications(
+                who,
+                std::time::Duration::from_secs(u64::from(body.0.minutes) * 60),
+            )
+            .await?;
+        Ok(Json(MuteOut { muted_until: until }))
+    }
+
+    /// End a mute now.
+    #[oai(
+        path = "/mute",
+        method = "delete",
+        operation_id = "unmute_notifications"
+    )]
+    async fn unmute(&self, state: Data<&AppState>, auth: Auth) -> Result<NoContent, ApiError> {
+        let who = auth.principal(&state).await?;
+        state.services.unmute_notifications(who).await?;
+        Ok(NoContent::Done)
     }
 }

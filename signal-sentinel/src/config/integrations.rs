@@ -49,6 +49,9 @@ pub struct TelegramSettings {
     pub bot_token: Option<Secret>,
     /// `TELEGRAM_BASE_URL`, default `https://api.telegram.org`.
     pub base_url: Url,
+    /// `TELEGRAM_WEBHOOK_URL`: where Telegram posts the bot's updates (this server's
+    /// `/telegram/webhook`, reachable from Telegram). Unset: the bot reads them by long polling.
+    pub webhook_url: Option<Url>,
 }
 
 /// Plaid brokerage linking.
@@ -96,6 +99,10 @@ impl TelegramSettings {
                 None => None,
             },
             base_url: vars.base_url("TELEGRAM_BASE_URL", "https://api.telegram.org")?,
+            webhook_url: match vars.get("TELEGRAM_WEBHOOK_URL") {
+                Some(_) => Some(vars.base_url("TELEGRAM_WEBHOOK_URL", "")?),
+                None => None,
+            },
         })
     }
 }

@@ -63,6 +63,9 @@ pub enum ChannelError {
     Store(#[from] StoreError),
 }
 
+/// How long a notifier waits for a service's answer.
+pub(crate) const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The notifiers this server can use: webhooks, ntfy, Discord, Slack, Gotify, Pushover,
 /// Matrix and the console always, Telegram when `TELEGRAM_BOT_TOKEN` is set.
 ///
@@ -71,7 +74,7 @@ pub enum ChannelError {
 pub fn notifiers_from_settings(
     settings: &Settings,
 ) -> Result<Vec<Arc<dyn Notifier>>, crate::BuildError> {
-    let timeout = Duration::from_secs(10);
+    let timeout = NOTIFY_TIMEOUT;
     let c = &settings.channels;
     let public = || c.public_url.clone();
     let mut notifiers: Vec<Arc<dyn Notifier>> = vec![

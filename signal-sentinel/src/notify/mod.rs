@@ -52,6 +52,7 @@ pub use prefs::{
 pub use pushover::PushoverNotifier;
 pub use slack::SlackNotifier;
 pub use telegram::TelegramNotifier;
+pub(crate) use telegram::truncate as telegram_truncate;
 pub use webhook::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, sign, verify};
 
 /// A message ready to send through one channel.

@@ -87,6 +87,10 @@ pub struct NotificationPrefs {
     /// Whether the summary (the model's or the template's) is added to alert messages and to
     /// the digest.
     pub summaries: bool,
+    /// Quiet until this instant, whatever the hours (`/mute 3h`): messages are held or
+    /// silent as the quiet hours' behaviour says (held when there are no quiet hours).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<Timestamp>,
 }
 
 impl Default for NotificationPrefs {
@@ -97,6 +101,7 @@ impl Default for NotificationPrefs {
             digest_at: None,
             time_zone: "America/New_York".to_owned(),
             summaries: true,
+            muted_until: None,
         }
     }
 }
@@ -137,6 +142,8 @@ pub struct PrefsPatch {
     pub time_zone: Option<String>,
     /// Whether summaries are added.
     pub summaries: Option<bool>,
+    /// Mute until (`Some(None)` unmutes).
+    pub muted_until: Option<Option<Timestamp>>,
 }
 
 /// Why a patch cannot be applied.
@@ -212,6 +219,9 @@ impl NotificationPrefs {
         if let Some(summaries) = patch.summaries {
             self.summaries = summaries;
         }
+        if let Some(until) = patch.muted_until {
+            self.muted_until = until;
+        }
         if let Some(zone) = patch.time_zone {
             if zone.parse::<Tz>().is_err() {
                 return Err(PatchError::TimeZone(zone));
@@ -251,6 +261,12 @@ impl NotificationPrefs {
             return Plan::Skip;
         }
         let silent = mode == EventMode::Silent;
+        if let Some(until) = self.muted_until.filter(|until| now < *until) {
+            return match self.quiet_hours.map_or(QuietBehavior::Hold, |q| q.behavior) {
+                QuietBehavior::Silent => Plan::Send { silent: true },
+                QuietBehavior::Hold => Plan::Hold(until),
+            };
+        }
         let (Some(quiet), Ok(zone)) = (self.quiet_hours, self.zone()) else {
             return Plan::Send { silent };
         };

@@ -70,16 +70,13 @@ impl TelegramNotifier {
         timeout: Duration,
     ) -> Result<Self, crate::BuildError> {
         let client = crate::market::http_client(timeout, &base)?;
+        let (overall, chats) = pacing(&token);
         Ok(Self {
             client,
             base,
             token,
-            overall: Arc::new(RateLimiter::new(
-                PER_SECOND,
-                Duration::from_secs(1),
-                PER_SECOND,
-            )),
-            chats: Arc::default(),
+            overall,
+            chats,
         })
     }
 
@@ -182,6 +179,66 @@ impl TelegramNotifier {
         }
         self.call("sendMessage", &body, None).await.map(drop)
     }
+}
+
+impl TelegramNotifier {
+    /// Sends `text` as plain text to `chat` (the bot's answers), in parts of at most 4,096
+    /// characters, within the bot's overall limit. An answer follows a message of the chat's
+    /// own, so it is not spaced like a burst of alerts (Telegram allows such short bursts).
+    ///
+    /// # Errors
+    /// As [`call`](Self::call).
+    pub(crate) async fn reply(&self, chat: i64, text: &str) -> Result<(), NotifyError> {
+        for part in split(text, MAX_MESSAGE) {
+            self.overall.acquire().await;
+            self.call(
+                "sendMessage",
+                &json!({
+                    "chat_id": chat,
+                    "text": part,
+                    "link_preview_options": {"is_disabled": true},
+                }),
+                None,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `text` cut to a Telegram message's 4,096 characters.
+pub(crate) fn truncate(text: &str) -> String {
+    text.chars().take(MAX_MESSAGE).collect()
+}
+
+type ChatPaces = Arc<Mutex<HashMap<String, Instant>>>;
+/// One bot's pace: overall, and per chat.
+type Pace = (Arc<RateLimiter>, ChatPaces);
+
+/// The pace of one bot, shared by every notifier of its token in the process (the alert
+/// sender and the bot's answers): Telegram's limits are per bot.
+fn pacing(token: &Secret) -> Pace {
+    use sha2::Digest as _;
+    static PACES: std::sync::OnceLock<std::sync::Mutex<HashMap<Vec<u8>, Pace>>> =
+        std::sync::OnceLock::new();
+    let key = sha2::Sha256::digest(token.expose().as_bytes()).to_vec();
+    let mut paces = PACES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    paces
+        .entry(key)
+        .or_insert_with(|| {
+            (
+                Arc::new(RateLimiter::new(
+                    PER_SECOND,
+                    Duration::from_secs(1),
+                    PER_SECOND,
+                )),
+                Arc::default(),
+            )
+        })
+        .clone()
 }
 
 /// The inline keyboard of a message's actions, two buttons a row, each pressing sending its

@@ -1,5 +1,6 @@
 //! The background work of a server or worker process: monitor cycles, the notification
-//! dispatcher, the daily digests and brokerage syncs, stopped together by one token.
+//! dispatcher, the daily digests, brokerage syncs and the Telegram bot's long polling, stopped
+//! together by one token.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +85,14 @@ impl Services {
                 }
             }
         });
+        // One process of the deployment reads the bot's updates at a time (a lease).
+        let chatting = self
+            .telegram_bot()
+            .filter(|_| self.telegram_polls())
+            .map(|bot| {
+                let cancel = cancel.clone();
+                tokio::spawn(async move { bot.run(cancel).await })
+            });
         let syncing = tokio::spawn({
             let services = self.clone();
             let cancel = cancel.clone();
@@ -91,6 +100,9 @@ impl Services {
         });
         monitor.run(interval, cancel.cancelled()).await;
         let _ = tokio::join!(dispatching, digesting, syncing);
+        if let Some(chatting) = chatting {
+            let _ = chatting.await;
+        }
         tracing::info!(
             cycles = monitor.stats().cycles(),
             overruns = monitor.stats().overruns(),

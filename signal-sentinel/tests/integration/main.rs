@@ -9,6 +9,7 @@
 mod helpers;
 
 mod actions;
+mod bot;
 mod broker;
 mod demo;
 mod engine;
