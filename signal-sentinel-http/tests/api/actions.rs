@@ -160,3 +160,241 @@ async fn a_link_asks_first_acts_once_and_says_why_it_will_not() {
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+/// Bars of the daily fixture re-stamped as the last minutes of a crypto pair (which always
+/// trades), so the monitor evaluates them now.
+fn recent_csv(now: chrono::DateTime<chrono::Utc>) -> String {
+    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
+    for (minutes_ago, bar) in [(3, "25.4,25.76,24.85,25.01"), (1, "25.4,26.22,24.93,25.61")] {
+        let at = now - chrono::Duration::minutes(minutes_ago);
+        csv.push_str(&format!("{},BTC-USD,{bar},\n", at.to_rfc3339()));
+    }
+    csv
+}
+
+/// The Bot API's answers the test needs.
+async fn telegram_mock() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+    let server = wiremock::MockServer::start().await;
+    let sent = ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {
+        "message_id": 9, "date": 1_795_813_200, "chat": {"id": 555, "type": "private"}, "text": "…"}}));
+    Mock::given(method("POST"))
+        .and(path_regex("/sendMessage$|/editMessageText$"))
+        .respond_with(sent)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(
+            "/answerCallbackQuery$|/setMyCommands$|/deleteWebhook$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": true})))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Answers the next `getUpdates` with `updates`, once.
+async fn next_updates(telegram: &wiremock::MockServer, updates: serde_json::Value) {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+    Mock::given(method("POST"))
+        .and(path_regex("/getUpdates$"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": updates})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(telegram)
+        .await;
+}
+
+async fn bodies(server: &wiremock::MockServer, suffix: &str) -> Vec<serde_json::Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with(suffix))
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+/// The path of a link in a message, on this test's server (messages link to PUBLIC_URL).
+fn on_server(server: &TestServer, link: &str) -> String {
+    let path = link
+        .strip_prefix("https://alerts.example.com")
+        .unwrap_or_else(|| panic!("{link} is not under PUBLIC_URL"));
+    format!("{}{path}", server.base)
+}
+
+/// The end-to-end check: an alert fired on a replayed market reaches Telegram, ntfy
+/// and e-mail with its actions, and each acts: Telegram's "Snooze 1 h" button through the
+/// Bot API mock, ntfy's "Acknowledge" button as ntfy POSTs it, the e-mail's "Disable rule"
+/// link through its confirmation page — each seen in the API.
+#[tokio::test]
+async fn an_alert_on_a_replayed_market_is_acted_on_from_telegram_ntfy_and_email() {
+    use signal_sentinel::clock::{Clock, SystemClock};
+    use signal_sentinel::market::{MarketData, ReplayMarket};
+    use test_support::smtp::{Behaviour, Smtp};
+
+    let telegram = telegram_mock().await;
+    let ntfy = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({"id": "n1"})))
+        .mount(&ntfy)
+        .await;
+    let smtp = Smtp::start(Behaviour::Accept).await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let market: Arc<dyn MarketData> = Arc::new(
+        ReplayMarket::from_csv("btc.csv", &recent_csv(clock.now()), clock.clone()).unwrap(),
+    );
+    let server = TestServer::start_with(crate::harness::Options {
+        market: Some(market.clone()),
+        vars: vec![
+            ("TELEGRAM_BOT_TOKEN", "123456:AAHendToEndBotToken".into()),
+            ("TELEGRAM_BASE_URL", telegram.uri()),
+            ("PUBLIC_URL", "https://alerts.example.com".into()),
+            (
+                "SMTP_URL",
+                format!("smtp://127.0.0.1:{}?tls=none", smtp.port),
+            ),
+            ("SMTP_FROM", "alerts@example.com".into()),
+        ],
+        ..crate::harness::Options::default()
+    })
+    .await
+    .unwrap();
+    let ann = server.user("ann@example.com").await;
+    let rule = server
+        .post("/api/rules", &ann, json!({"text": "BTC-USD price > 25.5"}))
+        .await;
+    assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.text);
+    let rule_id = rule.body["id"].as_i64().unwrap();
+
+    // Telegram: the chat links itself with a code, through the bot's long polling.
+    let code = server
+        .post("/api/channels/telegram/link", &ann, json!({}))
+        .await;
+    assert_eq!(code.status, StatusCode::OK, "{}", code.text);
+    let bot = server.services.telegram_bot().unwrap();
+    let from = json!({"id": 555, "is_bot": false, "first_name": "Ann", "username": "ann_trades"});
+    next_updates(
+        &telegram,
+        json!([{"update_id": 1, "message": {"message_id": 1, "date": 1_795_813_200,
+            "chat": {"id": 555, "type": "private"}, "from": from,
+            "text": code.body["command"]}}]),
+    )
+    .await;
+    assert_eq!(bot.poll_once().await.unwrap(), Some(1));
+    // ntfy and e-mail, by URL.
+    for url in [
+        format!("ntfy://127.0.0.1:{}/alerts", ntfy.address().port()),
+        "mailto://ann@example.com".to_owned(),
+    ] {
+        let r = server
+            .post("/api/channels", &ann, json!({"kind": "url", "url": url}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{url}: {}", r.text);
+    }
+
+    // The market moves, the rule fires, the alert goes out to all three.
+    let monitor = server.services.monitor(
+        market,
+        clock,
+        signal_sentinel::monitor::MonitorConfig::default(),
+    );
+    let report = monitor.run_once().await.unwrap();
+    assert_eq!(report.alerts.len(), 1, "{report:?}");
+    let alert_id = report.alerts[0].id;
+    let (_, dispatched) = server.services.dispatch_once().await.unwrap();
+    assert_eq!(dispatched.sent, 3, "{dispatched:?}");
+
+    // Telegram: press "Snooze 1 h" under the alert.
+    let sent = bodies(&telegram, "/sendMessage").await;
+    let alert_message = sent
+        .iter()
+        .find(|m| m.get("reply_markup").is_some())
+        .expect("the alert, with buttons");
+    let snooze = alert_message["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .find(|b| b["text"] == "Snooze 1 h")
+        .unwrap()["callback_data"]
+        .clone();
+    next_updates(
+        &telegram,
+        json!([{"update_id": 2, "callback_query": {"id": "q1", "chat_instance": "c", "from": from,
+            "message": {"message_id": 9, "date": 1_795_813_200, "chat": {"id": 555, "type": "private"},
+                "text": "BTC-USD alert", "reply_markup": alert_message["reply_markup"]},
+            "data": snooze}}]),
+    )
+    .await;
+    assert_eq!(bot.poll_once().await.unwrap(), Some(1));
+    let shown = server.get(&format!("/api/rules/{rule_id}"), &ann).await;
+    let until: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(shown.body["snoozed_until"].clone()).unwrap();
+    let ahead = until - chrono::Utc::now();
+    assert!(
+        ahead > chrono::Duration::minutes(55) && ahead <= chrono::Duration::hours(1),
+        "{ahead}"
+    );
+    let edited = bodies(&telegram, "/editMessageText").await;
+    assert!(edited[0]["text"].as_str().unwrap().contains("✓ Snoozed"));
+
+    // ntfy: its "Acknowledge" button POSTs the token back.
+    let published = bodies(&ntfy, "/").await;
+    let ack = published[0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["label"] == "Acknowledge")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(published[0]["actions"][0]["method"], "POST");
+    let pressed = server
+        .http
+        .post(on_server(&server, &ack))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pressed.status(), StatusCode::OK);
+    let alert = server.get(&format!("/api/alerts/{alert_id}"), &ann).await;
+    assert_eq!(alert.body["state"], "acknowledged", "{}", alert.text);
+
+    // E-mail: the "Disable rule" link opens a page that asks; its button disables the rule.
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    let mail = mails[0].data.replace("=\n", "");
+    let link = mail
+        .lines()
+        .find_map(|l| l.strip_prefix("Disable rule: "))
+        .unwrap_or_else(|| panic!("no link in {mail}"))
+        .trim()
+        .to_owned();
+    let page = server
+        .http
+        .get(on_server(&server, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let shown = server.get(&format!("/api/rules/{rule_id}"), &ann).await;
+    assert_eq!(
+        shown.body["enabled"], true,
+        "opening the link changes nothing"
+    );
+    let done = server
+        .http
+        .post(on_server(&server, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let shown = server.get(&format!("/api/rules/{rule_id}"), &ann).await;
+    assert_eq!(shown.body["enabled"], false);
+}

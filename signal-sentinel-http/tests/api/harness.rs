@@ -78,6 +78,8 @@ pub(crate) struct TestServer {
     pub(crate) base: String,
     pub(crate) http: reqwest::Client,
     pub(crate) store: Arc<SeaStore>,
+    /// The server's use cases (to run a monitor cycle, the dispatcher or the bot beside it).
+    pub(crate) services: Services,
     pub(crate) database: DatabaseUrl,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: TempDir,
@@ -151,7 +153,7 @@ impl TestServer {
         if let Some(config) = options.login_throttle {
             services = services.with_login_throttle(config);
         }
-        let mut state = AppState::new(services, &settings.api);
+        let mut state = AppState::new(services.clone(), &settings.api);
         state.stream_poll = options
             .stream_poll
             .unwrap_or(std::time::Duration::from_millis(50));
@@ -180,6 +182,7 @@ impl TestServer {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             store,
+            services,
             database: settings.database_url.clone(),
             stop: Some(stop),
             _dir: dir,
