@@ -562,9 +562,12 @@ async function alertsPage(params) {
     h('td', {}, h('a', { href: `#/symbol/${encodeURIComponent(a.symbol)}` }, a.symbol)),
     h('td', {}, badge(a.kind, `kind-${a.kind}`)),
     h('td', {}, a.message, a.summary ? h('div', { class: 'hint' }, a.summary) : null),
-    h('td', {}, a.state === 'new'
+    h('td', {}, h('div', { class: 'row' }, a.state === 'new'
       ? h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('POST', `/alerts/${a.id}/ack`); alertsPage(params); } }, 'Acknowledge')
-      : 'seen'),
+      : 'seen',
+    a.kind === 'fired' && a.rule_id ? h('button', { type: 'button', class: 'secondary', onclick: async () => {
+      try { const r = await api('POST', `/alerts/${a.id}/actions/snooze_1h`); toast(r.done); } catch (err) { toast(err.message); }
+    } }, 'Snooze 1 h') : null)),
     h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: async () => {
       const d = await api('GET', `/alerts/${a.id}`);
       details.replaceChildren(h('h2', {}, `Deliveries of alert #${a.id}`),
@@ -579,7 +582,8 @@ async function alertsPage(params) {
 }
 
 async function notificationsPage() {
-  const [status, prefs] = await Promise.all([api('GET', '/channels/status'), api('GET', '/channels/prefs')]);
+  const [status, prefs, linked] = await Promise.all([api('GET', '/channels/status'), api('GET', '/channels/prefs'),
+    api('GET', '/channels/telegram/chats')]);
   const kind = h('select', { name: 'kind' }, h('option', { value: 'telegram' }, 'Telegram chat'), h('option', { value: 'webhook' }, 'Webhook'),
     h('option', { value: 'url' }, 'Any service by URL (e-mail, ntfy, Discord, Slack, Gotify, Pushover, Matrix)'));
   const forms = h('details', {}, h('summary', {}, 'Channel URL forms'), h('ul', {}, [
@@ -636,16 +640,44 @@ async function notificationsPage() {
     const events = {};
     for (const e of ['fired', 'resolved', 'digest', 'system']) events[e] = prefsForm.querySelector(`[name="events.${e}"]`).value;
     const body = { events, time_zone: zone.value, digest_at: digestAt.value ? `${digestAt.value}:00` : null,
-      summaries: summaries.checked,
+      summaries: summaries.checked, muted_until: prefs.muted_until || null,
       quiet_hours: quietStart.value && quietEnd.value ? { start: `${quietStart.value}:00`, end: `${quietEnd.value}:00`, behavior: qh.behavior || 'hold' } : null };
     try { await api('PUT', '/channels/prefs', body); toast('Preferences saved.'); } catch (err) { showErrors(prefsForm, err); }
   });
+  // Telegram: a one-time code the bot takes as /start CODE; the chats it linked.
+  const codeShown = h('div', { 'aria-live': 'polite', id: 'telegram-code' });
+  const linkButton = h('button', { type: 'button', onclick: async () => {
+    try {
+      const r = await api('POST', '/channels/telegram/link');
+      codeShown.replaceChildren(h('p', {}, 'Send this to the bot in Telegram within 15 minutes: ',
+        h('code', { id: 'telegram-command' }, r.command)));
+    } catch (err) { toast(err.message); }
+  } }, 'Get a link code');
+  const chats = linked.chats.length ? h('ul', {}, linked.chats.map((chat) => h('li', {}, `chat ${chat} `,
+    h('button', { type: 'button', class: 'secondary', onclick: async () => {
+      await api('DELETE', `/channels/telegram/chats/${chat}`); notificationsPage();
+    } }, 'Unlink')))) : h('p', { class: 'hint' }, 'No chat linked yet.');
+  // Mute: quiet hours now, for a while.
+  const mutedUntil = prefs.muted_until && new Date(prefs.muted_until) > new Date() ? prefs.muted_until : null;
+  const muteFor = h('select', { name: 'mute_for' }, [['60', '1 hour'], ['180', '3 hours'], ['480', '8 hours'], ['1440', '24 hours']]
+    .map(([v, l]) => h('option', { value: v }, l)));
+  const mute = h('div', { class: 'row' }, mutedUntil
+    ? [h('span', { id: 'muted-until' }, `Muted until ${when(mutedUntil)}.`),
+      h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('DELETE', '/channels/mute'); notificationsPage(); } }, 'Unmute')]
+    : [field('Mute for', muteFor),
+      h('button', { type: 'button', class: 'secondary', onclick: async () => {
+        await api('POST', '/channels/mute', { minutes: Number(muteFor.value) }); notificationsPage();
+      } }, 'Mute')]);
   page('Notifications',
     rows.length ? h('div', { class: 'table-wrap' }, h('table', {},
       h('thead', {}, h('tr', {}, ['Channel', 'Kind', 'Enabled', 'Last success', 'Last error', ''].map((t, i) => h('th', { class: i === 3 || i === 4 ? 'opt' : null }, t)))),
       h('tbody', {}, rows))) : empty('No channels: alerts are stored but not sent anywhere yet.'),
     h('p', {}, `${status.pending_deliveries} deliveries waiting.`),
     h('h2', {}, 'Add a channel'), add,
+    h('h2', {}, 'Telegram bot'),
+    h('p', {}, 'Link a chat to act on alerts with their buttons and to use commands (/alerts, /rules, /snooze, /mute…).'),
+    linkButton, codeShown, chats,
+    h('h2', {}, 'Mute'), mute,
     h('h2', {}, 'Preferences'), prefsForm);
 }
 

@@ -241,6 +241,18 @@ try {
   await page.getByRole('cell', { name: 'ntfy', exact: true }).waitFor();
   assert.equal((await page.content()).includes('tk_e2esecret'), false);
   step('ntfy channel added by URL, its token not shown');
+  // Telegram: a one-time code to send to the bot.
+  await page.getByRole('button', { name: 'Get a link code' }).click();
+  const command = (await page.locator('#telegram-command').innerText()).trim();
+  assert.match(command, /^\/start [A-Z2-9]{10}$/);
+  step('Telegram link code shown as the /start command');
+  // Mute for an hour, then unmute.
+  await page.getByLabel('Mute for').selectOption('60');
+  await page.getByRole('button', { name: 'Mute', exact: true }).click();
+  await page.locator('#muted-until').waitFor();
+  await page.getByRole('button', { name: 'Unmute' }).click();
+  await page.getByRole('button', { name: 'Mute', exact: true }).waitFor();
+  step('notifications muted for an hour, then unmuted');
   await shot('notifications');
 
   // An API key: shown once, works, revoked.
