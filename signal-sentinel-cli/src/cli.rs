@@ -205,6 +205,18 @@ Examples:
         /// The channel's name.
         name: String,
     },
+    /// Change a channel: turn it on or off, and its resolved notices.
+    #[command(after_help = "Example:\n  invest notifications set phone --resolved off")]
+    Set {
+        /// The channel's name.
+        name: String,
+        /// Send through it: on or off.
+        #[arg(long, value_parser = ["on", "off"])]
+        enabled: Option<String>,
+        /// Send resolved notices through it: on or off.
+        #[arg(long, value_parser = ["on", "off"], required_unless_present = "enabled")]
+        resolved: Option<String>,
+    },
     /// Send a test message through each channel and report each.
     #[command(after_help = "Example:\n  invest notifications test")]
     Test,

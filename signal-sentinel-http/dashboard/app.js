@@ -620,6 +620,9 @@ async function notificationsPage() {
         notificationsPage();
       } }, 'Send test'),
       h('button', { type: 'button', class: 'secondary', onclick: async () => { await api('PATCH', `/channels/${c.id}`, { enabled: !c.enabled }); notificationsPage(); } }, c.enabled ? 'Turn off' : 'Turn on'),
+      h('button', { type: 'button', class: 'secondary', onclick: async () => {
+        await api('PATCH', `/channels/${c.id}`, { resolved: c.config.resolved === false }); notificationsPage();
+      } }, c.config.resolved === false ? 'Send resolved notices' : 'No resolved notices'),
       h('button', { type: 'button', class: 'danger', onclick: async () => { if (confirm(`Remove ${c.name}?`)) { await api('DELETE', `/channels/${c.id}`); notificationsPage(); } } }, 'Remove')))));
   const modes = ['fired', 'resolved', 'digest', 'system'].map((ev) => field(`${ev[0].toUpperCase()}${ev.slice(1)} messages`,
     h('select', { name: `events.${ev}` }, ['on', 'silent', 'off'].map((m) => h('option', { value: m, selected: prefs.events[ev] === m }, m)))));

@@ -228,6 +228,31 @@ pub(crate) async fn run(
                 &serde_json::to_string_pretty(&shown).unwrap_or_default(),
             );
         }
+        NotificationsCommand::Set {
+            name,
+            enabled,
+            resolved,
+        } => {
+            let channel = services.channel_named(who, &name).await?;
+            let on = |v: Option<String>| v.map(|v| v == "on");
+            let channel = services
+                .change_channel(who, channel.id, on(enabled), on(resolved))
+                .await?;
+            print(
+                as_json,
+                json!(channel),
+                &format!(
+                    "channel \"{}\": {}, resolved notices {}",
+                    printable(&channel.name),
+                    if channel.enabled { "on" } else { "off" },
+                    if channel.sends_resolved() {
+                        "on"
+                    } else {
+                        "off"
+                    },
+                ),
+            );
+        }
         NotificationsCommand::LinkTelegram => {
             if settings.telegram.bot_token.is_none() {
                 tracing::warn!("TELEGRAM_BOT_TOKEN is not set: no bot will read the code");

@@ -140,7 +140,9 @@ pub enum CreatedChannelResponse {
 #[derive(Debug, Object)]
 pub struct ChannelPatch {
     /// Turn it on or off.
-    pub enabled: bool,
+    pub enabled: Option<bool>,
+    /// Send resolved notices through it (on unless turned off).
+    pub resolved: Option<bool>,
 }
 
 /// The caller's channels and the deliveries waiting.
@@ -407,9 +409,11 @@ impl ChannelsApi {
         body: Json<ChannelPatch>,
     ) -> Result<Json<ChannelOut>, ApiError> {
         let who = auth.principal(&state).await?;
+        let id = ChannelId::new(channel_id.0);
+        let ChannelPatch { enabled, resolved } = body.0;
         let channel = state
             .services
-            .set_channel_enabled(who, ChannelId::new(channel_id.0), body.0.enabled)
+            .change_channel(who, id, enabled, resolved)
             .await?;
         Ok(Json(channel.into()))
     }

@@ -398,3 +398,64 @@ async fn an_alert_on_a_replayed_market_is_acted_on_from_telegram_ntfy_and_email(
     let shown = server.get(&format!("/api/rules/{rule_id}"), &ann).await;
     assert_eq!(shown.body["enabled"], false);
 }
+
+#[tokio::test]
+async fn a_channel_can_stop_resolved_notices_and_mute_holds_for_a_while() {
+    let server = TestServer::start().await;
+    let ann = server.user("ann@example.com").await;
+    let created = server
+        .post(
+            "/api/channels",
+            &ann,
+            json!({"kind": "url", "url": "ntfys://ntfy.example.com/desk"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["channel"]["id"].as_i64().unwrap();
+    let path = format!("/api/channels/{id}");
+    let r = server
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&ann),
+            Some(json!({"resolved": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["config"]["resolved"], false);
+    assert_eq!(r.body["enabled"], true);
+    let r = server
+        .call(Method::PATCH, &path, Some(&ann), Some(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+
+    // Mute: shown in the preferences, kept when they are saved, ended by DELETE.
+    let r = server
+        .post("/api/channels/mute", &ann, json!({"minutes": 90}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let until = r.body["muted_until"].clone();
+    let prefs = server.get("/api/channels/prefs", &ann).await;
+    assert_eq!(prefs.body["muted_until"], until);
+    let saved = server
+        .call(
+            Method::PUT,
+            "/api/channels/prefs",
+            Some(&ann),
+            Some(prefs.body.clone()),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    assert_eq!(saved.body["muted_until"], until);
+    let r = server
+        .post("/api/channels/mute", &ann, json!({"minutes": 0}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(error_code(&r), "bad_request");
+    let r = server
+        .call(Method::DELETE, "/api/channels/mute", Some(&ann), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let prefs = server.get("/api/channels/prefs", &ann).await;
+    assert!(prefs.body["muted_until"].is_null(), "{}", prefs.text);
+}

@@ -59,6 +59,14 @@ pub struct NotificationChannel {
     pub last_error: Option<String>,
 }
 
+impl NotificationChannel {
+    /// Whether resolved notices go out through it (its config's `"resolved"`; on unless set to
+    /// `false`).
+    pub fn sends_resolved(&self) -> bool {
+        self.config.get("resolved") != Some(&serde_json::Value::Bool(false))
+    }
+}
+
 /// What it takes to create a [`NotificationChannel`].
 #[derive(Debug, Clone)]
 pub struct NewChannel {

@@ -290,7 +290,9 @@ impl Dispatcher {
                 .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
                 .await;
         };
-        if !channel.enabled {
+        let unwanted =
+            delivery.event == crate::domain::DeliveryEvent::Resolved && !channel.sends_resolved();
+        if !channel.enabled || unwanted {
             return self
                 .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
                 .await;

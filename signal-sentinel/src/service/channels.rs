@@ -145,18 +145,38 @@ impl Services {
         Ok(report)
     }
 
-    /// Turns a channel on or off.
+    /// Changes a channel: turns it on or off (`enabled`), and its resolved notices
+    /// (`resolved`; they go out unless turned off). `None` leaves a setting as it is.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`].
-    pub async fn set_channel_enabled(
+    /// [`ServiceError::NotFound`]; [`ServiceError::Invalid`] when neither is given.
+    pub async fn change_channel(
         &self,
         who: Principal,
         id: ChannelId,
-        enabled: bool,
+        enabled: Option<bool>,
+        resolved: Option<bool>,
     ) -> ServiceResult<NotificationChannel> {
-        self.owned_channel(who, id).await?;
-        self.store.set_channel_enabled(id, enabled).await?;
+        let channel = self.owned_channel(who, id).await?;
+        if enabled.is_none() && resolved.is_none() {
+            return Err(ServiceError::invalid(
+                "enabled",
+                "give enabled, resolved, or both",
+            ));
+        }
+        if let Some(enabled) = enabled {
+            self.store.set_channel_enabled(id, enabled).await?;
+        }
+        if let Some(on) = resolved {
+            let mut config = channel.config;
+            match config.as_object_mut() {
+                Some(object) => {
+                    object.insert("resolved".into(), on.into());
+                }
+                None => config = serde_json::json!({ "resolved": on }),
+            }
+            self.store.set_channel_config(id, config).await?;
+        }
         Ok(self.store.get_channel(id).await?)
     }
 

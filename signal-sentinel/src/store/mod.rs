@@ -256,6 +256,11 @@ pub trait ChannelStore: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] when there is none with this id.
     async fn set_channel_enabled(&self, id: ChannelId, enabled: bool) -> Result<()>;
+    /// Replaces a channel's settings that are not secret.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none with this id.
+    async fn set_channel_config(&self, id: ChannelId, config: serde_json::Value) -> Result<()>;
     /// Records the result of a delivery attempt.
     ///
     /// # Errors

@@ -91,6 +91,14 @@ impl ChannelStore for SeaStore {
         .await
     }
 
+    async fn set_channel_config(&self, id: ChannelId, config: serde_json::Value) -> Result<()> {
+        self.update_channel(
+            id,
+            channel::Entity::update_many().col_expr(channel::Column::Config, Expr::value(config)),
+        )
+        .await
+    }
+
     async fn record_channel_outcome(&self, id: ChannelId, outcome: ChannelOutcome) -> Result<()> {
         let update = channel::Entity::update_many();
         let update = match outcome {

@@ -166,6 +166,60 @@ async fn alerts_reach_telegram_and_webhook_once(db: &TestDb) {
     );
 }
 
+/// A channel with resolved notices turned off gets the firing, not the resolution; the other
+/// channel gets both.
+async fn resolved_notices_go_only_where_they_are_wanted(db: &TestDb) {
+    let clock = clock();
+    let (quiet, chatty) = (MockServer::start().await, MockServer::start().await);
+    for server in [&quiet, &chatty] {
+        Mock::given(path("/hook"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(server)
+            .await;
+    }
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let off = webhook_channel(&db.store, user.id, &format!("{}/hook", quiet.uri())).await;
+    db.store
+        .create_channel(signal_sentinel::domain::NewChannel {
+            name: "chatty".into(),
+            config: json!({"url": format!("{}/hook", chatty.uri())}),
+            owner: user.id,
+            kind: off.kind,
+            secret: Some(Secret::new(WEBHOOK_SECRET)),
+        })
+        .await
+        .unwrap();
+    let mut config = off.config.clone();
+    config["resolved"] = json!(false);
+    db.store.set_channel_config(off.id, config).await.unwrap();
+    let rule = seed_rule(&db.store, &user, "AAPL").await;
+    let mut resolved = new_alert(&rule, 1, "99", clock.now());
+    resolved.kind = signal_sentinel::domain::AlertKind::Resolved;
+    db.store
+        .commit_cycle(CycleWrite {
+            at: Some(clock.now()),
+            alerts: vec![new_alert(&rule, 1, "101.5", clock.now()), resolved],
+            ..CycleWrite::default()
+        })
+        .await
+        .unwrap();
+    let report = dispatcher(db, &clock, None, "a").run_once().await.unwrap();
+    assert_eq!((report.sent, report.skipped), (3, 1), "{report:?}");
+    async fn events(server: &MockServer) -> Vec<serde_json::Value> {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["event"].clone())
+            .collect()
+    }
+    assert_eq!(events(&quiet).await, [json!("alert.fired")]);
+    let mut both = events(&chatty).await;
+    both.sort_by_key(ToString::to_string);
+    assert_eq!(both, [json!("alert.fired"), json!("alert.resolved")]);
+}
+
 async fn failures_retry_with_backoff_then_succeed_or_give_up(db: &TestDb) {
     let clock = clock();
     let (tg, wh) = (MockServer::start().await, MockServer::start().await);
@@ -625,6 +679,7 @@ async fn summaries_end_the_telegram_message_unless_turned_off(db: &TestDb) {
 backend_tests!(
     summaries_end_the_telegram_message_unless_turned_off,
     alerts_reach_telegram_and_webhook_once,
+    resolved_notices_go_only_where_they_are_wanted,
     failures_retry_with_backoff_then_succeed_or_give_up,
     a_crash_between_send_and_mark_resends_never_loses,
     a_slow_send_keeps_its_claim,
