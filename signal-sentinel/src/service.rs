@@ -102,6 +102,8 @@ pub struct Services {
     action_keys: Option<Arc<crate::auth::action_token::ActionKeys>>,
     /// The Telegram bot's client and how updates reach it, when `TELEGRAM_BOT_TOKEN` is set.
     telegram: Option<Arc<TelegramBotSettings>>,
+    /// The flood guard of the monitors it builds, when the settings give one.
+    flood_guard: Option<crate::monitor::FloodGuard>,
 }
 
 /// How the Telegram bot is reached.
@@ -148,6 +150,7 @@ impl Services {
             decoy_hash: Arc::default(),
             action_keys: None,
             telegram: None,
+            flood_guard: None,
         }
     }
 
@@ -216,6 +219,7 @@ impl Services {
             });
         services.brokerage.sync_interval = Some(settings.plaid.sync_interval);
         services.channel_settings = Arc::new(settings.channels.clone());
+        services.flood_guard = Some(settings.api.flood_guard);
         if let Some(token) = &settings.telegram.bot_token {
             let api = crate::notify::TelegramNotifier::new(
                 settings.telegram.base_url.clone(),

@@ -28,6 +28,10 @@ pub struct ApiSettings {
     pub login_failures_before_slowdown: u32,
     /// `MAX_RULES_PER_USER`. Default 500.
     pub max_rules_per_user: u64,
+    /// `FLOOD_GUARD_FIRINGS` and `FLOOD_GUARD_MINUTES`: a rule that fires more than this
+    /// many times within this many minutes is paused, and its owner told. Default 15 in 3
+    /// (TradingView's numbers).
+    pub flood_guard: crate::monitor::FloodGuard,
     /// `METRICS_TOKEN`: the bearer token `/metrics` asks for (at least 16 characters).
     /// Without it, `/metrics` is not served.
     pub metrics_token: Option<Secret>,
@@ -43,6 +47,7 @@ impl Default for ApiSettings {
             auth_attempts_per_minute: 10,
             login_failures_before_slowdown: 20,
             max_rules_per_user: 500,
+            flood_guard: crate::monitor::FloodGuard::default(),
             metrics_token: None,
         }
     }
@@ -91,6 +96,13 @@ impl ApiSettings {
                 defaults.login_failures_before_slowdown,
             )?,
             max_rules_per_user: vars.whole("MAX_RULES_PER_USER", defaults.max_rules_per_user)?,
+            flood_guard: crate::monitor::FloodGuard {
+                firings: count("FLOOD_GUARD_FIRINGS", defaults.flood_guard.firings)?,
+                window: chrono::Duration::minutes(i64::from(count(
+                    "FLOOD_GUARD_MINUTES",
+                    u32::try_from(defaults.flood_guard.window.num_minutes()).unwrap_or(3),
+                )?)),
+            },
             metrics_token: match vars.secret("METRICS_TOKEN") {
                 Some(token) if token.len() < 16 => {
                     return Err(ConfigError::Invalid {

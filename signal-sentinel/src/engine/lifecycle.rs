@@ -209,6 +209,11 @@ pub struct EngineState {
     /// [`RulePhase::Error`], or [`RulePhase::Firing`] for a rule that was firing). Cleared by
     /// the next sample that evaluates.
     pub error: Option<EvalError>,
+    /// The start of the flood guard's current window (see
+    /// [`FloodGuard`](crate::monitor::FloodGuard)).
+    pub flood_since: Option<Timestamp>,
+    /// Firings counted in that window.
+    pub flood_count: u32,
 }
 
 impl EngineState {
@@ -223,7 +228,24 @@ impl EngineState {
             last_price: None,
             memory: Memory::default(),
             error: None,
+            flood_since: None,
+            flood_count: 0,
         }
+    }
+
+    /// Counts a firing at `at` in the flood guard's window, which starts at the first firing
+    /// it counts and lasts `window`: the firings in the window so far.
+    pub fn count_firing(&mut self, at: Timestamp, window: Duration) -> u32 {
+        match self.flood_since {
+            Some(since) if at - since < window => {
+                self.flood_count = self.flood_count.saturating_add(1);
+            }
+            _ => {
+                self.flood_since = Some(at);
+                self.flood_count = 1;
+            }
+        }
+        self.flood_count
     }
 
     /// Reads the state stored for a rule.
@@ -238,6 +260,8 @@ impl EngineState {
             last_fired_at: Option<Timestamp>,
             condition: Memory,
             error: Option<EvalError>,
+            flood_since: Option<Timestamp>,
+            flood_count: u32,
         }
         let extra: Extra = serde_json::from_value(stored.memory.clone())?;
         Ok(Self {
@@ -249,6 +273,8 @@ impl EngineState {
             last_price: stored.last_price,
             memory: extra.condition,
             error: extra.error,
+            flood_since: extra.flood_since,
+            flood_count: extra.flood_count,
         })
     }
 
@@ -262,6 +288,10 @@ impl EngineState {
             "last_fired_at": self.last_fired_at,
             "condition": self.memory,
         });
+        if let Some(since) = self.flood_since {
+            memory["flood_since"] = serde_json::json!(since);
+            memory["flood_count"] = serde_json::json!(self.flood_count);
+        }
         if let Some(error) = self.error {
             memory["error"] = serde_json::json!(error);
             memory["error_reason"] = serde_json::json!(error.to_string());

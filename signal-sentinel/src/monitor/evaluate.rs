@@ -24,6 +24,7 @@ pub(super) fn evaluate(
     books: &HashMap<UserId, crate::engine::Book>,
     portfolio: Option<&Symbol>,
     now: Timestamp,
+    flood_guard: super::FloodGuard,
     write: &mut CycleWrite,
 ) {
     let Cache {
@@ -83,14 +84,29 @@ pub(super) fn evaluate(
                 view.as_ref(),
                 now,
             );
+            // Too many firings in the guard's window: this one is the last until re-armed.
+            let flooded = match transition {
+                Some(Transition::Fired { at, .. }) => {
+                    let n = state.count_firing(at, flood_guard.window);
+                    (n > flood_guard.firings).then_some(n)
+                }
+                _ => None,
+            };
             if *state != before {
                 write.states.push(state.to_stored(*id, now));
             }
             if let Some(transition) = transition {
-                write.alerts.push(alert_for(cached, transition, quote));
+                let mut alert = alert_for(cached, transition, quote);
+                if let Some(n) = flooded {
+                    alert.message.push_str(&format!(
+                        " (paused: it fired {n} times within {}; re-arm it to resume)",
+                        crate::time::describe(flood_guard.window.to_std().unwrap_or_default())
+                    ));
+                }
+                write.alerts.push(alert);
                 if let Transition::Fired { at, .. } = transition {
                     let once = cached.options.frequency == crate::engine::Frequency::Once;
-                    write.fired.push((*id, at, once));
+                    write.fired.push((*id, at, once || flooded.is_some()));
                 }
             }
         }

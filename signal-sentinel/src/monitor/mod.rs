@@ -60,11 +60,38 @@ pub use stats::{MonitorSnapshot, MonitorStats};
 pub struct MonitorConfig {
     /// Quote batches in flight at once. By default, this is 4.
     pub concurrency: usize,
+    /// Pauses rules that fire too often. By default, more than 15 firings in 3 minutes.
+    pub flood_guard: FloodGuard,
 }
 
 impl Default for MonitorConfig {
     fn default() -> Self {
-        Self { concurrency: 4 }
+        Self {
+            concurrency: 4,
+            flood_guard: FloodGuard::default(),
+        }
+    }
+}
+
+/// A rule that fires more than `firings` times within `window` is paused (disabled, as a rule
+/// that fires once disables itself), and the alert that tripped the guard tells its owner so;
+/// its "Re-arm" button (or `POST /api/alerts/{id}/actions/rearm`) resumes it. The window
+/// starts at the first firing it counts and ends `window` later; the next firing after it
+/// starts a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FloodGuard {
+    /// Firings allowed in a window.
+    pub firings: u32,
+    /// The window.
+    pub window: chrono::Duration,
+}
+
+impl Default for FloodGuard {
+    fn default() -> Self {
+        Self {
+            firings: 15,
+            window: chrono::Duration::minutes(3),
+        }
     }
 }
 
@@ -305,6 +332,7 @@ impl Monitor {
             &books,
             portfolio.as_ref(),
             now,
+            self.config.flood_guard,
             &mut write,
         );
         drop(cache);

@@ -143,7 +143,8 @@ pub fn applicable_actions(alert: &Alert, rule: Option<&Rule>) -> Vec<AlertAction
         .ok()
         .is_some_and(|c| crate::engine::lifecycle_rearm_level(&c).is_some());
     actions.extend([AlertAction::SnoozeHour, AlertAction::SnoozeUntilOpen]);
-    if once {
+    // A rule that fires once disabled itself; a rule the flood guard paused is disabled too.
+    if once || !rule.enabled {
         actions.push(AlertAction::Rearm);
     }
     if level {
@@ -498,13 +499,19 @@ impl Services {
         let now = self.clock.now();
         let state = match self.store.get_rule_state(id).await {
             // The condition's memory (a trailing stop's high, the last side of a cross) and
-            // the last firing (for the cooldown) stay.
-            Ok(state) => RuleState {
-                phase: RulePhase::Armed,
-                pending_since: None,
-                updated_at: now,
-                ..state
-            },
+            // the last firing (for the cooldown) stay; the flood guard counts afresh.
+            Ok(mut state) => {
+                if let Some(memory) = state.memory.as_object_mut() {
+                    memory.remove("flood_since");
+                    memory.remove("flood_count");
+                }
+                RuleState {
+                    phase: RulePhase::Armed,
+                    pending_since: None,
+                    updated_at: now,
+                    ..state
+                }
+            }
             Err(StoreError::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e.into()),
         };

@@ -27,8 +27,11 @@ impl Services {
         &self,
         market: Arc<dyn MarketData>,
         clock: Arc<dyn Clock>,
-        config: MonitorConfig,
+        mut config: MonitorConfig,
     ) -> Monitor {
+        if let Some(guard) = self.flood_guard {
+            config.flood_guard = guard;
+        }
         let monitor = Monitor::new(self.store.clone(), market, clock, config);
         let Some(summaries) = self.summaries.clone() else {
             return monitor;

@@ -266,4 +266,96 @@ async fn tokens_act_once_for_their_user(db: &TestDb) {
     assert_eq!(offered, [AlertAction::Acknowledge]);
 }
 
-backend_tests!(tokens_act_once_for_their_user);
+/// A rule flapping across its level: the flood guard pauses it at the firing past its limit,
+/// that alert says so and offers to re-arm, and re-arming counts afresh.
+async fn the_flood_guard_pauses_a_flapping_rule_until_re_armed(db: &TestDb) {
+    use signal_sentinel::monitor::FloodGuard;
+    let settings = Settings::from_vars([
+        ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+        ("SECRET_KEY".to_owned(), SECRET.to_owned()),
+        ("FLOOD_GUARD_FIRINGS".to_owned(), "2".to_owned()),
+        ("FLOOD_GUARD_MINUTES".to_owned(), "10".to_owned()),
+    ])
+    .unwrap();
+    assert_eq!(
+        settings.api.flood_guard,
+        FloodGuard {
+            firings: 2,
+            window: chrono::Duration::minutes(10)
+        }
+    );
+    let start = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
+    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
+    for minute in 0..12 {
+        let price = if minute % 2 == 0 { "99" } else { "101" };
+        let at = start + chrono::Duration::minutes(minute);
+        csv.push_str(&format!(
+            "{},BTC-USD,{price},{price},{price},{price},\n",
+            at.to_rfc3339()
+        ));
+    }
+    let clock = Arc::new(ManualClock::new(start));
+    let market = Arc::new(ReplayMarket::from_csv("btc.csv", &csv, clock.clone()).unwrap());
+    let store: Arc<dyn Store> = Arc::new(db.store.clone());
+    let services =
+        Services::from_settings(&settings, store, clock.clone(), market.clone(), Vec::new())
+            .unwrap();
+    let monitor = services.monitor(market, clock.clone(), MonitorConfig::default());
+    let ann = seed_user(&db.store, "ann@example.com").await;
+    let who = Principal {
+        user: ann.id,
+        api_key: None,
+    };
+    let rule = services
+        .create_rule(
+            who,
+            RuleSpec {
+                text: Some("BTC-USD price > 100".into()),
+                ..RuleSpec::default()
+            },
+            None,
+            RuleOptions::default(),
+            true,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut fired = Vec::new();
+    for minute in 0..8 {
+        clock.set(start + chrono::Duration::minutes(minute) + chrono::Duration::seconds(30));
+        fired.extend(monitor.run_once().await.unwrap().alerts);
+    }
+    // Firings at minutes 1, 3 and 5; the third is past the limit of two in ten minutes.
+    assert_eq!(fired.len(), 3, "{fired:?}");
+    assert!(!fired[1].message.contains("paused"));
+    assert!(
+        fired[2]
+            .message
+            .ends_with("(paused: it fired 3 times within 10 minutes; re-arm it to resume)"),
+        "{}",
+        fired[2].message
+    );
+    let paused = services.get_rule(who, rule.id).await.unwrap().rule;
+    assert!(!paused.enabled);
+    let offered = signal_sentinel::service::applicable_actions(&fired[2], Some(&paused));
+    assert!(offered.contains(&AlertAction::Rearm), "{offered:?}");
+
+    // Re-armed: it fires again, counted afresh.
+    services
+        .perform_alert_action(who, fired[2].id, AlertAction::Rearm)
+        .await
+        .unwrap();
+    let mut again = Vec::new();
+    for minute in 8..12 {
+        clock.set(start + chrono::Duration::minutes(minute) + chrono::Duration::seconds(30));
+        again.extend(monitor.run_once().await.unwrap().alerts);
+    }
+    assert_eq!(again.len(), 2, "{again:?}");
+    assert!(again.iter().all(|a| !a.message.contains("paused")));
+    assert!(services.get_rule(who, rule.id).await.unwrap().rule.enabled);
+}
+
+backend_tests!(
+    tokens_act_once_for_their_user,
+    the_flood_guard_pauses_a_flapping_rule_until_re_armed,
+);
