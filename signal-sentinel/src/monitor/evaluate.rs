@@ -17,16 +17,33 @@ use super::cache::{Cache, CachedRule};
 
 /// One step of every rule in `by_symbol` on its symbol's quote (the portfolio's rules on
 /// their owner's book), and the symbol's new sample: what changed goes into `write`.
+/// What a cycle evaluates its rules on.
+pub(super) struct Inputs<'a> {
+    /// The quotes, by symbol.
+    pub(super) quotes: &'a HashMap<Symbol, Quote>,
+    /// The owners' holdings, for holdings conditions and the portfolio.
+    pub(super) books: &'a HashMap<UserId, crate::engine::Book>,
+    /// The portfolio's symbol, when rules watch it.
+    pub(super) portfolio: Option<&'a Symbol>,
+    /// The cycle's time.
+    pub(super) now: Timestamp,
+    /// Pauses rules that fire too often.
+    pub(super) flood_guard: super::FloodGuard,
+}
+
 pub(super) fn evaluate(
     cache: &mut Cache,
     by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
-    quotes: &HashMap<Symbol, Quote>,
-    books: &HashMap<UserId, crate::engine::Book>,
-    portfolio: Option<&Symbol>,
-    now: Timestamp,
-    flood_guard: super::FloodGuard,
+    inputs: &Inputs<'_>,
     write: &mut CycleWrite,
 ) {
+    let Inputs {
+        quotes,
+        books,
+        portfolio,
+        now,
+        flood_guard,
+    } = *inputs;
     let Cache {
         rules,
         states,

@@ -328,11 +328,13 @@ impl Monitor {
         evaluate(
             &mut cache,
             &by_symbol,
-            &quotes,
-            &books,
-            portfolio.as_ref(),
-            now,
-            self.config.flood_guard,
+            &evaluate::Inputs {
+                quotes: &quotes,
+                books: &books,
+                portfolio: portfolio.as_ref(),
+                now,
+                flood_guard: self.config.flood_guard,
+            },
             &mut write,
         );
         drop(cache);
