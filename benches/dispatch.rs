@@ -155,6 +155,7 @@ fn main() {
             price: Decimal::new(20_150, 2),
             message: "AAPL price > 1: now 201.50".into(),
             fired_at: clock.now(),
+            reminder: 0,
         };
 
         // Throughput: a backlog of 5,000.

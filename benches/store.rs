@@ -121,6 +121,7 @@ fn alert(rule: &Rule, episode: i64) -> NewAlert {
         price: Decimal::new(15_000 + episode, 2),
         message: format!("{} is above 150", rule.symbol),
         fired_at: start + Duration::minutes(episode) + Duration::milliseconds(rule.id.get()),
+        reminder: 0,
     }
 }
 

@@ -106,7 +106,8 @@ fn main() -> anyhow::Result<()> {
                         watched.text
                     );
                 }
-                None => {}
+                // Reminders (the `repeat` option, not set here) and what later versions add.
+                Some(_) | None => {}
             }
         }
         samples.push(Sample { at, price: close });

@@ -75,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
             fired_at: Utc
                 .with_ymd_and_hms(2000, month as u32 + 1, 1, 21, 0, 0)
                 .unwrap(),
+            reminder: 0,
         })
         .collect();
     // One transaction: all of them or none.

@@ -365,6 +365,12 @@ pub(crate) enum RulesCommand {
         /// Also evaluate before and after the regular session.
         #[arg(long)]
         extended_hours: bool,
+        /// Remind while the condition keeps holding after a firing, this often (`30m`, `2h`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_repeat)]
+        repeat_every: Option<Duration>,
+        /// At most this many reminders per firing (with --repeat-every).
+        #[arg(long, value_name = "N", requires = "repeat_every", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat_times: Option<u32>,
         /// Store it disabled.
         #[arg(long)]
         disabled: bool,
@@ -399,6 +405,15 @@ pub(crate) enum RulesCommand {
         /// Evaluate before and after the regular session too (`true`) or not (`false`).
         #[arg(long, value_name = "BOOL")]
         extended_hours: Option<bool>,
+        /// Remind while the condition keeps holding after a firing, this often (`30m`, `2h`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_repeat, conflicts_with = "no_repeat")]
+        repeat_every: Option<Duration>,
+        /// At most this many reminders per firing.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat_times: Option<u32>,
+        /// No more reminders.
+        #[arg(long)]
+        no_repeat: bool,
     },
     /// List your rules (`--symbol`, `--enabled`, `--disabled` narrow it).
     #[command(after_help = "Example:\n  invest rules list --symbol AAPL --enabled")]
@@ -733,6 +748,16 @@ fn number_and_unit(text: &str) -> Option<(u64, &str)> {
 pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
     signal_sentinel::time::parse_duration(text, Duration::from_secs(86_400))
         .map_err(|e| e.to_string())
+}
+
+/// `30` (minutes), `45m`, `2h`: whole minutes, at most a week (a rule's reminders).
+pub(crate) fn parse_repeat(text: &str) -> Result<Duration, String> {
+    let duration = signal_sentinel::time::parse_duration(text, Duration::from_secs(7 * 86_400))
+        .map_err(|e| e.to_string())?;
+    if duration.as_secs() % 60 != 0 {
+        return Err(format!("{text}: give whole minutes (30m, 2h)"));
+    }
+    Ok(duration)
 }
 
 /// `30` (minutes), `45m`, `2h`, `7d`: at most a year, as the API allows.

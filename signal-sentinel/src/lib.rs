@@ -100,6 +100,7 @@
 //!         price: dec!(200.10),
 //!         message: "AAPL is above 200 at 200.10".into(),
 //!         fired_at: signal_sentinel::time::now(),
+//!         reminder: 0,
 //!     }])
 //!     .await?;
 //! let newest = store.list_alerts(&AlertQuery::newest(user.id, 10)).await?;

@@ -36,6 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             price: Decimal::new(3000 + i, 2),
             message: format!("XYZ crossed above 30 (#{i})"),
             fired_at: now - chrono::Duration::minutes(i),
+            reminder: 0,
         })
         .collect();
     let stored = store.insert_alerts(alerts).await?;

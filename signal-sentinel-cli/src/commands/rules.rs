@@ -11,7 +11,9 @@ use serde_json::json;
 use signal_sentinel::clock::SystemClock;
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::{Rule, RuleId};
-use signal_sentinel::engine::{Frequency, RuleOptions, backtest as run_backtest, parse_rule};
+use signal_sentinel::engine::{
+    Frequency, Repeat, RuleOptions, backtest as run_backtest, parse_rule,
+};
 use signal_sentinel::market::{MarketData, ReplayMarket};
 use signal_sentinel::service::{RuleChange, RuleSpec, ServiceError, rule_text};
 
@@ -41,6 +43,8 @@ pub(crate) async fn run(
             cooldown,
             message,
             extended_hours,
+            repeat_every,
+            repeat_times,
             disabled,
         } => {
             let options = RuleOptions {
@@ -48,6 +52,11 @@ pub(crate) async fn run(
                 cooldown_minutes: cooldown,
                 message,
                 extended_hours,
+                repeat: repeat_every.map(|every| Repeat {
+                    every_minutes: minutes_of(every),
+                    until: None,
+                    times: repeat_times,
+                }),
                 ..RuleOptions::default()
             };
             let spec = RuleSpec {
@@ -68,6 +77,9 @@ pub(crate) async fn run(
             message,
             default_message,
             extended_hours,
+            repeat_every,
+            repeat_times,
+            no_repeat,
         } => {
             let current = services
                 .get_rule(who, id)
@@ -92,6 +104,17 @@ pub(crate) async fn run(
             }
             if let Some(extended) = extended_hours {
                 options.extended_hours = extended;
+            }
+            if no_repeat {
+                options.repeat = None;
+            } else if let Some(every) = repeat_every {
+                options.repeat = Some(Repeat {
+                    every_minutes: minutes_of(every),
+                    until: None,
+                    times: repeat_times.or(options.repeat.and_then(|r| r.times)),
+                });
+            } else if let (Some(times), Some(repeat)) = (repeat_times, options.repeat.as_mut()) {
+                repeat.times = Some(times);
             }
             let change = RuleChange {
                 spec: RuleSpec {
@@ -316,4 +339,9 @@ pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> anyhow::R
         table.print();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whole minutes of a duration `parse_repeat` checked (at most a week).
+fn minutes_of(duration: std::time::Duration) -> u32 {
+    u32::try_from(duration.as_secs() / 60).unwrap_or(u32::MAX)
 }

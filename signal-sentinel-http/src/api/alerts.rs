@@ -28,8 +28,11 @@ pub struct AlertOut {
     pub rule_id: Option<i64>,
     /// The symbol.
     pub symbol: String,
-    /// `fired`, or `resolved` when the condition stopped holding.
+    /// `fired`; `resolved` when the condition stopped holding; `reminder` while it keeps
+    /// holding (the rule's `repeat` option).
     pub kind: String,
+    /// For a reminder, which one of its episode (1, 2, …); 0 otherwise.
+    pub reminder: u32,
     /// Which firing of the rule.
     pub episode: i64,
     /// The price that triggered it.
@@ -55,6 +58,7 @@ impl From<Alert> for AlertOut {
             rule_id: a.rule_id.map(RuleId::get),
             symbol: a.symbol.as_str().to_owned(),
             kind: a.kind.as_str().to_owned(),
+            reminder: a.reminder,
             episode: a.episode,
             price: a.price,
             message: a.message,

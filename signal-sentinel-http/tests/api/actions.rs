@@ -45,6 +45,7 @@ async fn a_link_asks_first_acts_once_and_says_why_it_will_not() {
             price: "201".parse().unwrap(),
             message: "XYZ crosses above 200: now 201".into(),
             fired_at: chrono::Utc::now(),
+            reminder: 0,
         }])
         .await
         .unwrap()

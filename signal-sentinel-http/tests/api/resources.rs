@@ -27,6 +27,7 @@ pub(crate) async fn insert_alert(
             price: Decimal::new(3012, 2),
             message: format!("XYZ crossed above 30 ({minutes_ago} min ago)"),
             fired_at,
+            reminder: 0,
         }])
         .await
         .unwrap();

@@ -11,6 +11,8 @@ stored_enum! {
         Fired => "fired",
         /// The condition stopped being true (for rules that report recovery).
         Resolved => "resolved",
+        /// The condition still holds: a reminder while firing (the rule's `repeat` option).
+        Reminder => "reminder",
     }
 }
 
@@ -35,7 +37,7 @@ pub struct Alert {
     pub owner: UserId,
     /// The symbol.
     pub symbol: Symbol,
-    /// The rule's episode; `(rule, episode, kind)` is unique.
+    /// The rule's episode; `(rule, episode, kind, reminder)` is unique.
     pub episode: i64,
     /// Fired or resolved.
     pub kind: AlertKind,
@@ -51,6 +53,8 @@ pub struct Alert {
     pub fired_at: Timestamp,
     /// When the owner acknowledged it.
     pub acknowledged_at: Option<Timestamp>,
+    /// For a reminder, which one of its episode (1, 2, …); 0 otherwise.
+    pub reminder: u32,
 }
 
 /// What it takes to store an [`Alert`].
@@ -72,6 +76,8 @@ pub struct NewAlert {
     pub message: String,
     /// When it fired.
     pub fired_at: Timestamp,
+    /// For a reminder, which one of its episode (1, 2, …); 0 otherwise.
+    pub reminder: u32,
 }
 
 /// Position in the newest-first list of alerts: the last alert of the previous page.

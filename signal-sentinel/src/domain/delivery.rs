@@ -112,7 +112,7 @@ pub struct CycleWrite {
     pub at: Option<Timestamp>,
     /// Rule states that changed.
     pub states: Vec<RuleState>,
-    /// Alerts raised; one already stored for the same rule, episode and kind is skipped (a
+    /// Alerts raised; one already stored for the same rule, episode, kind and reminder is skipped (a
     /// retried or repeated cycle writes nothing twice). Each new alert gets a pending delivery
     /// per enabled channel of its owner.
     pub alerts: Vec<NewAlert>,

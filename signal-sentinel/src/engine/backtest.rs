@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 /// An alert a rule would have sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BacktestAlert {
-    /// Fired or resolved.
+    /// Fired or resolved (reminders are not listed).
     pub kind: AlertKind,
     /// The rule's episode.
     pub episode: i64,
@@ -77,7 +77,8 @@ pub fn backtest(
                 at,
                 price,
             }),
-            None => {}
+            // A reminder says what the firing said: the backtest lists what changed.
+            Some(Transition::Reminder { .. }) | None => {}
         }
         samples.push(Sample {
             at: bar.at,

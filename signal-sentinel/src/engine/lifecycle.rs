@@ -64,6 +64,26 @@ pub struct RuleOptions {
     /// Message template (see [`DEFAULT_TEMPLATE`](super::DEFAULT_TEMPLATE)). Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Remind while the condition keeps holding after a firing (Alertmanager's
+    /// `repeat_interval`). Default: no reminders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Repeat>,
+}
+
+/// Reminders while a rule keeps firing: every `every_minutes` of quote time while the condition
+/// still holds (not while the rule is snoozed), until `until` or after `times` reminders,
+/// whichever comes first. A new firing starts the count again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// Minutes between reminders, 1 to 10,080 (a week).
+    pub every_minutes: u32,
+    /// No reminder at or after this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    /// At most this many reminders per firing, 1 to 1,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
 }
 
 impl Default for RuleOptions {
@@ -77,6 +97,7 @@ impl Default for RuleOptions {
             extended_hours: false,
             stale_after_minutes: 30,
             message: None,
+            repeat: None,
         }
     }
 }
@@ -141,6 +162,23 @@ impl RuleOptions {
         }
         if self.stale_after_minutes == 0 {
             return Err(invalid("stale_after_minutes", "must be at least 1"));
+        }
+        if let Some(repeat) = self.repeat {
+            if !(1..=7 * 24 * 60).contains(&repeat.every_minutes) {
+                return Err(invalid(
+                    "repeat",
+                    "every_minutes must be 1 to 10080 (a week)",
+                ));
+            }
+            if repeat.times.is_some_and(|t| !(1..=1000).contains(&t)) {
+                return Err(invalid("repeat", "times must be 1 to 1000"));
+            }
+            if self.frequency == Frequency::Once {
+                return Err(invalid(
+                    "repeat",
+                    "a rule that fires once is disabled when it fires: there is nothing to repeat",
+                ));
+            }
         }
         if let Some(message) = &self.message {
             crate::domain::check_text(message, true)
@@ -214,6 +252,10 @@ pub struct EngineState {
     pub flood_since: Option<Timestamp>,
     /// Firings counted in that window.
     pub flood_count: u32,
+    /// Reminders sent since the last firing.
+    pub reminders: u32,
+    /// When the last reminder was sent.
+    pub last_reminded_at: Option<Timestamp>,
 }
 
 impl EngineState {
@@ -230,6 +272,8 @@ impl EngineState {
             error: None,
             flood_since: None,
             flood_count: 0,
+            reminders: 0,
+            last_reminded_at: None,
         }
     }
 
@@ -262,6 +306,8 @@ impl EngineState {
             error: Option<EvalError>,
             flood_since: Option<Timestamp>,
             flood_count: u32,
+            reminders: u32,
+            last_reminded_at: Option<Timestamp>,
         }
         let extra: Extra = serde_json::from_value(stored.memory.clone())?;
         Ok(Self {
@@ -275,6 +321,8 @@ impl EngineState {
             error: extra.error,
             flood_since: extra.flood_since,
             flood_count: extra.flood_count,
+            reminders: extra.reminders,
+            last_reminded_at: extra.last_reminded_at,
         })
     }
 
@@ -291,6 +339,10 @@ impl EngineState {
         if let Some(since) = self.flood_since {
             memory["flood_since"] = serde_json::json!(since);
             memory["flood_count"] = serde_json::json!(self.flood_count);
+        }
+        if let Some(at) = self.last_reminded_at {
+            memory["reminders"] = serde_json::json!(self.reminders);
+            memory["last_reminded_at"] = serde_json::json!(at);
         }
         if let Some(error) = self.error {
             memory["error"] = serde_json::json!(error);
@@ -327,12 +379,24 @@ pub struct Schedule {
 
 /// What a step decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Transition {
     /// The rule fired: store one alert for this episode.
     Fired {
         /// The episode (1 for the first firing).
         episode: i64,
         /// The price that fired it.
+        price: Decimal,
+        /// The quote's time.
+        at: Timestamp,
+    },
+    /// The condition still holds after firing, and a reminder is due (the `repeat` option).
+    Reminder {
+        /// The episode that goes on.
+        episode: i64,
+        /// Which reminder of the episode (1 for the first).
+        reminder: u32,
+        /// The price now.
         price: Decimal,
         /// The quote's time.
         at: Timestamp,
@@ -412,7 +476,9 @@ pub fn step(
         };
         let rearmed = signal == Signal::False && cleared;
         if !rearmed {
-            return None;
+            return (signal == Signal::True)
+                .then(|| reminder(options, schedule, state, quote.price, quote.at, now))
+                .flatten();
         }
         state.phase = RulePhase::Resolved;
         state.last_price = Some(quote.price);
@@ -455,6 +521,8 @@ pub fn step(
     state.episode += 1;
     state.phase = RulePhase::Firing;
     state.last_fired_at = Some(quote.at);
+    state.reminders = 0;
+    state.last_reminded_at = None;
     state.last_price = Some(quote.price);
     state.pending_since = None;
     state.pending_count = 0;
@@ -462,6 +530,37 @@ pub fn step(
         episode: state.episode,
         price: quote.price,
         at: quote.at,
+    })
+}
+
+/// The reminder due at `at` for a rule still firing, if any: `every_minutes` after the firing
+/// or the last reminder, not while snoozed, not at or after `until`, at most `times`.
+fn reminder(
+    options: &RuleOptions,
+    schedule: Schedule,
+    state: &mut EngineState,
+    price: Decimal,
+    at: Timestamp,
+    now: Timestamp,
+) -> Option<Transition> {
+    let repeat = options.repeat?;
+    if schedule.snoozed_until.is_some_and(|until| now < until)
+        || repeat.until.is_some_and(|until| at >= until)
+        || repeat.times.is_some_and(|times| state.reminders >= times)
+    {
+        return None;
+    }
+    let since = state.last_reminded_at.or(state.last_fired_at)?;
+    if at - since < Duration::minutes(i64::from(repeat.every_minutes)) {
+        return None;
+    }
+    state.reminders = state.reminders.saturating_add(1);
+    state.last_reminded_at = Some(at);
+    Some(Transition::Reminder {
+        episode: state.episode,
+        reminder: state.reminders,
+        price,
+        at,
     })
 }
 

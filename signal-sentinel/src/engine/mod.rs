@@ -29,7 +29,7 @@ pub use condition::{
 };
 pub use evaluate::{Book, BookPosition, EvalError, MarketView, Memory, Signal, evaluate};
 pub use lifecycle::{
-    EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, RuleOptions, Schedule,
+    EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, Repeat, RuleOptions, Schedule,
     Transition, step,
 };
 pub use template::{

@@ -154,9 +154,15 @@ pub(super) fn evaluate(
 }
 
 fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>) -> NewAlert {
-    let (kind, episode, price, at) = match transition {
-        Transition::Fired { episode, price, at } => (AlertKind::Fired, episode, price, at),
-        Transition::Resolved { episode, price, at } => (AlertKind::Resolved, episode, price, at),
+    let (kind, episode, price, at, reminder) = match transition {
+        Transition::Fired { episode, price, at } => (AlertKind::Fired, episode, price, at, 0),
+        Transition::Resolved { episode, price, at } => (AlertKind::Resolved, episode, price, at, 0),
+        Transition::Reminder {
+            episode,
+            reminder,
+            price,
+            at,
+        } => (AlertKind::Reminder, episode, price, at, reminder),
     };
     let condition = cached.condition.to_string();
     let change = quote
@@ -179,6 +185,7 @@ fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>)
     };
     let message = match kind {
         AlertKind::Resolved => format!("{text} no longer holds: now {price}"),
+        AlertKind::Reminder => format!("{text} still holds: now {price} (reminder {reminder})"),
         _ => render(
             cached
                 .options
@@ -197,5 +204,6 @@ fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>)
         price,
         message,
         fired_at: at,
+        reminder,
     }
 }

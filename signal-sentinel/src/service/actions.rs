@@ -129,12 +129,13 @@ impl ActionSigner {
     }
 }
 
-/// The actions that make sense on `alert`: acknowledging always; for a fired alert whose
+/// The actions that make sense on `alert`: acknowledging always; for a fired alert (or a
+/// reminder) whose
 /// rule exists, snoozing, re-arming a rule that fires once, moving a level rule further, and
 /// disabling a rule that is still enabled.
 pub fn applicable_actions(alert: &Alert, rule: Option<&Rule>) -> Vec<AlertAction> {
     let mut actions = vec![AlertAction::Acknowledge];
-    let Some(rule) = rule.filter(|_| alert.kind == AlertKind::Fired) else {
+    let Some(rule) = rule.filter(|_| alert.kind != AlertKind::Resolved) else {
         return actions;
     };
     let once =

@@ -368,7 +368,7 @@ pub trait BrokerStore: Send + Sync {
 #[async_trait]
 pub trait MonitorStore: Send + Sync {
     /// Writes one cycle's results in one transaction — changed rule states, new alerts (an
-    /// alert already stored for the same rule, episode and kind is skipped), a pending
+    /// alert already stored for the same rule, episode, kind and reminder is skipped), a pending
     /// delivery per new alert and enabled channel of its owner, rules that fired, the symbols'
     /// samples — and returns the alerts newly stored. All or nothing.
     ///

@@ -355,7 +355,156 @@ async fn the_flood_guard_pauses_a_flapping_rule_until_re_armed(db: &TestDb) {
     assert!(services.get_rule(who, rule.id).await.unwrap().rule.enabled);
 }
 
+/// A replayed crypto pair (always trading) at `prices`, one a minute from `start`.
+fn minute_bars(start: chrono::DateTime<Utc>, prices: &[&str]) -> String {
+    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
+    for (minute, price) in prices.iter().enumerate() {
+        let at = start + chrono::Duration::minutes(minute as i64);
+        csv.push_str(&format!(
+            "{},BTC-USD,{price},{price},{price},{price},\n",
+            at.to_rfc3339()
+        ));
+    }
+    csv
+}
+
+/// Reminders while the condition holds: every N minutes, at most K, none while snoozed, and
+/// a new firing counts again.
+async fn reminders_repeat_while_firing_until_their_end(db: &TestDb) {
+    use signal_sentinel::engine::Repeat;
+    let start = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
+    let prices = [
+        "101", "101", "101", "101", "101", "101", "101", "99", "101", "101", "101", "101", "101",
+        "101",
+    ];
+    let clock = Arc::new(ManualClock::new(start));
+    let market = Arc::new(
+        ReplayMarket::from_csv("btc.csv", &minute_bars(start, &prices), clock.clone()).unwrap(),
+    );
+    let settings = Settings::from_vars([
+        ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+        ("SECRET_KEY".to_owned(), SECRET.to_owned()),
+    ])
+    .unwrap();
+    let store: Arc<dyn Store> = Arc::new(db.store.clone());
+    let services =
+        Services::from_settings(&settings, store, clock.clone(), market.clone(), Vec::new())
+            .unwrap();
+    let monitor = services.monitor(market, clock.clone(), MonitorConfig::default());
+    let ann = seed_user(&db.store, "ann@example.com").await;
+    let who = Principal {
+        user: ann.id,
+        api_key: None,
+    };
+    crate::helpers::seed_console_channel(&db.store, &ann).await;
+    let repeat = RuleOptions {
+        repeat: Some(Repeat {
+            every_minutes: 2,
+            until: None,
+            times: Some(2),
+        }),
+        ..RuleOptions::default()
+    };
+    let rule = services
+        .create_rule(
+            who,
+            RuleSpec {
+                text: Some("BTC-USD price > 100".into()),
+                ..RuleSpec::default()
+            },
+            None,
+            repeat,
+            true,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut alerts = Vec::new();
+    for minute in 0..prices.len() as i64 {
+        clock.set(start + chrono::Duration::minutes(minute) + chrono::Duration::seconds(30));
+        if minute == 9 {
+            // Snoozed for the rest of the series' second firing: no reminder meanwhile.
+            services
+                .snooze_rule_for(who, rule.id, std::time::Duration::from_secs(180))
+                .await
+                .unwrap();
+        }
+        alerts.extend(
+            monitor
+                .run_once()
+                .await
+                .unwrap()
+                .alerts
+                .into_iter()
+                .map(|a| (minute, a)),
+        );
+    }
+    let seen: Vec<(i64, AlertKind, i64, u32)> = alerts
+        .iter()
+        .map(|(minute, a)| (*minute, a.kind, a.episode, a.reminder))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (0, AlertKind::Fired, 1, 0),
+            (2, AlertKind::Reminder, 1, 1),
+            (4, AlertKind::Reminder, 1, 2),
+            // Two reminders at most; then the price dips (minute 7) and fires again at 8.
+            (8, AlertKind::Fired, 2, 0),
+            // Snoozed from minute 9 to 12: the reminder due at 10 waits until 12.
+            (12, AlertKind::Reminder, 2, 1),
+        ]
+    );
+    let (_, first) = &alerts[1];
+    assert_eq!(
+        first.message,
+        "BTC-USD price > 100 still holds: now 101 (reminder 1)"
+    );
+    // A reminder's message offers the same actions as the firing's.
+    let offered = signal_sentinel::service::applicable_actions(first, Some(&rule));
+    assert!(offered.contains(&AlertAction::SnoozeHour), "{offered:?}");
+    // Reminders go out as firings (the owner's "fired" preference applies).
+    let deliveries = signal_sentinel::store::MonitorStore::list_deliveries(&db.store, first.id)
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(
+        deliveries[0].event,
+        signal_sentinel::domain::DeliveryEvent::Fired
+    );
+
+    // Options are checked: no reminders for a rule that fires once, no zero interval.
+    let once = RuleOptions {
+        frequency: Frequency::Once,
+        repeat: Some(Repeat {
+            every_minutes: 5,
+            until: None,
+            times: None,
+        }),
+        ..RuleOptions::default()
+    };
+    let refused = services
+        .create_rule(
+            who,
+            RuleSpec {
+                text: Some("BTC-USD price > 100".into()),
+                ..RuleSpec::default()
+            },
+            None,
+            once,
+            true,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("nothing to repeat"),
+        "{refused}"
+    );
+}
+
 backend_tests!(
     tokens_act_once_for_their_user,
     the_flood_guard_pauses_a_flapping_rule_until_re_armed,
+    reminders_repeat_while_firing_until_their_end,
 );

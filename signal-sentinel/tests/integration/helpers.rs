@@ -215,6 +215,7 @@ pub(crate) fn new_alert(rule: &Rule, episode: i64, price: &str, fired_at: Timest
         price: dec(price),
         message: format!("{} crossed at {price}", rule.symbol),
         fired_at,
+        reminder: 0,
     }
 }
 

@@ -26,6 +26,9 @@ pub(super) fn to_domain(m: alert::Model) -> Result<Alert> {
         state: m.state.parse().map_err(corrupt(ENTITY))?,
         fired_at: m.fired_at,
         acknowledged_at: m.acknowledged_at,
+        reminder: u32::try_from(m.reminder)
+            .map_err(|_| crate::domain::ValidationError::field_error("reminder", "out of range"))
+            .map_err(corrupt(ENTITY))?,
     })
 }
 
@@ -42,6 +45,7 @@ pub(super) fn to_active(a: NewAlert) -> alert::ActiveModel {
         state: Set(AlertState::New.as_str().to_owned()),
         fired_at: Set(time::to_storage_precision(a.fired_at)),
         acknowledged_at: Set(None),
+        reminder: Set(i64::from(a.reminder)),
         ..Default::default()
     }
 }

@@ -118,6 +118,7 @@ pub(crate) mod alert {
         pub(crate) state: String,
         pub(crate) fired_at: DateTimeUtc,
         pub(crate) acknowledged_at: Option<DateTimeUtc>,
+        pub(crate) reminder: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -465,9 +465,9 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, &str)] = &[
         "name",
     ),
     (
-        "ux_alerts_rule_id_episode_kind",
-        "alerts.rule_id, alerts.episode, alerts.kind",
-        "rule, episode and kind",
+        "ux_alerts_rule_id_episode_kind_reminder",
+        "alerts.rule_id, alerts.episode, alerts.kind, alerts.reminder",
+        "rule, episode, kind and reminder",
     ),
     (
         "ux_channels_user_id_name",

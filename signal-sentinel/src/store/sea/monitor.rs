@@ -85,6 +85,7 @@ impl MonitorStore for SeaStore {
                     alert::Column::RuleId,
                     alert::Column::Episode,
                     alert::Column::Kind,
+                    alert::Column::Reminder,
                 ])
                 .exec_with_returning_many(&txn)
                 .await

@@ -56,6 +56,7 @@ fn fired() -> OutgoingMessage {
             state: AlertState::New,
             fired_at: chrono::Utc::now(),
             acknowledged_at: None,
+            reminder: 0,
         }),
         silent: false,
         actions: Vec::new(),

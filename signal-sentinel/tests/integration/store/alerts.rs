@@ -160,7 +160,7 @@ async fn duplicate_episode_conflicts_and_writes_nothing(db: &TestDb) {
             err,
             StoreError::Conflict {
                 entity: "alert",
-                field: "rule, episode and kind"
+                field: "rule, episode, kind and reminder"
             }
         ),
         "{err:?}"
@@ -206,6 +206,7 @@ async fn not_found_and_missing_references(db: &TestDb) {
             price: dec("1"),
             message: "m".into(),
             fired_at: at("2026-01-01T00:00:00Z"),
+            reminder: 0,
         }])
         .await
         .unwrap_err();
