@@ -460,3 +460,103 @@ async fn a_channel_can_stop_resolved_notices_and_mute_holds_for_a_while() {
     let prefs = server.get("/api/channels/prefs", &ann).await;
     assert!(prefs.body["muted_until"].is_null(), "{}", prefs.text);
 }
+
+/// With TELEGRAM_WEBHOOK_URL, the server gives Telegram the webhook and its secret token, and
+/// takes updates only with that token; a chat linked through it can be unlinked from the API.
+#[tokio::test]
+async fn telegram_updates_by_webhook_need_the_secret_token() {
+    let telegram = telegram_mock().await;
+    wiremock::Mock::given(wiremock::matchers::path_regex("/setWebhook$"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(
+                json!({"ok": true, "result": true, "description": "Webhook was set"}),
+            ),
+        )
+        .mount(&telegram)
+        .await;
+    let server = TestServer::start_with(crate::harness::Options {
+        vars: vec![
+            ("TELEGRAM_BOT_TOKEN", "123456:AAHwebhookBotToken".into()),
+            ("TELEGRAM_BASE_URL", telegram.uri()),
+            (
+                "TELEGRAM_WEBHOOK_URL",
+                "https://alerts.example.com/telegram/webhook".into(),
+            ),
+        ],
+        ..crate::harness::Options::default()
+    })
+    .await
+    .unwrap();
+    assert!(server.services.start_telegram_webhook().await.unwrap());
+    let set = bodies(&telegram, "/setWebhook").await;
+    assert_eq!(set[0]["url"], "https://alerts.example.com/telegram/webhook");
+    assert_eq!(
+        set[0]["allowed_updates"],
+        json!(["message", "callback_query"])
+    );
+    let secret = set[0]["secret_token"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 64);
+    assert_eq!(bodies(&telegram, "/setMyCommands").await.len(), 1);
+
+    let ann = server.user("ann@example.com").await;
+    let code = server
+        .post("/api/channels/telegram/link", &ann, json!({}))
+        .await;
+    let update = json!({"update_id": 7, "message": {"message_id": 1, "date": 1_795_813_200,
+        "chat": {"id": 4242, "type": "private"}, "text": code.body["command"]}});
+    let url = format!("{}/telegram/webhook", server.base);
+    for wrong in [None, Some("nope"), Some(&secret[..63])] {
+        let mut request = server.http.post(&url).json(&update);
+        if let Some(wrong) = wrong {
+            request = request.header("x-telegram-bot-api-secret-token", wrong);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{wrong:?}");
+    }
+    let chats = server.get("/api/channels/telegram/chats", &ann).await;
+    assert_eq!(
+        chats.body["chats"],
+        json!([]),
+        "nothing read without the token"
+    );
+    let r = server
+        .http
+        .post(&url)
+        .header("x-telegram-bot-api-secret-token", &secret)
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let chats = server.get("/api/channels/telegram/chats", &ann).await;
+    assert_eq!(chats.body["chats"], json!([4242]));
+    let answers = bodies(&telegram, "/sendMessage").await;
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Linked to ann@example.com")
+    );
+
+    // Unlinked from the account's side.
+    let r = server
+        .call(
+            Method::DELETE,
+            "/api/channels/telegram/chats/4242",
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = server
+        .call(
+            Method::DELETE,
+            "/api/channels/telegram/chats/4242",
+            Some(&ann),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let chats = server.get("/api/channels/telegram/chats", &ann).await;
+    assert_eq!(chats.body["chats"], json!([]));
+}
