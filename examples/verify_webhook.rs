@@ -131,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         alert: None,
         silent: false,
         actions: Vec::new(),
+        priority: None,
     };
     let notifier = WebhookNotifier::new(Duration::from_secs(5)).map_err(anyhow::Error::msg)?;
     // Signed with the right secret: accepted.

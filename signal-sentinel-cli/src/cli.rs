@@ -371,6 +371,9 @@ pub(crate) enum RulesCommand {
         /// At most this many reminders per firing (with --repeat-every).
         #[arg(long, value_name = "N", requires = "repeat_every", value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat_times: Option<u32>,
+        /// How its alerts rank where services rank messages (ntfy, Gotify, Pushover).
+        #[arg(long, value_parser = ["low", "normal", "high", "urgent"])]
+        priority: Option<String>,
         /// Store it disabled.
         #[arg(long)]
         disabled: bool,
@@ -414,6 +417,9 @@ pub(crate) enum RulesCommand {
         /// No more reminders.
         #[arg(long)]
         no_repeat: bool,
+        /// How its alerts rank where services rank messages (ntfy, Gotify, Pushover).
+        #[arg(long, value_parser = ["low", "normal", "high", "urgent"])]
+        priority: Option<String>,
     },
     /// List your rules (`--symbol`, `--enabled`, `--disabled` narrow it).
     #[command(after_help = "Example:\n  invest rules list --symbol AAPL --enabled")]

@@ -12,7 +12,7 @@ use signal_sentinel::clock::SystemClock;
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::{Rule, RuleId};
 use signal_sentinel::engine::{
-    Frequency, Repeat, RuleOptions, backtest as run_backtest, parse_rule,
+    Frequency, Priority, Repeat, RuleOptions, backtest as run_backtest, parse_rule,
 };
 use signal_sentinel::market::{MarketData, ReplayMarket};
 use signal_sentinel::service::{RuleChange, RuleSpec, ServiceError, rule_text};
@@ -45,6 +45,7 @@ pub(crate) async fn run(
             extended_hours,
             repeat_every,
             repeat_times,
+            priority,
             disabled,
         } => {
             let options = RuleOptions {
@@ -57,6 +58,7 @@ pub(crate) async fn run(
                     until: None,
                     times: repeat_times,
                 }),
+                priority: priority.as_deref().map(priority_of),
                 ..RuleOptions::default()
             };
             let spec = RuleSpec {
@@ -80,6 +82,7 @@ pub(crate) async fn run(
             repeat_every,
             repeat_times,
             no_repeat,
+            priority,
         } => {
             let current = services
                 .get_rule(who, id)
@@ -104,6 +107,9 @@ pub(crate) async fn run(
             }
             if let Some(extended) = extended_hours {
                 options.extended_hours = extended;
+            }
+            if let Some(priority) = priority.as_deref() {
+                options.priority = Some(priority_of(priority));
             }
             if no_repeat {
                 options.repeat = None;
@@ -344,4 +350,14 @@ pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> anyhow::R
 /// Whole minutes of a duration `parse_repeat` checked (at most a week).
 fn minutes_of(duration: std::time::Duration) -> u32 {
     u32::try_from(duration.as_secs() / 60).unwrap_or(u32::MAX)
+}
+
+/// A `--priority` value (clap allows only these).
+fn priority_of(text: &str) -> Priority {
+    match text {
+        "low" => Priority::Low,
+        "normal" => Priority::Normal,
+        "urgent" => Priority::Urgent,
+        _ => Priority::High,
+    }
 }

@@ -68,6 +68,24 @@ pub struct RuleOptions {
     /// `repeat_interval`). Default: no reminders.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat: Option<Repeat>,
+    /// How urgent its alerts are, for services that rank messages (ntfy, Gotify, Pushover).
+    /// Default: each service's level for a firing alert (high).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+}
+
+/// How urgent a rule's alerts are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// No sound where the service can tell (ntfy 2, Gotify 2, Pushover -1).
+    Low,
+    /// The service's default (ntfy 3, Gotify 5, Pushover 0).
+    Normal,
+    /// Stands out (ntfy 4, Gotify 8, Pushover 1): what firing alerts get without the option.
+    High,
+    /// Breaks through (ntfy 5, Gotify 10, Pushover 1).
+    Urgent,
 }
 
 /// Reminders while a rule keeps firing: every `every_minutes` of quote time while the condition
@@ -98,6 +116,7 @@ impl Default for RuleOptions {
             stale_after_minutes: 30,
             message: None,
             repeat: None,
+            priority: None,
         }
     }
 }

@@ -29,8 +29,8 @@ pub use condition::{
 };
 pub use evaluate::{Book, BookPosition, EvalError, MarketView, Memory, Signal, evaluate};
 pub use lifecycle::{
-    EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, Repeat, RuleOptions, Schedule,
-    Transition, step,
+    EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, Priority, Repeat, RuleOptions,
+    Schedule, Transition, step,
 };
 pub use template::{
     DEFAULT_TEMPLATE, MessageContext, PLACEHOLDERS, TemplateError, check_template,

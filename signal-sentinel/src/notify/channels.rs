@@ -386,6 +386,7 @@ pub async fn test_channels(
             alert: None,
             silent: false,
             actions: Vec::new(),
+            priority: None,
         };
         let name = channel.name.clone();
         let id = channel.id;

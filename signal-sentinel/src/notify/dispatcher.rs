@@ -344,20 +344,22 @@ impl Dispatcher {
             (None, Some(body)) => body.clone(),
             (None, None) => String::new(),
         };
+        let rule = match alert.as_ref().and_then(|a| a.rule_id) {
+            Some(id) => match self.store.get_rule(id).await {
+                Ok(rule) => Some(rule),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
         let actions = match (&self.actions, &alert) {
-            (Some(signer), Some(alert)) => {
-                let rule = match alert.rule_id {
-                    Some(id) => match self.store.get_rule(id).await {
-                        Ok(rule) => Some(rule),
-                        Err(StoreError::NotFound { .. }) => None,
-                        Err(e) => return Err(e),
-                    },
-                    None => None,
-                };
-                signer.actions(alert, rule.as_ref(), self.clock.now())
-            }
+            (Some(signer), Some(alert)) => signer.actions(alert, rule.as_ref(), self.clock.now()),
             _ => Vec::new(),
         };
+        let priority = rule
+            .as_ref()
+            .and_then(|r| crate::engine::RuleOptions::from_document(&r.options).ok())
+            .and_then(|o| o.priority);
         let message = OutgoingMessage {
             delivery_id: delivery.id,
             event: delivery.event,
@@ -365,6 +367,7 @@ impl Dispatcher {
             alert,
             silent,
             actions,
+            priority,
         };
         let channel = match super::channels::opened(self.vault.as_deref(), channel.clone()) {
             Ok(channel) => channel,

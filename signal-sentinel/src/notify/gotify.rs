@@ -44,9 +44,15 @@ impl Notifier for GotifyNotifier {
         let server = setting(channel, "server")?;
         let token = secret(channel)?;
         let url = format!("{}/message", server.trim_end_matches('/'));
-        let priority = match message.event {
+        let priority = match (message.event, message.priority) {
             _ if message.silent => 1,
-            DeliveryEvent::Fired => 8,
+            (DeliveryEvent::Fired, Some(p)) => match p {
+                crate::engine::Priority::Low => 2,
+                crate::engine::Priority::Normal => 5,
+                crate::engine::Priority::High => 8,
+                crate::engine::Priority::Urgent => 10,
+            },
+            (DeliveryEvent::Fired, None) => 8,
             _ => 5,
         };
         let mut body = json!({

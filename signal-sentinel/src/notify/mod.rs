@@ -71,6 +71,8 @@ pub struct OutgoingMessage {
     /// What the reader can do from the message (alert messages): buttons or links, each with
     /// its signed token.
     pub actions: Vec<crate::service::MessageAction>,
+    /// The rule's priority, when it sets one (alert messages).
+    pub priority: Option<crate::engine::Priority>,
 }
 
 /// Why a message was not delivered.

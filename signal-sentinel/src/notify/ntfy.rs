@@ -8,6 +8,7 @@ use serde_json::json;
 use super::http::{Refusal, Sender, setting, title};
 use super::{Notifier, NotifyError, OutgoingMessage};
 use crate::domain::{ChannelKind, DeliveryEvent, NotificationChannel};
+use crate::engine::Priority;
 
 /// The most action buttons ntfy shows on a notification.
 const MAX_ACTIONS: usize = 3;
@@ -49,9 +50,15 @@ impl Notifier for NtfyNotifier {
     ) -> Result<(), NotifyError> {
         let server = setting(channel, "server")?;
         let topic = setting(channel, "topic")?;
-        let priority = match message.event {
+        let priority = match (message.event, message.priority) {
             _ if message.silent => 2,
-            DeliveryEvent::Fired => 4,
+            (DeliveryEvent::Fired, Some(p)) => match p {
+                Priority::Low => 2,
+                Priority::Normal => 3,
+                Priority::High => 4,
+                Priority::Urgent => 5,
+            },
+            (DeliveryEvent::Fired, None) => 4,
             _ => 3,
         };
         let tags: &[&str] = match message.event {

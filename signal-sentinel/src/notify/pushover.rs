@@ -61,9 +61,11 @@ impl Notifier for PushoverNotifier {
             .map_err(|()| NotifyError::Permanent("PUSHOVER_BASE_URL cannot take a path".into()))?
             .pop_if_empty()
             .extend(["1", "messages.json"]);
-        let priority = match message.event {
+        let priority = match (message.event, message.priority) {
             _ if message.silent => "-1",
-            DeliveryEvent::Fired => "1",
+            (DeliveryEvent::Fired, Some(crate::engine::Priority::Low)) => "-1",
+            (DeliveryEvent::Fired, Some(crate::engine::Priority::Normal)) => "0",
+            (DeliveryEvent::Fired, _) => "1",
             _ => "0",
         };
         let text: String = message.text.chars().take(MAX_MESSAGE).collect();

@@ -341,6 +341,7 @@ async fn a_crash_between_send_and_mark_resends_never_loses(db: &TestDb) {
                 alert: None,
                 silent: false,
                 actions: Vec::new(),
+                priority: None,
             },
         )
         .await

@@ -57,6 +57,7 @@ fn message() -> OutgoingMessage {
         alert: None,
         silent: false,
         actions: Vec::new(),
+        priority: None,
     }
 }
 

@@ -24,6 +24,7 @@ pub(crate) fn message(text: &str) -> OutgoingMessage {
         alert: None,
         silent: false,
         actions: Vec::new(),
+        priority: None,
     }
 }
 

@@ -60,6 +60,7 @@ fn fired() -> OutgoingMessage {
         }),
         silent: false,
         actions: Vec::new(),
+        priority: None,
     }
 }
 
@@ -616,5 +617,45 @@ mod through_services {
         assert!(at_rest.expose().starts_with("v1."));
         assert_eq!(services.reseal_channel_secrets().await.unwrap().resealed, 0);
         assert!(services.test_channel(ann, legacy.id).await.unwrap().ok);
+    }
+}
+
+#[tokio::test]
+async fn a_rules_priority_ranks_its_alerts_where_services_rank_them() {
+    use signal_sentinel::engine::Priority;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
+        .mount(&server)
+        .await;
+    let ntfy = NtfyNotifier::new(TIMEOUT, public()).unwrap();
+    let gotify = GotifyNotifier::new(TIMEOUT, public()).unwrap();
+    let ntfy_channel = channel(
+        ChannelKind::Ntfy,
+        json!({"server": server.uri(), "topic": "alerts"}),
+        None,
+    );
+    let gotify_channel = channel(
+        ChannelKind::Gotify,
+        json!({"server": server.uri()}),
+        Some("app-token"),
+    );
+    for (priority, ntfy_level, gotify_level) in [
+        (None, 4, 8),
+        (Some(Priority::Low), 2, 2),
+        (Some(Priority::Normal), 3, 5),
+        (Some(Priority::High), 4, 8),
+        (Some(Priority::Urgent), 5, 10),
+    ] {
+        let mut message = fired();
+        message.priority = priority;
+        ntfy.send(&ntfy_channel, &message).await.unwrap();
+        assert_eq!(body(&server).await["priority"], ntfy_level, "{priority:?}");
+        gotify.send(&gotify_channel, &message).await.unwrap();
+        assert_eq!(
+            body(&server).await["priority"],
+            gotify_level,
+            "{priority:?}"
+        );
     }
 }
