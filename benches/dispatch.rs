@@ -8,8 +8,9 @@
 //!   50 ms), the time from an alert being stored to its delivery being sent (median, p99).
 //!
 //! `BENCH_CHANNEL` picks the channel kind (`webhook` by default; `ntfy`, `discord`, `slack`,
-//! `gotify`, `pushover`, `matrix`): its notifier sends to a local mock answering as that
-//! service does.
+//! `gotify`, `pushover`, `matrix`, `email`): its notifier sends to a local mock answering as
+//! that service does (for e-mail, a small SMTP server on loopback: one SMTP conversation per
+//! message, login included).
 //!
 //! ```text
 //! cargo bench -p benches --bench dispatch
@@ -42,6 +43,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 fn channel(
     kind: ChannelKind,
     mock: &str,
+    smtp_port: u16,
 ) -> (
     serde_json::Value,
     &'static str,
@@ -94,6 +96,23 @@ fn channel(
             Arc::new(MatrixNotifier::new(timeout).unwrap()),
             ok(json!({"event_id": "$e"})),
         ),
+        ChannelKind::Email => (
+            json!({"to": "bench@example.com"}),
+            "",
+            Arc::new(signal_sentinel::notify::EmailNotifier::new(
+                Some(signal_sentinel::notify::SmtpServer {
+                    host: "127.0.0.1".into(),
+                    port: smtp_port,
+                    security: signal_sentinel::notify::SmtpSecurity::None,
+                    user: Some("bench".into()),
+                    password: Some(Secret::new("bench-password")),
+                }),
+                Some("Signal Sentinel <alerts@example.com>".into()),
+                timeout,
+                None,
+            )),
+            ResponseTemplate::new(200),
+        ),
         other => panic!("no bench for {other} channels"),
     }
 }
@@ -106,7 +125,8 @@ fn main() {
             .parse()
             .expect("BENCH_CHANNEL names a channel kind");
         let hook = MockServer::start().await;
-        let (config, secret, notifier, answer) = channel(kind, &hook.uri());
+        let smtp = test_support::smtp::Smtp::start(test_support::smtp::Behaviour::Accept).await;
+        let (config, secret, notifier, answer) = channel(kind, &hook.uri(), smtp.port);
         Mock::given(any()).respond_with(answer).mount(&hook).await;
         let dir = tempfile::tempdir().unwrap();
         let url = benches::database_url(dir.path(), "dispatch.db");
@@ -120,7 +140,7 @@ fn main() {
                 name: "bench".into(),
                 kind,
                 config,
-                secret: Some(Secret::new(secret)),
+                secret: (!secret.is_empty()).then(|| Secret::new(secret)),
             })
             .await
             .unwrap();
@@ -185,7 +205,8 @@ fn main() {
         for _ in 0..3 {
             let own: Arc<dyn Store> =
                 Arc::new(SeaStore::connect(&DatabaseUrl::parse(&url).unwrap()).await.unwrap());
-            let notifiers: Vec<Arc<dyn Notifier>> = vec![channel(kind, &hook.uri()).2];
+            let notifiers: Vec<Arc<dyn Notifier>> =
+                vec![channel(kind, &hook.uri(), smtp.port).2];
             three.push(Dispatcher::new(
                 own,
                 notifiers,
@@ -202,7 +223,11 @@ fn main() {
             .await
             .unwrap();
         let (sent, elapsed) = drain(&three).await;
-        let requests = hook.received_requests().await.unwrap_or_default().len();
+        // Requests (or, for e-mail, messages) the receiver took: resends would show here.
+        let requests = match kind {
+            ChannelKind::Email => smtp.received().len(),
+            _ => hook.received_requests().await.unwrap_or_default().len(),
+        };
         println!(
             "throughput, 3 dispatchers: {sent} deliveries in {elapsed:.2?} = {:.0} deliveries/s ({label}); {requests} requests received for 10,000 deliveries",
             sent as f64 / elapsed.as_secs_f64(),
