@@ -94,6 +94,9 @@ impl std::fmt::Debug for Dispatcher {
 struct BatchContext {
     channels: HashMap<crate::domain::ChannelId, Option<crate::domain::NotificationChannel>>,
     prefs: HashMap<crate::domain::UserId, NotificationPrefs>,
+    /// The alerts' rules as first read in this batch (`None`: deleted): a backlog of one
+    /// rule's alerts reads it once.
+    rules: std::sync::Mutex<HashMap<crate::domain::RuleId, Option<crate::domain::Rule>>>,
 }
 
 enum Step {
@@ -345,11 +348,30 @@ impl Dispatcher {
             (None, None) => String::new(),
         };
         let rule = match alert.as_ref().and_then(|a| a.rule_id) {
-            Some(id) => match self.store.get_rule(id).await {
-                Ok(rule) => Some(rule),
-                Err(StoreError::NotFound { .. }) => None,
-                Err(e) => return Err(e),
-            },
+            Some(id) => {
+                let known = context
+                    .rules
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&id)
+                    .cloned();
+                match known {
+                    Some(rule) => rule,
+                    None => {
+                        let rule = match self.store.get_rule(id).await {
+                            Ok(rule) => Some(rule),
+                            Err(StoreError::NotFound { .. }) => None,
+                            Err(e) => return Err(e),
+                        };
+                        context
+                            .rules
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(id, rule.clone());
+                        rule
+                    }
+                }
+            }
             None => None,
         };
         let actions = match (&self.actions, &alert) {
