@@ -10,13 +10,7 @@ use signal_sentinel::service::ServiceError;
 use crate::AppState;
 use crate::dashboard::CONTENT_SECURITY_POLICY;
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+use signal_sentinel::domain::text::escape_html as escape;
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(

@@ -63,9 +63,34 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// `text` safe inside HTML, as element content or a quoted attribute: `&`, `<`, `>`, `"` and
+/// `'` become entities (what e-mail, Matrix, Telegram's HTML mode and the action pages show).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_escaping_covers_content_and_attributes() {
+        assert_eq!(
+            escape_html(r#"<a href="x" title='y'>AT&T</a>"#),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;AT&amp;T&lt;/a&gt;"
+        );
+    }
 
     #[test]
     fn escapes_nul_newlines_and_bidi_overrides_are_refused() {

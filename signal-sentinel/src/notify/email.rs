@@ -211,11 +211,7 @@ impl EmailNotifier {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\n', "<br>\n")
+    crate::domain::text::escape_html(text).replace('\n', "<br>\n")
 }
 
 fn mailbox(address: &str, what: &str) -> Result<Mailbox, NotifyError> {

@@ -97,10 +97,7 @@ impl MatrixNotifier {
 
 /// Escapes text for Matrix's HTML body.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\n', "<br>")
+    crate::domain::text::escape_html(text).replace('\n', "<br>")
 }
 
 #[async_trait]

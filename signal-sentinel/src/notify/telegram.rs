@@ -258,12 +258,6 @@ pub(crate) fn keyboard(actions: &[crate::service::MessageAction]) -> Option<serd
     Some(json!({"inline_keyboard": rows}))
 }
 
-pub(crate) fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// Splits `text` into parts of at most `max` characters, at line ends where possible, never
 /// inside an HTML entity.
 pub(crate) fn split(text: &str, max: usize) -> Vec<String> {
@@ -319,7 +313,10 @@ impl Notifier for TelegramNotifier {
             .cloned()
             .ok_or_else(|| NotifyError::Permanent("the Telegram channel has no chat_id".into()))?;
         let chat_key = chat.to_string();
-        let parts = split(&escape_html(&message.text), MAX_MESSAGE);
+        let parts = split(
+            &crate::domain::text::escape_html(&message.text),
+            MAX_MESSAGE,
+        );
         let keyboard = keyboard(&message.actions);
         let last = parts.len().saturating_sub(1);
         for (i, part) in parts.iter().enumerate() {
@@ -364,7 +361,7 @@ mod tests {
     #[test]
     fn escapes_user_text() {
         assert_eq!(
-            escape_html("AAPL < 200 & <b>x</b>"),
+            crate::domain::text::escape_html("AAPL < 200 & <b>x</b>"),
             "AAPL &lt; 200 &amp; &lt;b&gt;x&lt;/b&gt;"
         );
     }

@@ -69,6 +69,44 @@ fn token(actions: &[MessageAction], action: AlertAction) -> String {
         .clone()
 }
 
+async fn add_rule(
+    services: &Services,
+    who: Principal,
+    text: &str,
+    options: RuleOptions,
+) -> Result<signal_sentinel::domain::Rule, ServiceError> {
+    let spec = RuleSpec {
+        text: Some(text.into()),
+        ..RuleSpec::default()
+    };
+    services
+        .create_rule(who, spec, None, options, true, None)
+        .await
+}
+
+/// Services and a monitor over `db` with a market replaying `csv` on a clock at `start`.
+fn replayed(
+    db: &TestDb,
+    csv: &str,
+    start: chrono::DateTime<Utc>,
+    vars: &[(&str, &str)],
+) -> (Services, Monitor, Arc<ManualClock>) {
+    let mut all = vec![
+        ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+        ("SECRET_KEY".to_owned(), SECRET.to_owned()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let settings = Settings::from_vars(all).unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let market = Arc::new(ReplayMarket::from_csv("replay.csv", csv, clock.clone()).unwrap());
+    let store: Arc<dyn Store> = Arc::new(db.store.clone());
+    let services =
+        Services::from_settings(&settings, store, clock.clone(), market.clone(), Vec::new())
+            .unwrap();
+    let monitor = services.monitor(market, clock.clone(), MonitorConfig::default());
+    (services, monitor, clock)
+}
+
 async fn alerts(w: &World, who: Principal) -> Vec<Alert> {
     w.services
         .list_alerts(who, AlertQuery::newest(who.user, 50))
@@ -88,19 +126,7 @@ async fn tokens_act_once_for_their_user(db: &TestDb) {
         frequency: Frequency::Once,
         ..RuleOptions::default()
     };
-    let rule = w
-        .services
-        .create_rule(
-            who,
-            RuleSpec {
-                text: Some("XYZ price > 30".into()),
-                ..RuleSpec::default()
-            },
-            None,
-            once,
-            true,
-            None,
-        )
+    let rule = add_rule(&w.services, who, "XYZ price > 30", once)
         .await
         .unwrap();
     assert_eq!(w.monitor.run_once().await.unwrap().alerts.len(), 1);
@@ -270,8 +296,17 @@ async fn tokens_act_once_for_their_user(db: &TestDb) {
 /// that alert says so and offers to re-arm, and re-arming counts afresh.
 async fn the_flood_guard_pauses_a_flapping_rule_until_re_armed(db: &TestDb) {
     use signal_sentinel::monitor::FloodGuard;
+    let start = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
+    let flapping: Vec<&str> = (0..12)
+        .map(|minute| if minute % 2 == 0 { "99" } else { "101" })
+        .collect();
+    let (services, monitor, clock) = replayed(
+        db,
+        &minute_bars(start, &flapping),
+        start,
+        &[("FLOOD_GUARD_FIRINGS", "2"), ("FLOOD_GUARD_MINUTES", "10")],
+    );
     let settings = Settings::from_vars([
-        ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
         ("SECRET_KEY".to_owned(), SECRET.to_owned()),
         ("FLOOD_GUARD_FIRINGS".to_owned(), "2".to_owned()),
         ("FLOOD_GUARD_MINUTES".to_owned(), "10".to_owned()),
@@ -284,42 +319,19 @@ async fn the_flood_guard_pauses_a_flapping_rule_until_re_armed(db: &TestDb) {
             window: chrono::Duration::minutes(10)
         }
     );
-    let start = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).unwrap();
-    let mut csv = String::from("time,symbol,open,high,low,close,volume\n");
-    for minute in 0..12 {
-        let price = if minute % 2 == 0 { "99" } else { "101" };
-        let at = start + chrono::Duration::minutes(minute);
-        csv.push_str(&format!(
-            "{},BTC-USD,{price},{price},{price},{price},\n",
-            at.to_rfc3339()
-        ));
-    }
-    let clock = Arc::new(ManualClock::new(start));
-    let market = Arc::new(ReplayMarket::from_csv("btc.csv", &csv, clock.clone()).unwrap());
-    let store: Arc<dyn Store> = Arc::new(db.store.clone());
-    let services =
-        Services::from_settings(&settings, store, clock.clone(), market.clone(), Vec::new())
-            .unwrap();
-    let monitor = services.monitor(market, clock.clone(), MonitorConfig::default());
     let ann = seed_user(&db.store, "ann@example.com").await;
     let who = Principal {
         user: ann.id,
         api_key: None,
     };
-    let rule = services
-        .create_rule(
-            who,
-            RuleSpec {
-                text: Some("BTC-USD price > 100".into()),
-                ..RuleSpec::default()
-            },
-            None,
-            RuleOptions::default(),
-            true,
-            None,
-        )
-        .await
-        .unwrap();
+    let rule = add_rule(
+        &services,
+        who,
+        "BTC-USD price > 100",
+        RuleOptions::default(),
+    )
+    .await
+    .unwrap();
     let mut fired = Vec::new();
     for minute in 0..8 {
         clock.set(start + chrono::Duration::minutes(minute) + chrono::Duration::seconds(30));
@@ -377,20 +389,7 @@ async fn reminders_repeat_while_firing_until_their_end(db: &TestDb) {
         "101", "101", "101", "101", "101", "101", "101", "99", "101", "101", "101", "101", "101",
         "101",
     ];
-    let clock = Arc::new(ManualClock::new(start));
-    let market = Arc::new(
-        ReplayMarket::from_csv("btc.csv", &minute_bars(start, &prices), clock.clone()).unwrap(),
-    );
-    let settings = Settings::from_vars([
-        ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
-        ("SECRET_KEY".to_owned(), SECRET.to_owned()),
-    ])
-    .unwrap();
-    let store: Arc<dyn Store> = Arc::new(db.store.clone());
-    let services =
-        Services::from_settings(&settings, store, clock.clone(), market.clone(), Vec::new())
-            .unwrap();
-    let monitor = services.monitor(market, clock.clone(), MonitorConfig::default());
+    let (services, monitor, clock) = replayed(db, &minute_bars(start, &prices), start, &[]);
     let ann = seed_user(&db.store, "ann@example.com").await;
     let who = Principal {
         user: ann.id,
@@ -405,18 +404,7 @@ async fn reminders_repeat_while_firing_until_their_end(db: &TestDb) {
         }),
         ..RuleOptions::default()
     };
-    let rule = services
-        .create_rule(
-            who,
-            RuleSpec {
-                text: Some("BTC-USD price > 100".into()),
-                ..RuleSpec::default()
-            },
-            None,
-            repeat,
-            true,
-            None,
-        )
+    let rule = add_rule(&services, who, "BTC-USD price > 100", repeat)
         .await
         .unwrap();
     let mut alerts = Vec::new();
@@ -483,18 +471,7 @@ async fn reminders_repeat_while_firing_until_their_end(db: &TestDb) {
         }),
         ..RuleOptions::default()
     };
-    let refused = services
-        .create_rule(
-            who,
-            RuleSpec {
-                text: Some("BTC-USD price > 100".into()),
-                ..RuleSpec::default()
-            },
-            None,
-            once,
-            true,
-            None,
-        )
+    let refused = add_rule(&services, who, "BTC-USD price > 100", once)
         .await
         .unwrap_err();
     assert!(
