@@ -371,6 +371,9 @@ pub(crate) enum RulesCommand {
         /// At most this many reminders per firing (with --repeat-every).
         #[arg(long, value_name = "N", requires = "repeat_every", value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat_times: Option<u32>,
+        /// No reminders at or after this instant (RFC 3339, `2026-12-31T21:00:00Z`).
+        #[arg(long, value_name = "TIME", requires = "repeat_every", value_parser = parse_instant)]
+        repeat_until: Option<chrono::DateTime<chrono::Utc>>,
         /// How its alerts rank where services rank messages (ntfy, Gotify, Pushover).
         #[arg(long, value_parser = ["low", "normal", "high", "urgent"])]
         priority: Option<String>,
@@ -414,6 +417,9 @@ pub(crate) enum RulesCommand {
         /// At most this many reminders per firing.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
         repeat_times: Option<u32>,
+        /// No reminders at or after this instant (RFC 3339, `2026-12-31T21:00:00Z`).
+        #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+        repeat_until: Option<chrono::DateTime<chrono::Utc>>,
         /// No more reminders.
         #[arg(long)]
         no_repeat: bool,
@@ -555,6 +561,13 @@ impl Since {
             Self::Date(date) => date.and_time(chrono::NaiveTime::MIN).and_utc(),
         }
     }
+}
+
+/// An instant in RFC 3339: `2026-12-31T21:00:00Z`, `2026-12-31T16:00:00-05:00`.
+pub(crate) fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.to_utc())
+        .map_err(|_| format!("{text:?} is not an RFC 3339 time like 2026-12-31T21:00:00Z"))
 }
 
 /// `24h`, `30d`, `2w`, or `2026-11-01`.

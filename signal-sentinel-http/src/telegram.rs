@@ -25,7 +25,7 @@ async fn webhook(
     let bot = state.services.telegram_bot();
     match bot {
         Some(bot) if state.services.is_telegram_webhook_secret(given) => {
-            bot.handle_update(&update.0).await;
+            bot.handle_webhook_update(&update.0).await;
             // Telegram only needs a 2xx; anything else makes it send the update again.
             StatusCode::OK.into_response()
         }

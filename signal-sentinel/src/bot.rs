@@ -169,6 +169,8 @@ impl TelegramBot {
                     "url": url.as_str(),
                     "secret_token": secret,
                     "allowed_updates": ["message", "callback_query"],
+                    // One connection: updates come in order, so one sent again is known.
+                    "max_connections": 1,
                 }),
                 None,
             )
@@ -293,6 +295,20 @@ impl TelegramBot {
             .await
         {
             tracing::warn!("telegram bot: releasing the lease: {e}");
+        }
+    }
+
+    /// Handles one update that came by webhook, unless it came already (Telegram sends an
+    /// update again when it saw no answer in time).
+    pub async fn handle_webhook_update(&self, raw: &serde_json::Value) {
+        let Some(id) = raw.get("update_id").and_then(serde_json::Value::as_i64) else {
+            tracing::warn!("telegram bot: a webhook update without update_id");
+            return;
+        };
+        match self.services.store().record_bot_update(BOT, id).await {
+            Ok(true) => self.handle_update(raw).await,
+            Ok(false) => tracing::debug!(update = id, "telegram bot: update seen already"),
+            Err(e) => tracing::warn!(update = id, "telegram bot: {e}"),
         }
     }
 

@@ -45,6 +45,7 @@ pub(crate) async fn run(
             extended_hours,
             repeat_every,
             repeat_times,
+            repeat_until,
             priority,
             disabled,
         } => {
@@ -55,7 +56,7 @@ pub(crate) async fn run(
                 extended_hours,
                 repeat: repeat_every.map(|every| Repeat {
                     every_minutes: minutes_of(every),
-                    until: None,
+                    until: repeat_until,
                     times: repeat_times,
                 }),
                 priority: priority.as_deref().map(priority_of),
@@ -81,6 +82,7 @@ pub(crate) async fn run(
             extended_hours,
             repeat_every,
             repeat_times,
+            repeat_until,
             no_repeat,
             priority,
         } => {
@@ -116,11 +118,16 @@ pub(crate) async fn run(
             } else if let Some(every) = repeat_every {
                 options.repeat = Some(Repeat {
                     every_minutes: minutes_of(every),
-                    until: None,
+                    until: repeat_until.or(options.repeat.and_then(|r| r.until)),
                     times: repeat_times.or(options.repeat.and_then(|r| r.times)),
                 });
-            } else if let (Some(times), Some(repeat)) = (repeat_times, options.repeat.as_mut()) {
-                repeat.times = Some(times);
+            } else if let Some(repeat) = options.repeat.as_mut() {
+                repeat.times = repeat_times.or(repeat.times);
+                repeat.until = repeat_until.or(repeat.until);
+            } else if repeat_times.is_some() || repeat_until.is_some() {
+                anyhow::bail!(
+                    "rule #{id} has no reminders: give --repeat-every with --repeat-times or --repeat-until"
+                );
             }
             let change = RuleChange {
                 spec: RuleSpec {

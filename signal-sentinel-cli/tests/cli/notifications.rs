@@ -193,3 +193,121 @@ async fn channels_are_added_by_url_with_their_secret_kept() {
         assert!(help.stdout.contains(form), "{form}: {}", help.stdout);
     }
 }
+
+#[test]
+fn link_codes_mute_resolved_notices_and_reminders_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("DATABASE_URL", "sqlite://./data/n.db?mode=rwc"),
+    ];
+    super::create_ann(dir.path(), &env);
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = run(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+
+    let code = json(&["notifications", "link-telegram", "--json"]);
+    let code = code["code"].as_str().unwrap();
+    assert!(
+        code.len() == 10
+            && code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+        "{code}"
+    );
+    let plain = run(&["notifications", "link-telegram"]);
+    assert!(plain.stdout.contains("/start "), "{}", plain.stdout);
+    let unlinked = json(&["notifications", "unlink-telegram", "--json"]);
+    assert_eq!(unlinked["unlinked"], 0);
+
+    let muted = json(&["notifications", "mute", "--for", "3h", "--json"]);
+    assert!(muted["muted_until"].is_string(), "{muted}");
+    let prefs = json(&["notifications", "prefs", "--json"]);
+    assert_eq!(prefs["muted_until"], muted["muted_until"]);
+    assert_eq!(
+        json(&["notifications", "mute", "--off", "--json"])["muted_until"],
+        serde_json::Value::Null
+    );
+    assert_eq!(run(&["notifications", "mute"]).code, 2, "--for or --off");
+    assert_eq!(run(&["notifications", "mute", "--for", "0"]).code, 2);
+
+    assert_eq!(
+        run(&[
+            "notifications",
+            "add",
+            "ntfys://ntfy.example.com/desk",
+            "--name",
+            "phone"
+        ])
+        .code,
+        0
+    );
+    let set = json(&[
+        "notifications",
+        "set",
+        "phone",
+        "--resolved",
+        "off",
+        "--json",
+    ]);
+    assert_eq!(set["config"]["resolved"], false);
+    assert_eq!(set["enabled"], true);
+    assert_eq!(
+        run(&["notifications", "set", "phone"]).code,
+        2,
+        "nothing to change"
+    );
+    let missing = run(&["notifications", "set", "nope", "--resolved", "on"]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+
+    let rule = json(&[
+        "rules",
+        "add",
+        "AAPL price > 200",
+        "--repeat-every",
+        "30m",
+        "--repeat-times",
+        "3",
+        "--priority",
+        "urgent",
+        "--json",
+    ]);
+    assert_eq!(
+        rule["options"]["repeat"],
+        serde_json::json!({"every_minutes": 30, "times": 3})
+    );
+    assert_eq!(rule["options"]["priority"], "urgent");
+    let id = rule["id"].to_string();
+    let edited = json(&[
+        "rules",
+        "edit",
+        &id,
+        "--repeat-until",
+        "2026-12-31T21:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(
+        edited["options"]["repeat"],
+        serde_json::json!({"every_minutes": 30, "times": 3, "until": "2026-12-31T21:00:00Z"})
+    );
+    let off = json(&["rules", "edit", &id, "--no-repeat", "--json"]);
+    assert!(off["options"].get("repeat").is_none(), "{off}");
+    assert_eq!(
+        run(&["rules", "add", "AAPL price > 1", "--repeat-every", "90s"]).code,
+        2
+    );
+    let once = run(&[
+        "rules",
+        "add",
+        "AAPL price > 1",
+        "--frequency",
+        "once",
+        "--repeat-every",
+        "1h",
+    ]);
+    assert_eq!(once.code, 1, "the library refuses it: {}", once.stderr);
+    assert!(once.stderr.contains("nothing to repeat"), "{}", once.stderr);
+}

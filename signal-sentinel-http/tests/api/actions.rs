@@ -494,6 +494,7 @@ async fn telegram_updates_by_webhook_need_the_secret_token() {
         set[0]["allowed_updates"],
         json!(["message", "callback_query"])
     );
+    assert_eq!(set[0]["max_connections"], 1);
     let secret = set[0]["secret_token"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 64);
     assert_eq!(bodies(&telegram, "/setMyCommands").await.len(), 1);
@@ -537,6 +538,17 @@ async fn telegram_updates_by_webhook_need_the_secret_token() {
             .unwrap()
             .starts_with("Linked to ann@example.com")
     );
+    // Sent again (Telegram saw no answer in time): answered 200, not handled twice.
+    let again = server
+        .http
+        .post(&url)
+        .header("x-telegram-bot-api-secret-token", &secret)
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(bodies(&telegram, "/sendMessage").await.len(), 1);
 
     // Unlinked from the account's side.
     let r = server

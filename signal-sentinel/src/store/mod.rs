@@ -575,6 +575,13 @@ pub trait ActionStore: Send + Sync {
     /// # Errors
     /// Backend failures.
     async fn advance_bot_cursor(&self, bot: &str, holder: &str, next_update: i64) -> Result<bool>;
+    /// Records that the update `update_id` came for `bot` by webhook: `false` when it, or a
+    /// later one, came already (Telegram sends a webhook's updates in order when it keeps one
+    /// connection; a resent one is then not handled twice).
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn record_bot_update(&self, bot: &str, update_id: i64) -> Result<bool>;
     /// Gives up the lease (another process may take it at once).
     ///
     /// # Errors

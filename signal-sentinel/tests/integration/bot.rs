@@ -203,6 +203,17 @@ async fn chats_link_with_a_code_and_act_only_for_their_user(db: &TestDb) {
     );
     let answer = say(&bot, &telegram, CHAT, "/unmute").await;
     assert_eq!(answer, "Unmuted.");
+    let answer = say(&bot, &telegram, CHAT, "/quote xyz, BTC-USD").await;
+    let lines: Vec<&str> = answer.lines().collect();
+    assert_eq!(lines.len(), 2, "{answer}");
+    assert!(
+        lines[0].starts_with("XYZ ") && lines[1].starts_with("BTC-USD "),
+        "{answer}"
+    );
+    let answer = say(&bot, &telegram, CHAT, "/quote").await;
+    assert!(answer.contains("give one or more symbols"), "{answer}");
+    let answer = say(&bot, &telegram, CHAT, "/alerts 500").await;
+    assert!(answer.contains("1 to 20"), "{answer}");
     let answer = say(&bot, &telegram, CHAT, "/portfolio").await;
     assert!(answer.starts_with("No holdings yet"), "{answer}");
     let answer = say(&bot, &telegram, CHAT, "/help").await;

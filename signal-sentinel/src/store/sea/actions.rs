@@ -197,6 +197,36 @@ impl ActionStore for SeaStore {
         Ok(result.rows_affected == 1)
     }
 
+    async fn record_bot_update(&self, bot: &str, update_id: i64) -> Result<bool> {
+        let txn = self.begin_write().await.map_err(backend_err)?;
+        bot_cursor::Entity::insert(bot_cursor::ActiveModel {
+            bot: Set(bot.to_owned()),
+            next_update: Set(0),
+            holder: Set(None),
+            lease_until: Set(None),
+        })
+        .on_conflict(
+            OnConflict::column(bot_cursor::Column::Bot)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .map_err(backend_err)?;
+        let moved = bot_cursor::Entity::update_many()
+            .col_expr(
+                bot_cursor::Column::NextUpdate,
+                Expr::value(update_id.saturating_add(1)),
+            )
+            .filter(bot_cursor::Column::Bot.eq(bot))
+            .filter(bot_cursor::Column::NextUpdate.lte(update_id))
+            .exec(&txn)
+            .await
+            .map_err(backend_err)?;
+        txn.commit().await.map_err(backend_err)?;
+        Ok(moved.rows_affected == 1)
+    }
+
     async fn release_bot_cursor(&self, bot: &str, holder: &str) -> Result<()> {
         bot_cursor::Entity::update_many()
             .col_expr(
