@@ -15,7 +15,7 @@ fn alerts_list_show_ack_and_clean() {
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
         serde_json::from_str(&out.stdout).unwrap()
     };
-    // The demo leaves one user, 41 alerts and a console channel they wait for.
+    // The demo leaves one user, 39 alerts and a console channel they wait for.
     assert_eq!(run(&["demo", "--pace", "0"]).code, 0);
 
     let newest = json(&["alerts", "list", "--limit", "3", "--json"]);
@@ -25,7 +25,7 @@ fn alerts_list_show_ack_and_clean() {
         .iter()
         .map(|a| a["id"].clone())
         .collect();
-    assert_eq!(ids, [41, 40, 39]);
+    assert_eq!(ids, [39, 38, 37]);
     let table = run(&["alerts", "list", "--limit", "1"]);
     assert!(
         table
@@ -35,17 +35,17 @@ fn alerts_list_show_ack_and_clean() {
         table.stdout
     );
 
-    let shown = json(&["alerts", "show", "41", "--json"]);
+    let shown = json(&["alerts", "show", "39", "--json"]);
     assert_eq!(shown["symbol"], "GOOG");
     assert_eq!(shown["deliveries"][0]["channel"], "console");
     assert_eq!(shown["deliveries"][0]["status"], "pending");
-    let text = run(&["alerts", "show", "#41"]);
+    let text = run(&["alerts", "show", "#39"]);
     assert!(text.stdout.contains("console"), "{}", text.stdout);
 
-    let acked = json(&["alerts", "ack", "41", "--json"]);
+    let acked = json(&["alerts", "ack", "39", "--json"]);
     assert_eq!(acked["state"], "acknowledged");
     let fresh = json(&["alerts", "list", "--state", "new", "--limit", "1", "--json"]);
-    assert_eq!(fresh[0]["id"], 40);
+    assert_eq!(fresh[0]["id"], 38);
     let ibm = json(&[
         "alerts",
         "list",
@@ -64,18 +64,18 @@ fn alerts_list_show_ack_and_clean() {
             stats["tables"]["rules"].clone(),
             stats["tables"]["alerts"].clone()
         ),
-        (1.into(), 6.into(), 41.into())
+        (1.into(), 6.into(), 39.into())
     );
     assert!(stats["size_bytes"].as_u64().unwrap() > 0);
     let text = run(&["db", "stats"]);
     assert!(
-        text.stdout.contains("alerts") && text.stdout.contains("41"),
+        text.stdout.contains("alerts") && text.stdout.contains("39"),
         "{}",
         text.stdout
     );
 
     let cleaned = json(&["alerts", "clean", "--older-than", "2005-01-01", "--json"]);
-    assert_eq!(cleaned["deleted"], 18);
+    assert_eq!(cleaned["deleted"], 16);
     let gone = run(&["alerts", "show", "1"]);
     assert_eq!(
         (gone.code, gone.stderr.as_str()),
@@ -113,7 +113,7 @@ fn alerts_list_show_ack_and_clean() {
     assert_eq!(
         json(&["db", "stats", "--json"])["tables"]["alerts"],
         23,
-        "41 - 18, vacuum lost nothing"
+        "39 - 16, vacuum lost nothing"
     );
     let missing = invest(
         dir.path(),

@@ -19,7 +19,7 @@ async fn channels_test_status_prefs_and_dispatch() {
             ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
             ("DATABASE_URL", "sqlite://./data/demo.db"),
         ];
-        // The demo leaves a user with a console channel and 41 alerts waiting for it.
+        // The demo leaves a user with a console channel and 39 alerts waiting for it.
         assert_eq!(invest(dir.path(), &env, &["demo", "--pace", "0"]).code, 0);
         let run = |args: &[&str]| invest(dir.path(), &env, args);
         let status = run(&["notifications", "status"]);
@@ -65,7 +65,7 @@ async fn channels_test_status_prefs_and_dispatch() {
     let (status, added, bad, test, prefs, bad_prefs, dispatch, after, unknown) = out;
     assert_eq!(status.code, 0, "{}", status.stderr);
     assert!(
-        status.stdout.contains("console") && status.stdout.contains("41 deliveries waiting"),
+        status.stdout.contains("console") && status.stdout.contains("39 deliveries waiting"),
         "{}",
         status.stdout
     );
@@ -111,7 +111,7 @@ async fn channels_test_status_prefs_and_dispatch() {
     assert!(
         dispatch
             .stdout
-            .contains("0 digest deliveries queued; 41 claimed: 0 sent, 0 to retry, 41 given up"),
+            .contains("0 digest deliveries queued; 39 claimed: 0 sent, 0 to retry, 39 given up"),
         "{}",
         dispatch.stdout
     );

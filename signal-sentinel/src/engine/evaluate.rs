@@ -464,7 +464,12 @@ fn average_value(
     }
 }
 
+/// The highest high (or lowest low) of the 52 weeks before `at`; `None` until the history
+/// covers them all (a symbol with a shorter history has no 52-week extreme yet).
 fn extreme_of(history: &DailyHistory, at: Timestamp, extreme: Extreme) -> Option<Decimal> {
+    if !history.covers_52_weeks(at) {
+        return None;
+    }
     let sessions = history.last_52_weeks(at);
     match extreme {
         Extreme::High => history.highs().get(sessions)?.iter().max().copied(),

@@ -174,6 +174,13 @@ impl DailyHistory {
         self.days.partition_point(|d| *d < day)
     }
 
+    /// Whether the history reaches back past the 52 weeks (364 days) before the exchange day
+    /// of `at`: only then is an extreme over them the 52-week extreme.
+    pub fn covers_52_weeks(&self, at: Timestamp) -> bool {
+        let from = exchange_date(at) - chrono::Duration::days(364);
+        self.days.first().is_some_and(|first| *first < from)
+    }
+
     /// Indices of the sessions in the 52 weeks (364 days) before the exchange day of `at`.
     pub fn last_52_weeks(&self, at: Timestamp) -> std::ops::Range<usize> {
         let from = exchange_date(at) - chrono::Duration::days(364);

@@ -511,7 +511,13 @@ pub fn step(
     }
 
     if signal != Signal::True {
-        state.phase = RulePhase::Armed;
+        // Not enough history for the condition yet (an average's period, the 52 weeks of a
+        // 52-week extreme): no data, not armed.
+        state.phase = if signal == Signal::Unknown {
+            RulePhase::NoData
+        } else {
+            RulePhase::Armed
+        };
         state.pending_since = None;
         state.pending_count = 0;
         return None;

@@ -350,7 +350,8 @@ fn moves_within_a_window() {
 #[test]
 fn new_52_week_high_on_monthly_closes() {
     // AAPL monthly closes beyond every close of the previous 364 days; each run of new highs
-    // is one episode (Feb–Mar 2000 is one: 28.66 then 33.95).
+    // is one episode. The series starts in January 2000: until its history covers a whole 52
+    // weeks there is no 52-week high (February 2000's 28.66, two months in, is not one).
     assert_eq!(
         run_on(
             "AAPL new 52w high",
@@ -358,7 +359,6 @@ fn new_52_week_high_on_monthly_closes() {
             &monthly_bars("AAPL")
         ),
         fired(&[
-            ("2000-02-01", "28.66"),
             ("2003-05-01", "8.98"),
             ("2003-10-01", "11.44"),
             ("2004-02-01", "11.96"),
@@ -702,7 +702,17 @@ fn within_a_percent_of_the_52_week_low() {
     // The lowest low before 06-25 is 26.41 (06-08), so "within 2%" means a close at or below
     // 26.41 × 1.02 = 26.9382. No close reaches that until 26.36 on 06-25 (28.11 on 06-11 and
     // 27.99 on 06-19 stay above it).
-    let got = run("XYZ within 2% of 52w low", RuleOptions::default());
+    // Two months of bars are no 52 weeks: no 52-week low, so no alert.
+    assert!(run("XYZ within 2% of 52w low", RuleOptions::default()).is_empty());
+    // With one bar of June 2008 before them (older than the 52 weeks, so outside the window:
+    // it only shows the history reaches that far), the window is the 2009 sessions.
+    let mut bars = daily_bars();
+    let june_2008 = Utc.with_ymd_and_hms(2008, 6, 2, 21, 0, 0).unwrap();
+    bars.insert(
+        0,
+        Bar::new(june_2008, d("1"), d("1"), d("1"), d("1"), None).unwrap(),
+    );
+    let got = run_on("XYZ within 2% of 52w low", RuleOptions::default(), &bars);
     assert_eq!(
         got[0],
         (AlertKind::Fired, "2009-06-25".to_owned(), d("26.36"))
