@@ -80,6 +80,9 @@ pub(super) struct Cache {
     pub(super) broken: HashMap<RuleId, Timestamp>,
     /// Newly broken rules, to mark in this cycle's write.
     pub(super) newly_broken: Vec<RuleId>,
+    /// Rules with no stored state yet: their first evaluation is written even when it changes
+    /// nothing, so that a rule a worker watches reads as evaluated (and since when).
+    pub(super) unstored: std::collections::HashSet<RuleId>,
 }
 
 pub(super) fn parse_rule(rule: Rule) -> Result<CachedRule, String> {

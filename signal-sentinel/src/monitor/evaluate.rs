@@ -48,6 +48,7 @@ pub(super) fn evaluate(
         rules,
         states,
         symbols,
+        unstored,
         ..
     } = cache;
     for (symbol, ids) in by_symbol {
@@ -109,7 +110,8 @@ pub(super) fn evaluate(
                 }
                 _ => None,
             };
-            if *state != before {
+            // What changed, and a rule's first evaluation (it has no stored state yet).
+            if *state != before || unstored.remove(id) {
                 write.states.push(state.to_stored(*id, now));
             }
             if let Some(transition) = transition {

@@ -95,6 +95,7 @@ impl Monitor {
         let enabled: HashSet<RuleId> = ids.iter().copied().collect();
         cache.rules.retain(|id, _| enabled.contains(id));
         cache.states.retain(|id, _| enabled.contains(id));
+        cache.unstored.retain(|id| enabled.contains(id));
         cache.broken.retain(|id, _| enabled.contains(id));
 
         // In slices, so a cold start does not hold every rule's stored form at once.
@@ -151,7 +152,9 @@ impl Monitor {
             .copied()
             .collect();
         if !missing.is_empty() {
+            cache.unstored.extend(missing.iter().copied());
             for stored in self.store.load_rule_states(&missing).await? {
+                cache.unstored.remove(&stored.rule_id);
                 match EngineState::from_stored(&stored) {
                     Ok(state) => {
                         cache.states.insert(stored.rule_id, state);

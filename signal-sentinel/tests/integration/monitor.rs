@@ -188,6 +188,36 @@ async fn once_rules_disable_themselves(db: &TestDb) {
     assert!(db.store.list_rules(&enabled).await.unwrap().is_empty());
 }
 
+/// A rule whose condition never holds still reads as evaluated after its first cycle (its
+/// state is written once), unlike a rule no worker watches.
+async fn an_evaluated_rule_has_a_state_even_when_nothing_changed(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let quiet = add_rule(&db.store, &user, "XYZ price > 1000", RuleOptions::default()).await;
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2009, 6, 1, 19, 59, 0).unwrap(),
+    ));
+    let market = Arc::new(ReplayMarket::from_csv("xyz.csv", &daily_csv(), clock.clone()).unwrap());
+    let monitor = Monitor::new(
+        store_of(db),
+        market,
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    assert!(
+        db.store.get_rule_state(quiet.id).await.is_err(),
+        "not evaluated yet"
+    );
+    assert!(monitor.run_once().await.unwrap().alerts.is_empty());
+    let state = db.store.get_rule_state(quiet.id).await.unwrap();
+    assert_eq!(state.phase, signal_sentinel::domain::RulePhase::Armed);
+    assert_eq!(state.updated_at, clock.now());
+    // Later cycles that change nothing write nothing more.
+    clock.set(Utc.with_ymd_and_hms(2009, 6, 2, 19, 59, 0).unwrap());
+    monitor.run_once().await.unwrap();
+    let again = db.store.get_rule_state(quiet.id).await.unwrap();
+    assert_eq!(again.updated_at, state.updated_at);
+}
+
 async fn closed_markets_are_not_fetched(db: &TestDb) {
     let user = seed_user(&db.store, "ann@example.com").await;
     add_rule(&db.store, &user, "AAPL price > 1", RuleOptions::default()).await;
@@ -618,6 +648,7 @@ async fn holdings_conditions_and_the_portfolio(db: &TestDb) {
 }
 
 backend_tests!(
+    an_evaluated_rule_has_a_state_even_when_nothing_changed,
     holdings_conditions_and_the_portfolio,
     rules_added_during_the_day_get_the_history_they_need,
     extended_hours_and_message_templates,
