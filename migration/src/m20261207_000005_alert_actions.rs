@@ -54,6 +54,15 @@ enum BotCursors {
     LeaseUntil,
 }
 
+/// `from.column` references a user; the row goes with its user.
+fn owned_by_user(from: impl IntoIden, column: impl IntoIden) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(from, column)
+        .to(Users::Table, Users::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .take()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -65,12 +74,10 @@ impl MigrationTrait for Migration {
                     .col(big_integer(ActionTokenUses::UserId))
                     .col(timestamp_with_time_zone(ActionTokenUses::UsedAt))
                     .col(timestamp_with_time_zone(ActionTokenUses::ExpiresAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(ActionTokenUses::Table, ActionTokenUses::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by_user(
+                        ActionTokenUses::Table,
+                        ActionTokenUses::UserId,
+                    ))
                     .take(),
             )
             .await?;
@@ -90,12 +97,10 @@ impl MigrationTrait for Migration {
                     .col(big_integer(TelegramChats::ChatId).primary_key())
                     .col(big_integer(TelegramChats::UserId))
                     .col(timestamp_with_time_zone(TelegramChats::LinkedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(TelegramChats::Table, TelegramChats::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by_user(
+                        TelegramChats::Table,
+                        TelegramChats::UserId,
+                    ))
                     .take(),
             )
             .await?;
@@ -115,12 +120,10 @@ impl MigrationTrait for Migration {
                     .col(text(TelegramLinkCodes::CodeHash).primary_key())
                     .col(big_integer(TelegramLinkCodes::UserId))
                     .col(timestamp_with_time_zone(TelegramLinkCodes::ExpiresAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(TelegramLinkCodes::Table, TelegramLinkCodes::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by_user(
+                        TelegramLinkCodes::Table,
+                        TelegramLinkCodes::UserId,
+                    ))
                     .take(),
             )
             .await?;

@@ -109,7 +109,13 @@ pub struct Services {
 /// How the Telegram bot is reached.
 #[derive(Debug)]
 struct TelegramBotSettings {
-    api: crate::notify::TelegramNotifier,
+    /// `TELEGRAM_BASE_URL`.
+    base: url::Url,
+    /// `TELEGRAM_BOT_TOKEN`.
+    token: Secret,
+    /// The Bot API client, built when the bot is first used (a command that never uses the
+    /// bot does not pay for an HTTP client and its certificate roots).
+    api: std::sync::OnceLock<crate::notify::TelegramNotifier>,
     /// `TELEGRAM_WEBHOOK_URL`, when updates come by webhook.
     webhook: Option<url::Url>,
     /// What Telegram sends in `X-Telegram-Bot-Api-Secret-Token` (derived from `SECRET_KEY`).
@@ -221,14 +227,10 @@ impl Services {
         services.channel_settings = Arc::new(settings.channels.clone());
         services.flood_guard = Some(settings.api.flood_guard);
         if let Some(token) = &settings.telegram.bot_token {
-            let api = crate::notify::TelegramNotifier::new(
-                settings.telegram.base_url.clone(),
-                token.clone(),
-                crate::notify::channels::NOTIFY_TIMEOUT,
-            )
-            .map_err(ServiceError::internal)?;
             services.telegram = Some(Arc::new(TelegramBotSettings {
-                api,
+                base: settings.telegram.base_url.clone(),
+                token: token.clone(),
+                api: std::sync::OnceLock::new(),
                 webhook: settings.telegram.webhook_url.clone(),
                 webhook_secret: webhook_secret(settings.secret_key.expose()),
             }));
@@ -319,15 +321,32 @@ impl Services {
         Ok(workers)
     }
 
-    /// The Telegram bot, when `TELEGRAM_BOT_TOKEN` is set.
+    /// The Telegram bot, when `TELEGRAM_BOT_TOKEN` is set (and its HTTP client can be built;
+    /// when it cannot, the cause is logged).
     pub fn telegram_bot(&self) -> Option<crate::bot::TelegramBot> {
-        self.telegram.as_ref().map(|t| {
-            crate::bot::TelegramBot::new(
-                self.clone(),
-                t.api.clone(),
-                crate::bot::BotConfig::default(),
-            )
-        })
+        let t = self.telegram.as_ref()?;
+        let api = match t.api.get() {
+            Some(api) => api.clone(),
+            None => {
+                let built = crate::notify::TelegramNotifier::new(
+                    t.base.clone(),
+                    t.token.clone(),
+                    crate::notify::channels::NOTIFY_TIMEOUT,
+                );
+                match built {
+                    Ok(api) => t.api.get_or_init(|| api).clone(),
+                    Err(e) => {
+                        tracing::error!("the Telegram bot's HTTP client: {e}");
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(crate::bot::TelegramBot::new(
+            self.clone(),
+            api,
+            crate::bot::BotConfig::default(),
+        ))
     }
 
     /// Whether `given` is the secret Telegram sends with webhook updates (compared in constant

@@ -98,7 +98,7 @@ pub(crate) async fn run(
                 out!("alert #{}: {}", alert.id, printable(&alert.message));
                 out!(
                     "  fired:       {} at {} ({}, episode {})",
-                    alert.fired_at.format("%Y-%m-%d %H:%M UTC"),
+                    signal_sentinel::time::format_utc(alert.fired_at),
                     alert.price,
                     alert.kind.as_str(),
                     alert.episode
@@ -107,7 +107,7 @@ pub(crate) async fn run(
                     out!("  rule:        #{rule}");
                 }
                 match alert.acknowledged_at {
-                    Some(at) => out!("  seen:        {}", at.format("%Y-%m-%d %H:%M UTC")),
+                    Some(at) => out!("  seen:        {}", signal_sentinel::time::format_utc(at)),
                     None => out!("  seen:        not yet (`invest alerts ack {}`)", alert.id),
                 }
                 if deliveries.is_empty() {

@@ -137,7 +137,7 @@ pub(crate) async fn run(
                         },
                         plain(
                             c.last_ok_at
-                                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                                .map(signal_sentinel::time::format_utc)
                                 .unwrap_or_else(|| "—".into()),
                         ),
                         c.last_error

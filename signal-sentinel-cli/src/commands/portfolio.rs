@@ -105,9 +105,10 @@ pub(crate) async fn run(
                             _ => styled(status, Style::Red),
                         },
                         plain(c.positions),
-                        plain(c.last_synced_at.map_or("never".to_owned(), |t| {
-                            t.format("%Y-%m-%d %H:%M UTC").to_string()
-                        })),
+                        plain(
+                            c.last_synced_at
+                                .map_or("never".to_owned(), signal_sentinel::time::format_utc),
+                        ),
                         plain(c.action.as_deref().map_or(String::new(), |action| {
                             format!(
                                 "{}: {}",

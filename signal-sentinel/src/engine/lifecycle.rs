@@ -296,6 +296,20 @@ impl EngineState {
         }
     }
 
+    /// Armed again from the start (a re-armed rule): not firing, pending or in error, the
+    /// flood guard and reminders counting afresh. The episode count goes on (alert keys stay
+    /// unique); the condition's memory (a trailing stop's high, the last side of a cross) and
+    /// the last firing (for the cooldown) stay.
+    pub fn rearm(&mut self) {
+        *self = Self {
+            episode: self.episode,
+            last_fired_at: self.last_fired_at,
+            last_price: self.last_price,
+            memory: self.memory,
+            ..Self::new()
+        };
+    }
+
     /// Counts a firing at `at` in the flood guard's window, which starts at the first firing
     /// it counts and lasts `window`: the firings in the window so far.
     pub fn count_firing(&mut self, at: Timestamp, window: Duration) -> u32 {

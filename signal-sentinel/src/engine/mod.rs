@@ -17,7 +17,7 @@ mod condition;
 mod evaluate;
 pub mod indicators;
 mod lifecycle;
-pub(crate) use lifecycle::rearm_level as lifecycle_rearm_level;
+pub(crate) use lifecycle::rearm_level;
 mod template;
 mod text;
 

@@ -9,8 +9,8 @@ use super::{Principal, ServiceError, ServiceResult, Services};
 use crate::auth::action_token::{
     ACTION_TOKEN_LIFETIME, ActionGrant, ActionKeys, ActionTokenError, AlertAction, VerifiedAction,
 };
-use crate::domain::{Alert, AlertId, AlertKind, Rule, RulePhase, RuleState, RuleUpdate, UserId};
-use crate::engine::{Condition, Direction, Frequency, RuleOptions};
+use crate::domain::{Alert, AlertId, AlertKind, Rule, RuleUpdate, UserId};
+use crate::engine::{Condition, Direction, EngineState, Frequency, RuleOptions};
 use crate::store::StoreError;
 use crate::time::Timestamp;
 
@@ -142,7 +142,7 @@ pub fn applicable_actions(alert: &Alert, rule: Option<&Rule>) -> Vec<AlertAction
         RuleOptions::from_document(&rule.options).is_ok_and(|o| o.frequency == Frequency::Once);
     let level = Condition::from_document(&rule.condition)
         .ok()
-        .is_some_and(|c| crate::engine::lifecycle_rearm_level(&c).is_some());
+        .is_some_and(|c| crate::engine::rearm_level(&c).is_some());
     actions.extend([AlertAction::SnoozeHour, AlertAction::SnoozeUntilOpen]);
     // A rule that fires once disabled itself; a rule the flood guard paused is disabled too.
     if once || !rule.enabled {
@@ -455,8 +455,7 @@ impl Services {
                 "only price-level rules (price above/below, crosses a level) have a level to move",
             )
         };
-        let (level, direction) =
-            crate::engine::lifecycle_rearm_level(&condition).ok_or_else(not_level)?;
+        let (level, direction) = crate::engine::rearm_level(&condition).ok_or_else(not_level)?;
         let factor = match direction {
             Direction::Up => Decimal::ONE_HUNDRED + LADDER_STEP_PERCENT,
             Direction::Down => Decimal::ONE_HUNDRED - LADDER_STEP_PERCENT,
@@ -497,26 +496,18 @@ impl Services {
     /// Puts a rule's stored lifecycle back to `armed`, keeping its episode count. The monitor
     /// reads it again when it sees the rule's edit.
     async fn reset_lifecycle(&self, id: crate::domain::RuleId) -> ServiceResult<()> {
-        let now = self.clock.now();
-        let state = match self.store.get_rule_state(id).await {
-            // The condition's memory (a trailing stop's high, the last side of a cross) and
-            // the last firing (for the cooldown) stay; the flood guard counts afresh.
-            Ok(mut state) => {
-                if let Some(memory) = state.memory.as_object_mut() {
-                    memory.remove("flood_since");
-                    memory.remove("flood_count");
-                }
-                RuleState {
-                    phase: RulePhase::Armed,
-                    pending_since: None,
-                    updated_at: now,
-                    ..state
-                }
-            }
+        let stored = match self.store.get_rule_state(id).await {
+            Ok(stored) => stored,
             Err(StoreError::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        Ok(self.store.save_rule_states(&[state]).await?)
+        let mut state = EngineState::from_stored(&stored)
+            .map_err(|e| ServiceError::internal(format!("rule {id} state: {e}")))?;
+        state.rearm();
+        Ok(self
+            .store
+            .save_rule_states(&[state.to_stored(id, self.clock.now())])
+            .await?)
     }
 }
 

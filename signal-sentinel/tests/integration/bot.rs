@@ -415,7 +415,47 @@ async fn polling_resumes_from_the_stored_offset_under_one_lease(db: &TestDb) {
     }
 }
 
+/// `run`: stops any webhook (getUpdates answers nothing while one is set), registers the
+/// commands, polls until cancelled, and gives the lease up so another process takes over at
+/// once.
+async fn the_poller_clears_a_webhook_registers_commands_and_gives_its_lease_up(db: &TestDb) {
+    let telegram = telegram().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/bot{TOKEN}/getUpdates")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": []})))
+        .mount(&telegram)
+        .await;
+    let services = services(db, &telegram);
+    let first = bot(&services, &telegram, "first");
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn({
+        let cancel = cancel.clone();
+        async move { first.run(cancel).await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while calls(&telegram, "getUpdates").await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no poll");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // While it runs, another process waits.
+    let second = bot(&services, &telegram, "second");
+    assert_eq!(second.poll_once().await.unwrap(), None);
+    cancel.cancel();
+    running.await.unwrap();
+    assert_eq!(
+        calls(&telegram, "deleteWebhook").await,
+        [json!({"drop_pending_updates": false})]
+    );
+    assert_eq!(calls(&telegram, "setMyCommands").await.len(), 1);
+    assert_eq!(
+        second.poll_once().await.unwrap(),
+        Some(0),
+        "the lease was given up"
+    );
+}
+
 backend_tests!(
+    the_poller_clears_a_webhook_registers_commands_and_gives_its_lease_up,
     chats_link_with_a_code_and_act_only_for_their_user,
     buttons_act_as_the_chats_user_and_edit_the_message,
     polling_resumes_from_the_stored_offset_under_one_lease,

@@ -8,6 +8,25 @@ use crate::domain::UserId;
 use crate::store::{ActionStore, Result};
 use crate::time::{self, Timestamp};
 
+/// The cursor row of `bot`, created at offset 0 the first time.
+async fn ensure_cursor(txn: &sea_orm::DatabaseTransaction, bot: &str) -> Result<()> {
+    bot_cursor::Entity::insert(bot_cursor::ActiveModel {
+        bot: Set(bot.to_owned()),
+        next_update: Set(0),
+        holder: Set(None),
+        lease_until: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(bot_cursor::Column::Bot)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await
+    .map_err(backend_err)?;
+    Ok(())
+}
+
 #[async_trait]
 impl ActionStore for SeaStore {
     async fn use_action_token(
@@ -145,20 +164,7 @@ impl ActionStore for SeaStore {
         let now = time::to_storage_precision(now);
         let until = time::to_storage_precision(now + lease);
         let txn = self.begin_write().await.map_err(backend_err)?;
-        bot_cursor::Entity::insert(bot_cursor::ActiveModel {
-            bot: Set(bot.to_owned()),
-            next_update: Set(0),
-            holder: Set(None),
-            lease_until: Set(None),
-        })
-        .on_conflict(
-            OnConflict::column(bot_cursor::Column::Bot)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await
-        .map_err(backend_err)?;
+        ensure_cursor(&txn, bot).await?;
         let taken = bot_cursor::Entity::update_many()
             .col_expr(bot_cursor::Column::Holder, Expr::value(holder))
             .col_expr(bot_cursor::Column::LeaseUntil, Expr::value(until))
@@ -199,20 +205,7 @@ impl ActionStore for SeaStore {
 
     async fn record_bot_update(&self, bot: &str, update_id: i64) -> Result<bool> {
         let txn = self.begin_write().await.map_err(backend_err)?;
-        bot_cursor::Entity::insert(bot_cursor::ActiveModel {
-            bot: Set(bot.to_owned()),
-            next_update: Set(0),
-            holder: Set(None),
-            lease_until: Set(None),
-        })
-        .on_conflict(
-            OnConflict::column(bot_cursor::Column::Bot)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await
-        .map_err(backend_err)?;
+        ensure_cursor(&txn, bot).await?;
         let moved = bot_cursor::Entity::update_many()
             .col_expr(
                 bot_cursor::Column::NextUpdate,

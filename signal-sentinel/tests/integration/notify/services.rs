@@ -261,6 +261,62 @@ async fn actions_become_buttons_and_links_in_each_service() {
         )),
         "{value}"
     );
+
+    // Gotify: the links in Markdown, and the message marked as Markdown.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/message"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
+        .mount(&server)
+        .await;
+    let gotify = GotifyNotifier::new(TIMEOUT, public()).unwrap();
+    let ch = channel(
+        ChannelKind::Gotify,
+        json!({"server": server.uri()}),
+        Some("AppToken"),
+    );
+    gotify.send(&ch, &message).await.unwrap();
+    let sent = body(&server).await;
+    assert!(
+        sent["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("[Acknowledge]({}) · [Snooze 1 h]({}) · [Snooze until open]({}) · [Re-arm 5% further]({}) · [Disable rule]({})", page(0), page(1), page(2), page(3), page(4))),
+        "{sent}"
+    );
+    assert_eq!(
+        sent["extras"]["client::display"],
+        json!({"contentType": "text/markdown"})
+    );
+
+    // Matrix: the links in the plain and the HTML body, escaped.
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"event_id": "$e"})))
+        .mount(&server)
+        .await;
+    let matrix = MatrixNotifier::new(TIMEOUT).unwrap();
+    let ch = channel(
+        ChannelKind::Matrix,
+        json!({"homeserver": server.uri(), "room": "!abc:example.org"}),
+        Some("syt_secret"),
+    );
+    matrix.send(&ch, &message).await.unwrap();
+    let sent = body(&server).await;
+    assert!(
+        sent["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("\nSnooze 1 h: {}\n", page(1))),
+        "{sent}"
+    );
+    assert!(
+        sent["formatted_body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("<a href=\"{}\">Snooze 1 h</a>", page(1))),
+        "{sent}"
+    );
 }
 
 #[tokio::test]
