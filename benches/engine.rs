@@ -1,6 +1,6 @@
 //! Rule evaluations per second on one core: one `step` of a rule's lifecycle on a fresh quote,
-//! for the simple conditions (price level, cross, percent change) and RSI(14) over a year of
-//! daily closes.
+//! for the simple conditions (price level, cross, percent change), RSI(14) over a year of
+//! daily closes, and combinations of three operands (on one symbol, and reading a second).
 //!
 //! ```text
 //! cargo bench -p benches --bench engine
@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use signal_sentinel::domain::{Bar, Quote, Sample, Symbol};
 use signal_sentinel::engine::indicators::DailyHistory;
 use signal_sentinel::engine::{
-    Condition, EngineState, MarketView, RuleOptions, Schedule, parse_rule, step,
+    Condition, EngineState, MarketView, Others, RuleOptions, Schedule, parse_rule, step,
 };
 
 const RULES: usize = 1_000;
@@ -58,12 +58,37 @@ fn run(bencher: Bencher<'_, '_>, text: &str) {
         price: Decimal::new(9_990, 2),
     };
     let recent = [previous];
+    // A second symbol for the combinations that read one: SPY, up 0.5% today.
+    let spy = Quote::new(
+        Symbol::parse("SPY").unwrap(),
+        Decimal::new(50_250, 2),
+        at,
+        "bench",
+    )
+    .unwrap()
+    .with_previous_close(Decimal::new(50_000, 2))
+    .unwrap();
+    let lookup = |s: &Symbol| {
+        (s == &spy.symbol).then_some(MarketView {
+            quote: &spy,
+            previous: Some(previous),
+            recent: &recent,
+            history: &history,
+            book: None,
+            others: None,
+        })
+    };
     let view = MarketView {
         quote: &quote,
         previous: Some(previous),
         recent: &recent,
         history: &history,
         book: None,
+        others: Some(Others {
+            own: &quote.symbol,
+            lookup: &lookup,
+            fresh: false,
+        }),
     };
     let mut states = vec![EngineState::new(); RULES];
     // One step first, as a monitor's cycles would have done.
@@ -110,4 +135,22 @@ fn day_change(bencher: Bencher<'_, '_>) {
 #[divan::bench]
 fn rsi_14(bencher: Bencher<'_, '_>) {
     run(bencher, "AAPL rsi(14) > 70");
+}
+
+/// Three operands that all hold, so each is evaluated: a cross, a day change and a level.
+#[divan::bench]
+fn combined_three(bencher: Bencher<'_, '_>) {
+    run(
+        bencher,
+        "AAPL crosses above 100 and day change >= 1% and price < 200",
+    );
+}
+
+/// The same with one operand on another symbol, found through the view's lookup.
+#[divan::bench]
+fn combined_two_symbols(bencher: Bencher<'_, '_>) {
+    run(
+        bencher,
+        "AAPL crosses above 100 and SPY day change > 0% and price < 200",
+    );
 }

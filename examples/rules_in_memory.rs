@@ -80,6 +80,7 @@ fn main() -> anyhow::Result<()> {
             recent: &samples,
             history: &history,
             book: None,
+            others: None,
         };
         for watched in &mut rules {
             // One step of the rule's lifecycle: armed → firing → resolved …, with the

@@ -341,6 +341,34 @@ pub(crate) enum FrequencyArg {
     Every,
 }
 
+/// How a rule fires: the options `rules add` saves and `rules backtest` replays.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FiringArgs {
+    /// How often it fires.
+    #[arg(long, value_enum, default_value = "every")]
+    pub(crate) frequency: FrequencyArg,
+    /// Minutes before it may fire again.
+    #[arg(long, value_name = "MINUTES", default_value_t = 0)]
+    pub(crate) cooldown: u32,
+    /// After firing, re-arm only once the price is this many percent back across the level
+    /// (price-level and cross-a-level rules).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub(crate) hysteresis: Option<rust_decimal::Decimal>,
+    /// Fire only once the condition has held this long (`15m`, `2h`) or this many evaluations
+    /// in a row (`3x`).
+    #[arg(long, value_name = "DURATION|Nx", value_parser = parse_pending)]
+    pub(crate) pending: Option<signal_sentinel::engine::Pending>,
+    /// Also send a notice when the condition stops holding.
+    #[arg(long)]
+    pub(crate) notify_on_resolve: bool,
+    /// Also evaluate before and after the regular session.
+    #[arg(long)]
+    pub(crate) extended_hours: bool,
+    /// Treat a quote older than this many minutes as missing.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+    pub(crate) stale_after: u32,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum RulesCommand {
     /// Add a rule, e.g. `invest rules add "AAPL crosses above 200" --frequency once`.
@@ -353,18 +381,11 @@ pub(crate) enum RulesCommand {
         /// A name for it.
         #[arg(long)]
         name: Option<String>,
-        /// How often it fires.
-        #[arg(long, value_enum, default_value = "every")]
-        frequency: FrequencyArg,
-        /// Minutes before it may fire again.
-        #[arg(long, value_name = "MINUTES", default_value_t = 0)]
-        cooldown: u32,
+        #[command(flatten)]
+        firing: FiringArgs,
         /// The message, with placeholders like {{symbol}} {{price}} {{change_pct}}.
         #[arg(long, value_name = "TEMPLATE")]
         message: Option<String>,
-        /// Also evaluate before and after the regular session.
-        #[arg(long)]
-        extended_hours: bool,
         /// Remind while the condition keeps holding after a firing, this often (`30m`, `2h`).
         #[arg(long, value_name = "DURATION", value_parser = parse_repeat)]
         repeat_every: Option<Duration>,
@@ -484,16 +505,26 @@ pub(crate) enum RulesCommand {
         #[arg(long, conflicts_with = "duration")]
         off: bool,
     },
-    /// Show the alerts a rule would have sent over past prices.
+    /// Show the alerts a rule would have sent over past prices, with the options it would be
+    /// saved with.
     #[command(
-        after_help = "Example:\n  invest rules backtest \"AAPL crosses above 200\" --csv prices.csv"
+        after_help = "Example:\n  invest rules backtest \"AAPL crosses above 200 and volume >= 2x avg(20)\" --csv prices.csv --cooldown 1440"
     )]
     Backtest {
         /// The rule, e.g. "AAPL crosses above 200" (see docs/rules.md).
         rule: String,
-        /// Prices in the replay CSV format (time,symbol,open,high,low,close,volume).
+        /// Prices in the replay CSV format (time,symbol,open,high,low,close,volume); a
+        /// combination reads every symbol it names from it.
         #[arg(long, value_name = "FILE")]
         csv: PathBuf,
+        /// Replay from this date (`2009-06-01`); default: the file's first.
+        #[arg(long, value_name = "DATE")]
+        from: Option<chrono::NaiveDate>,
+        /// Replay to this date; default: the file's last.
+        #[arg(long, value_name = "DATE")]
+        to: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        firing: FiringArgs,
     },
 }
 
@@ -777,6 +808,31 @@ pub(crate) fn parse_repeat(text: &str) -> Result<Duration, String> {
         return Err(format!("{text}: give whole minutes (30m, 2h)"));
     }
     Ok(duration)
+}
+
+/// A percentage, `2` or `2.5` (a trailing `%` is allowed).
+pub(crate) fn parse_percent(text: &str) -> Result<rust_decimal::Decimal, String> {
+    text.trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{text}: give a number of percent, e.g. 2 or 2.5"))
+}
+
+/// `15m`, `2h` (minutes of quote time) or `3x` (evaluations in a row).
+pub(crate) fn parse_pending(text: &str) -> Result<signal_sentinel::engine::Pending, String> {
+    use signal_sentinel::engine::Pending;
+    if let Some(n) = text.trim().strip_suffix(['x', 'X']) {
+        return n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Pending::Evaluations)
+            .ok_or_else(|| format!("{text}: give a whole number of evaluations, e.g. 3x"));
+    }
+    let duration = parse_repeat(text)?;
+    Ok(Pending::Minutes(
+        u32::try_from(duration.as_secs() / 60).unwrap_or(u32::MAX),
+    ))
 }
 
 /// `30` (minutes), `45m`, `2h`, `7d`: at most a year, as the API allows.

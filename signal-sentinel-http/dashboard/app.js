@@ -393,7 +393,7 @@ function ruleForm(rule, onDone) {
     options: { ...opts, version: undefined, frequency: frequency.value, cooldown_minutes: Number(cooldown.value) || 0 },
   });
   const form = h('form', { class: 'stack', novalidate: true },
-    field('Rule', text, 'e.g. AAPL crosses above 200 — see the condition types'),
+    field('Rule', text, 'e.g. AAPL crosses above 200, or combined: AAPL crosses above 200 and SPY day change > 0% — see the condition types'),
     kind,
     field('Name (optional)', name),
     field('Frequency', frequency),

@@ -11,13 +11,11 @@ use serde_json::json;
 use signal_sentinel::clock::SystemClock;
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::{Rule, RuleId};
-use signal_sentinel::engine::{
-    Frequency, Priority, Repeat, RuleOptions, backtest as run_backtest, parse_rule,
-};
-use signal_sentinel::market::{MarketData, ReplayMarket};
+use signal_sentinel::engine::{Frequency, Priority, Repeat, RuleOptions, parse_rule};
+use signal_sentinel::market::ReplayMarket;
 use signal_sentinel::service::{RuleChange, RuleSpec, ServiceError, rule_text};
 
-use crate::cli::{FrequencyArg, RulesCommand};
+use crate::cli::{FiringArgs, FrequencyArg, RulesCommand};
 
 use crate::output::{Style, Table, out, plain, styled};
 
@@ -29,8 +27,15 @@ pub(crate) async fn run(
     command: RulesCommand,
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
-    if let RulesCommand::Backtest { rule, csv } = &command {
-        return backtest(rule, csv, as_json).await;
+    if let RulesCommand::Backtest {
+        rule,
+        csv,
+        from,
+        to,
+        firing,
+    } = &command
+    {
+        return backtest(rule, csv, (*from, *to), firing.options(), as_json).await;
     }
     let (services, who, _) = super::services_as(settings, user).await?;
     let now = services.now();
@@ -39,10 +44,8 @@ pub(crate) async fn run(
         RulesCommand::Add {
             rule,
             name,
-            frequency,
-            cooldown,
+            firing,
             message,
-            extended_hours,
             repeat_every,
             repeat_times,
             repeat_until,
@@ -50,17 +53,14 @@ pub(crate) async fn run(
             disabled,
         } => {
             let options = RuleOptions {
-                frequency: frequency_of(frequency),
-                cooldown_minutes: cooldown,
                 message,
-                extended_hours,
                 repeat: repeat_every.map(|every| Repeat {
                     every_minutes: minutes_of(every),
                     until: repeat_until,
                     times: repeat_times,
                 }),
                 priority: priority.as_deref().map(priority_of),
-                ..RuleOptions::default()
+                ..firing.options()
             };
             let spec = RuleSpec {
                 text: Some(rule),
@@ -271,6 +271,22 @@ pub(crate) async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+impl FiringArgs {
+    /// The options these flags give (the others at their defaults).
+    fn options(&self) -> RuleOptions {
+        RuleOptions {
+            frequency: frequency_of(self.frequency),
+            cooldown_minutes: self.cooldown,
+            hysteresis_percent: self.hysteresis,
+            pending: self.pending,
+            notify_on_resolve: self.notify_on_resolve,
+            extended_hours: self.extended_hours,
+            stale_after_minutes: self.stale_after,
+            ..RuleOptions::default()
+        }
+    }
+}
+
 fn frequency_of(arg: FrequencyArg) -> Frequency {
     match arg {
         FrequencyArg::Once => Frequency::Once,
@@ -305,38 +321,44 @@ fn print_rule(rule: &Rule, as_json: bool, verb: &str) {
 }
 
 /// `invest rules backtest "<rule>" --csv FILE`
-pub(crate) async fn backtest(rule: &str, csv: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
-    let rule = parse_rule(rule).map_err(|e| anyhow::anyhow!("rule: {e}"))?;
+pub(crate) async fn backtest(
+    rule: &str,
+    csv: &Path,
+    (from, to): (Option<NaiveDate>, Option<NaiveDate>),
+    options: RuleOptions,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
     let market = ReplayMarket::from_path(csv, Arc::new(SystemClock))?;
-    let bars = market
-        .daily_bars(&rule.symbol, NaiveDate::MIN, NaiveDate::MAX)
-        .await?;
-    if bars.is_empty() {
+    let progress = crate::output::spinner("replaying…");
+    // The library's one backtest, the API's: the same checks, the same alerts.
+    let (symbol, sessions, alerts) = signal_sentinel::service::backtest_on(
+        &market,
+        rule,
+        &options,
+        from.unwrap_or(NaiveDate::MIN),
+        to.unwrap_or(NaiveDate::MAX),
+    )
+    .await?;
+    if sessions == 0 {
+        progress.finish_and_clear();
         return Err(anyhow::anyhow!(
-            "{} has no bars for {}",
-            csv.display(),
-            rule.symbol
+            "{} has no bars for {symbol} in that range",
+            csv.display()
         ));
     }
-    let progress = crate::output::spinner(&format!("replaying {} sessions…", bars.len()));
-    let alerts = run_backtest(
-        &rule.symbol,
-        &rule.condition,
-        &RuleOptions::default(),
-        &bars,
-    );
+    let rule = parse_rule(rule).map_err(|e| anyhow::anyhow!("rule: {e}"))?;
     progress.finish_and_clear();
     if as_json {
         out!(
             "{}",
-            json!({"rule": rule.to_string(), "sessions": bars.len(), "alerts": alerts})
+            json!({"rule": rule.to_string(), "sessions": sessions, "alerts": alerts})
         );
         return Ok(ExitCode::SUCCESS);
     }
     out!(
         "{} over {} sessions: {} alerts",
         rule,
-        bars.len(),
+        sessions,
         alerts.len()
     );
     if !alerts.is_empty() {

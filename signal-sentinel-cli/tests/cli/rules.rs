@@ -49,7 +49,7 @@ fn rules_backtest_prints_a_table_or_json() {
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stderr.trim(),
-        "error: rule: column 13: expected 'above' or 'below', found 'abve' (hint: crosses above 200, crosses below sma(50))"
+        "error: text: column 13: expected 'above' or 'below', found 'abve' (hint: crosses above 200, crosses below sma(50))"
     );
     let run = invest(
         dir.path(),
@@ -58,6 +58,91 @@ fn rules_backtest_prints_a_table_or_json() {
     );
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("has no bars for ABC"), "{}", run.stderr);
+}
+
+/// A backtest takes the options a rule is saved with, and combinations over the symbols of
+/// the file; the library's checks answer as they do in the API.
+#[test]
+fn rules_backtest_takes_options_and_combinations() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = xyz_csv(dir.path());
+    let csv = csv.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["rules", "backtest"];
+        all.extend_from_slice(args);
+        invest(dir.path(), &[], &all)
+    };
+    let plain = run(&["XYZ price > 30", "--csv", csv, "--json"]);
+    let plain: serde_json::Value = serde_json::from_str(&plain.stdout).unwrap();
+    assert_eq!(plain["alerts"].as_array().unwrap().len(), 5);
+    // Three evaluations in a row before firing: later, and not on one-day peaks.
+    let pending = run(&["XYZ price > 30", "--csv", csv, "--pending", "3x", "--json"]);
+    assert_eq!(pending.code, 0, "{}", pending.stderr);
+    let pending: serde_json::Value = serde_json::from_str(&pending.stdout).unwrap();
+    let pending = pending["alerts"].as_array().unwrap();
+    assert!(pending.len() < 5, "{pending:?}");
+    assert!(pending[0]["at"].as_str() > plain["alerts"][0]["at"].as_str());
+    let once = run(&[
+        "XYZ price > 30",
+        "--csv",
+        csv,
+        "--frequency",
+        "once",
+        "--json",
+    ]);
+    let once: serde_json::Value = serde_json::from_str(&once.stdout).unwrap();
+    assert_eq!(once["alerts"].as_array().unwrap().len(), 1);
+    let range = run(&[
+        "XYZ price > 30",
+        "--csv",
+        csv,
+        "--from",
+        "2009-07-01",
+        "--to",
+        "2009-07-31",
+    ]);
+    assert!(
+        range.stdout.contains("over 22 sessions"),
+        "{}",
+        range.stdout
+    );
+
+    // A combination over two symbols of one file.
+    let two = dir.path().join("two.csv");
+    std::fs::write(
+        &two,
+        "time,symbol,open,high,low,close,volume\n\
+         2009-06-01,AAA,10,10,10,10,\n2009-06-01,BBB,50,50,50,50,\n\
+         2009-06-02,AAA,11,11,11,11,\n2009-06-02,BBB,49,49,49,49,\n\
+         2009-06-03,AAA,12,12,12,12,\n2009-06-03,BBB,51,51,51,51,\n",
+    )
+    .unwrap();
+    let two = two.to_str().unwrap();
+    let both = run(&["AAA crosses above 10.5 and BBB < 50", "--csv", two]);
+    assert_eq!(both.code, 0, "{}", both.stderr);
+    assert!(
+        both.stdout
+            .starts_with("AAA crosses above 10.5 and BBB price < 50 over 3 sessions: 1 alerts"),
+        "{}",
+        both.stdout
+    );
+    assert!(both.stdout.contains("2009-06-02"), "{}", both.stdout);
+    let bad = run(&["XYZ price > 30", "--csv", csv, "--pending", "0x"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let bad = run(&["XYZ day change > 1%", "--csv", csv, "--hysteresis", "2"]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.starts_with("error: options: hysteresis_percent"),
+        "{}",
+        bad.stderr
+    );
+    let bad = run(&["XYZ > 1 and trailing stop 5%", "--csv", csv]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("cannot hold a trailing stop"),
+        "{}",
+        bad.stderr
+    );
 }
 
 /// The rows of issue 17's table that `invest rules` gave differently from the API: the same

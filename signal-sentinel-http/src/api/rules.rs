@@ -110,13 +110,15 @@ impl From<RuleView> for RuleOut {
 /// A new rule: `text`, or `symbol` + `condition`.
 #[derive(Debug, Object)]
 pub struct RuleIn {
-    /// The rule in the text form, e.g. `AAPL crosses above 200` or `TSLA day change <= -5%`.
+    /// The rule in the text form, e.g. `AAPL crosses above 200`, `TSLA day change <= -5%` or
+    /// a combination, `AAPL crosses above 200 and SPY day change > 0%` (see `docs/rules.md`).
     #[oai(nullable)]
     pub text: Option<Text<{ MAX_RULE_TEXT_LEN }>>,
     /// With `condition`: the symbol.
     #[oai(nullable)]
     pub symbol: Option<Text<{ Symbol::MAX_LEN }>>,
-    /// The condition as JSON, e.g. `{"type": "price", "op": ">", "level": "200"}`.
+    /// The condition as JSON, e.g. `{"type": "price", "op": ">", "level": "200"}`; a
+    /// combination is `{"version": 2, "type": "and", "of": [...]}`.
     #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
     /// A name (1 to 100 characters).
@@ -180,7 +182,8 @@ pub struct BacktestIn {
     /// … and a JSON condition.
     #[oai(nullable)]
     pub condition: Option<serde_json::Value>,
-    /// Options; defaults when absent.
+    /// Options, as a rule stores them (frequency, cooldown, hysteresis, pending …); defaults
+    /// when absent.
     #[oai(nullable)]
     pub options: Option<serde_json::Value>,
     /// First day (inclusive).

@@ -282,6 +282,78 @@ async fn backtest_replays_real_bars() {
         )
         .await;
     assert_eq!(backwards.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A combination, with options: the same library call as `invest rules backtest`.
+    let combined = server
+        .post(
+            "/api/rules/backtest",
+            &token,
+            json!({"text": "XYZ crosses above 30 and day change > 1%", "from": "2009-06-01",
+                   "to": "2009-07-31", "options": {"frequency": "once"}}),
+        )
+        .await;
+    assert_eq!(combined.status, StatusCode::OK, "{}", combined.text);
+    assert_eq!(combined.body["alerts"].as_array().unwrap().len(), 1);
+    let capped = server
+        .post(
+            "/api/rules/backtest",
+            &token,
+            json!({"text": "XYZ > 1 and > 2 and > 3 and > 4 and > 5 and > 6 and > 7 and > 8 and > 9",
+                   "from": "2009-06-01", "to": "2009-07-31"}),
+        )
+        .await;
+    assert_eq!(capped.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        capped.text.contains("at most 8 conditions"),
+        "{}",
+        capped.text
+    );
+}
+
+#[tokio::test]
+async fn combined_rules_are_saved_as_written_and_read_back_canonically() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let r = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"text": "aapl crosses above 200 AND (spy day change > 0% or ^vix < 20)"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        r.body["text"],
+        "AAPL crosses above 200 and (SPY day change > 0% or ^VIX price < 20)"
+    );
+    assert_eq!(r.body["condition"]["version"], 2);
+    assert_eq!(r.body["condition"]["type"], "and");
+    // The JSON form is accepted as well, and a version-1 combination is refused.
+    let condition = r.body["condition"].clone();
+    let again = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"symbol": "AAPL", "condition": condition}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.body["text"], r.body["text"]);
+    let mut old = r.body["condition"].clone();
+    old["version"] = json!(1);
+    let refused = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"symbol": "AAPL", "condition": old}),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text
+    );
 }
 
 #[tokio::test]

@@ -1,9 +1,10 @@
 //! Replays a rule over past bars: which alerts would it have sent?
 
+use chrono::Duration;
 use serde::Serialize;
 
 use super::condition::Condition;
-use super::evaluate::MarketView;
+use super::evaluate::{MarketView, Others};
 use super::indicators::DailyHistory;
 use super::lifecycle::{EngineState, RuleOptions, Schedule, Transition, step};
 use crate::domain::{AlertKind, Bar, Quote, Sample, Symbol};
@@ -36,33 +37,93 @@ pub fn backtest(
     options: &RuleOptions,
     bars: &[Bar],
 ) -> Vec<BacktestAlert> {
-    let mut sorted: Vec<&Bar> = bars.iter().collect();
-    sorted.sort_by_key(|b| b.at);
-    sorted.dedup_by_key(|b| b.at);
+    backtest_series(symbol, condition, options, &[(symbol.clone(), bars)])
+}
 
-    let mut history = DailyHistory::default();
+/// One symbol's bars as the replay walks them.
+struct Track<'a> {
+    symbol: &'a Symbol,
+    bars: Vec<&'a Bar>,
+    next: usize,
+    samples: Vec<Sample>,
+    history: DailyHistory,
+    quote: Option<Quote>,
+    fresh: bool,
+}
+
+/// [`backtest`] of a rule whose combination reads several symbols: `series` holds the bars of
+/// each symbol it reads (its own among them). The rule is evaluated at every time any of them
+/// has a bar, as the monitor evaluates it whenever any of its symbols has a fresh quote; an
+/// operand whose symbol has no bar within the rule's staleness limit has no data.
+pub fn backtest_series(
+    symbol: &Symbol,
+    condition: &Condition,
+    options: &RuleOptions,
+    series: &[(Symbol, &[Bar])],
+) -> Vec<BacktestAlert> {
+    let mut tracks: Vec<Track<'_>> = series
+        .iter()
+        .map(|(symbol, bars)| {
+            let mut sorted: Vec<&Bar> = bars.iter().collect();
+            sorted.sort_by_key(|b| b.at);
+            sorted.dedup_by_key(|b| b.at);
+            Track {
+                symbol,
+                bars: sorted,
+                next: 0,
+                samples: Vec::new(),
+                history: DailyHistory::default(),
+                quote: None,
+                fresh: false,
+            }
+        })
+        .collect();
+    let mut times: Vec<Timestamp> = tracks
+        .iter()
+        .flat_map(|t| t.bars.iter().map(|b| b.at))
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    let stale = Duration::minutes(i64::from(options.stale_after_minutes));
+
     let mut state = EngineState::new();
     let mut alerts = Vec::new();
-    let mut samples: Vec<Sample> = Vec::with_capacity(sorted.len());
-    for bar in sorted {
-        let previous = samples.last().copied();
-        let quote = bar_quote(symbol, bar, previous.map(|p| p.price));
-        let transition = quote.as_ref().and_then(|quote| {
+    for at in times {
+        for track in &mut tracks {
+            track.fresh = track.bars.get(track.next).is_some_and(|b| b.at == at);
+            if track.fresh {
+                let bar = track.bars[track.next];
+                let previous_close = track.samples.last().map(|p| p.price);
+                track.quote = bar_quote(track.symbol, bar, previous_close);
+            }
+        }
+        let view_of = |track| view_of(track, at, stale);
+        let lookup = |s: &Symbol| tracks.iter().find(|t| t.symbol == s).and_then(view_of);
+        let own = tracks.iter().find(|t| t.symbol == symbol);
+        // The rule's own quote when it has one; else the fresh quote of another symbol.
+        let anchor = own
+            .and_then(view_of)
+            .or_else(|| tracks.iter().filter(|t| t.fresh).find_map(view_of));
+        let fresh_other = tracks.iter().any(|t| t.fresh && t.symbol != symbol);
+        let transition = anchor.and_then(|view| {
             let view = MarketView {
-                quote,
-                previous,
-                recent: &samples,
-                history: &history,
-                book: None,
+                others: Some(Others {
+                    own: symbol,
+                    lookup: &lookup,
+                    fresh: fresh_other,
+                }),
+                ..view
             };
-            step(
-                condition,
-                options,
-                Schedule::default(),
-                &mut state,
-                Some(&view),
-                bar.at,
-            )
+            (own.is_some_and(|t| t.fresh) || fresh_other).then(|| {
+                step(
+                    condition,
+                    options,
+                    Schedule::default(),
+                    &mut state,
+                    Some(&view),
+                    at,
+                )
+            })?
         });
         match transition {
             Some(Transition::Fired { episode, price, at }) => alerts.push(BacktestAlert {
@@ -80,13 +141,35 @@ pub fn backtest(
             // A reminder says what the firing said: the backtest lists what changed.
             Some(Transition::Reminder { .. }) | None => {}
         }
-        samples.push(Sample {
-            at: bar.at,
-            price: bar.close,
-        });
-        history.push(bar.clone());
+        for track in &mut tracks {
+            if track.fresh {
+                let bar = track.bars[track.next];
+                track.next += 1;
+                track.samples.push(Sample {
+                    at: bar.at,
+                    price: bar.close,
+                });
+                track.history.push(bar.clone());
+            }
+        }
     }
     alerts
+}
+
+/// A symbol's view at `at`: its latest quote, unless stale.
+fn view_of<'t>(track: &'t Track<'_>, at: Timestamp, stale: Duration) -> Option<MarketView<'t>> {
+    track
+        .quote
+        .as_ref()
+        .filter(|q| at - q.at <= stale)
+        .map(|quote| MarketView {
+            quote,
+            previous: track.samples.last().copied(),
+            recent: &track.samples,
+            history: &track.history,
+            book: None,
+            others: None,
+        })
 }
 
 fn bar_quote(symbol: &Symbol, bar: &Bar, previous_close: Option<Decimal>) -> Option<Quote> {

@@ -6,8 +6,15 @@ use thiserror::Error;
 
 use crate::domain::JsonDocument;
 
-/// Version of the JSON form written by [`Condition::to_document`].
-pub const CONDITION_VERSION: u32 = 1;
+/// Version of the JSON form written by [`Condition::to_document`] for a combination (`and`,
+/// `or`, `not`). A single condition is still written as version 1, the form every earlier
+/// release wrote and reads; both versions are read.
+pub const CONDITION_VERSION: u32 = 2;
+
+/// Most conditions (operands) in one combination.
+pub const MAX_OPERANDS: usize = 8;
+/// Deepest nesting of `and`, `or` and `not` in one combination (`a and (b or not c)` is 3).
+pub const MAX_DEPTH: usize = 4;
 
 /// How a value compares with a threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -226,6 +233,31 @@ pub enum Condition {
         /// Share of the portfolio, in percent.
         percent: Decimal,
     },
+    /// Every operand holds (`a and b`).
+    #[serde(rename = "and")]
+    All {
+        /// Two or more operands.
+        of: Vec<Condition>,
+    },
+    /// At least one operand holds (`a or b`).
+    #[serde(rename = "or")]
+    Any {
+        /// Two or more operands.
+        of: Vec<Condition>,
+    },
+    /// The operand does not hold (`not a`).
+    Not {
+        /// The operand.
+        of: Box<Condition>,
+    },
+    /// An operand of a combination that reads another symbol than the rule's
+    /// (`AAPL crosses above 200 and SPY day change > 0%`).
+    On {
+        /// The symbol it reads.
+        symbol: crate::domain::Symbol,
+        /// A single condition (not a combination).
+        condition: Box<Condition>,
+    },
 }
 
 /// The pseudo-symbol of a user's whole portfolio: rules on it (`PORTFOLIO day change <= -3%`,
@@ -287,12 +319,89 @@ fn period(field: &'static str, value: u32, min: u32) -> Result<(), ConditionErro
 impl Condition {
     /// Checks that every value is in range: levels, percents and multiples positive (a day
     /// change may be negative but not zero), periods 1–400 (RSI 2–400), an RSI level within
-    /// 0–100, a window of 1 minute to a week, two different averages in a cross.
+    /// 0–100, a window of 1 minute to a week, two different averages in a cross. A
+    /// combination: a day change of 0% is accepted as an operand; two or more operands to `and` and `or`, at most [`MAX_OPERANDS`] single
+    /// conditions nested at most [`MAX_DEPTH`] deep, no trailing stop, a symbol only on a single
+    /// condition and never the portfolio.
     ///
     /// # Errors
     /// [`ConditionError::OutOfRange`] naming the first value that is not.
     pub fn validate(&self) -> Result<(), ConditionError> {
+        if self.is_combination() {
+            return self.validate_combination();
+        }
+        if matches!(self, Self::On { .. }) {
+            return Err(out_of_range(
+                "symbol",
+                "of another operand belongs in a combination (and, or, not)",
+            ));
+        }
+        self.validate_single()
+    }
+
+    fn validate_combination(&self) -> Result<(), ConditionError> {
+        let leaves = self.leaves();
+        if leaves.len() > MAX_OPERANDS {
+            return Err(out_of_range(
+                "combination",
+                format!(
+                    "has at most {MAX_OPERANDS} conditions, this one has {}",
+                    leaves.len()
+                ),
+            ));
+        }
+        if self.depth() > MAX_DEPTH {
+            return Err(out_of_range(
+                "combination",
+                format!("nests and, or and not at most {MAX_DEPTH} deep"),
+            ));
+        }
+        self.validate_operands()
+    }
+
+    fn validate_operands(&self) -> Result<(), ConditionError> {
         match self {
+            Self::All { of } | Self::Any { of } => {
+                if of.len() < 2 {
+                    return Err(out_of_range(
+                        "combination",
+                        "needs two or more conditions joined by and / or",
+                    ));
+                }
+                of.iter().try_for_each(Self::validate_operands)
+            }
+            Self::Not { of } => of.validate_operands(),
+            Self::On { symbol, condition } => {
+                if symbol.as_str() == PORTFOLIO {
+                    return Err(out_of_range(
+                        "symbol",
+                        "PORTFOLIO cannot be an operand of a combination",
+                    ));
+                }
+                if condition.is_combination() || matches!(**condition, Self::On { .. }) {
+                    return Err(out_of_range(
+                        "symbol",
+                        "names a single condition, not a combination",
+                    ));
+                }
+                condition.validate_operands()
+            }
+            Self::TrailingStop { .. } => Err(out_of_range(
+                "combination",
+                "cannot hold a trailing stop (it remembers its own high)",
+            )),
+            // "SPY day change > 0%" (up today) qualifies another condition; alone it would
+            // fire nearly every day.
+            Self::DayChange { percent, .. } if percent.is_zero() => Ok(()),
+            single => single.validate_single(),
+        }
+    }
+
+    fn validate_single(&self) -> Result<(), ConditionError> {
+        match self {
+            Self::All { .. } | Self::Any { .. } | Self::Not { .. } | Self::On { .. } => {
+                self.validate_operands()
+            }
             Self::Price { level, .. } | Self::CrossesLevel { level, .. } => {
                 positive("level", *level)
             }
@@ -372,6 +481,14 @@ impl Condition {
     /// period (Wilder's smoothing remembers), a year for 52-week extremes, the days of a
     /// volume average; 0 when it needs none.
     pub fn history_sessions(&self) -> usize {
+        if self.is_combination() || matches!(self, Self::On { .. }) {
+            return self
+                .leaves()
+                .iter()
+                .map(|(_, c)| c.history_sessions())
+                .max()
+                .unwrap_or(0);
+        }
         let average = |a: &Average| match a.kind {
             AverageKind::Sma => a.period as usize,
             AverageKind::Ema => 4 * a.period as usize,
@@ -388,27 +505,107 @@ impl Condition {
 
     /// Whether the condition reads the daily highs and lows of its history (52-week extremes).
     pub fn reads_daily_ranges(&self) -> bool {
-        matches!(self, Self::NewExtreme { .. } | Self::NearExtreme { .. })
+        self.any_leaf(|c| matches!(c, Self::NewExtreme { .. } | Self::NearExtreme { .. }))
     }
 
     /// Whether the condition reads the daily volumes of its history (volume spikes).
     pub fn reads_daily_volumes(&self) -> bool {
-        matches!(self, Self::VolumeSpike { .. })
+        self.any_leaf(|c| matches!(c, Self::VolumeSpike { .. }))
     }
 
     /// Whether the condition reads the owner's holdings (a position's cost, size or share).
     pub fn reads_holdings(&self) -> bool {
-        matches!(
-            self,
-            Self::PositionBelowCost { .. }
-                | Self::PositionDayMove { .. }
-                | Self::PositionWeight { .. }
-        )
+        self.any_leaf(|c| {
+            matches!(
+                c,
+                Self::PositionBelowCost { .. }
+                    | Self::PositionDayMove { .. }
+                    | Self::PositionWeight { .. }
+            )
+        })
     }
 
     /// Whether the condition needs every holding of the owner priced (a share of the whole).
     pub fn reads_portfolio_value(&self) -> bool {
-        matches!(self, Self::PositionWeight { .. })
+        self.any_leaf(|c| matches!(c, Self::PositionWeight { .. }))
+    }
+
+    /// Whether this is a combination of conditions (`and`, `or`, `not`).
+    pub fn is_combination(&self) -> bool {
+        matches!(self, Self::All { .. } | Self::Any { .. } | Self::Not { .. })
+    }
+
+    /// The single conditions of a combination, in the order written, each with the symbol it
+    /// names (`None`: the rule's own symbol); a single condition is its own only leaf.
+    pub fn leaves(&self) -> Vec<(Option<&crate::domain::Symbol>, &Condition)> {
+        let mut out = Vec::new();
+        self.collect_leaves(None, &mut out);
+        out
+    }
+
+    fn collect_leaves<'a>(
+        &'a self,
+        symbol: Option<&'a crate::domain::Symbol>,
+        out: &mut Vec<(Option<&'a crate::domain::Symbol>, &'a Condition)>,
+    ) {
+        match self {
+            Self::All { of } | Self::Any { of } => {
+                for c in of {
+                    c.collect_leaves(symbol, out);
+                }
+            }
+            Self::Not { of } => of.collect_leaves(symbol, out),
+            Self::On { symbol, condition } => condition.collect_leaves(Some(symbol), out),
+            leaf => out.push((symbol, leaf)),
+        }
+    }
+
+    /// The other symbols a combination reads besides the rule's own, each once, in the order
+    /// written.
+    pub fn other_symbols(&self) -> Vec<&crate::domain::Symbol> {
+        let mut out: Vec<&crate::domain::Symbol> = Vec::new();
+        for (symbol, _) in self.leaves() {
+            if let Some(s) = symbol
+                && !out.contains(&s)
+            {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    fn any_leaf(&self, f: impl Fn(&Condition) -> bool) -> bool {
+        self.leaves().into_iter().any(|(_, c)| f(c))
+    }
+
+    /// Nesting depth of `and`, `or` and `not` (0 for a single condition).
+    pub fn depth(&self) -> usize {
+        match self {
+            Self::All { of } | Self::Any { of } => {
+                1 + of.iter().map(Self::depth).max().unwrap_or(0)
+            }
+            Self::Not { of } => 1 + of.depth(),
+            Self::On { condition, .. } => condition.depth(),
+            _ => 0,
+        }
+    }
+
+    /// The combination with every operand naming `own` written bare (its canonical form: a
+    /// bare operand reads the rule's own symbol).
+    pub fn normalized(self, own: &crate::domain::Symbol) -> Self {
+        match self {
+            Self::All { of } => Self::All {
+                of: of.into_iter().map(|c| c.normalized(own)).collect(),
+            },
+            Self::Any { of } => Self::Any {
+                of: of.into_iter().map(|c| c.normalized(own)).collect(),
+            },
+            Self::Not { of } => Self::Not {
+                of: Box::new(of.normalized(own)),
+            },
+            Self::On { symbol, condition } if &symbol == own => *condition,
+            other => other,
+        }
     }
 
     /// Whether the condition can be used on the [`PORTFOLIO`] pseudo-symbol: its value
@@ -419,6 +616,9 @@ impl Condition {
 
     /// Whether the condition fires on a change between two samples rather than on a state.
     pub fn is_edge_triggered(&self) -> bool {
+        if self.is_combination() || matches!(self, Self::On { .. }) {
+            return self.any_leaf(Self::is_edge_triggered);
+        }
         matches!(
             self,
             Self::CrossesLevel { .. }
@@ -427,11 +627,17 @@ impl Condition {
         )
     }
 
-    /// The stored form: a [`JsonDocument`] of version [`CONDITION_VERSION`].
+    /// The stored form: a [`JsonDocument`] of version 1 for a single condition (as every
+    /// release wrote it), of version [`CONDITION_VERSION`] for a combination.
     pub fn to_document(&self) -> JsonDocument {
         let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        let version = if self.is_combination() {
+            CONDITION_VERSION
+        } else {
+            1
+        };
         // A `Condition` always serializes to an object with a `type`.
-        JsonDocument::new(CONDITION_VERSION, value).unwrap_or_else(|_| JsonDocument::empty())
+        JsonDocument::new(version, value).unwrap_or_else(|_| JsonDocument::empty())
     }
 
     /// Reads a stored condition and validates it.
@@ -440,14 +646,19 @@ impl Condition {
     /// [`ConditionError::Document`] when the document was written by a newer version or is not a
     /// condition; [`ConditionError::OutOfRange`] when a value is out of range.
     pub fn from_document(doc: &JsonDocument) -> Result<Self, ConditionError> {
-        if doc.version() != CONDITION_VERSION {
+        if !(1..=CONDITION_VERSION).contains(&doc.version()) {
             return Err(ConditionError::Document(format!(
-                "version {} is not supported (this build reads version {CONDITION_VERSION})",
+                "version {} is not supported (this build reads versions 1 to {CONDITION_VERSION})",
                 doc.version()
             )));
         }
         let condition: Self = serde_json::from_value(serde_json::Value::Object(doc.body().clone()))
             .map_err(|e| ConditionError::Document(e.to_string()))?;
+        if doc.version() == 1 && condition.is_combination() {
+            return Err(ConditionError::Document(format!(
+                "a combination (and, or, not) is a version {CONDITION_VERSION} document"
+            )));
+        }
         condition.validate()?;
         Ok(condition)
     }
@@ -485,9 +696,9 @@ mod tests {
     #[test]
     fn unknown_versions_and_shapes_are_refused() {
         let newer =
-            JsonDocument::new(2, json!({"type": "price", "op": ">", "level": "1"})).unwrap();
+            JsonDocument::new(3, json!({"type": "price", "op": ">", "level": "1"})).unwrap();
         let err = Condition::from_document(&newer).unwrap_err().to_string();
-        assert!(err.contains("version 2 is not supported"), "{err}");
+        assert!(err.contains("version 3 is not supported"), "{err}");
         let unknown = JsonDocument::new(1, json!({"type": "moon_phase"})).unwrap();
         assert!(Condition::from_document(&unknown).is_err());
         let bad = JsonDocument::new(1, json!({"type": "price", "op": ">", "level": "-3"})).unwrap();

@@ -79,6 +79,45 @@ pub struct MarketView<'a> {
     pub history: &'a DailyHistory,
     /// The rule owner's holdings, for conditions that read them (none: they are unknown).
     pub book: Option<&'a Book>,
+    /// For a combination: the rule's own symbol and the views of the other symbols it reads
+    /// (none: every operand reads this view's symbol).
+    pub others: Option<Others<'a>>,
+}
+
+/// What a combination over several symbols reads besides the view it is evaluated at: the
+/// rule's own symbol (which a bare operand reads) and a view of any symbol, given while its
+/// latest quote is not stale.
+#[derive(Clone, Copy)]
+pub struct Others<'a> {
+    /// The rule's symbol.
+    pub own: &'a crate::domain::Symbol,
+    /// The view of a symbol, when it has a quote that is not stale.
+    pub lookup: &'a dyn Fn(&crate::domain::Symbol) -> Option<MarketView<'a>>,
+    /// Whether another symbol it reads has a fresh sample: the combination is evaluated
+    /// then even when the view's own quote is not new.
+    pub fresh: bool,
+}
+
+impl std::fmt::Debug for Others<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Others")
+            .field("own", self.own)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> MarketView<'a> {
+    /// The view an operand on `symbol` reads (`None`: the rule's own symbol), if its quote is
+    /// there and not stale.
+    pub fn of(&self, symbol: Option<&crate::domain::Symbol>) -> Option<MarketView<'a>> {
+        let own = self.others.map_or(&self.quote.symbol, |o| o.own);
+        let symbol = symbol.unwrap_or(own);
+        if *symbol == self.quote.symbol {
+            Some(*self)
+        } else {
+            self.others.and_then(|o| (o.lookup)(symbol))
+        }
+    }
 }
 
 /// A position as the engine sees it: the total over the owner's accounts.
@@ -211,6 +250,36 @@ pub fn evaluate(
     let price = quote.price;
     let history = view.history;
     Ok(match condition {
+        Condition::All { of } => {
+            // False decides; otherwise an operand without data leaves it unknown.
+            let mut all = Signal::True;
+            for c in of {
+                match operand(c, memory, view, created_at)? {
+                    Signal::False => return Ok(Signal::False),
+                    Signal::Unknown => all = Signal::Unknown,
+                    Signal::True => {}
+                }
+            }
+            all
+        }
+        Condition::Any { of } => {
+            // True decides; otherwise an operand without data leaves it unknown.
+            let mut any = Signal::False;
+            for c in of {
+                match operand(c, memory, view, created_at)? {
+                    Signal::True => return Ok(Signal::True),
+                    Signal::Unknown => any = Signal::Unknown,
+                    Signal::False => {}
+                }
+            }
+            any
+        }
+        Condition::Not { of } => match operand(of, memory, view, created_at)? {
+            Signal::True => Signal::False,
+            Signal::False => Signal::True,
+            Signal::Unknown => Signal::Unknown,
+        },
+        Condition::On { .. } => operand(condition, memory, view, created_at)?,
         Condition::Price { op, level } => op.holds(price, *level).into(),
         Condition::CrossesLevel { direction, level } => match previous {
             Some(prev) => crossed(
@@ -393,6 +462,115 @@ pub fn evaluate(
     })
 }
 
+/// An operand of a combination, on the view of the symbol it reads (unknown when that
+/// symbol has no quote, or only a stale one).
+fn operand(
+    condition: &Condition,
+    memory: &mut Memory,
+    view: &MarketView<'_>,
+    created_at: Option<Timestamp>,
+) -> Result<Signal, EvalError> {
+    let (symbol, leaf) = match condition {
+        Condition::All { .. } | Condition::Any { .. } | Condition::Not { .. } => {
+            return evaluate(condition, memory, view, created_at);
+        }
+        Condition::On { symbol, condition } => (Some(symbol), &**condition),
+        leaf => (None, leaf),
+    };
+    match view.of(symbol) {
+        Some(v) => evaluate(leaf, memory, &v, created_at),
+        None => Ok(Signal::Unknown),
+    }
+}
+
+/// The operands of a combination that held when it fired, each with its symbol and the value
+/// it read: `AAPL crosses above 200 (201.3), AAPL volume >= 2x avg(20) (2.41x)`. An operand
+/// under `not` is listed when it did not hold (`not SPY day change > 0% (-0.8%)`). Empty for a
+/// single condition.
+pub fn held_operands(
+    condition: &Condition,
+    view: &MarketView<'_>,
+    created_at: Option<Timestamp>,
+) -> String {
+    if !condition.is_combination() {
+        return String::new();
+    }
+    let mut held = Vec::new();
+    collect_held(condition, false, view, created_at, &mut held);
+    held.join(", ")
+}
+
+fn collect_held(
+    condition: &Condition,
+    negated: bool,
+    view: &MarketView<'_>,
+    created_at: Option<Timestamp>,
+    out: &mut Vec<String>,
+) {
+    let (symbol, leaf) = match condition {
+        Condition::All { of } | Condition::Any { of } => {
+            for c in of {
+                collect_held(c, negated, view, created_at, out);
+            }
+            return;
+        }
+        Condition::Not { of } => return collect_held(of, !negated, view, created_at, out),
+        Condition::On { symbol, condition } => (Some(symbol), &**condition),
+        leaf => (None, leaf),
+    };
+    let Some(v) = view.of(symbol) else { return };
+    let mut scratch = Memory::default();
+    let want = if negated { Signal::False } else { Signal::True };
+    if evaluate(leaf, &mut scratch, &v, created_at) == Ok(want) {
+        let not = if negated { "not " } else { "" };
+        let value = operand_value(leaf, &v)
+            .map(|value| format!(" ({value})"))
+            .unwrap_or_default();
+        out.push(format!("{not}{} {leaf}{value}", v.quote.symbol));
+    }
+}
+
+/// What a single condition reads from its view, as the message shows it: the change for a
+/// day change, the RSI, the volume's multiple of its average, the averages of a cross; the
+/// price otherwise.
+fn operand_value(condition: &Condition, view: &MarketView<'_>) -> Option<String> {
+    let quote = view.quote;
+    let history = view.history;
+    let n = history.sessions_before(quote.at);
+    Some(match condition {
+        Condition::DayChange { .. } | Condition::PositionDayMove { .. } => {
+            format!("{:+}%", day_change(quote).ok()??.round_dp(2))
+        }
+        Condition::Rsi { period, .. } => format!(
+            "rsi {:.1}",
+            history.rsi_at(n, *period as usize, to_f64(quote.price))?
+        ),
+        Condition::VolumeSpike { days, .. } => {
+            let volumes = history.volumes().get(..n)?;
+            let days = *days as usize;
+            let recent = volumes.get(volumes.len().checked_sub(days)?..)?;
+            let total: u64 = recent
+                .iter()
+                .try_fold(0_u64, |sum, v| sum.checked_add((*v)?))?;
+            let ratio = Decimal::from(quote.volume?)
+                .checked_mul(Decimal::from(days as u64))?
+                .checked_div(Decimal::from(total))?;
+            format!("{}x", ratio.round_dp(2))
+        }
+        Condition::CrossesAverage { average, .. } => format!(
+            "{} vs {average} {:.2}",
+            quote.price,
+            average_value(*average, history, quote.at, quote.price)?
+        ),
+        Condition::AverageCrossesAverage { fast, slow, .. } => format!(
+            "{fast} {:.2} vs {slow} {:.2}",
+            average_value(*fast, history, quote.at, quote.price)?,
+            average_value(*slow, history, quote.at, quote.price)?
+        ),
+        _ => quote.price.to_string(),
+    })
+}
+
 /// `part / whole × 100`, checked (`None` on overflow or a zero `whole`).
 pub(crate) fn percent_of(part: Option<Decimal>, whole: Decimal) -> Option<Decimal> {
     part?.checked_div(whole)?.checked_mul(Decimal::ONE_HUNDRED)
@@ -432,7 +610,14 @@ fn crossed<T: PartialOrd>(
     }
 }
 
-/// A cross of zero by `spread(at, price)` between the previous sample and the quote.
+/// Relative tolerance under which an average and the price (or two averages) are equal:
+/// one part in a billion of the price. Averages are computed in binary floating point, so an
+/// exact decimal tie can come out ±1e-15 apart; within the tolerance it is a tie, and
+/// touching is not yet a cross. No listed price moves in steps that small.
+pub const AVERAGE_TIE: f64 = 1e-9;
+
+/// A cross of zero by `spread(at, price)` between the previous sample and the quote; a
+/// spread within [`AVERAGE_TIE`] of the price is zero.
 fn spread_cross(
     direction: Direction,
     previous: Option<Sample>,
@@ -442,7 +627,19 @@ fn spread_cross(
     let Some(prev) = previous else {
         return Signal::Unknown;
     };
-    match (spread(prev.at, prev.price), spread(quote.at, quote.price)) {
+    let tied = |spread: Option<f64>, price: Decimal| {
+        spread.map(|s| {
+            if s.abs() <= AVERAGE_TIE * to_f64(price).abs() {
+                0.0
+            } else {
+                s
+            }
+        })
+    };
+    match (
+        tied(spread(prev.at, prev.price), prev.price),
+        tied(spread(quote.at, quote.price), quote.price),
+    ) {
         (Some(before), Some(now)) => {
             crossed(direction, before <= 0.0, before >= 0.0, now, 0.0).into()
         }

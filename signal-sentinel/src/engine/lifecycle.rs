@@ -481,7 +481,10 @@ pub fn step(
         }
     };
     let quote = view.quote;
-    if view.previous.is_some_and(|prev| quote.at <= prev.at) {
+    // A combination over several symbols is evaluated when any of them has a fresh sample.
+    if view.previous.is_some_and(|prev| quote.at <= prev.at)
+        && !view.others.is_some_and(|o| o.fresh)
+    {
         return None;
     }
     let signal = match evaluate(condition, &mut state.memory, view, schedule.created_at) {

@@ -22,12 +22,15 @@ mod template;
 mod text;
 
 pub use crate::domain::Sample;
-pub use backtest::{BacktestAlert, backtest};
+pub use backtest::{BacktestAlert, backtest, backtest_series};
 pub use condition::{
     Average, AverageKind, CONDITION_VERSION, Comparison, Condition, ConditionError, Direction,
-    Extreme, Move, PORTFOLIO,
+    Extreme, MAX_DEPTH, MAX_OPERANDS, Move, PORTFOLIO,
 };
-pub use evaluate::{Book, BookPosition, EvalError, MarketView, Memory, Signal, evaluate};
+pub use evaluate::{
+    AVERAGE_TIE, Book, BookPosition, EvalError, MarketView, Memory, Others, Signal, evaluate,
+    held_operands,
+};
 pub use lifecycle::{
     EngineState, Frequency, OPTIONS_VERSION, OptionsError, Pending, Priority, Repeat, RuleOptions,
     Schedule, Transition, step,

@@ -3,7 +3,10 @@
 //! The grammar (keywords in any case; documented with examples in `docs/rules.md`):
 //!
 //! ```text
-//! rule      = SYMBOL condition
+//! rule      = SYMBOL expr
+//! expr      = term {"or" term}                          or: at least one holds
+//! term      = factor {"and" factor}                     and: every one holds (binds tighter)
+//! factor    = "not" factor | "(" expr ")" | [SYMBOL] condition
 //! condition = ["price"] OP NUMBER                       level-triggered price
 //!           | ["price"] ("above" | "below") NUMBER       same, with > and <
 //!           | ["price"] "crosses" DIR (NUMBER | average) price crosses a level / an average
@@ -105,12 +108,17 @@ pub fn parse_rule(input: &str) -> Result<RuleText, ParseError> {
         columns: Vec::new(),
     };
     let start = parser.peek_column();
-    let condition = parser.condition()?;
+    let condition = parser.expr()?.normalized(&symbol);
     if let Some(token) = parser.tokens.get(parser.pos) {
+        let hint = if token.kind == Kind::Close {
+            "every ')' closes a '('"
+        } else {
+            "join conditions with 'and' or 'or': AAPL > 200 and SPY day change > 0%"
+        };
         return Err(error(
             token.column,
             format!("unexpected {} after the condition", token.kind.describe()),
-            Some("one condition per rule"),
+            Some(hint),
         ));
     }
     condition.validate().map_err(|e| {
@@ -272,9 +280,12 @@ fn tokenize(text: &str, offset: usize) -> Result<Vec<Token>, ParseError> {
                     }
                 }
             }
-            c if c.is_alphabetic() => {
+            c if c.is_alphabetic() || c == '^' => {
+                // Words, and the symbols an operand may name: BRK.B, ^VIX, BTC/USD, EURUSD=X.
                 let start = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+                while i < chars.len() && (chars[i].is_alphanumeric() || "_.-/=".contains(chars[i]))
+                {
                     i += 1;
                 }
                 Kind::Word(chars[start..i].iter().collect::<String>().to_lowercase())
@@ -300,7 +311,116 @@ struct Parser {
     columns: Vec<(&'static str, usize)>,
 }
 
+/// Words that begin a condition (or negate one): anything else at the start of an operand is
+/// the symbol it reads.
+const CONDITION_WORDS: &[&str] = &[
+    "price", "above", "below", "crosses", "cross", "day", "change", "moves", "move", "volume",
+    "new", "within", "rsi", "trailing", "position", "gap", "gaps", "sma", "ema", "not",
+];
+
 impl Parser {
+    /// `term {"or" term}`, flattened: `a or (b or c)` is `a or b or c`.
+    fn expr(&mut self) -> Result<Condition, ParseError> {
+        self.joined(
+            "or",
+            Self::term,
+            |of| Condition::Any { of },
+            |c| match c {
+                Condition::Any { of } => of,
+                c => vec![c],
+            },
+        )
+    }
+
+    /// `factor {"and" factor}`, flattened.
+    fn term(&mut self) -> Result<Condition, ParseError> {
+        self.joined(
+            "and",
+            Self::factor,
+            |of| Condition::All { of },
+            |c| match c {
+                Condition::All { of } => of,
+                c => vec![c],
+            },
+        )
+    }
+
+    /// `operand {word operand}`: one operand as it is, several joined by `join`, a nested
+    /// list of the same operator (`split` opens it) spliced in.
+    fn joined(
+        &mut self,
+        word: &str,
+        operand: fn(&mut Self) -> Result<Condition, ParseError>,
+        join: fn(Vec<Condition>) -> Condition,
+        split: fn(Condition) -> Vec<Condition>,
+    ) -> Result<Condition, ParseError> {
+        let mut list = vec![operand(self)?];
+        while self.eat_word(word) {
+            list.push(operand(self)?);
+        }
+        Ok(if list.len() == 1 {
+            list.remove(0)
+        } else {
+            join(list.into_iter().flat_map(split).collect())
+        })
+    }
+
+    /// `"not" factor | "(" expr ")" | [SYMBOL] condition`.
+    fn factor(&mut self) -> Result<Condition, ParseError> {
+        if self.eat_word("not") {
+            return Ok(Condition::Not {
+                of: Box::new(self.factor()?),
+            });
+        }
+        if self.peek() == Some(&Kind::Open) {
+            self.pos += 1;
+            let inner = self.expr()?;
+            if self.peek() != Some(&Kind::Close) {
+                return Err(
+                    self.expected("')'", "(AAPL > 200 or MSFT > 400) and SPY day change > 0%")
+                );
+            }
+            self.pos += 1;
+            return Ok(inner);
+        }
+        let Some(word) = self.peek_word().map(str::to_owned) else {
+            return self.condition();
+        };
+        if !CONDITION_WORDS.contains(&word.as_str()) {
+            return self.on_symbol();
+        }
+        // A symbol spelled like a keyword (GAP, NEW, DAY) is read as one only when the text
+        // does not read as a condition.
+        let (pos, noted) = (self.pos, self.columns.len());
+        match self.condition() {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                self.pos = pos;
+                self.columns.truncate(noted);
+                self.on_symbol().map_err(|_| e)
+            }
+        }
+    }
+
+    /// `SYMBOL condition`: an operand on a symbol of its own.
+    fn on_symbol(&mut self) -> Result<Condition, ParseError> {
+        let column = self.peek_column();
+        let Some(Kind::Word(word)) = self.next() else {
+            self.pos -= 1;
+            return Err(self.expected("a symbol or a condition", "SPY day change > 0%"));
+        };
+        let symbol = Symbol::parse(&word).map_err(|e| ParseError {
+            column,
+            message: format!("expected a condition or a symbol: {e}"),
+            hint: Some("AAPL crosses above 200 and SPY day change > 0%"),
+        })?;
+        let condition = self.condition()?;
+        Ok(Condition::On {
+            symbol,
+            condition: Box::new(condition),
+        })
+    }
+
     fn peek(&self) -> Option<&Kind> {
         self.tokens.get(self.pos).map(|t| &t.kind)
     }
@@ -678,10 +798,38 @@ fn extreme_word(extreme: Extreme) -> &'static str {
     }
 }
 
+/// An operand as written inside a combination: a nested `and` / `or` in parentheses.
+struct Operand<'a>(&'a Condition);
+
+impl fmt::Display for Operand<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            c @ (Condition::All { .. } | Condition::Any { .. }) => write!(f, "({c})"),
+            c => write!(f, "{c}"),
+        }
+    }
+}
+
 impl fmt::Display for Condition {
     /// The canonical text of the condition (without the symbol).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::All { of } | Self::Any { of } => {
+                let join = if matches!(self, Self::All { .. }) {
+                    " and "
+                } else {
+                    " or "
+                };
+                for (i, c) in of.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(join)?;
+                    }
+                    write!(f, "{}", Operand(c))?;
+                }
+                Ok(())
+            }
+            Self::Not { of } => write!(f, "not {}", Operand(of)),
+            Self::On { symbol, condition } => write!(f, "{symbol} {condition}"),
             Self::Price { op, level } => write!(f, "price {} {level}", op.symbol()),
             Self::CrossesLevel { direction, level } => {
                 write!(f, "crosses {} {level}", direction_word(*direction))
@@ -934,7 +1082,7 @@ mod tests {
                 "AAPL > 200 please",
                 12,
                 "unexpected 'please' after the condition",
-                Some("one condition per rule"),
+                Some("join conditions with 'and' or 'or': AAPL > 200 and SPY day change > 0%"),
             ),
             (
                 "AA$PL > 1",
@@ -974,6 +1122,144 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "column 14: expected 'above' or 'below', found 'abve' (hint: crosses above 200, crosses below sma(50))"
+        );
+    }
+
+    #[test]
+    fn combinations_parse_to_one_canonical_spelling() {
+        let cases = [
+            (
+                "AAPL crosses above 200 AND volume >= 2x avg(20)",
+                "AAPL crosses above 200 and volume >= 2x avg(20)",
+            ),
+            (
+                "spy day change < -2% or ^vix > 30",
+                "SPY day change < -2% or ^VIX price > 30",
+            ),
+            (
+                "AAPL crosses above 200 and SPY day change > 0%",
+                "AAPL crosses above 200 and SPY day change > 0%",
+            ),
+            // `and` binds tighter than `or`; nested groups are written in parentheses.
+            (
+                "AAPL > 1 or > 2 and < 3",
+                "AAPL price > 1 or (price > 2 and price < 3)",
+            ),
+            (
+                "AAPL not (> 200 or < 100)",
+                "AAPL not (price > 200 or price < 100)",
+            ),
+            // The same operator nested is one list; the rule's own symbol is written bare.
+            (
+                "AAPL (> 1 and > 2) and AAPL day change > 1%",
+                "AAPL price > 1 and price > 2 and day change > 1%",
+            ),
+            // A symbol spelled like a keyword is read as one where a condition does not fit.
+            (
+                "AAPL > 200 and GAP gap up >= 2%",
+                "AAPL price > 200 and GAP gap up >= 2%",
+            ),
+            (
+                "AAPL > 200 and brk.b < 400",
+                "AAPL price > 200 and BRK.B price < 400",
+            ),
+            (
+                "BTC/USD > 1 or eth/usd > 1",
+                "BTC/USD price > 1 or ETH/USD price > 1",
+            ),
+        ];
+        for (input, canonical) in cases {
+            let rule = parse_rule(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(rule.to_string(), canonical, "{input}");
+            assert_eq!(parse_rule(canonical).unwrap(), rule, "{canonical}");
+            // The stored form is version 2 and reads back the same.
+            let doc = rule.condition.to_document();
+            assert_eq!(doc.version(), 2, "{input}");
+            assert_eq!(Condition::from_document(&doc).unwrap(), rule.condition);
+        }
+        assert_eq!(
+            parse("SPY day change < -2% or ^VIX > 30"),
+            Condition::Any {
+                of: vec![
+                    Condition::DayChange {
+                        op: Comparison::Below,
+                        percent: dec!(-2)
+                    },
+                    Condition::On {
+                        symbol: Symbol::parse("^VIX").unwrap(),
+                        condition: Box::new(Condition::Price {
+                            op: Comparison::Above,
+                            level: dec!(30)
+                        }),
+                    },
+                ]
+            }
+        );
+        // A single condition keeps the version-1 form every earlier release wrote.
+        assert_eq!(parse("AAPL > 1").to_document().version(), 1);
+    }
+
+    #[test]
+    fn combinations_are_capped_and_checked() {
+        let nine = format!("AAPL {}", ["> 1"; 9].join(" and "));
+        let cases = [
+            (
+                nine.as_str(),
+                "combination has at most 8 conditions, this one has 9",
+            ),
+            (
+                "AAPL not not not not not > 1",
+                "combination nests and, or and not at most 4 deep",
+            ),
+            (
+                "AAPL > 1 and trailing stop 5%",
+                "combination cannot hold a trailing stop (it remembers its own high)",
+            ),
+            (
+                "AAPL > 1 and PORTFOLIO > 100",
+                "symbol PORTFOLIO cannot be an operand of a combination",
+            ),
+        ];
+        for (input, message) in cases {
+            let err = parse_rule(input).unwrap_err();
+            assert_eq!(err.message, message, "{input}");
+        }
+        let err = parse_rule("AAPL > 200 and").unwrap_err();
+        assert_eq!(
+            (err.column, err.message.as_str()),
+            (15, "expected a condition, found the end of the rule")
+        );
+        let err = parse_rule("AAPL (> 200 or < 100").unwrap_err();
+        assert_eq!(err.message, "expected ')', found the end of the rule");
+        let err = parse_rule("AAPL > 200) and > 1").unwrap_err();
+        assert_eq!(err.column, 11);
+        let err = parse_rule("AAPL > 200 and MSFT").unwrap_err();
+        assert!(err.message.starts_with("expected a condition"), "{err}");
+        let err = parse_rule("PORTFOLIO day change < -3% and > 1").unwrap_err();
+        assert!(err.message.contains("portfolio can be watched by"), "{err}");
+        // Exactly at the caps is accepted.
+        let eight = format!("AAPL {}", ["> 1"; 8].join(" or "));
+        assert!(parse_rule(&eight).is_ok());
+        assert!(parse_rule("AAPL not not not not > 1").is_ok());
+    }
+
+    #[test]
+    fn stored_combinations_are_version_2() {
+        use serde_json::json;
+        let doc = crate::domain::JsonDocument::new(
+            1,
+            json!({"type": "and", "of": [{"type": "price", "op": ">", "level": "1"}, {"type": "price", "op": "<", "level": "2"}]}),
+        )
+        .unwrap();
+        let err = Condition::from_document(&doc).unwrap_err().to_string();
+        assert!(err.contains("version 2"), "{err}");
+        let rule = parse_rule("AAPL > 1 and SPY day change > 0%").unwrap();
+        assert_eq!(
+            serde_json::to_value(rule.condition.to_document()).unwrap(),
+            json!({"version": 2, "type": "and", "of": [
+                {"type": "price", "op": ">", "level": "1"},
+                {"type": "on", "symbol": "SPY", "condition": {"type": "day_change", "op": ">", "percent": "0"}}
+            ]})
         );
     }
 }

@@ -22,8 +22,16 @@ pub(super) struct CachedRule {
     pub(super) snoozed_until: Option<Timestamp>,
     pub(super) condition: Condition,
     pub(super) options: RuleOptions,
-    /// Completed sessions of daily history its condition needs (0: none).
-    pub(super) history_sessions: usize,
+    /// The other symbols a combination reads, besides its own.
+    pub(super) others: Vec<Symbol>,
+    /// What it reads of each symbol, its own first.
+    pub(super) reads: Vec<Read>,
+}
+
+/// What a rule reads of one symbol: daily history, and recent samples for moves in a window.
+pub(super) struct Read {
+    pub(super) symbol: Symbol,
+    pub(super) need: HistoryNeed,
     pub(super) window: Duration,
 }
 
@@ -36,6 +44,8 @@ pub(super) struct SymbolState {
     /// What was loaded then: a rule saved later that needs more (a longer average, a 52-week
     /// extreme, volumes) has it loaded in its first cycle, not the next day.
     pub(super) history_need: HistoryNeed,
+    /// Of a shard another worker holds: read by a combination here, stored by that worker.
+    pub(super) foreign: bool,
 }
 
 /// How much daily history the rules of a symbol read.
@@ -47,11 +57,11 @@ pub(super) struct HistoryNeed {
 }
 
 impl HistoryNeed {
-    pub(super) fn of(rule: &CachedRule) -> Self {
+    pub(super) fn of(condition: &Condition) -> Self {
         Self {
-            sessions: rule.history_sessions,
-            ranges: rule.condition.reads_daily_ranges(),
-            volumes: rule.condition.reads_daily_volumes(),
+            sessions: condition.history_sessions(),
+            ranges: condition.reads_daily_ranges(),
+            volumes: condition.reads_daily_volumes(),
         }
     }
 
@@ -90,13 +100,33 @@ pub(super) fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
         Condition::from_document(&rule.condition).map_err(|e| format!("rule {}: {e}", rule.id))?;
     let options =
         RuleOptions::from_document(&rule.options).map_err(|e| format!("rule {}: {e}", rule.id))?;
-    let history_sessions = condition.history_sessions();
-    let window = match condition {
-        Condition::MoveWithin { window_minutes, .. } => {
-            Duration::minutes(i64::from(window_minutes))
+    let mut reads = vec![Read {
+        symbol: rule.symbol.clone(),
+        need: HistoryNeed::default(),
+        window: Duration::zero(),
+    }];
+    for (symbol, leaf) in condition.leaves() {
+        let symbol = symbol.unwrap_or(&rule.symbol);
+        let at = match reads.iter().position(|r| &r.symbol == symbol) {
+            Some(at) => at,
+            None => {
+                reads.push(Read {
+                    symbol: symbol.clone(),
+                    need: HistoryNeed::default(),
+                    window: Duration::zero(),
+                });
+                reads.len() - 1
+            }
+        };
+        let read = &mut reads[at];
+        read.need = read.need.union(HistoryNeed::of(leaf));
+        if let Condition::MoveWithin { window_minutes, .. } = leaf {
+            read.window = read
+                .window
+                .max(Duration::minutes(i64::from(*window_minutes)));
         }
-        _ => Duration::zero(),
-    };
+    }
+    let others = condition.other_symbols().into_iter().cloned().collect();
     Ok(CachedRule {
         id: rule.id,
         owner: rule.owner,
@@ -108,7 +138,7 @@ pub(super) fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
         snoozed_until: rule.snoozed_until,
         condition,
         options,
-        history_sessions,
-        window,
+        others,
+        reads,
     })
 }

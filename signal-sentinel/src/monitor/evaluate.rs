@@ -8,8 +8,11 @@ use chrono_tz::America::New_York;
 use crate::domain::{
     AlertKind, CycleWrite, NewAlert, Quote, RuleId, Sample, Symbol, SymbolSamples, UserId,
 };
+use chrono::Duration;
+
 use crate::engine::{
-    MarketView, MessageContext, Schedule, Transition, default_template, render, step,
+    MarketView, MessageContext, Others, Schedule, Transition, default_template, held_operands,
+    render, step,
 };
 use crate::time::Timestamp;
 
@@ -51,20 +54,32 @@ pub(super) fn evaluate(
         unstored,
         ..
     } = cache;
+    // Every symbol read has its entry (the monitor made them); the samples of this cycle are
+    // added only once every rule has read the previous ones, so an operand on another
+    // symbol sees that symbol's previous sample whatever the order.
+    let mut windows: HashMap<&Symbol, Duration> = HashMap::new();
     for (symbol, ids) in by_symbol {
-        let entry = symbols.entry(symbol.clone()).or_default();
+        let Some(entry) = symbols.get(symbol) else {
+            continue;
+        };
         let quote = quotes.get(symbol);
         let previous = entry.samples.last().copied();
         let is_portfolio = Some(symbol) == portfolio;
-        let view = quote.map(|quote| MarketView {
-            quote,
-            previous,
-            recent: &entry.samples,
-            history: &entry.history,
-            book: None,
-        });
         for id in ids {
+            // Made per rule: a combination's view borrows what only this rule's step sees.
+            let view = quote.map(|quote| MarketView {
+                quote,
+                previous,
+                recent: &entry.samples,
+                history: &entry.history,
+                book: None,
+                others: None,
+            });
             let cached = &rules[id];
+            for read in &cached.reads {
+                let window = windows.entry(&read.symbol).or_default();
+                *window = (*window).max(read.window);
+            }
             let book = books.get(&cached.owner);
             // The portfolio is a quote of its own per owner; holdings conditions see the
             // owner's book.
@@ -73,6 +88,23 @@ pub(super) fn evaluate(
             } else {
                 None
             };
+            let stale = Duration::minutes(i64::from(cached.options.stale_after_minutes));
+            // A combination's other symbols, at their latest quotes that are not stale.
+            let lookup = |s: &Symbol| {
+                let quote = quotes.get(s).filter(|q| now - q.at <= stale)?;
+                let entry = symbols.get(s)?;
+                Some(MarketView {
+                    quote,
+                    previous: entry.samples.last().copied(),
+                    recent: &entry.samples,
+                    history: &entry.history,
+                    book,
+                    others: None,
+                })
+            };
+            let is_fresh = |s: &Symbol| {
+                lookup(s).is_some_and(|v| v.previous.is_none_or(|p| v.quote.at > p.at))
+            };
             let view = match (&own_quote, view) {
                 (Some(quote), _) => Some(MarketView {
                     quote,
@@ -80,12 +112,33 @@ pub(super) fn evaluate(
                     recent: &[],
                     history: &entry.history,
                     book,
+                    others: None,
                 }),
                 (None, _) if is_portfolio => None,
+                (None, view) if !cached.others.is_empty() => {
+                    // The rule's own quote while not stale, else a fresh one of another
+                    // symbol it reads.
+                    view.filter(|v| now - v.quote.at <= stale)
+                        .map(|v| MarketView { book, ..v })
+                        .or_else(|| {
+                            cached
+                                .others
+                                .iter()
+                                .filter(|s| is_fresh(s))
+                                .find_map(lookup)
+                        })
+                        .map(|v| MarketView {
+                            others: Some(Others {
+                                own: &cached.symbol,
+                                lookup: &lookup,
+                                fresh: cached.others.iter().any(is_fresh),
+                            }),
+                            ..v
+                        })
+                }
                 (None, Some(view)) => Some(MarketView { book, ..view }),
                 (None, None) => None,
             };
-            let quote = own_quote.as_ref().or(quote);
             let state = states.entry(*id).or_default();
             let before = *state;
             let schedule = Schedule {
@@ -115,7 +168,17 @@ pub(super) fn evaluate(
                 write.states.push(state.to_stored(*id, now));
             }
             if let Some(transition) = transition {
+                let held = match (transition, &view) {
+                    (Transition::Fired { .. }, Some(view)) => {
+                        held_operands(&cached.condition, view, schedule.created_at)
+                    }
+                    _ => String::new(),
+                };
+                let quote = view.as_ref().map(|v| v.quote);
                 let mut alert = alert_for(cached, transition, quote);
+                if !held.is_empty() {
+                    alert.message.push_str(&format!(" — held: {held}"));
+                }
                 if let Some(n) = flooded {
                     alert.message.push_str(&format!(
                         " (paused: it fired {n} times within {}; re-arm it to resume)",
@@ -129,24 +192,28 @@ pub(super) fn evaluate(
                 }
             }
         }
-        if let Some(quote) = quote
-            && previous.is_none_or(|p| quote.at > p.at)
-        {
-            let window = ids
-                .iter()
-                .map(|id| rules[id].window)
-                .max()
-                .unwrap_or_default();
-            entry.samples.push(Sample {
-                at: quote.at,
-                price: quote.price,
-            });
-            let keep_from = quote.at - window;
-            let drop = entry
-                .samples
-                .partition_point(|s| s.at < keep_from)
-                .min(entry.samples.len() - 1);
-            entry.samples.drain(..drop);
+    }
+    for symbol in by_symbol.keys() {
+        let (Some(quote), Some(entry)) = (quotes.get(symbol), symbols.get_mut(symbol)) else {
+            continue;
+        };
+        if entry.samples.last().is_some_and(|p| quote.at <= p.at) {
+            continue;
+        }
+        let window = windows.get(symbol).copied().unwrap_or_default();
+        entry.samples.push(Sample {
+            at: quote.at,
+            price: quote.price,
+        });
+        let keep_from = quote.at - window;
+        let drop = entry
+            .samples
+            .partition_point(|s| s.at < keep_from)
+            .min(entry.samples.len() - 1);
+        entry.samples.drain(..drop);
+        // A symbol of another worker's shard, read here by a combination, is that worker's
+        // to store.
+        if !entry.foreign {
             write.samples.push(SymbolSamples {
                 symbol: symbol.clone(),
                 samples: entry.samples.clone(),

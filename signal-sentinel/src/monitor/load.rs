@@ -9,6 +9,7 @@ use crate::engine::{EngineState, calendar};
 use crate::time::Timestamp;
 
 use super::cache::{Cache, HistoryNeed, parse_rule};
+
 use super::{Monitor, MonitorError};
 
 /// Rule stamps read per query.
@@ -189,11 +190,17 @@ impl Monitor {
         problems: &mut Vec<String>,
     ) {
         let today = exchange_date(now);
-        for (symbol, ids) in by_symbol {
-            let need = ids
-                .iter()
-                .map(|id| HistoryNeed::of(&cache.rules[id]))
-                .fold(HistoryNeed::default(), HistoryNeed::union);
+        // What every rule reads of each symbol: its own, and a combination's others.
+        let mut needs: BTreeMap<Symbol, HistoryNeed> = BTreeMap::new();
+        for read in by_symbol
+            .values()
+            .flatten()
+            .flat_map(|id| &cache.rules[id].reads)
+        {
+            let need = needs.entry(read.symbol.clone()).or_default();
+            *need = need.union(read.need);
+        }
+        for (symbol, need) in needs {
             if need.sessions == 0 {
                 continue;
             }
@@ -203,7 +210,7 @@ impl Monitor {
             }
             match self
                 .market
-                .recent_daily_bars(symbol, need.sessions, today)
+                .recent_daily_bars(&symbol, need.sessions, today)
                 .await
             {
                 Ok(bars) => {
@@ -239,5 +246,14 @@ pub(super) fn in_session(
         let extended = ids.iter().any(|id| cache.rules[id].options.extended_hours);
         calendar::is_trading(symbol, now, extended)
     });
+    // The other symbols combinations read are quoted too, with no rules of their own here.
+    let others: Vec<Symbol> = by_symbol
+        .values()
+        .flatten()
+        .flat_map(|id| cache.rules[id].others.iter().cloned())
+        .collect();
+    for symbol in others {
+        by_symbol.entry(symbol).or_default();
+    }
     by_symbol
 }

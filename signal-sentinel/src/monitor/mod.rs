@@ -278,8 +278,11 @@ impl Monitor {
         let owned = self.owned_shards().await?;
         let mine = owned.as_deref().map(shard_mask);
         let is_mine = |symbol: &Symbol| mine.is_none_or(|m| m[shard_of(symbol) as usize]);
-        // What another worker may have changed since this one held a shard is read afresh.
-        cache.symbols.retain(|symbol, _| is_mine(symbol));
+        // What another worker may have changed since this one held a shard is read afresh;
+        // the symbols of other shards that combinations here read stay this worker's own.
+        cache
+            .symbols
+            .retain(|symbol, entry| is_mine(symbol) != entry.foreign);
 
         let rules = self
             .load_rules(&mut cache, owned.as_deref(), &is_mine, &mut problems)
@@ -291,6 +294,10 @@ impl Monitor {
 
         self.load_states(&mut cache, &by_symbol, &mut problems)
             .await?;
+        for symbol in by_symbol.keys() {
+            let entry = cache.symbols.entry(symbol.clone()).or_default();
+            entry.foreign = !is_mine(symbol);
+        }
         self.warm_up(&mut cache, &by_symbol, now, &mut problems)
             .await;
         // Fetch: the quotes of the symbols in session and of the holdings rules read.

@@ -6,7 +6,7 @@ use super::{
     MAX_BAR_DAYS, MAX_PAGE_SIZE, MAX_SNOOZE, Principal, ServiceError, ServiceResult, Services,
 };
 use crate::domain::{Rule, RuleFilter, RuleId, RuleState, RuleUpdate, Symbol};
-use crate::engine::{BacktestAlert, Condition, RuleOptions, backtest};
+use crate::engine::{BacktestAlert, Condition, RuleOptions, backtest_series};
 use crate::rules::{RuleInput, prepare_rule};
 use crate::store::StoreError;
 use crate::time::Timestamp;
@@ -71,7 +71,9 @@ impl Services {
                     .map_err(|e| ServiceError::invalid("symbol", e.to_string()))?;
                 let mut value = condition.clone();
                 if let Some(object) = value.as_object_mut() {
-                    object.entry("version").or_insert(1.into());
+                    object
+                        .entry("version")
+                        .or_insert(crate::engine::CONDITION_VERSION.into());
                 }
                 let doc = crate::domain::JsonDocument::try_from(value)
                     .map_err(|e| ServiceError::invalid("condition", e.to_string()))?;
@@ -330,21 +332,8 @@ impl Services {
         let text = Self::spec_text(&spec)?.ok_or_else(|| {
             ServiceError::invalid("text", "give the rule as text, or symbol + condition")
         })?;
-        let rule = crate::engine::parse_rule(&text)
-            .map_err(|e| ServiceError::invalid("text", e.to_string()))?;
-        options
-            .validate(&rule.condition)
-            .map_err(|e| ServiceError::invalid("options", e.to_string()))?;
-        if rule.condition.reads_holdings() || rule.symbol.as_str() == crate::engine::PORTFOLIO {
-            return Err(ServiceError::invalid(
-                "text",
-                "holdings and portfolio conditions depend on what you held at each moment, which is not recorded: they cannot be backtested",
-            ));
-        }
         Self::check_range(from, to)?;
-        let bars = self.market.daily_bars(&rule.symbol, from, to).await?;
-        let alerts = backtest(&rule.symbol, &rule.condition, &options, &bars);
-        Ok((rule.symbol, bars.len(), alerts))
+        backtest_on(self.market.as_ref(), &text, &options, from, to).await
     }
 
     pub(super) fn check_range(from: NaiveDate, to: NaiveDate) -> ServiceResult<()> {
@@ -359,4 +348,46 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// Replays the rule `text` with `options` over `market`'s daily bars from `from` to `to`: the
+/// one backtest behind the API, the dashboard and `invest rules backtest` (which replays a
+/// file). A combination reads the bars of every symbol it names. Returns the rule's symbol,
+/// the number of its sessions replayed, and the alerts.
+///
+/// # Errors
+/// [`ServiceError::Invalid`] for a rule or options that do not parse or fit, or a rule that
+/// reads holdings; [`ServiceError::Unavailable`] when the market cannot give bars.
+pub async fn backtest_on(
+    market: &dyn crate::market::MarketData,
+    text: &str,
+    options: &RuleOptions,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ServiceResult<(Symbol, usize, Vec<BacktestAlert>)> {
+    let rule = crate::engine::parse_rule(text)
+        .map_err(|e| ServiceError::invalid("text", e.to_string()))?;
+    options
+        .validate(&rule.condition)
+        .map_err(|e| ServiceError::invalid("options", e.to_string()))?;
+    if rule.condition.reads_holdings() || rule.symbol.as_str() == crate::engine::PORTFOLIO {
+        return Err(ServiceError::invalid(
+            "text",
+            "holdings and portfolio conditions depend on what you held at each moment, which is not recorded: they cannot be backtested",
+        ));
+    }
+    let mut series = vec![(
+        rule.symbol.clone(),
+        market.daily_bars(&rule.symbol, from, to).await?,
+    )];
+    for symbol in rule.condition.other_symbols() {
+        series.push((symbol.clone(), market.daily_bars(symbol, from, to).await?));
+    }
+    let sessions = series[0].1.len();
+    let views: Vec<(Symbol, &[crate::domain::Bar])> = series
+        .iter()
+        .map(|(s, bars)| (s.clone(), bars.as_slice()))
+        .collect();
+    let alerts = backtest_series(&rule.symbol, &rule.condition, options, &views);
+    Ok((rule.symbol, sessions, alerts))
 }

@@ -438,6 +438,7 @@ impl Feed {
             recent: &self.samples,
             history: &self.history,
             book: None,
+            others: None,
         });
         let t = step(
             &self.rule.condition,
@@ -717,4 +718,51 @@ fn within_a_percent_of_the_52_week_low() {
         got[0],
         (AlertKind::Fired, "2009-06-25".to_owned(), d("26.36"))
     );
+}
+
+/// Every rule in a `rule` block of docs/rules.md parses, and prints back to text that parses
+/// to the same rule.
+#[test]
+fn the_examples_in_the_rules_guide_parse() {
+    let guide = include_str!("../../../docs/rules.md");
+    let mut in_block = false;
+    let mut examples = 0;
+    for line in guide.lines() {
+        match line.trim() {
+            "```rule" => in_block = true,
+            "```" => in_block = false,
+            text if in_block => {
+                let rule = parse_rule(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(parse_rule(&rule.to_string()).unwrap(), rule, "{text}");
+                examples += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(examples >= 9, "{examples}");
+}
+
+/// An exact tie between the price and its average is not a cross, though binary floating
+/// point puts the average a hair below the price: sma(3) of 0.1, 0.7 and 0.4 is 0.4 exactly,
+/// 0.39999999999999997 in f64.
+#[test]
+fn touching_an_average_is_not_yet_a_cross() {
+    let f64_sma = (0.1_f64 + 0.7 + 0.4) / 3.0;
+    assert!(0.4 - f64_sma > 0.0, "the f64 artefact this test is about");
+    let mut feed = Feed::new("XYZ crosses above sma(3)", RuleOptions::default());
+    let day = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 21, 0, 0).unwrap();
+    for (date, close) in [(2, "0.1"), (3, "0.7")] {
+        let p = d(close);
+        feed.history
+            .push(Bar::new(day(date), p, p, p, p, None).unwrap());
+    }
+    let t = |h: u32| Utc.with_ymd_and_hms(2026, 11, 4, h, 0, 0).unwrap();
+    // Below the average (sma 0.3667 at 0.3), then exactly on it: no cross yet …
+    assert_eq!(feed.price("0.3", t(15), t(15)), None);
+    assert_eq!(feed.price("0.4", t(16), t(16)), None);
+    // … and through it: the cross, from the tie.
+    assert!(matches!(
+        feed.price("0.41", t(17), t(17)),
+        Some(Transition::Fired { .. })
+    ));
 }

@@ -219,6 +219,28 @@ pub(crate) fn new_alert(rule: &Rule, episode: i64, price: &str, fired_at: Timest
     }
 }
 
+/// Stores the rule `text` (symbol and condition) for `user` with `options`.
+pub(crate) async fn add_rule(
+    store: &SeaStore,
+    user: &User,
+    text: &str,
+    options: signal_sentinel::engine::RuleOptions,
+) -> Rule {
+    let parsed = signal_sentinel::engine::parse_rule(text).unwrap();
+    store
+        .create_rule(NewRule {
+            owner: user.id,
+            symbol: parsed.symbol,
+            name: None,
+            condition: parsed.condition.to_document(),
+            options: options.to_document(),
+            enabled: true,
+            expires_at: None,
+        })
+        .await
+        .unwrap()
+}
+
 /// The daily fixture as a replay file for symbol XYZ (dates alone: each session's close).
 pub(crate) fn daily_csv() -> String {
     let mut csv = String::from("time,symbol,open,high,low,close,volume\n");

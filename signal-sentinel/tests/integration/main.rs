@@ -11,6 +11,7 @@ mod helpers;
 mod actions;
 mod bot;
 mod broker;
+mod combined;
 mod demo;
 mod engine;
 mod market;

@@ -5,33 +5,14 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeZone, Utc};
 use signal_sentinel::clock::{Clock, ManualClock};
 use signal_sentinel::domain::{
-    AlertKind, AlertQuery, Bar, DeliveryStatus, JsonDocument, NewRule, Quote, Rule, RuleFilter,
-    Symbol, User,
+    AlertKind, AlertQuery, Bar, DeliveryStatus, JsonDocument, NewRule, Quote, RuleFilter, Symbol,
 };
 use signal_sentinel::engine::{Frequency, RuleOptions, backtest, parse_rule};
 use signal_sentinel::market::{MarketData, MarketError, ReplayMarket, SimulatedMarket};
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
-use signal_sentinel::store::{
-    AlertStore, MonitorStore, RuleStateStore, RuleStore, SeaStore, Store,
-};
+use signal_sentinel::store::{AlertStore, MonitorStore, RuleStateStore, RuleStore, Store};
 
-use crate::helpers::{Backend, TestDb, daily_csv, seed_console_channel, seed_user};
-
-async fn add_rule(store: &SeaStore, user: &User, text: &str, options: RuleOptions) -> Rule {
-    let parsed = parse_rule(text).unwrap();
-    store
-        .create_rule(NewRule {
-            owner: user.id,
-            symbol: parsed.symbol,
-            name: None,
-            condition: parsed.condition.to_document(),
-            options: options.to_document(),
-            enabled: true,
-            expires_at: None,
-        })
-        .await
-        .unwrap()
-}
+use crate::helpers::{Backend, TestDb, add_rule, daily_csv, seed_console_channel, seed_user};
 
 fn store_of(db: &TestDb) -> Arc<dyn Store> {
     Arc::new(db.store.clone())

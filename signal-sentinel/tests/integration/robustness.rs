@@ -221,6 +221,7 @@ proptest! {
                     recent: &recent,
                     history: &history,
                     book: Some(&book),
+                    others: None,
                 };
                 let was_firing = state.phase == RulePhase::Firing;
                 let transition = step(
