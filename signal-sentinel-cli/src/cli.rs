@@ -401,6 +401,9 @@ pub(crate) enum RulesCommand {
         /// Store it disabled.
         #[arg(long)]
         disabled: bool,
+        /// Add it even if you have the same rule with the same options already.
+        #[arg(long)]
+        allow_duplicate: bool,
     },
     /// Change a rule in place, e.g. `invest rules edit 1 --rule "AAPL crosses above 210"
     /// --cooldown 30`; what is not given stays as it is.

@@ -51,6 +51,7 @@ pub(crate) async fn run(
             repeat_until,
             priority,
             disabled,
+            allow_duplicate,
         } => {
             let options = RuleOptions {
                 message,
@@ -64,6 +65,7 @@ pub(crate) async fn run(
             };
             let spec = RuleSpec {
                 text: Some(rule),
+                allow_duplicate,
                 ..RuleSpec::default()
             };
             let rule = services

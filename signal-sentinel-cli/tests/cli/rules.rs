@@ -398,3 +398,37 @@ fn users_and_rules_from_the_terminal() {
     assert_eq!(left.as_array().unwrap().len(), 1);
     assert_eq!(left[0]["enabled"], true);
 }
+
+/// The same rule twice is refused with the first one's id, as in the API, unless asked for.
+#[test]
+fn rules_add_refuses_a_duplicate_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    create_ann(dir.path(), &env);
+    assert_eq!(
+        run(&["rules", "add", "AAPL > 1 and SPY day change > 0%"]).code,
+        0
+    );
+    let again = run(&["rules", "add", "aapl price > 1 AND spy day change > 0%"]);
+    assert_eq!(again.code, 1);
+    assert_eq!(
+        again.stderr,
+        "error: rule #1 is this rule already, with the same options (AAPL price > 1 and SPY day change > 0%); add it again with --allow-duplicate (API: \"allow_duplicate\": true)\n"
+    );
+    let other = run(&[
+        "rules",
+        "add",
+        "AAPL > 1 and SPY day change > 0%",
+        "--cooldown",
+        "5",
+    ]);
+    assert_eq!(other.code, 0, "{}", other.stderr);
+    let forced = run(&[
+        "rules",
+        "add",
+        "AAPL > 1 and SPY day change > 0%",
+        "--allow-duplicate",
+    ]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+}

@@ -133,6 +133,10 @@ pub struct RuleIn {
     /// Not evaluated after this.
     #[oai(nullable)]
     pub expires_at: Option<Time>,
+    /// Add the rule even if you have the same rule (same text and options) already; default
+    /// `false`: 409 naming the existing rule.
+    #[oai(nullable)]
+    pub allow_duplicate: Option<bool>,
 }
 
 /// Changes to a rule; absent fields stay as they are, `null` clears `name` and `expires_at`.
@@ -255,6 +259,7 @@ fn spec(
         text: text.map(String::from),
         symbol: symbol.map(String::from),
         condition,
+        allow_duplicate: false,
     }
 }
 
@@ -274,7 +279,8 @@ pub struct RulesApi;
 impl RulesApi {
     /// Create a rule, from its text or a JSON condition.
     ///
-    /// 403 when the caller has as many rules as the server allows.
+    /// 403 when the caller has as many rules as the server allows; 409 when the caller has
+    /// the same rule with the same options already (unless `allow_duplicate`).
     #[oai(path = "/", method = "post", operation_id = "create_rule")]
     async fn create(
         &self,
@@ -288,7 +294,10 @@ impl RulesApi {
             .services
             .create_rule(
                 who,
-                spec(body.text, body.symbol, body.condition),
+                RuleSpec {
+                    allow_duplicate: body.allow_duplicate.unwrap_or(false),
+                    ..spec(body.text, body.symbol, body.condition)
+                },
                 body.name.map(String::from),
                 options(body.options)?.unwrap_or_default(),
                 body.enabled.unwrap_or(true),

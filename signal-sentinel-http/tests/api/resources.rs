@@ -337,8 +337,40 @@ async fn combined_rules_are_saved_as_written_and_read_back_canonically() {
             json!({"symbol": "AAPL", "condition": condition}),
         )
         .await;
+    // The same rule, written another way, with the same options: refused with its id …
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    let id = r.body["id"].as_i64().unwrap();
+    assert!(
+        again.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("rule #{id} is this rule already")),
+        "{}",
+        again.text
+    );
+    // … unless asked for, or with other options, or for another user.
+    let again = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"symbol": "AAPL", "condition": condition, "allow_duplicate": true}),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
     assert_eq!(again.body["text"], r.body["text"]);
+    let other = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"text": r.body["text"], "options": {"cooldown_minutes": 60}}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text);
+    let bob = server.user("bob@example.com").await;
+    let theirs = server
+        .post("/api/rules", &bob, json!({"text": r.body["text"]}))
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.text);
     let mut old = r.body["condition"].clone();
     old["version"] = json!(1);
     let refused = server

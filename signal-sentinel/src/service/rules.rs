@@ -20,6 +20,9 @@ pub struct RuleSpec {
     pub symbol: Option<String>,
     /// The condition as JSON (the stored form, `version` optional).
     pub condition: Option<serde_json::Value>,
+    /// When creating: add it even if the user has the same rule (the same canonical text and
+    /// options) already. Default: refused with the existing rule's id.
+    pub allow_duplicate: bool,
 }
 
 /// What an update changes; `None` leaves a field as it is.
@@ -94,6 +97,34 @@ impl Services {
         }
     }
 
+    /// The owner's rule with the same symbol, condition and options as `new`, if any (the
+    /// stored forms are canonical, so equal documents are the same rule).
+    async fn same_rule(&self, new: &crate::domain::NewRule) -> ServiceResult<Option<Rule>> {
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_rules(&RuleFilter {
+                    owner: Some(new.owner),
+                    symbol: Some(new.symbol.clone()),
+                    after,
+                    limit: Some(MAX_PAGE_SIZE),
+                    ..RuleFilter::default()
+                })
+                .await?;
+            if let Some(same) = page
+                .iter()
+                .find(|r| r.condition == new.condition && r.options == new.options)
+            {
+                return Ok(Some(same.clone()));
+            }
+            match page.last() {
+                Some(last) if page.len() as u64 == MAX_PAGE_SIZE => after = Some(last.id),
+                _ => return Ok(None),
+            }
+        }
+    }
+
     pub(super) async fn owned_rule(&self, who: Principal, id: RuleId) -> ServiceResult<Rule> {
         match self.store.get_rule(id).await {
             Ok(rule) if rule.owner == who.user => Ok(rule),
@@ -106,7 +137,8 @@ impl Services {
     ///
     /// # Errors
     /// [`ServiceError::Invalid`] naming the field to fix; [`ServiceError::LimitReached`] past
-    /// the per-user cap.
+    /// the per-user cap; [`ServiceError::Conflict`] naming the user's rule that is the same
+    /// rule with the same options, unless the spec allows duplicates.
     pub async fn create_rule(
         &self,
         who: Principal,
@@ -135,6 +167,18 @@ impl Services {
             return Err(ServiceError::LimitReached(format!(
                 "you have {cap} rules, the most this server allows; delete some first"
             )));
+        }
+        if !spec.allow_duplicate
+            && let Some(same) = self.same_rule(&new).await?
+        {
+            return Err(ServiceError::Conflict {
+                field: "text".to_owned(),
+                message: format!(
+                    "rule #{} is this rule already, with the same options ({}); add it again with --allow-duplicate (API: \"allow_duplicate\": true)",
+                    same.id,
+                    rule_text(&same)
+                ),
+            });
         }
         Ok(self.store.create_rule(new).await?)
     }
