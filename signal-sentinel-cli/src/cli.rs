@@ -508,6 +508,16 @@ pub(crate) enum RulesCommand {
         #[arg(long, conflicts_with = "duration")]
         off: bool,
     },
+    /// Print your rules as a text file, one per line with its name and options.
+    #[command(after_help = "Example:\n  invest rules export > rules.txt")]
+    Export,
+    /// Add the rules of a file `rules export` wrote (or `-` for standard input): all or
+    /// nothing; rules you have already are skipped and reported.
+    #[command(after_help = "Example:\n  invest rules import rules.txt")]
+    Import {
+        /// The rules file, or `-` to read standard input.
+        file: PathBuf,
+    },
     /// Show the alerts a rule would have sent over past prices, with the options it would be
     /// saved with.
     #[command(

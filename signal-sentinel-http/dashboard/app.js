@@ -461,7 +461,37 @@ async function rulesPage() {
         h('tbody', {}, rows)))
       : empty('No rules yet. Write one below: a symbol and a condition, in plain words.'),
     h('h2', {}, 'New rule'),
-    ruleForm(null, rulesPage));
+    ruleForm(null, rulesPage),
+    rulesFilePanel());
+}
+
+// Export as a text file (one rule per line) and import one: the API's rules file.
+function rulesFilePanel() {
+  const text = h('textarea', { name: 'text', rows: 4, spellcheck: 'false',
+    placeholder: 'AAPL crosses above 200\nTSLA day change <= -5% {"name":"tsla drop"}' });
+  const form = h('form', { class: 'stack', novalidate: true },
+    field('Import rules (one per line)', text, 'as Export writes them — a bad line imports nothing; rules you have are skipped'),
+    formError(), h('button', { type: 'submit', class: 'secondary' }, 'Import rules'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api('POST', '/rules/import', { text: text.value });
+      toast(`${r.added.length} rules added, ${r.duplicates.length} already there.`);
+      rulesPage();
+    } catch (err) { showErrors(form, err); }
+  });
+  const exportButton = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    const resp = await fetch('api/rules/export', { headers: { Authorization: `Bearer ${session.token}`, Accept: 'text/plain' } });
+    if (!resp.ok) { toast('The rules could not be exported.'); return; }
+    const url = URL.createObjectURL(new Blob([await resp.text()], { type: 'text/plain' }));
+    const link = h('a', { href: url, download: 'rules.txt' });
+    document.body.append(link); link.click(); link.remove();
+    URL.revokeObjectURL(url);
+  } }, 'Export rules');
+  return h('section', { class: 'panel', 'aria-labelledby': 'rules-file' },
+    h('h2', { id: 'rules-file' }, 'Rules file'),
+    h('p', {}, exportButton, ' ', h('span', { class: 'hint' }, 'rules.txt: one rule per line with its name and options')),
+    form);
 }
 
 async function editRulePage(id) {

@@ -187,6 +187,14 @@ try {
   await page.locator('tr[data-rule-id]').first().waitFor();
   assert.equal(await page.locator('tr[data-rule-id] b').count(), 0, 'a name is text, never HTML');
   step('rule created; its name is escaped');
+  await page.getByLabel(/^Import rules/).fill('XYZ crosses abve 1000');
+  await page.getByRole('button', { name: 'Import rules' }).click();
+  await page.locator('.form-error, [data-error-for="file"]', { hasText: 'line 1' }).first().waitFor();
+  await page.getByLabel(/^Import rules/).fill('# from a file\nXYZ price > 1000 {"name":"far"}');
+  await page.getByRole('button', { name: 'Import rules' }).click();
+  await page.locator('#toast', { hasText: '1 rules added' }).waitFor();
+  await page.locator('tr[data-rule-id]', { hasText: 'XYZ price > 1000' }).waitFor();
+  step('a rules file imported; a bad line is named');
   await shot('rules');
 
   // The replay triggers it; the alert arrives on the overview without reloading.

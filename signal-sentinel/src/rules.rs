@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+pub mod file;
+
 use crate::domain::{NewRule, UserId};
 use crate::engine::{OptionsError, ParseError, RuleOptions, parse_rule};
 use crate::time::Timestamp;

@@ -35,7 +35,7 @@ pub use actions::{
 };
 pub use brokerage::{ConnectionView, ResealReport, SyncReport, WatchHoldings, WatchReport};
 pub use errors::{BoxError, ServiceError, ServiceResult};
-pub use rules::{RuleChange, RuleSpec, RuleView, backtest_on, rule_text};
+pub use rules::{ImportReport, RuleChange, RuleSpec, RuleView, backtest_on, rule_text};
 pub use telegram::{LINK_CODE_LIFETIME, TelegramLinkCode};
 pub use watch::{AlertWatch, SIGNALLED_POLL};
 

@@ -187,6 +187,38 @@ pub(crate) async fn run(
                 table.print();
             }
         }
+        RulesCommand::Export => {
+            // The file as the library writes it, `--json` or not: it is the format.
+            out!("{}", services.export_rules(who).await?.trim_end());
+        }
+        RulesCommand::Import { file } => {
+            let text = read_rules_file(&file)?;
+            let report = services.import_rules(who, &text).await?;
+            if as_json {
+                let added: Vec<_> = report.added.iter().map(rule_json).collect();
+                let duplicates: Vec<_> = report
+                    .duplicates
+                    .iter()
+                    .map(|(line, rule)| json!({"line": line, "rule_id": rule.map(RuleId::get)}))
+                    .collect();
+                out!("{}", json!({"added": added, "duplicates": duplicates}));
+            } else {
+                for rule in &report.added {
+                    print_rule(rule, false, "added");
+                }
+                for (line, rule) in &report.duplicates {
+                    match rule {
+                        Some(id) => out!("skipped line {line}: you have it already as rule #{id}"),
+                        None => out!("skipped line {line}: the same rule as an earlier line"),
+                    }
+                }
+                out!(
+                    "{} added, {} skipped as duplicates",
+                    report.added.len(),
+                    report.duplicates.len()
+                );
+            }
+        }
         RulesCommand::Show { id } => {
             let view = services
                 .get_rule(who, id)
@@ -312,6 +344,26 @@ fn rule_json(rule: &Rule) -> serde_json::Value {
     let mut value = json!(rule);
     value["text"] = json!(rule_text(rule));
     value
+}
+
+/// A rules file's text, from a path or standard input (`-`), at most 4 MiB.
+fn read_rules_file(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    const MAX: u64 = 4 << 20;
+    let mut text = String::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().take(MAX + 1).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(MAX + 1).read_to_string(&mut text))
+    }
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if read as u64 > MAX {
+        return Err(anyhow::anyhow!(
+            "{}: a rules file is at most 4 MiB",
+            path.display()
+        ));
+    }
+    Ok(text)
 }
 
 fn print_rule(rule: &Rule, as_json: bool, verb: &str) {

@@ -432,3 +432,77 @@ fn rules_add_refuses_a_duplicate_unless_asked() {
     ]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
 }
+
+/// `rules export > rules.txt` and `rules import rules.txt` round-trip, all or nothing, with
+/// line numbers in errors and duplicates reported; `-` reads standard input.
+#[test]
+fn rules_export_and_import_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    create_ann(dir.path(), &env);
+    assert_eq!(run(&["rules", "add", "AAPL crosses above 200"]).code, 0);
+    let named = run(&[
+        "rules",
+        "add",
+        "TSLA day change <= -5% and SPY day change < 0%",
+        "--name",
+        "tsla drop",
+        "--cooldown",
+        "30",
+        "--disabled",
+    ]);
+    assert_eq!(named.code, 0, "{}", named.stderr);
+    let exported = run(&["rules", "export"]);
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    let lines: Vec<&str> = exported.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("# Signal Sentinel rules, exported "),
+        "{}",
+        exported.stdout
+    );
+    assert_eq!(lines[1], "AAPL crosses above 200");
+    assert_eq!(
+        lines[2],
+        r#"TSLA day change <= -5% and SPY day change < 0% {"name":"tsla drop","enabled":false,"options":{"cooldown_minutes":30}}"#
+    );
+    let file = dir.path().join("rules.txt");
+    std::fs::write(&file, format!("{}\nMSFT new 52w high\n", exported.stdout)).unwrap();
+    // The same file again: the two rules are there already, MSFT is new.
+    let imported = run(&["rules", "import", file.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert_eq!(
+        imported.stdout,
+        "added rule #3: MSFT new 52w high\nskipped line 2: you have it already as rule #1\nskipped line 3: you have it already as rule #2\n1 added, 2 skipped as duplicates\n"
+    );
+    // One bad line: nothing is added, and every bad line is named.
+    std::fs::write(
+        &file,
+        "IBM > 1\nIBM crosses abve 2\nIBM > 3 {\"colour\": 1}\n",
+    )
+    .unwrap();
+    let bad = run(&["rules", "import", file.to_str().unwrap()]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr
+            .starts_with("error: file: line 2: column 13: expected 'above' or 'below'"),
+        "{}",
+        bad.stderr
+    );
+    assert!(
+        bad.stderr
+            .contains("; line 3: the name and options after the rule: unknown field `colour`"),
+        "{}",
+        bad.stderr
+    );
+    let listed = run(&["rules", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    let missing = run(&["rules", "import", "no-such-file.txt"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.starts_with("error: no-such-file.txt: "),
+        "{}",
+        missing.stderr
+    );
+}

@@ -230,6 +230,41 @@ pub struct RulePage {
     pub next_cursor: Option<i64>,
 }
 
+/// A rules file to import.
+#[derive(Debug, Object)]
+pub struct RulesImportIn {
+    /// The file: one rule per line, as `GET /api/rules/export` writes it (see
+    /// `docs/rules.md`).
+    pub text: Text,
+}
+
+/// A line skipped as a duplicate.
+#[derive(Debug, Object)]
+pub struct DuplicateLine {
+    /// The line, counted from 1.
+    pub line: u64,
+    /// Your rule it repeats; absent when it repeats an earlier line of the file.
+    #[oai(nullable)]
+    pub rule_id: Option<i64>,
+}
+
+/// What an import did.
+#[derive(Debug, Object)]
+pub struct RulesImportOut {
+    /// The rules added, in the file's order.
+    pub added: Vec<RuleOut>,
+    /// Lines skipped because you have the same rule (text and options) already.
+    pub duplicates: Vec<DuplicateLine>,
+}
+
+/// Your rules as a text file.
+#[derive(Debug, ApiResponse)]
+pub enum RulesFile {
+    /// One rule per line.
+    #[oai(status = 200)]
+    File(poem_openapi::payload::PlainText<String>),
+}
+
 /// Rule created.
 #[derive(Debug, ApiResponse)]
 pub enum CreatedRule {
@@ -354,6 +389,43 @@ impl RulesApi {
                 })
                 .collect(),
             next_cursor,
+        }))
+    }
+
+    /// Your rules as a text file, one per line with its name and options (what
+    /// `POST /api/rules/import` and `invest rules import` read).
+    #[oai(path = "/export", method = "get", operation_id = "export_rules")]
+    async fn export(&self, state: Data<&AppState>, auth: Auth) -> Result<RulesFile, ApiError> {
+        let who = auth.principal(&state).await?;
+        let text = state.services.export_rules(who).await?;
+        Ok(RulesFile::File(poem_openapi::payload::PlainText(text)))
+    }
+
+    /// Add the rules of a rules file, all or nothing: 422 lists the lines that cannot be
+    /// read; lines repeating a rule you have are skipped and reported.
+    #[oai(path = "/import", method = "post", operation_id = "import_rules")]
+    async fn import(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<RulesImportIn>,
+    ) -> Result<Json<RulesImportOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let report = state.services.import_rules(who, &body.0.text).await?;
+        Ok(Json(RulesImportOut {
+            added: report
+                .added
+                .into_iter()
+                .map(|rule| RuleOut::from(RuleView { rule, state: None }))
+                .collect(),
+            duplicates: report
+                .duplicates
+                .into_iter()
+                .map(|(line, rule)| DuplicateLine {
+                    line: line as u64,
+                    rule_id: rule.map(|id| id.get()),
+                })
+                .collect(),
         }))
     }
 

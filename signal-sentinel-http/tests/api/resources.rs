@@ -944,3 +944,66 @@ async fn channels_are_added_by_url_and_their_secrets_never_come_back() {
     );
     assert_eq!(no_url.body["error"]["fields"][0]["field"], "url");
 }
+
+#[tokio::test]
+async fn rules_export_and_import_as_text() {
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    for body in [
+        json!({"text": "AAPL crosses above 200"}),
+        json!({"text": "XYZ > 30 and SPY day change > 0%", "name": "both", "options": {"cooldown_minutes": 15}}),
+    ] {
+        assert_eq!(
+            server.post("/api/rules", &token, body).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let file = server.get("/api/rules/export", &token).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert!(
+        file.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "{:?}",
+        file.headers
+    );
+    let lines: Vec<&str> = file.text.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "AAPL crosses above 200",
+            r#"XYZ price > 30 and SPY day change > 0% {"name":"both","options":{"cooldown_minutes":15}}"#
+        ]
+    );
+    // Into another account: both added; the same file again: both reported, none added.
+    let bob = server.user("bob@example.com").await;
+    let first = server
+        .post("/api/rules/import", &bob, json!({"text": file.text}))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["added"].as_array().unwrap().len(), 2);
+    assert_eq!(first.body["added"][1]["name"], "both");
+    let id = first.body["added"][0]["id"].as_i64().unwrap();
+    let again = server
+        .post("/api/rules/import", &bob, json!({"text": file.text}))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.body["added"], json!([]));
+    assert_eq!(
+        again.body["duplicates"][0],
+        json!({"line": 2, "rule_id": id})
+    );
+    // A bad line: 422 naming it, and nothing added.
+    let bad = server
+        .post(
+            "/api/rules/import",
+            &bob,
+            json!({"text": "MSFT > 1\nMSFT crosses abve 2\n"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    assert!(bad.text.contains("line 2: column 14"), "{}", bad.text);
+    let listed = server.get("/api/rules", &bob).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+}

@@ -49,6 +49,16 @@ pub struct RuleView {
     pub state: Option<RuleState>,
 }
 
+/// What an import added, and the lines it skipped as duplicates.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    /// The rules added, in the file's order.
+    pub added: Vec<Rule>,
+    /// Lines that were the same rule (text and options) as one the user has, or as an earlier
+    /// line of the file: (line, the existing rule or `None` for an earlier line).
+    pub duplicates: Vec<(usize, Option<RuleId>)>,
+}
+
 /// The text form of a stored rule: `AAPL crosses above 200`.
 pub fn rule_text(rule: &Rule) -> String {
     match Condition::from_document(&rule.condition) {
@@ -95,6 +105,92 @@ impl Services {
             )),
             (None, None, None) => Ok(None),
         }
+    }
+
+    /// The user's rules as a rules file (see [`crate::rules::file`]), oldest first.
+    ///
+    /// # Errors
+    /// [`ServiceError::Internal`] when the store fails.
+    pub async fn export_rules(&self, who: Principal) -> ServiceResult<String> {
+        let mut rules = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list_rules(&RuleFilter {
+                    owner: Some(who.user),
+                    after,
+                    limit: Some(MAX_PAGE_SIZE),
+                    ..RuleFilter::default()
+                })
+                .await?;
+            let full = page.len() as u64 == MAX_PAGE_SIZE;
+            after = page.last().map(|r| r.id);
+            rules.extend(page);
+            if !full {
+                break;
+            }
+        }
+        Ok(crate::rules::file::export(&rules, self.now()))
+    }
+
+    /// Adds the rules of a rules file, all or nothing: every line is checked as a rule added
+    /// by hand would be, the cap counts them all, and they are stored in one transaction. A
+    /// line that is a rule the user has already (or an earlier line) is skipped and reported,
+    /// so importing a file twice adds nothing the second time.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] (field `file`) listing the lines that cannot be read, with
+    /// their numbers; [`ServiceError::LimitReached`] when the new rules would pass the cap.
+    pub async fn import_rules(&self, who: Principal, text: &str) -> ServiceResult<ImportReport> {
+        let lines = crate::rules::file::parse(text).map_err(|errors| {
+            let message = errors
+                .iter()
+                .map(|e| match e.line {
+                    0 => e.message.clone(),
+                    n => format!("line {n}: {}", e.message),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            ServiceError::invalid("file", message)
+        })?;
+        let mut new = Vec::new();
+        let mut errors = Vec::new();
+        let mut duplicates = Vec::new();
+        for (line, input) in lines {
+            match prepare_rule(who.user, input) {
+                Ok(rule) => {
+                    if new.iter().any(|(_, n): &(usize, crate::domain::NewRule)| {
+                        n.symbol == rule.symbol
+                            && n.condition == rule.condition
+                            && n.options == rule.options
+                    }) {
+                        duplicates.push((line, None));
+                    } else if let Some(same) = self.same_rule(&rule).await? {
+                        duplicates.push((line, Some(same.id)));
+                    } else {
+                        new.push((line, rule));
+                    }
+                }
+                Err(e) => errors.push(format!("line {line}: {e}")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::invalid("file", errors.join("; ")));
+        }
+        let cap = self.limits.max_rules_per_user;
+        let have = self.store.count_rules(who.user).await?;
+        if have.saturating_add(new.len() as u64) > cap {
+            return Err(ServiceError::LimitReached(format!(
+                "the file adds {} rules and you have {have} of {cap}; delete some first",
+                new.len()
+            )));
+        }
+        let added = self
+            .store
+            .create_rules(new.into_iter().map(|(_, rule)| rule).collect())
+            .await?;
+        Ok(ImportReport { added, duplicates })
     }
 
     /// The owner's rule with the same symbol, condition and options as `new`, if any (the
