@@ -367,6 +367,19 @@ pub(crate) struct FiringArgs {
     /// Treat a quote older than this many minutes as missing.
     #[arg(long, value_name = "MINUTES", default_value_t = 30)]
     pub(crate) stale_after: u32,
+    /// On every quote, or once per session on the official close (compared with the previous
+    /// close: an intraday cross gone by the close does not fire).
+    #[arg(long, value_enum, default_value = "every-sample")]
+    pub(crate) evaluate: EvaluateArg,
+}
+
+/// `--evaluate`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum EvaluateArg {
+    /// Every fresh quote (the live price as today's close).
+    EverySample,
+    /// Once per session, at the official close.
+    AtSessionClose,
 }
 
 #[derive(Debug, Subcommand)]

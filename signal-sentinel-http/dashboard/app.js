@@ -489,7 +489,7 @@ function rulesFilePanel() {
     URL.revokeObjectURL(url);
   } }, 'Export rules');
   return h('section', { class: 'panel', 'aria-labelledby': 'rules-file' },
-    h('h2', { id: 'rules-file' }, 'Rules file'),
+    h('h2', { id: 'rules-file' }, 'Export and import'),
     h('p', {}, exportButton, ' ', h('span', { class: 'hint' }, 'rules.txt: one rule per line with its name and options')),
     form);
 }

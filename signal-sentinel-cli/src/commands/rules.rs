@@ -11,11 +11,11 @@ use serde_json::json;
 use signal_sentinel::clock::SystemClock;
 use signal_sentinel::config::Settings;
 use signal_sentinel::domain::{Rule, RuleId};
-use signal_sentinel::engine::{Frequency, Priority, Repeat, RuleOptions, parse_rule};
+use signal_sentinel::engine::{Evaluate, Frequency, Priority, Repeat, RuleOptions, parse_rule};
 use signal_sentinel::market::ReplayMarket;
 use signal_sentinel::service::{RuleChange, RuleSpec, ServiceError, rule_text};
 
-use crate::cli::{FiringArgs, FrequencyArg, RulesCommand};
+use crate::cli::{EvaluateArg, FiringArgs, FrequencyArg, RulesCommand};
 
 use crate::output::{Style, Table, out, plain, styled};
 
@@ -316,6 +316,10 @@ impl FiringArgs {
             notify_on_resolve: self.notify_on_resolve,
             extended_hours: self.extended_hours,
             stale_after_minutes: self.stale_after,
+            evaluate: match self.evaluate {
+                EvaluateArg::EverySample => Evaluate::EverySample,
+                EvaluateArg::AtSessionClose => Evaluate::AtSessionClose,
+            },
             ..RuleOptions::default()
         }
     }

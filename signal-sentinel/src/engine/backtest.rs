@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::condition::Condition;
 use super::evaluate::{MarketView, Others};
 use super::indicators::DailyHistory;
-use super::lifecycle::{EngineState, RuleOptions, Schedule, Transition, step};
+use super::lifecycle::{EngineState, Evaluate, RuleOptions, Schedule, Transition, step};
 use crate::domain::{AlertKind, Bar, Quote, Sample, Symbol};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
@@ -30,7 +30,8 @@ pub struct BacktestAlert {
 /// a repeated time keeps the first bar given.
 ///
 /// On daily bars this is what the rule would have done watching daily closes; intraday
-/// crossings that reversed before the close are not seen.
+/// crossings that reversed before the close are not seen. With `evaluate: at_session_close`
+/// each daily bar is taken at its session's close, as the live monitor takes the close.
 pub fn backtest(
     symbol: &Symbol,
     condition: &Condition,
@@ -43,7 +44,7 @@ pub fn backtest(
 /// One symbol's bars as the replay walks them.
 struct Track<'a> {
     symbol: &'a Symbol,
-    bars: Vec<&'a Bar>,
+    bars: Vec<Bar>,
     next: usize,
     samples: Vec<Sample>,
     history: DailyHistory,
@@ -64,7 +65,18 @@ pub fn backtest_series(
     let mut tracks: Vec<Track<'_>> = series
         .iter()
         .map(|(symbol, bars)| {
-            let mut sorted: Vec<&Bar> = bars.iter().collect();
+            let mut sorted: Vec<Bar> = bars
+                .iter()
+                .map(|b| match options.evaluate {
+                    // A daily bar's close is the session's close: a rule evaluated at the
+                    // close sees it then.
+                    Evaluate::AtSessionClose => Bar {
+                        at: session_close(b.at),
+                        ..b.clone()
+                    },
+                    Evaluate::EverySample => b.clone(),
+                })
+                .collect();
             sorted.sort_by_key(|b| b.at);
             sorted.dedup_by_key(|b| b.at);
             Track {
@@ -92,9 +104,8 @@ pub fn backtest_series(
         for track in &mut tracks {
             track.fresh = track.bars.get(track.next).is_some_and(|b| b.at == at);
             if track.fresh {
-                let bar = track.bars[track.next];
                 let previous_close = track.samples.last().map(|p| p.price);
-                track.quote = bar_quote(track.symbol, bar, previous_close);
+                track.quote = bar_quote(track.symbol, &track.bars[track.next], previous_close);
             }
         }
         let view_of = |track| view_of(track, at, stale);
@@ -143,7 +154,7 @@ pub fn backtest_series(
         }
         for track in &mut tracks {
             if track.fresh {
-                let bar = track.bars[track.next];
+                let bar = &track.bars[track.next];
                 track.next += 1;
                 track.samples.push(Sample {
                     at: bar.at,
@@ -154,6 +165,13 @@ pub fn backtest_series(
         }
     }
     alerts
+}
+
+/// The close of the session `at` falls in (`at` itself when that is later, or the exchange is
+/// closed that day).
+fn session_close(at: Timestamp) -> Timestamp {
+    super::calendar::regular_hours(super::indicators::exchange_date(at))
+        .map_or(at, |(_, close)| close.max(at))
 }
 
 /// A symbol's view at `at`: its latest quote, unless stale.

@@ -72,6 +72,30 @@ pub struct RuleOptions {
     /// Default: each service's level for a firing alert (high).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+    /// Which quotes the rule is evaluated on. Default: every sample.
+    #[serde(skip_serializing_if = "Evaluate::is_every_sample")]
+    pub evaluate: Evaluate,
+}
+
+/// Which quotes a rule is evaluated on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evaluate {
+    /// Every fresh quote, the live price standing in for today's close (as a daily chart
+    /// shows it intraday).
+    #[default]
+    EverySample,
+    /// Once per session, on the first quote at or after the regular session's close (the
+    /// official close; 13:00 New York on early-close days), compared with the previous
+    /// session's close: an average or RSI cross seen at 11:00 and gone by 16:00 does not
+    /// fire. Quotes before the close leave the rule as it is.
+    AtSessionClose,
+}
+
+impl Evaluate {
+    fn is_every_sample(&self) -> bool {
+        *self == Self::EverySample
+    }
 }
 
 /// How urgent a rule's alerts are.
@@ -117,6 +141,7 @@ impl Default for RuleOptions {
             message: None,
             repeat: None,
             priority: None,
+            evaluate: Evaluate::EverySample,
         }
     }
 }
@@ -275,6 +300,9 @@ pub struct EngineState {
     pub reminders: u32,
     /// When the last reminder was sent.
     pub last_reminded_at: Option<Timestamp>,
+    /// The last session close a rule evaluated at the close saw (`evaluate: at_session_close`):
+    /// its previous sample, and the session it is done with.
+    pub last_close: Option<crate::domain::Sample>,
 }
 
 impl EngineState {
@@ -293,6 +321,7 @@ impl EngineState {
             flood_count: 0,
             reminders: 0,
             last_reminded_at: None,
+            last_close: None,
         }
     }
 
@@ -341,6 +370,7 @@ impl EngineState {
             flood_count: u32,
             reminders: u32,
             last_reminded_at: Option<Timestamp>,
+            last_close: Option<crate::domain::Sample>,
         }
         let extra: Extra = serde_json::from_value(stored.memory.clone())?;
         Ok(Self {
@@ -356,6 +386,7 @@ impl EngineState {
             flood_count: extra.flood_count,
             reminders: extra.reminders,
             last_reminded_at: extra.last_reminded_at,
+            last_close: extra.last_close,
         })
     }
 
@@ -376,6 +407,9 @@ impl EngineState {
         if let Some(at) = self.last_reminded_at {
             memory["reminders"] = serde_json::json!(self.reminders);
             memory["last_reminded_at"] = serde_json::json!(at);
+        }
+        if let Some(close) = self.last_close {
+            memory["last_close"] = serde_json::json!(close);
         }
         if let Some(error) = self.error {
             memory["error"] = serde_json::json!(error);
@@ -487,6 +521,32 @@ pub fn step(
     {
         return None;
     }
+    // Evaluated at the close: once per session, on the first quote at or after the close,
+    // against the previous session's close.
+    let at_close;
+    let view = match options.evaluate {
+        Evaluate::EverySample => view,
+        Evaluate::AtSessionClose => {
+            let date = super::indicators::exchange_date(quote.at);
+            let (_, close) = super::calendar::regular_hours(date)?;
+            if quote.at < close
+                || state
+                    .last_close
+                    .is_some_and(|c| super::indicators::exchange_date(c.at) == date)
+            {
+                return None;
+            }
+            at_close = MarketView {
+                previous: state.last_close,
+                ..*view
+            };
+            state.last_close = Some(crate::domain::Sample {
+                at: quote.at,
+                price: quote.price,
+            });
+            &at_close
+        }
+    };
     let signal = match evaluate(condition, &mut state.memory, view, schedule.created_at) {
         Ok(signal) => signal,
         Err(error) => return failed(state, error),

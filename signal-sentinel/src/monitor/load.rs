@@ -227,6 +227,17 @@ impl Monitor {
     }
 }
 
+/// Whether a rule with `options` on `symbol` is evaluated at `now`.
+pub(super) fn in_hours(
+    symbol: &Symbol,
+    options: &crate::engine::RuleOptions,
+    now: Timestamp,
+) -> bool {
+    calendar::is_trading(symbol, now, options.extended_hours)
+        || (options.evaluate == crate::engine::Evaluate::AtSessionClose
+            && calendar::session_at(now) == calendar::Session::AfterHours)
+}
+
 /// Rules by symbol (in symbol order, so cycles are reproducible), for symbols in session;
 /// expired rules rest.
 pub(super) fn in_session(
@@ -242,9 +253,11 @@ pub(super) fn in_session(
         }
         by_symbol.entry(cached.symbol.clone()).or_default().push(id);
     }
+    // Each rule in its own hours: the regular session, extended hours when it asks for them,
+    // and for a rule evaluated at the close the hours after it (the close's quote comes then).
     by_symbol.retain(|symbol, ids| {
-        let extended = ids.iter().any(|id| cache.rules[id].options.extended_hours);
-        calendar::is_trading(symbol, now, extended)
+        ids.retain(|id| in_hours(symbol, &cache.rules[id].options, now));
+        !ids.is_empty()
     });
     // The other symbols combinations read are quoted too, with no rules of their own here.
     let others: Vec<Symbol> = by_symbol

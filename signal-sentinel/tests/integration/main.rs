@@ -22,5 +22,6 @@ mod robustness;
 mod settings;
 mod store;
 mod summary;
+mod timing;
 mod watch;
 mod workers;

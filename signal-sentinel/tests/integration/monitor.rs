@@ -276,6 +276,8 @@ async fn extended_hours_and_message_templates(db: &TestDb) {
     };
     add_rule(&db.store, &user, "AAPL price > 1", regular).await;
     add_rule(&db.store, &user, "MSFT price > 1", extended).await;
+    // A regular-hours rule on the symbol an extended-hours rule watches keeps its own hours.
+    add_rule(&db.store, &user, "MSFT price > 2", RuleOptions::default()).await;
     // Monday 2026-11-30, 08:00 New York: pre-market.
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 30, 13, 0, 0).unwrap(),

@@ -1,0 +1,113 @@
+//! When a rule is evaluated: `evaluate: every_sample` against `at_session_close` on a day
+//! whose intraday cross is gone by the close, live and in the backtest.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use signal_sentinel::clock::ManualClock;
+use signal_sentinel::domain::Symbol;
+use signal_sentinel::engine::{Evaluate, RuleOptions, backtest, parse_rule};
+use signal_sentinel::market::{MarketData, ReplayMarket};
+use signal_sentinel::monitor::{Monitor, MonitorConfig};
+use signal_sentinel::store::Store;
+
+use crate::helpers::{TestDb, add_rule, seed_user};
+
+/// Monday: up through 100 at noon, back to 99.50 by the close. Tuesday: through 100 at 15:00,
+/// closing at 100.50 (New York times).
+const DAYS: &str = "time,symbol,open,high,low,close,volume
+2026-11-30 10:00,XYZ,99,99,99,99,
+2026-11-30 12:00,XYZ,101,101,101,101,
+2026-11-30 16:00,XYZ,99.5,99.5,99.5,99.5,
+2026-12-01 12:00,XYZ,99,99,99,99,
+2026-12-01 15:00,XYZ,100.2,100.2,100.2,100.2,
+2026-12-01 16:00,XYZ,100.5,100.5,100.5,100.5,
+";
+
+fn at_close() -> RuleOptions {
+    RuleOptions {
+        evaluate: Evaluate::AtSessionClose,
+        ..RuleOptions::default()
+    }
+}
+
+/// (episode, New York time, price) of each alert.
+fn seen(alerts: impl IntoIterator<Item = (i64, chrono::DateTime<Utc>, String)>) -> Vec<String> {
+    alerts
+        .into_iter()
+        .map(|(episode, at, price)| {
+            format!(
+                "{episode} {} {price}",
+                at.with_timezone(&chrono_tz::America::New_York)
+                    .format("%m-%d %H:%M")
+            )
+        })
+        .collect()
+}
+
+async fn at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let every = add_rule(
+        &db.store,
+        &user,
+        "XYZ crosses above 100",
+        RuleOptions::default(),
+    )
+    .await;
+    let close = add_rule(&db.store, &user, "XYZ crosses above 100", at_close()).await;
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 30, 14, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(ReplayMarket::from_csv("days.csv", DAYS, clock.clone()).unwrap());
+    let store: Arc<dyn Store> = Arc::new(db.store.clone());
+    let monitor = Monitor::new(
+        store,
+        market.clone() as Arc<dyn MarketData>,
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    let (mut every_alerts, mut close_alerts) = (Vec::new(), Vec::new());
+    for at in market.timeline() {
+        clock.set(at);
+        for alert in monitor.run_once().await.unwrap().alerts {
+            let row = (alert.episode, alert.fired_at, alert.price.to_string());
+            if alert.rule_id == Some(every.id) {
+                every_alerts.push(row);
+            } else {
+                assert_eq!(alert.rule_id, Some(close.id));
+                close_alerts.push(row);
+            }
+        }
+    }
+    // Every sample: Monday's noon cross, and Tuesday's at 15:00 (the 16:00 print comes after
+    // the regular session, which this rule does not watch).
+    assert_eq!(
+        seen(every_alerts),
+        ["1 11-30 12:00 101", "2 12-01 15:00 100.2"]
+    );
+    // At the close: Monday closes below 100; Tuesday's close crosses Monday's.
+    let live = seen(close_alerts);
+    assert_eq!(live, ["1 12-01 16:00 100.5"]);
+
+    // The backtest over the daily bars gives the live monitor's alerts.
+    let bars = market
+        .daily_bars(
+            &Symbol::parse("XYZ").unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        )
+        .await
+        .unwrap();
+    let rule = parse_rule("XYZ crosses above 100").unwrap();
+    let replayed = backtest(&rule.symbol, &rule.condition, &at_close(), &bars);
+    assert_eq!(
+        seen(
+            replayed
+                .into_iter()
+                .map(|a| (a.episode, a.at, a.price.to_string()))
+        ),
+        live
+    );
+}
+
+backend_tests!(at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire);
