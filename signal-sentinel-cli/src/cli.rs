@@ -371,6 +371,34 @@ pub(crate) struct FiringArgs {
     /// close: an intraday cross gone by the close does not fire).
     #[arg(long, value_enum, default_value = "every-sample")]
     pub(crate) evaluate: EvaluateArg,
+    /// While it has no data in market hours: `keep-state`, `resolve`, `alert` (an alert of its
+    /// own, once) or `keep-firing-for=30m`.
+    #[arg(long, value_name = "POLICY", default_value = "keep-state", value_parser = parse_gap_policy)]
+    pub(crate) no_data: signal_sentinel::engine::GapPolicy,
+    /// While its samples cannot be evaluated: the same choices as --no-data.
+    #[arg(long, value_name = "POLICY", default_value = "keep-state", value_parser = parse_gap_policy)]
+    pub(crate) on_error: signal_sentinel::engine::GapPolicy,
+}
+
+/// `keep-state`, `resolve`, `alert` or `keep-firing-for=DURATION` (`30m`, `2h`).
+pub(crate) fn parse_gap_policy(text: &str) -> Result<signal_sentinel::engine::GapPolicy, String> {
+    use signal_sentinel::engine::GapPolicy;
+    match text.trim() {
+        "keep-state" => Ok(GapPolicy::KeepState),
+        "resolve" => Ok(GapPolicy::Resolve),
+        "alert" => Ok(GapPolicy::Alert),
+        other => match other.strip_prefix("keep-firing-for=") {
+            Some(duration) => {
+                let d = parse_repeat(duration)?;
+                Ok(GapPolicy::KeepFiringFor(
+                    u32::try_from(d.as_secs() / 60).unwrap_or(u32::MAX),
+                ))
+            }
+            None => Err(format!(
+                "{text}: use keep-state, resolve, alert or keep-firing-for=30m"
+            )),
+        },
+    }
 }
 
 /// `--evaluate`.

@@ -244,6 +244,12 @@ pub(crate) async fn run(
                 if let Some(reason) = state.as_ref().and_then(|s| s.error_reason()) {
                     out!("  error:       {reason}");
                 }
+                if let Some((since, why)) = state.as_ref().and_then(|s| s.gap()) {
+                    out!(
+                        "  no data:     since {} ({why})",
+                        since.format("%Y-%m-%d %H:%M UTC")
+                    );
+                }
                 if let Some(state) = &state {
                     out!("  fired:       {} times", state.episode);
                 }
@@ -320,6 +326,8 @@ impl FiringArgs {
                 EvaluateArg::EverySample => Evaluate::EverySample,
                 EvaluateArg::AtSessionClose => Evaluate::AtSessionClose,
             },
+            no_data: self.no_data,
+            on_error: self.on_error,
             ..RuleOptions::default()
         }
     }

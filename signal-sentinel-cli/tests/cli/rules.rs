@@ -506,3 +506,55 @@ fn rules_export_and_import_round_trip() {
         missing.stderr
     );
 }
+
+/// `--no-data`, `--on-error` and `--evaluate` are stored as the options the API shows.
+#[test]
+fn rules_add_takes_gap_policies_and_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    create_ann(dir.path(), &env);
+    let added = run(&[
+        "rules",
+        "add",
+        "SPY sma(50) crosses above sma(200)",
+        "--no-data",
+        "keep-firing-for=1h",
+        "--on-error",
+        "alert",
+        "--evaluate",
+        "at-session-close",
+        "--json",
+    ]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let rule: serde_json::Value = serde_json::from_str(&added.stdout).unwrap();
+    assert_eq!(
+        rule["options"]["no_data"],
+        serde_json::json!({"keep_firing_for": 60})
+    );
+    assert_eq!(rule["options"]["on_error"], "alert");
+    assert_eq!(rule["options"]["evaluate"], "at_session_close");
+    let bad = run(&["rules", "add", "SPY > 1", "--no-data", "forever"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr
+            .contains("use keep-state, resolve, alert or keep-firing-for=30m"),
+        "{}",
+        bad.stderr
+    );
+    // A backtest lists the no-data alert of a rule waiting for its history.
+    let csv = xyz_csv(dir.path());
+    let replayed = run(&[
+        "rules",
+        "backtest",
+        "XYZ crosses above sma(5)",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--no-data",
+        "alert",
+        "--json",
+    ]);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    let replayed: serde_json::Value = serde_json::from_str(&replayed.stdout).unwrap();
+    assert_eq!(replayed["alerts"][0]["kind"], "no_data");
+}

@@ -34,6 +34,14 @@ pub struct RuleStateOut {
     /// that was firing), e.g. "the change from the previous close is out of range".
     #[oai(nullable, skip_serializing_if_is_none)]
     pub error: Option<String>,
+    /// Since when the rule has had no data (or samples it cannot evaluate) in market hours,
+    /// while it does.
+    #[oai(nullable, skip_serializing_if_is_none)]
+    pub no_data_since: Option<Time>,
+    /// Why it has no data: "no quote", "the latest quote is stale", "not enough data for the
+    /// condition" or "the sample cannot be evaluated".
+    #[oai(nullable, skip_serializing_if_is_none)]
+    pub no_data_reason: Option<String>,
 }
 
 /// A rule.
@@ -102,6 +110,8 @@ impl From<RuleView> for RuleOut {
             last_price: s.last_price,
             updated_at: s.updated_at,
             error: s.error_reason().map(str::to_owned),
+            no_data_since: s.gap().map(|(since, _)| since),
+            no_data_reason: s.gap().map(|(_, why)| why.to_owned()),
         });
         out
     }

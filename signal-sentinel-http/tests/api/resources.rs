@@ -1007,3 +1007,60 @@ async fn rules_export_and_import_as_text() {
     let listed = server.get("/api/rules", &bob).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
 }
+
+/// A rule in a gap shows since when and why, beside its phase.
+#[tokio::test]
+async fn a_rule_without_data_says_since_when_and_why() {
+    use signal_sentinel::domain::RuleId;
+    use signal_sentinel::engine::{EngineState, Gap, GapReason};
+    use signal_sentinel::store::RuleStateStore;
+    let server = TestServer::start().await;
+    let token = server.user("ann@example.com").await;
+    let id = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"text": "XYZ > 30", "options": {"no_data": {"keep_firing_for": 30}}}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let since = chrono::DateTime::parse_from_rfc3339("2026-11-30T15:40:00Z")
+        .unwrap()
+        .to_utc();
+    let state = EngineState {
+        phase: signal_sentinel::domain::RulePhase::NoData,
+        gap: Some(Gap {
+            since,
+            reason: GapReason::Stale,
+            minutes: 0,
+            last: None,
+        }),
+        ..EngineState::new()
+    };
+    server
+        .store
+        .save_rule_states(&[state.to_stored(RuleId::new(id), since)])
+        .await
+        .unwrap();
+    let r = server.get(&format!("/api/rules/{id}"), &token).await;
+    assert_eq!(r.body["options"]["no_data"], json!({"keep_firing_for": 30}));
+    assert_eq!(r.body["state"]["phase"], "no_data");
+    assert_eq!(
+        r.body["state"]["no_data_since"],
+        "2026-11-30T15:40:00+00:00"
+    );
+    assert_eq!(
+        r.body["state"]["no_data_reason"],
+        "the latest quote is stale"
+    );
+    let bad = server
+        .post(
+            "/api/rules",
+            &token,
+            json!({"text": "XYZ > 31", "options": {"no_data": {"keep_firing_for": 0}}}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+}

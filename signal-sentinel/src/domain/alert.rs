@@ -13,6 +13,9 @@ stored_enum! {
         Resolved => "resolved",
         /// The condition still holds: a reminder while firing (the rule's `repeat` option).
         Reminder => "reminder",
+        /// The rule has no data, or cannot be evaluated, in market hours (its `no_data` or
+        /// `on_error` option is `alert`).
+        NoData => "no_data",
     }
 }
 

@@ -257,6 +257,14 @@ impl RuleState {
         self.memory.get("error_reason")?.as_str()
     }
 
+    /// The gap the rule is in — no data, or samples it cannot evaluate, in market hours —
+    /// since when and why in words (`the latest quote is stale` …).
+    pub fn gap(&self) -> Option<(Timestamp, &str)> {
+        let gap = self.memory.get("gap")?;
+        let since = serde_json::from_value(gap.get("since")?.clone()).ok()?;
+        Some((since, self.memory.get("gap_reason")?.as_str()?))
+    }
+
     /// The state of a rule that has never been evaluated.
     pub fn initial(rule_id: RuleId, at: Timestamp) -> Self {
         Self {

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 /// An alert a rule would have sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BacktestAlert {
-    /// Fired or resolved (reminders are not listed).
+    /// Fired, resolved or no data (reminders are not listed).
     pub kind: AlertKind,
     /// The rule's episode.
     pub episode: i64,
@@ -145,6 +145,14 @@ pub fn backtest_series(
             }),
             Some(Transition::Resolved { episode, price, at }) => alerts.push(BacktestAlert {
                 kind: AlertKind::Resolved,
+                episode,
+                at,
+                price,
+            }),
+            Some(Transition::NoData {
+                episode, price, at, ..
+            }) => alerts.push(BacktestAlert {
+                kind: AlertKind::NoData,
                 episode,
                 at,
                 price,

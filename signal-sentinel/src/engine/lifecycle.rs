@@ -75,6 +75,82 @@ pub struct RuleOptions {
     /// Which quotes the rule is evaluated on. Default: every sample.
     #[serde(skip_serializing_if = "Evaluate::is_every_sample")]
     pub evaluate: Evaluate,
+    /// What the rule does while it has no data in market hours (no quote, a stale one, too
+    /// little history). Default: keep its state.
+    #[serde(skip_serializing_if = "GapPolicy::is_keep_state")]
+    pub no_data: GapPolicy,
+    /// What the rule does while its samples cannot be evaluated (an absurd value). Default:
+    /// keep its state.
+    #[serde(skip_serializing_if = "GapPolicy::is_keep_state")]
+    pub on_error: GapPolicy,
+}
+
+/// What a rule does across a gap — no data, or samples it cannot evaluate — in market hours
+/// (a closed market is no gap: the rule is not evaluated then). Grafana's no-data states and
+/// Prometheus' `keep_firing_for`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapPolicy {
+    /// A firing rule keeps firing (no "resolved", and no second alert when data returns and
+    /// the condition still holds); any other rule shows `no_data` (or `error`).
+    #[default]
+    KeepState,
+    /// A firing rule resolves at once (a notice if it reports recovery) and shows `no_data`.
+    Resolve,
+    /// Send an alert of its own saying the rule has no data (or cannot be evaluated), once per
+    /// gap; the state is kept as with `keep_state`.
+    Alert,
+    /// A firing rule keeps firing for this many minutes of the gap (1 to 10,080), counted in
+    /// market time — the night and the weekend do not count — then resolves.
+    KeepFiringFor(u32),
+}
+
+impl GapPolicy {
+    fn is_keep_state(&self) -> bool {
+        *self == Self::KeepState
+    }
+}
+
+/// Why a rule has no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// No quote came for the symbol.
+    NoQuote,
+    /// The latest quote is older than the rule's staleness limit.
+    Stale,
+    /// The condition lacks what it needs: history for an average or a 52-week extreme, a
+    /// previous close, a volume, a position, an operand's data.
+    NotEnoughData,
+    /// The sample could not be evaluated (see the rule's error).
+    Error,
+}
+
+impl GapReason {
+    /// In words, for the rule's owner.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::NoQuote => "no quote",
+            Self::Stale => "the latest quote is stale",
+            Self::NotEnoughData => "not enough data for the condition",
+            Self::Error => "the sample cannot be evaluated",
+        }
+    }
+}
+
+/// A gap a rule is in: since when, why, and how many minutes of market time it has lasted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// When it began (the first evaluation without data).
+    pub since: Timestamp,
+    /// Why.
+    pub reason: GapReason,
+    /// Minutes of market time so far (kept for `keep_firing_for` only).
+    #[serde(default)]
+    pub minutes: u32,
+    /// The last evaluation in the gap (kept for `keep_firing_for` only).
+    #[serde(default)]
+    pub last: Option<Timestamp>,
 }
 
 /// Which quotes a rule is evaluated on.
@@ -142,6 +218,8 @@ impl Default for RuleOptions {
             repeat: None,
             priority: None,
             evaluate: Evaluate::EverySample,
+            no_data: GapPolicy::KeepState,
+            on_error: GapPolicy::KeepState,
         }
     }
 }
@@ -224,6 +302,16 @@ impl RuleOptions {
                 ));
             }
         }
+        for (field, policy) in [("no_data", self.no_data), ("on_error", self.on_error)] {
+            if let GapPolicy::KeepFiringFor(m) = policy
+                && !(1..=7 * 24 * 60).contains(&m)
+            {
+                return Err(invalid(
+                    field,
+                    "keep_firing_for must be 1 to 10080 minutes (a week)",
+                ));
+            }
+        }
         if let Some(message) = &self.message {
             crate::domain::check_text(message, true)
                 .map_err(|e| invalid("message", e.to_string()))?;
@@ -303,6 +391,10 @@ pub struct EngineState {
     /// The last session close a rule evaluated at the close saw (`evaluate: at_session_close`):
     /// its previous sample, and the session it is done with.
     pub last_close: Option<crate::domain::Sample>,
+    /// The gap the rule is in, if any.
+    pub gap: Option<Gap>,
+    /// How many no-data alerts the rule has sent (each gap's alert has its own key).
+    pub gap_alerts: u32,
 }
 
 impl EngineState {
@@ -322,6 +414,8 @@ impl EngineState {
             reminders: 0,
             last_reminded_at: None,
             last_close: None,
+            gap: None,
+            gap_alerts: 0,
         }
     }
 
@@ -371,6 +465,8 @@ impl EngineState {
             reminders: u32,
             last_reminded_at: Option<Timestamp>,
             last_close: Option<crate::domain::Sample>,
+            gap: Option<Gap>,
+            gap_alerts: u32,
         }
         let extra: Extra = serde_json::from_value(stored.memory.clone())?;
         Ok(Self {
@@ -387,6 +483,8 @@ impl EngineState {
             reminders: extra.reminders,
             last_reminded_at: extra.last_reminded_at,
             last_close: extra.last_close,
+            gap: extra.gap,
+            gap_alerts: extra.gap_alerts,
         })
     }
 
@@ -410,6 +508,13 @@ impl EngineState {
         }
         if let Some(close) = self.last_close {
             memory["last_close"] = serde_json::json!(close);
+        }
+        if let Some(gap) = self.gap {
+            memory["gap"] = serde_json::json!(gap);
+            memory["gap_reason"] = serde_json::json!(gap.reason.describe());
+        }
+        if self.gap_alerts > 0 {
+            memory["gap_alerts"] = serde_json::json!(self.gap_alerts);
         }
         if let Some(error) = self.error {
             memory["error"] = serde_json::json!(error);
@@ -468,6 +573,20 @@ pub enum Transition {
         /// The quote's time.
         at: Timestamp,
     },
+    /// The rule has no data (or cannot be evaluated) in market hours and its policy is to say
+    /// so (`alert`): once per gap.
+    NoData {
+        /// The rule's episode.
+        episode: i64,
+        /// Which no-data alert of the rule (1 for the first).
+        gap: u32,
+        /// Why.
+        reason: GapReason,
+        /// The last price it saw (0 when none).
+        price: Decimal,
+        /// When the gap began.
+        at: Timestamp,
+    },
     /// The condition stopped holding after firing, and the rule asks to hear about it.
     Resolved {
         /// The episode that ends.
@@ -505,13 +624,13 @@ pub fn step(
         {
             v
         }
-        _ => {
-            if state.phase != RulePhase::Firing {
-                state.phase = RulePhase::NoData;
-                state.pending_since = None;
-                state.pending_count = 0;
-            }
-            return None;
+        missing => {
+            let reason = if missing.is_some() {
+                GapReason::Stale
+            } else {
+                GapReason::NoQuote
+            };
+            return gap(state, options, options.no_data, reason, now);
         }
     };
     let quote = view.quote;
@@ -549,9 +668,24 @@ pub fn step(
     };
     let signal = match evaluate(condition, &mut state.memory, view, schedule.created_at) {
         Ok(signal) => signal,
-        Err(error) => return failed(state, error),
+        Err(error) => {
+            state.error = Some(error);
+            return gap(state, options, options.on_error, GapReason::Error, now);
+        }
     };
     state.error = None;
+    if signal == Signal::Unknown {
+        // Not enough for the condition yet (an average's period, the 52 weeks of a 52-week
+        // extreme, an operand's data): no data, not armed.
+        return gap(
+            state,
+            options,
+            options.no_data,
+            GapReason::NotEnoughData,
+            now,
+        );
+    }
+    state.gap = None;
 
     if state.phase == RulePhase::Firing {
         if options.frequency == Frequency::Once {
@@ -568,7 +702,8 @@ pub fn step(
             _ => Some(true),
         };
         let Some(cleared) = cleared else {
-            return failed(state, EvalError::Hysteresis);
+            state.error = Some(EvalError::Hysteresis);
+            return gap(state, options, options.on_error, GapReason::Error, now);
         };
         let rearmed = signal == Signal::False && cleared;
         if !rearmed {
@@ -588,13 +723,7 @@ pub fn step(
     }
 
     if signal != Signal::True {
-        // Not enough history for the condition yet (an average's period, the 52 weeks of a
-        // 52-week extreme): no data, not armed.
-        state.phase = if signal == Signal::Unknown {
-            RulePhase::NoData
-        } else {
-            RulePhase::Armed
-        };
+        state.phase = RulePhase::Armed;
         state.pending_since = None;
         state.pending_count = 0;
         return None;
@@ -667,14 +796,71 @@ fn reminder(
 }
 
 /// A sample the rule cannot be evaluated on: error (a firing rule stays firing), no alert.
-fn failed(state: &mut EngineState, error: EvalError) -> Option<Transition> {
-    state.error = Some(error);
-    if state.phase != RulePhase::Firing {
-        state.phase = RulePhase::Error;
+/// A rule in a gap (no data, or a sample it cannot evaluate), under its policy: a firing
+/// rule keeps firing, resolves at once or after N minutes of market time; any other shows
+/// `no_data` (or `error`); `alert` says so once per gap.
+fn gap(
+    state: &mut EngineState,
+    options: &RuleOptions,
+    policy: GapPolicy,
+    reason: GapReason,
+    now: Timestamp,
+) -> Option<Transition> {
+    let idle = if reason == GapReason::Error {
+        RulePhase::Error
+    } else {
+        RulePhase::NoData
+    };
+    let started = state.gap.is_none();
+    let gap = state.gap.get_or_insert(Gap {
+        since: now,
+        reason,
+        minutes: 0,
+        last: None,
+    });
+    gap.reason = reason;
+    if let GapPolicy::KeepFiringFor(_) = policy {
+        // Market time: evaluations happen only in market hours, and a gap carried over a
+        // close counts from the next session's first evaluation.
+        if let Some(last) = gap.last
+            && same_exchange_day(last, now)
+        {
+            let more = u32::try_from((now - last).num_minutes()).unwrap_or(u32::MAX);
+            gap.minutes = gap.minutes.saturating_add(more);
+        }
+        gap.last = Some(now);
+    }
+    let (since, minutes) = (gap.since, gap.minutes);
+    let price = state.last_price.unwrap_or_default();
+    if state.phase == RulePhase::Firing {
+        let resolve = match policy {
+            GapPolicy::KeepState | GapPolicy::Alert => false,
+            GapPolicy::Resolve => true,
+            GapPolicy::KeepFiringFor(m) => minutes >= m,
+        };
+        if resolve {
+            state.phase = idle;
+            return options.notify_on_resolve.then_some(Transition::Resolved {
+                episode: state.episode,
+                price,
+                at: now,
+            });
+        }
+    } else {
+        state.phase = idle;
         state.pending_since = None;
         state.pending_count = 0;
     }
-    None
+    (started && policy == GapPolicy::Alert).then(|| {
+        state.gap_alerts = state.gap_alerts.saturating_add(1);
+        Transition::NoData {
+            episode: state.episode,
+            gap: state.gap_alerts,
+            reason,
+            price,
+            at: since,
+        }
+    })
 }
 
 fn same_exchange_day(a: Timestamp, b: Timestamp) -> bool {

@@ -32,8 +32,8 @@ pub use evaluate::{
     held_operands,
 };
 pub use lifecycle::{
-    EngineState, Evaluate, Frequency, OPTIONS_VERSION, OptionsError, Pending, Priority, Repeat,
-    RuleOptions, Schedule, Transition, step,
+    EngineState, Evaluate, Frequency, Gap, GapPolicy, GapReason, OPTIONS_VERSION, OptionsError,
+    Pending, Priority, Repeat, RuleOptions, Schedule, Transition, step,
 };
 pub use template::{
     DEFAULT_TEMPLATE, MessageContext, PLACEHOLDERS, TemplateError, check_template,

@@ -175,7 +175,7 @@ pub(super) fn evaluate(
                     _ => String::new(),
                 };
                 let quote = view.as_ref().map(|v| v.quote);
-                let mut alert = alert_for(cached, transition, quote);
+                let mut alert = alert_for(cached, transition, quote, state.error);
                 if !held.is_empty() {
                     alert.message.push_str(&format!(" — held: {held}"));
                 }
@@ -222,7 +222,12 @@ pub(super) fn evaluate(
     }
 }
 
-fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>) -> NewAlert {
+fn alert_for(
+    cached: &CachedRule,
+    transition: Transition,
+    quote: Option<&Quote>,
+    error: Option<crate::engine::EvalError>,
+) -> NewAlert {
     let (kind, episode, price, at, reminder) = match transition {
         Transition::Fired { episode, price, at } => (AlertKind::Fired, episode, price, at, 0),
         Transition::Resolved { episode, price, at } => (AlertKind::Resolved, episode, price, at, 0),
@@ -232,6 +237,13 @@ fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>)
             price,
             at,
         } => (AlertKind::Reminder, episode, price, at, reminder),
+        Transition::NoData {
+            episode,
+            gap,
+            price,
+            at,
+            ..
+        } => (AlertKind::NoData, episode, price, at, gap),
     };
     let condition = cached.condition.to_string();
     let change = quote
@@ -255,6 +267,19 @@ fn alert_for(cached: &CachedRule, transition: Transition, quote: Option<&Quote>)
     let message = match kind {
         AlertKind::Resolved => format!("{text} no longer holds: now {price}"),
         AlertKind::Reminder => format!("{text} still holds: now {price} (reminder {reminder})"),
+        AlertKind::NoData => match (transition, error) {
+            (
+                Transition::NoData {
+                    reason: crate::engine::GapReason::Error,
+                    ..
+                },
+                Some(error),
+            ) => format!("{text} cannot be evaluated since {time}: {error}"),
+            (Transition::NoData { reason, .. }, _) => {
+                format!("{text} has no data since {time}: {}", reason.describe())
+            }
+            _ => format!("{text} has no data since {time}"),
+        },
         _ => render(
             cached
                 .options

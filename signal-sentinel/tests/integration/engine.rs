@@ -766,3 +766,99 @@ fn touching_an_average_is_not_yet_a_cross() {
         Some(Transition::Fired { .. })
     ));
 }
+
+/// A gap in data in market hours under each policy: `XYZ price > 30` fires at 31, the quotes
+/// stop (`None`: no quote) at the times of `gap`, and come back still above 30 five minutes
+/// after its last. New York times on Monday 2026-11-30 (and Tuesday for the gap over the
+/// close).
+fn gap_run(policy: signal_sentinel::engine::GapPolicy, gap: &[(u32, u32, u32)]) -> Vec<String> {
+    let options = RuleOptions {
+        no_data: policy,
+        notify_on_resolve: true,
+        ..RuleOptions::default()
+    };
+    let mut feed = Feed::new("XYZ price > 30", options);
+    // Day 30 is Monday 30 November, day 1 Tuesday 1 December.
+    let ny = |d: u32, h: u32, m: u32| {
+        chrono_tz::America::New_York
+            .with_ymd_and_hms(2026, if d == 1 { 12 } else { 11 }, d, h, m, 0)
+            .unwrap()
+            .to_utc()
+    };
+    let mut seen = Vec::new();
+    let mut note = |t: Option<Transition>| {
+        if let Some(t) = t {
+            seen.push(match t {
+                Transition::Fired { episode, at, .. } => {
+                    format!("fired {episode} {}", at.format("%d %H:%M"))
+                }
+                Transition::Resolved { episode, at, .. } => {
+                    format!("resolved {episode} {}", at.format("%d %H:%M"))
+                }
+                Transition::NoData {
+                    gap, reason, at, ..
+                } => {
+                    format!("no data {gap} {reason:?} {}", at.format("%d %H:%M"))
+                }
+                _ => "other".to_owned(),
+            });
+        }
+    };
+    let t0 = ny(30, 10, 0);
+    note(feed.price("31", t0, t0));
+    for (d, h, m) in gap {
+        note(feed.at(None, Schedule::default(), ny(*d, *h, *m)));
+    }
+    let (d, h, m) = *gap.last().unwrap();
+    let back = ny(d, h, m) + chrono::Duration::minutes(5);
+    note(feed.price("32", back, back));
+    seen
+}
+
+#[test]
+fn a_gap_in_market_hours_under_each_policy() {
+    use signal_sentinel::engine::GapPolicy;
+    // (UTC times in the output: New York + 5 h.)
+    let short = [(30, 10, 5), (30, 10, 10), (30, 10, 15), (30, 10, 20)];
+    let long = [(30, 10, 5), (30, 10, 20), (30, 10, 35), (30, 10, 50)];
+    assert_eq!(gap_run(GapPolicy::KeepState, &long), ["fired 1 30 15:00"]);
+    assert_eq!(
+        gap_run(GapPolicy::Resolve, &short),
+        [
+            "fired 1 30 15:00",
+            "resolved 1 30 15:05",
+            "fired 2 30 15:25"
+        ]
+    );
+    assert_eq!(
+        gap_run(GapPolicy::Alert, &long),
+        ["fired 1 30 15:00", "no data 1 NoQuote 30 15:05"]
+    );
+    // Keep firing for 30 minutes: a 15-minute gap passes unnoticed …
+    assert_eq!(
+        gap_run(GapPolicy::KeepFiringFor(30), &short),
+        ["fired 1 30 15:00"]
+    );
+    // … a 45-minute one resolves at 30 minutes, and the return fires again.
+    assert_eq!(
+        gap_run(GapPolicy::KeepFiringFor(30), &long),
+        [
+            "fired 1 30 15:00",
+            "resolved 1 30 15:35",
+            "fired 2 30 15:55"
+        ]
+    );
+    // Over the close: 15:50 to 15:55 on Monday, then 09:35 to 09:55 on Tuesday is 25 minutes
+    // of market time, not the 18 hours between: still firing.
+    let overnight = [
+        (30, 15, 50),
+        (30, 15, 55),
+        (1, 9, 35),
+        (1, 9, 45),
+        (1, 9, 55),
+    ];
+    assert_eq!(
+        gap_run(GapPolicy::KeepFiringFor(30), &overnight),
+        ["fired 1 30 15:00"]
+    );
+}

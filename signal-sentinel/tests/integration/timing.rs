@@ -110,4 +110,63 @@ async fn at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire(db: &Tes
     );
 }
 
-backend_tests!(at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire);
+/// A rule whose policy is `alert` sends one no-data alert when its quotes go stale in market
+/// hours, shows since when and why, and picks up again when data returns.
+async fn a_stale_quote_in_market_hours_raises_one_no_data_alert(db: &TestDb) {
+    use signal_sentinel::domain::{AlertKind, RulePhase};
+    use signal_sentinel::engine::GapPolicy;
+    use signal_sentinel::store::RuleStateStore;
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let options = RuleOptions {
+        no_data: GapPolicy::Alert,
+        ..RuleOptions::default()
+    };
+    let rule = add_rule(&db.store, &user, "XYZ price > 30", options).await;
+    let csv = "time,symbol,open,high,low,close,volume
+2026-11-30 10:00,XYZ,31,31,31,31,
+2026-11-30 12:00,XYZ,32,32,32,32,
+";
+    let ny = |h: u32, m: u32| {
+        chrono_tz::America::New_York
+            .with_ymd_and_hms(2026, 11, 30, h, m, 0)
+            .unwrap()
+            .to_utc()
+    };
+    let clock = Arc::new(ManualClock::new(ny(10, 0)));
+    let market = Arc::new(ReplayMarket::from_csv("gap.csv", csv, clock.clone()).unwrap());
+    let store: Arc<dyn Store> = Arc::new(db.store.clone());
+    let monitor = Monitor::new(store, market, clock.clone(), MonitorConfig::default());
+    let mut kinds = Vec::new();
+    // 10:00 fires; 10:20 the 10:00 quote is still fresh; 10:40 and 11:00 it is stale; 12:00
+    // data again.
+    for (h, m) in [(10, 0), (10, 20), (10, 40), (11, 0), (12, 0)] {
+        clock.set(ny(h, m));
+        for alert in monitor.run_once().await.unwrap().alerts {
+            kinds.push((alert.kind, alert.message));
+        }
+        if (h, m) == (11, 0) {
+            let state = &db.store.load_rule_states(&[rule.id]).await.unwrap()[0];
+            assert_eq!(state.phase, RulePhase::Firing, "the state is kept");
+            assert_eq!(state.gap(), Some((ny(10, 40), "the latest quote is stale")));
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            (AlertKind::Fired, "XYZ price > 30: now 31".to_owned()),
+            (
+                AlertKind::NoData,
+                "XYZ price > 30 has no data since 2026-11-30 10:40 EST: the latest quote is stale"
+                    .to_owned()
+            ),
+        ]
+    );
+    let state = &db.store.load_rule_states(&[rule.id]).await.unwrap()[0];
+    assert_eq!(state.gap(), None, "data returned");
+    assert_eq!(state.phase, RulePhase::Firing);
+}
+
+backend_tests!(
+    at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire,
+    a_stale_quote_in_market_hours_raises_one_no_data_alert,
+);
