@@ -53,10 +53,7 @@ fn run(bencher: Bencher<'_, '_>, text: &str) {
         .unwrap()
         .with_previous_close(Decimal::new(10_000, 2))
         .unwrap();
-    let previous = Sample {
-        at: at - Duration::minutes(1),
-        price: Decimal::new(9_990, 2),
-    };
+    let previous = Sample::new(at - Duration::minutes(1), Decimal::new(9_990, 2));
     let recent = [previous];
     // A second symbol for the combinations that read one: SPY, up 0.5% today.
     let spy = Quote::new(

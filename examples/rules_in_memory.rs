@@ -111,7 +111,7 @@ fn main() -> anyhow::Result<()> {
                 Some(_) | None => {}
             }
         }
-        samples.push(Sample { at, price: close });
+        samples.push(Sample::new(at, close));
     }
     println!(
         "{fired} alerts from {} rules over {} sessions",

@@ -143,13 +143,42 @@ impl Quote {
     }
 }
 
-/// One price of a symbol at one time.
+/// One price of a symbol at one time, with the session's high and low so far when the
+/// provider gave them (so a level touched between two samples can be told).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
     /// When it was quoted.
     pub at: Timestamp,
     /// The price.
     pub price: Decimal,
+    /// The session's high up to this sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<Decimal>,
+    /// The session's low up to this sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<Decimal>,
+}
+
+impl Sample {
+    /// A price at a time, without the session's range.
+    pub fn new(at: Timestamp, price: Decimal) -> Self {
+        Self {
+            at,
+            price,
+            high: None,
+            low: None,
+        }
+    }
+
+    /// What a quote leaves as a sample: its time, price and the session's range.
+    pub fn of(quote: &Quote) -> Self {
+        Self {
+            at: quote.at,
+            price: quote.price,
+            high: quote.day_high,
+            low: quote.day_low,
+        }
+    }
 }
 
 /// A symbol's latest samples, oldest first, as the monitor keeps them between cycles.

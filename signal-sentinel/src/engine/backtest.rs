@@ -167,6 +167,8 @@ pub fn backtest_series(
                 track.samples.push(Sample {
                     at: bar.at,
                     price: bar.close,
+                    high: Some(bar.high),
+                    low: Some(bar.low),
                 });
                 track.history.push(bar.clone());
             }

@@ -132,6 +132,10 @@ pub enum Condition {
         op: Comparison,
         /// The level.
         level: Decimal,
+        /// Also when the session's high (low) since the previous sample reached it: a level
+        /// touched between two polls (`AAPL price > 200 intraday`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        intraday: bool,
     },
     /// Edge-triggered: the price crosses a level. Needs a previous sample on the other side
     /// (at or below the level for an upward cross), so it never fires on its first sample.
@@ -140,6 +144,10 @@ pub enum Condition {
         direction: Direction,
         /// The level.
         level: Decimal,
+        /// Also when the session's high (low) since the previous sample went through it
+        /// (`AAPL crosses above 200 intraday`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        intraday: bool,
     },
     /// Edge-triggered: the price crosses a moving average.
     CrossesAverage {
@@ -675,6 +683,7 @@ mod tests {
         let c = Condition::CrossesLevel {
             direction: Direction::Up,
             level: dec!(200.50),
+            intraday: false,
         };
         let doc = c.to_document();
         assert_eq!(

@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::condition::{Average, AverageKind, Condition, Direction, Extreme, Move};
+use super::condition::{Average, AverageKind, Comparison, Condition, Direction, Extreme, Move};
 use super::indicators::{DailyHistory, to_f64};
 use crate::domain::{Quote, Sample};
 use crate::time::Timestamp;
@@ -280,16 +280,43 @@ pub fn evaluate(
             Signal::Unknown => Signal::Unknown,
         },
         Condition::On { .. } => operand(condition, memory, view, created_at)?,
-        Condition::Price { op, level } => op.holds(price, *level).into(),
-        Condition::CrossesLevel { direction, level } => match previous {
-            Some(prev) => crossed(
-                *direction,
-                prev.price <= *level,
-                prev.price >= *level,
-                price,
-                *level,
-            )
-            .into(),
+        Condition::Price {
+            op,
+            level,
+            intraday,
+        } => {
+            // The extreme since the previous sample on the side the comparison looks at.
+            let reached = match (intraday, op) {
+                (true, Comparison::Above | Comparison::AtOrAbove) => {
+                    high_since(view.previous, quote)
+                }
+                (true, Comparison::Below | Comparison::AtOrBelow) => {
+                    low_since(view.previous, quote)
+                }
+                (false, _) => price,
+            };
+            (op.holds(price, *level) || op.holds(reached, *level)).into()
+        }
+        Condition::CrossesLevel {
+            direction,
+            level,
+            intraday,
+        } => match previous {
+            Some(prev) => {
+                let now = match (intraday, direction) {
+                    (true, Direction::Up) => high_since(Some(prev), quote),
+                    (true, Direction::Down) => low_since(Some(prev), quote),
+                    (false, _) => price,
+                };
+                crossed(
+                    *direction,
+                    prev.price <= *level,
+                    prev.price >= *level,
+                    now,
+                    *level,
+                )
+                .into()
+            }
             _ => Signal::Unknown,
         },
         Condition::CrossesAverage { direction, average } => {
@@ -569,6 +596,96 @@ fn operand_value(condition: &Condition, view: &MarketView<'_>) -> Option<String>
         ),
         _ => quote.price.to_string(),
     })
+}
+
+/// When a level condition read with `intraday` holds only through the session's high or low
+/// since the previous sample — the price itself is back on the other side — what the message
+/// says: `touched intraday (high 201.3)`.
+pub fn intraday_touch(
+    condition: &Condition,
+    view: &MarketView<'_>,
+    created_at: Option<Timestamp>,
+) -> Option<String> {
+    let plain = match *condition {
+        Condition::Price {
+            op,
+            level,
+            intraday: true,
+        } => Condition::Price {
+            op,
+            level,
+            intraday: false,
+        },
+        Condition::CrossesLevel {
+            direction,
+            level,
+            intraday: true,
+        } => Condition::CrossesLevel {
+            direction,
+            level,
+            intraday: false,
+        },
+        _ => return None,
+    };
+    let mut scratch = Memory::default();
+    if evaluate(&plain, &mut scratch, view, created_at) == Ok(Signal::True) {
+        return None;
+    }
+    let upward = matches!(
+        condition,
+        Condition::Price {
+            op: Comparison::Above | Comparison::AtOrAbove,
+            ..
+        } | Condition::CrossesLevel {
+            direction: Direction::Up,
+            ..
+        }
+    );
+    Some(if upward {
+        format!(
+            "touched intraday (high {})",
+            high_since(view.previous, view.quote)
+        )
+    } else {
+        format!(
+            "touched intraday (low {})",
+            low_since(view.previous, view.quote)
+        )
+    })
+}
+
+/// The highest price since the previous sample: the session's high when it rose since then
+/// (or the whole session's when the previous sample is of an earlier session), else the price
+/// — a high that has not moved is a touch already counted.
+pub(crate) fn high_since(previous: Option<Sample>, quote: &Quote) -> Decimal {
+    range_since(previous, quote, quote.day_high, |p| p.high, |a, b| a > b)
+        .map_or(quote.price, |h| h.max(quote.price))
+}
+
+/// The lowest price since the previous sample (see [`high_since`]).
+pub(crate) fn low_since(previous: Option<Sample>, quote: &Quote) -> Decimal {
+    range_since(previous, quote, quote.day_low, |p| p.low, |a, b| a < b)
+        .map_or(quote.price, |l| l.min(quote.price))
+}
+
+fn range_since(
+    previous: Option<Sample>,
+    quote: &Quote,
+    now: Option<Decimal>,
+    then: impl Fn(&Sample) -> Option<Decimal>,
+    beyond: impl Fn(Decimal, Decimal) -> bool,
+) -> Option<Decimal> {
+    let now = now?;
+    let Some(prev) = previous else {
+        return Some(now);
+    };
+    let same_session =
+        super::indicators::exchange_date(prev.at) == super::indicators::exchange_date(quote.at);
+    match then(&prev) {
+        _ if !same_session => Some(now),
+        Some(then) if beyond(now, then) => Some(now),
+        _ => None,
+    }
 }
 
 /// `part / whole × 100`, checked (`None` on overflow or a zero `whole`).

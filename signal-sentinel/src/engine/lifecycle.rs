@@ -345,14 +345,16 @@ impl RuleOptions {
 /// The level a price-level condition watches and the side it fires on, for hysteresis.
 pub(crate) fn rearm_level(condition: &Condition) -> Option<(Decimal, Direction)> {
     match condition {
-        Condition::Price { op, level } => Some((
+        Condition::Price { op, level, .. } => Some((
             *level,
             match op {
                 Comparison::Above | Comparison::AtOrAbove => Direction::Up,
                 Comparison::Below | Comparison::AtOrBelow => Direction::Down,
             },
         )),
-        Condition::CrossesLevel { direction, level } => Some((*level, *direction)),
+        Condition::CrossesLevel {
+            direction, level, ..
+        } => Some((*level, *direction)),
         _ => None,
     }
 }
@@ -659,10 +661,7 @@ pub fn step(
                 previous: state.last_close,
                 ..*view
             };
-            state.last_close = Some(crate::domain::Sample {
-                at: quote.at,
-                price: quote.price,
-            });
+            state.last_close = Some(crate::domain::Sample::new(quote.at, quote.price));
             &at_close
         }
     };

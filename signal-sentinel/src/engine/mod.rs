@@ -29,7 +29,7 @@ pub use condition::{
 };
 pub use evaluate::{
     AVERAGE_TIE, Book, BookPosition, EvalError, MarketView, Memory, Others, Signal, evaluate,
-    held_operands,
+    held_operands, intraday_touch,
 };
 pub use lifecycle::{
     EngineState, Evaluate, Frequency, Gap, GapPolicy, GapReason, OPTIONS_VERSION, OptionsError,

@@ -7,9 +7,9 @@
 //! expr      = term {"or" term}                          or: at least one holds
 //! term      = factor {"and" factor}                     and: every one holds (binds tighter)
 //! factor    = "not" factor | "(" expr ")" | [SYMBOL] condition
-//! condition = ["price"] OP NUMBER                       level-triggered price
-//!           | ["price"] ("above" | "below") NUMBER       same, with > and <
-//!           | ["price"] "crosses" DIR (NUMBER | average) price crosses a level / an average
+//! condition = ["price"] OP NUMBER ["intraday"]          level-triggered price
+//!           | ["price"] ("above" | "below") NUMBER ["intraday"]  same, with > and <
+//!           | ["price"] "crosses" DIR (NUMBER ["intraday"] | average)  a level / an average
 //!           | average "crosses" DIR average              fast average crosses slow average
 //!           | ["day"] "change" OP PERCENT                change from the previous close
 //!           | "moves" ["up" | "down"] PERCENT "within" DURATION
@@ -617,7 +617,12 @@ impl Parser {
             Some(Kind::Op(op)) => {
                 self.pos += 1;
                 let level = self.number("level", "AAPL > 200")?;
-                return Ok(Condition::Price { op, level });
+                let intraday = self.eat_word("intraday");
+                return Ok(Condition::Price {
+                    op,
+                    level,
+                    intraday,
+                });
             }
             Some(Kind::Word(word)) => match word.as_str() {
                 "above" | "below" => {
@@ -628,7 +633,12 @@ impl Parser {
                         Comparison::Below
                     };
                     let level = self.number("level", "AAPL above 200")?;
-                    return Ok(Condition::Price { op, level });
+                    let intraday = self.eat_word("intraday");
+                    return Ok(Condition::Price {
+                        op,
+                        level,
+                        intraday,
+                    });
                 }
                 "crosses" | "cross" => {
                     self.pos += 1;
@@ -637,7 +647,12 @@ impl Parser {
                         return Ok(Condition::CrossesAverage { direction, average });
                     }
                     let level = self.number("level", "crosses above 200, crosses below sma(50)")?;
-                    return Ok(Condition::CrossesLevel { direction, level });
+                    let intraday = self.eat_word("intraday");
+                    return Ok(Condition::CrossesLevel {
+                        direction,
+                        level,
+                        intraday,
+                    });
                 }
                 _ if had_price => {}
                 "day" | "change" => {
@@ -784,6 +799,14 @@ fn duration(minutes: u32) -> String {
     }
 }
 
+fn intraday_word(f: &mut fmt::Formatter<'_>, intraday: bool) -> fmt::Result {
+    if intraday {
+        f.write_str(" intraday")
+    } else {
+        Ok(())
+    }
+}
+
 fn direction_word(direction: Direction) -> &'static str {
     match direction {
         Direction::Up => "above",
@@ -830,9 +853,21 @@ impl fmt::Display for Condition {
             }
             Self::Not { of } => write!(f, "not {}", Operand(of)),
             Self::On { symbol, condition } => write!(f, "{symbol} {condition}"),
-            Self::Price { op, level } => write!(f, "price {} {level}", op.symbol()),
-            Self::CrossesLevel { direction, level } => {
-                write!(f, "crosses {} {level}", direction_word(*direction))
+            Self::Price {
+                op,
+                level,
+                intraday,
+            } => {
+                write!(f, "price {} {level}", op.symbol())?;
+                intraday_word(f, *intraday)
+            }
+            Self::CrossesLevel {
+                direction,
+                level,
+                intraday,
+            } => {
+                write!(f, "crosses {} {level}", direction_word(*direction))?;
+                intraday_word(f, *intraday)
             }
             Self::CrossesAverage { direction, average } => {
                 write!(f, "crosses {} {average}", direction_word(*direction))
@@ -913,7 +948,8 @@ mod tests {
             parse("AAPL crosses above 200"),
             Condition::CrossesLevel {
                 direction: Direction::Up,
-                level: dec!(200)
+                level: dec!(200),
+                intraday: false
             }
         );
         assert_eq!(
@@ -1167,6 +1203,10 @@ mod tests {
                 "BTC/USD > 1 or eth/usd > 1",
                 "BTC/USD price > 1 or ETH/USD price > 1",
             ),
+            (
+                "AAPL crosses above 200 INTRADAY and SPY above 400 intraday",
+                "AAPL crosses above 200 intraday and SPY price > 400 intraday",
+            ),
         ];
         for (input, canonical) in cases {
             let rule = parse_rule(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -1189,14 +1229,24 @@ mod tests {
                         symbol: Symbol::parse("^VIX").unwrap(),
                         condition: Box::new(Condition::Price {
                             op: Comparison::Above,
-                            level: dec!(30)
+                            level: dec!(30),
+                            intraday: false
                         }),
                     },
                 ]
             }
         );
-        // A single condition keeps the version-1 form every earlier release wrote.
+        // A single condition keeps the version-1 form every earlier release wrote; `intraday`
+        // is written only when set.
         assert_eq!(parse("AAPL > 1").to_document().version(), 1);
+        assert_eq!(
+            serde_json::to_value(parse("AAPL crosses below 150 intraday").to_document()).unwrap(),
+            serde_json::json!({"version": 1, "type": "crosses_level", "direction": "down", "level": "150", "intraday": true})
+        );
+        assert_eq!(
+            serde_json::to_value(parse("AAPL crosses below 150").to_document()).unwrap(),
+            serde_json::json!({"version": 1, "type": "crosses_level", "direction": "down", "level": "150"})
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use chrono::Duration;
 
 use crate::engine::{
     MarketView, MessageContext, Others, Schedule, Transition, default_template, held_operands,
-    render, step,
+    intraday_touch, render, step,
 };
 use crate::time::Timestamp;
 
@@ -168,16 +168,20 @@ pub(super) fn evaluate(
                 write.states.push(state.to_stored(*id, now));
             }
             if let Some(transition) = transition {
-                let held = match (transition, &view) {
-                    (Transition::Fired { .. }, Some(view)) => {
-                        held_operands(&cached.condition, view, schedule.created_at)
-                    }
-                    _ => String::new(),
+                let (held, touch) = match (transition, &view) {
+                    (Transition::Fired { .. }, Some(view)) => (
+                        held_operands(&cached.condition, view, schedule.created_at),
+                        intraday_touch(&cached.condition, view, schedule.created_at),
+                    ),
+                    _ => (String::new(), None),
                 };
                 let quote = view.as_ref().map(|v| v.quote);
                 let mut alert = alert_for(cached, transition, quote, state.error);
                 if !held.is_empty() {
                     alert.message.push_str(&format!(" — held: {held}"));
+                }
+                if let Some(touch) = touch {
+                    alert.message.push_str(&format!(" — {touch}"));
                 }
                 if let Some(n) = flooded {
                     alert.message.push_str(&format!(
@@ -201,10 +205,7 @@ pub(super) fn evaluate(
             continue;
         }
         let window = windows.get(symbol).copied().unwrap_or_default();
-        entry.samples.push(Sample {
-            at: quote.at,
-            price: quote.price,
-        });
+        entry.samples.push(Sample::of(quote));
         let keep_from = quote.at - window;
         let drop = entry
             .samples

@@ -466,10 +466,19 @@ impl Services {
             .map(|v| v.round_dp(level.scale().max(2)).normalize())
             .ok_or_else(|| ServiceError::invalid("action", "the level cannot move further"))?;
         let condition = match condition {
-            Condition::Price { op, .. } => Condition::Price { op, level: moved },
-            Condition::CrossesLevel { direction, .. } => Condition::CrossesLevel {
+            Condition::Price { op, intraday, .. } => Condition::Price {
+                op,
+                level: moved,
+                intraday,
+            },
+            Condition::CrossesLevel {
+                direction,
+                intraday,
+                ..
+            } => Condition::CrossesLevel {
                 direction,
                 level: moved,
+                intraday,
             },
             _ => return Err(not_level()),
         };

@@ -304,7 +304,52 @@ async fn an_operand_without_data_leaves_the_rule_without_data(db: &TestDb) {
     assert_eq!(phase(ids[2]), RulePhase::NoData);
 }
 
+/// `XYZ crosses above 30 intraday` on the real daily bars: fires at each session whose high
+/// went through 30 from a close at or below it (the oracle), live and in the backtest, and the
+/// message says when only the high touched it.
+async fn an_intraday_touch_on_real_daily_bars(db: &TestDb) {
+    const RULE: &str = "XYZ crosses above 30 intraday";
+    let csv = daily_with_volumes();
+    let rows: Vec<(String, Decimal, Decimal)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_owned(), dec(f[3]), dec(f[5]))
+        })
+        .collect();
+    let level = dec("30");
+    let mut expected = Vec::new();
+    let mut touches = 0;
+    // As every condition: it fires when it becomes true, so a cross at two samples in a row
+    // (a close below after an intraday touch, then a close above) is one episode.
+    let crossed = |i: usize| i >= 1 && rows[i - 1].2 <= level && rows[i].1 > level;
+    for (i, (date, _, close)) in rows.iter().enumerate() {
+        if crossed(i) && !crossed(i - 1) {
+            touches += usize::from(*close <= level);
+            expected.push((
+                RULE.to_owned(),
+                kind(AlertKind::Fired),
+                expected.len() as i64 + 1,
+                date.clone(),
+                close.to_string(),
+            ));
+        }
+    }
+    let plain = backtested(&csv, &["XYZ crosses above 30"]).await.len();
+    assert!(touches > 0 && expected.len() > plain, "{expected:?}");
+    assert_eq!(backtested(&csv, &[RULE]).await, expected);
+    let (seen, messages) = live(db, &csv, &[RULE]).await;
+    assert_eq!(seen, expected);
+    let touched: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.contains("touched intraday (high "))
+        .collect();
+    assert_eq!(touched.len(), touches, "{messages:?}");
+}
+
 backend_tests!(
+    an_intraday_touch_on_real_daily_bars,
     a_cross_and_a_volume_condition,
     an_or_over_two_symbols,
     an_operand_without_data_leaves_the_rule_without_data,

@@ -451,10 +451,7 @@ impl Feed {
         if let Some(q) = quote
             && previous.is_none_or(|p| q.at > p.at)
         {
-            self.samples.push(Sample {
-                at: q.at,
-                price: q.price,
-            });
+            self.samples.push(Sample::of(q));
         }
         t
     }
@@ -492,10 +489,7 @@ fn stale_duplicate_and_out_of_order_quotes_never_fire() {
     // A rule created while the price is already above the level does not fire on its first
     // sample, even though the symbol's previous sample was below.
     let mut late = Feed::new("XYZ crosses above 30", RuleOptions::default());
-    late.samples.push(Sample {
-        at: t0,
-        price: d("29"),
-    });
+    late.samples.push(Sample::new(t0, d("29")));
     let created = Schedule {
         created_at: Some(t0 + m(5)),
         ..Schedule::default()
@@ -514,10 +508,7 @@ fn stale_duplicate_and_out_of_order_quotes_never_fire() {
     );
     // Without the creation time the sample before counts, and the cross fires.
     let mut early = Feed::new("XYZ crosses above 30", RuleOptions::default());
-    early.samples.push(Sample {
-        at: t0,
-        price: d("29"),
-    });
+    early.samples.push(Sample::new(t0, d("29")));
     assert!(early.price("31", t0 + m(15), t0 + m(15)).is_some());
 }
 

@@ -163,7 +163,11 @@ fn start() -> chrono::DateTime<Utc> {
 fn oracle(condition: &Condition, s: &Sample) -> Option<bool> {
     let hundred = Decimal::ONE_HUNDRED;
     match condition {
-        Condition::Price { op, level } => Some(op.holds(s.price, *level)),
+        Condition::Price {
+            op,
+            level,
+            intraday: false,
+        } => Some(op.holds(s.price, *level)),
         Condition::DayChange { op, percent } => {
             let prev = s.previous_close?;
             let change = s
@@ -254,7 +258,7 @@ proptest! {
                         "{text}: holds but did not fire: {s:?}"
                     );
                 }
-                recent.push(signal_sentinel::engine::Sample { at, price: s.price });
+                recent.push(signal_sentinel::engine::Sample::new(at, s.price));
                 history.push(bar_of(s, at));
             }
         }
@@ -274,7 +278,7 @@ proptest! {
         for text in RULES.iter().filter(|t| !t.contains("position")) {
             let rule = parse_rule(text).unwrap();
             let alerts = backtest(&rule.symbol, &rule.condition, &RuleOptions::default(), &bars);
-            if let Condition::Price { op, level } = &rule.condition {
+            if let Condition::Price { op, level, intraday: false } = &rule.condition {
                 for alert in alerts.iter().filter(|a| a.kind == signal_sentinel::domain::AlertKind::Fired) {
                     prop_assert!(op.holds(alert.price, *level), "{text}: {alert:?}");
                 }

@@ -166,7 +166,75 @@ async fn a_stale_quote_in_market_hours_raises_one_no_data_alert(db: &TestDb) {
     assert_eq!(state.phase, RulePhase::Firing);
 }
 
+/// A level touched between two polls fires once with `intraday`, not again for the same
+/// touch (the session's high has not moved), and again for a new one; without `intraday` it
+/// is missed.
+async fn a_spike_between_polls_is_caught_once(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let touch = add_rule(
+        &db.store,
+        &user,
+        "XYZ crosses above 100 intraday",
+        RuleOptions::default(),
+    )
+    .await;
+    add_rule(
+        &db.store,
+        &user,
+        "XYZ crosses above 100",
+        RuleOptions::default(),
+    )
+    .await;
+    // Polls every five minutes; between 10:00 and 10:05 the price spiked to 101 and fell
+    // back; between 10:10 and 10:15 it went to 101.5.
+    let csv = "time,symbol,open,high,low,close,volume
+2026-11-30 10:00,XYZ,99,99,99,99,
+2026-11-30 10:05,XYZ,99,101,99,99.5,
+2026-11-30 10:10,XYZ,99.5,99.8,99.5,99.6,
+2026-11-30 10:15,XYZ,99.6,101.5,99.6,99.7,
+2026-11-30 10:20,XYZ,99.7,99.9,99.7,99.8,
+";
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(ReplayMarket::from_csv("spike.csv", csv, clock.clone()).unwrap());
+    let store: Arc<dyn Store> = Arc::new(db.store.clone());
+    let monitor = Monitor::new(
+        store,
+        market.clone() as Arc<dyn MarketData>,
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    let mut alerts = Vec::new();
+    for at in market.timeline() {
+        clock.set(at);
+        alerts.extend(monitor.run_once().await.unwrap().alerts);
+    }
+    assert!(
+        alerts.iter().all(|a| a.rule_id == Some(touch.id)),
+        "the plain cross sees no cross"
+    );
+    let got: Vec<(i64, String)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.episode,
+                a.fired_at
+                    .with_timezone(&chrono_tz::America::New_York)
+                    .format("%H:%M")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(1, "10:05".to_owned()), (2, "10:15".to_owned())]);
+    assert_eq!(
+        alerts[0].message,
+        "XYZ crosses above 100 intraday: now 99.5 — touched intraday (high 101)"
+    );
+}
+
 backend_tests!(
+    a_spike_between_polls_is_caught_once,
     at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire,
     a_stale_quote_in_market_hours_raises_one_no_data_alert,
 );

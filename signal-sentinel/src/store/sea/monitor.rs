@@ -19,12 +19,21 @@ use crate::time;
 /// Rows per statement, well under SQLite's limit of bound parameters.
 const CHUNK: usize = 1_000;
 
-/// Samples as `[[unix microseconds, "price"], …]`: compact, exact, written every cycle.
+/// Samples as `[[unix microseconds, "price", "high", "low"], …]` (the session's high and low
+/// when known): compact, exact, written every cycle.
 fn samples_to_json(samples: &[Sample]) -> serde_json::Value {
     serde_json::Value::Array(
         samples
             .iter()
-            .map(|s| serde_json::json!([s.at.timestamp_micros(), s.price.to_string()]))
+            .map(|s| match (s.high, s.low) {
+                (Some(high), Some(low)) => serde_json::json!([
+                    s.at.timestamp_micros(),
+                    s.price.to_string(),
+                    high.to_string(),
+                    low.to_string()
+                ]),
+                _ => serde_json::json!([s.at.timestamp_micros(), s.price.to_string()]),
+            })
             .collect(),
     )
 }
@@ -36,9 +45,12 @@ fn samples_from_json(value: &serde_json::Value) -> Option<Vec<Sample>> {
         .map(|pair| {
             let micros = pair.get(0)?.as_i64()?;
             let price = pair.get(1)?.as_str()?.parse().ok()?;
+            let decimal = |i| pair.get(i).and_then(|v| v.as_str()?.parse().ok());
             Some(Sample {
                 at: chrono::DateTime::from_timestamp_micros(micros)?,
                 price,
+                high: decimal(2),
+                low: decimal(3),
             })
         })
         .collect()

@@ -30,6 +30,8 @@ async fn copies_everything_into_an_empty_database(target: &TestDb) {
                 samples: vec![Sample {
                     at: at("2026-11-27T15:00:00Z"),
                     price: dec("201.5"),
+                    high: Some(dec("203")),
+                    low: Some(dec("199.25")),
                 }],
             }],
             ..CycleWrite::default()
