@@ -12,7 +12,7 @@ use super::http::{self, Failure};
 use super::symbols::{self, AlpacaSymbol};
 use super::{MarketData, MarketError};
 use crate::Secret;
-use crate::domain::{Bar, Quote, Symbol, ValidationError};
+use crate::domain::{Bar, CorporateEvent, EventKind, Quote, SplitRatio, Symbol, ValidationError};
 
 const NAME: &str = "alpaca";
 /// Symbols per snapshot request.
@@ -123,6 +123,100 @@ impl AlpacaMarket {
             .await?;
         collect(wanted, &response.snapshots, quotes);
         Ok(())
+    }
+}
+
+/// `GET /v1/corporate-actions`: `{"corporate_actions":{"forward_splits":[{"symbol":"AAPL",
+/// "new_rate":4,"old_rate":1,"ex_date":"2020-08-31","process_date":"2020-08-31",…}],
+/// "reverse_splits":[…],"cash_dividends":[{"symbol":"AAPL","rate":0.26,"ex_date":…,…}]},
+/// "next_page_token":null}`.
+#[derive(Deserialize)]
+struct CorporateActions {
+    #[serde(default)]
+    corporate_actions: Option<Actions>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Actions {
+    #[serde(default)]
+    forward_splits: Vec<SplitAction>,
+    #[serde(default)]
+    reverse_splits: Vec<SplitAction>,
+    #[serde(default)]
+    cash_dividends: Vec<DividendAction>,
+}
+
+#[derive(Deserialize)]
+struct SplitAction {
+    symbol: Option<String>,
+    new_rate: Option<serde_json::Number>,
+    old_rate: Option<serde_json::Number>,
+    ex_date: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DividendAction {
+    symbol: Option<String>,
+    rate: Option<serde_json::Number>,
+    ex_date: Option<String>,
+}
+
+fn action_day(date: &str) -> Result<NaiveDate, ValidationError> {
+    date.parse()
+        .map_err(|_| ValidationError::field_error("event date", format!("{date:?} is not a date")))
+}
+
+impl Actions {
+    /// The splits and cash dividends of `alpaca_symbol`, as events of `symbol`; bad entries
+    /// are refused one by one.
+    fn events(self, symbol: &Symbol, alpaca_symbol: &str) -> Vec<CorporateEvent> {
+        let ours = |s: &Option<String>| s.as_deref() == Some(alpaca_symbol);
+        let splits = self
+            .forward_splits
+            .into_iter()
+            .chain(self.reverse_splits)
+            .filter(|a| ours(&a.symbol))
+            .map(|a| {
+                let rate = |n: &Option<serde_json::Number>| n.as_ref().and_then(http::decimal);
+                match (a.ex_date.as_deref(), rate(&a.new_rate), rate(&a.old_rate)) {
+                    (Some(day), Some(new), Some(old)) => CorporateEvent::new(
+                        symbol.clone(),
+                        action_day(day)?,
+                        EventKind::Split {
+                            ratio: SplitRatio::new(new, old)?,
+                        },
+                        NAME,
+                    )
+                    .map(Some),
+                    _ => Ok(None),
+                }
+            });
+        let dividends = self
+            .cash_dividends
+            .into_iter()
+            .filter(|a| ours(&a.symbol))
+            .map(|a| {
+                match (
+                    a.ex_date.as_deref(),
+                    a.rate.as_ref().and_then(http::decimal),
+                ) {
+                    (Some(day), Some(amount)) => CorporateEvent::new(
+                        symbol.clone(),
+                        action_day(day)?,
+                        EventKind::Dividend { amount },
+                        NAME,
+                    )
+                    .map(Some),
+                    _ => Ok(None),
+                }
+            });
+        splits
+            .chain(dividends)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter_map(|built| http::accept(NAME, symbol, built).flatten())
+            .collect()
     }
 }
 
@@ -314,6 +408,61 @@ impl MarketData for AlpacaMarket {
         Ok(quotes)
     }
 
+    fn has_events(&self) -> bool {
+        true
+    }
+
+    /// Splits (forward and reverse) and cash dividends from the corporate actions endpoint,
+    /// announced ones included, by their ex-dates.
+    async fn corporate_events(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CorporateEvent>, MarketError> {
+        let Some(AlpacaSymbol::Stock(alpaca_symbol)) = symbols::alpaca(symbol) else {
+            return Ok(Vec::new());
+        };
+        let mut events = Vec::new();
+        let mut page: Option<String> = None;
+        // A page token that comes back is followed at most this often (a server that
+        // repeats one would otherwise be asked forever).
+        for _ in 0..20 {
+            let mut query = vec![
+                ("symbols", alpaca_symbol.clone()),
+                (
+                    "types",
+                    "forward_split,reverse_split,cash_dividend".to_owned(),
+                ),
+                ("start", from.to_string()),
+                ("end", to.to_string()),
+                ("limit", "1000".to_owned()),
+            ];
+            if let Some(token) = &page {
+                query.push(("page_token", token.clone()));
+            }
+            let answer: CorporateActions = self
+                .fetch(&["v1", "corporate-actions"], &query)
+                .await
+                .map_err(|f| f.about(symbol).into_error(NAME))?;
+            events.extend(
+                answer
+                    .corporate_actions
+                    .unwrap_or_default()
+                    .events(symbol, &alpaca_symbol)
+                    .into_iter()
+                    .filter(|e| (from..=to).contains(&e.date)),
+            );
+            match answer.next_page_token {
+                Some(token) if !token.is_empty() && page.as_ref() != Some(&token) => {
+                    page = Some(token);
+                }
+                _ => break,
+            }
+        }
+        Ok(events)
+    }
+
     async fn daily_bars(
         &self,
         symbol: &Symbol,
@@ -390,5 +539,12 @@ pub(crate) fn fuzz_answer(bytes: &[u8]) {
         for bar in bars.bars.unwrap_or_default() {
             let _ = bar.bar();
         }
+    }
+    if let Ok(actions) = serde_json::from_slice::<CorporateActions>(bytes) {
+        let symbol = Symbol::parse("AAPL").expect("a valid symbol");
+        let _ = actions
+            .corporate_actions
+            .unwrap_or_default()
+            .events(&symbol, "AAPL");
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{MarketData, MarketError};
 use crate::clock::Clock;
-use crate::domain::{Bar, Quote, Symbol};
+use crate::domain::{Bar, CorporateEvent, Quote, Symbol};
 use crate::time::Timestamp;
 
 /// A breaker's state.
@@ -259,6 +259,55 @@ impl MarketData for ProviderChain {
         match last_error {
             Some(e) if quotes.is_empty() && !symbols.is_empty() => Err(e),
             _ => Ok(quotes),
+        }
+    }
+
+    fn has_events(&self) -> bool {
+        self.links.iter().any(|l| l.market.has_events())
+    }
+
+    /// Every provider with events that serves the symbol is asked (one has earnings, another
+    /// splits); an event two of them announce is kept once, as the first in the chain has it.
+    /// Fails only when every provider asked failed.
+    async fn corporate_events(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CorporateEvent>, MarketError> {
+        let mut events: Vec<CorporateEvent> = Vec::new();
+        let mut answered = false;
+        let mut last_error = None;
+        for link in self
+            .links
+            .iter()
+            .filter(|l| l.market.has_events() && l.market.supports(symbol))
+        {
+            if !link.admit(self.clock.now()) {
+                continue;
+            }
+            match link.market.corporate_events(symbol, from, to).await {
+                Ok(answer) => {
+                    self.record(link, Ok(()));
+                    answered = true;
+                    for event in answer {
+                        let known = events
+                            .iter()
+                            .any(|e| e.date == event.date && e.kind.name() == event.kind.name());
+                        if !known {
+                            events.push(event);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.record(link, Err(&e));
+                    last_error = Some(e);
+                }
+            }
+        }
+        match last_error {
+            Some(e) if !answered => Err(e),
+            _ => Ok(events),
         }
     }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::http::{self, Failure};
 use super::{MarketData, MarketError, RequestBudget, symbols};
 use crate::Secret;
-use crate::domain::{Bar, Quote, Symbol, ValidationError};
+use crate::domain::{Bar, CorporateEvent, EventKind, Quote, ReportHour, Symbol, ValidationError};
 use crate::pace::RateLimiter;
 
 const NAME: &str = "finnhub";
@@ -155,6 +155,43 @@ impl ApiQuote {
     }
 }
 
+/// `{"earningsCalendar":[{"date":"2026-01-29","epsActual":null,"epsEstimate":2.35,"hour":"amc",
+/// "quarter":1,"revenueActual":null,"revenueEstimate":1.38e11,"symbol":"AAPL","year":2026}]}`.
+#[derive(Deserialize)]
+struct EarningsCalendar {
+    #[serde(rename = "earningsCalendar", default)]
+    earnings_calendar: Option<Vec<EarningsRow>>,
+}
+
+#[derive(Deserialize)]
+struct EarningsRow {
+    date: Option<String>,
+    hour: Option<String>,
+    symbol: Option<String>,
+}
+
+impl EarningsRow {
+    /// The report as an event of `symbol`: `Ok(None)` for a row of another symbol or without
+    /// a date, an error for a date that is not one.
+    fn event(
+        &self,
+        symbol: &Symbol,
+        finnhub_symbol: &str,
+    ) -> Result<Option<CorporateEvent>, ValidationError> {
+        let (Some(date), Some(row_symbol)) = (&self.date, &self.symbol) else {
+            return Ok(None);
+        };
+        if !row_symbol.eq_ignore_ascii_case(finnhub_symbol) {
+            return Ok(None);
+        }
+        let date: NaiveDate = date.parse().map_err(|_| {
+            ValidationError::field_error("event date", format!("{date:?} is not a date"))
+        })?;
+        let hour = self.hour.as_deref().and_then(ReportHour::from_code);
+        CorporateEvent::new(symbol.clone(), date, EventKind::Earnings { hour }, NAME).map(Some)
+    }
+}
+
 #[derive(Deserialize)]
 struct Candles {
     s: String,
@@ -191,6 +228,41 @@ impl MarketData for FinnhubMarket {
 
     fn supports(&self, symbol: &Symbol) -> bool {
         symbols::finnhub(symbol).is_some()
+    }
+
+    fn has_events(&self) -> bool {
+        true
+    }
+
+    /// Earnings reports from the earnings calendar (`/calendar/earnings`, free on every
+    /// plan); dividends and splits are left to the providers that give them on free plans.
+    async fn corporate_events(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CorporateEvent>, MarketError> {
+        let Some(finnhub_symbol) = symbols::finnhub(symbol) else {
+            return Ok(Vec::new());
+        };
+        let query = [
+            ("from", from.to_string()),
+            ("to", to.to_string()),
+            ("symbol", finnhub_symbol.clone()),
+        ];
+        let answer: EarningsCalendar = self
+            .fetch(&["calendar", "earnings"], &query)
+            .await
+            .map_err(|f| f.about(symbol).into_error(NAME))?;
+        Ok(answer
+            .earnings_calendar
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|row| {
+                http::accept(NAME, symbol, row.event(symbol, &finnhub_symbol)).flatten()
+            })
+            .filter(|e| (from..=to).contains(&e.date))
+            .collect())
     }
 
     async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
@@ -259,5 +331,11 @@ impl MarketData for FinnhubMarket {
 pub(crate) fn fuzz_answer(bytes: &[u8]) {
     if let Ok(answer) = serde_json::from_slice::<ApiQuote>(bytes) {
         let _ = answer.quote(Symbol::parse("AAPL").expect("a valid symbol"));
+    }
+    if let Ok(calendar) = serde_json::from_slice::<EarningsCalendar>(bytes) {
+        let symbol = Symbol::parse("AAPL").expect("a valid symbol");
+        for row in calendar.earnings_calendar.unwrap_or_default() {
+            let _ = row.event(&symbol, "AAPL");
+        }
     }
 }

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use thiserror::Error;
 
-use crate::domain::{Bar, Quote, Symbol};
+use crate::domain::{Bar, CorporateEvent, Quote, Symbol};
 
 #[cfg(feature = "providers")]
 pub use alpaca::AlpacaMarket;
@@ -45,7 +45,7 @@ pub fn http_client(
 ) -> Result<reqwest::Client, crate::BuildError> {
     http::client(timeout, None, base)
 }
-pub use replay::{ReplayError, ReplayMarket};
+pub use replay::{ReplayError, ReplayMarket, parse_events};
 pub use simulated::SimulatedMarket;
 #[cfg(feature = "providers")]
 pub use yahoo::YahooMarket;
@@ -211,6 +211,27 @@ pub trait MarketData: Send + Sync + std::fmt::Debug {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Bar>, MarketError>;
+
+    /// Whether this source announces corporate events (earnings, dividends, splits). By
+    /// default, it does not, and [`corporate_events`](Self::corporate_events) has none.
+    fn has_events(&self) -> bool {
+        false
+    }
+
+    /// The corporate events of `symbol` dated on the exchange days `from..=to`, in any order.
+    /// By default, none.
+    ///
+    /// # Errors
+    /// [`MarketError`] when the provider cannot answer.
+    async fn corporate_events(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CorporateEvent>, MarketError> {
+        let _ = (symbol, from, to);
+        Ok(Vec::new())
+    }
 
     /// The last `sessions` daily bars of `symbol` before the exchange day `before`, oldest
     /// first: what indicators warm up from. By default, asks [`daily_bars`](Self::daily_bars)

@@ -13,7 +13,7 @@ use thiserror::Error;
 use super::{MarketData, MarketError};
 use crate::clock::Clock;
 use crate::csv_text;
-use crate::domain::{Bar, Quote, Symbol};
+use crate::domain::{Bar, CorporateEvent, EventKind, Quote, ReportHour, SplitRatio, Symbol};
 use crate::engine::calendar;
 use crate::engine::indicators::exchange_date;
 use crate::time::Timestamp;
@@ -50,11 +50,19 @@ struct Point {
 /// (`2009-06-01T19:59:00Z`), a New York local time (`2009-06-01 15:59`), or a date alone,
 /// which stands for that session's close and is stamped one minute before it (15:59, or 12:59
 /// on early-close days) so a monitor sees it while the session is open.
+///
+/// A file named `events.csv` in a directory is the replay's corporate calendar instead: the
+/// columns `symbol,date,type,value`, `type` one of `earnings` (value: `bmo`, `amc`, `dmh` or
+/// empty), `dividend` (value: the amount per share) or `split` (value: `4:1`, new shares for
+/// old), `date` the report day or the ex-date. The bars of a replayed split are as traded: the
+/// price before the ex-date is not adjusted.
 #[derive(Debug)]
 pub struct ReplayMarket {
     clock: Arc<dyn Clock>,
     series: HashMap<Symbol, Vec<Point>>,
     max_batch: usize,
+    /// Corporate events, when the replay has a calendar.
+    events: Option<Vec<CorporateEvent>>,
 }
 
 impl ReplayMarket {
@@ -104,7 +112,26 @@ impl ReplayMarket {
             return Err(unreadable("the directory has no .csv file".into()));
         }
         files.sort();
-        Self::from_files(&files, clock)
+        let calendar = files
+            .iter()
+            .position(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("events.csv"))
+            })
+            .map(|i| files.remove(i));
+        let market = Self::from_files(&files, clock)?;
+        match calendar {
+            None => Ok(market),
+            Some(path) => {
+                let name = path.display().to_string();
+                let text = std::fs::read_to_string(&path).map_err(|e| ReplayError {
+                    file: name.clone(),
+                    line: 0,
+                    message: e.to_string(),
+                })?;
+                Ok(market.with_events(parse_events(&name, &text)?))
+            }
+        }
     }
 
     /// Loads CSV text (`name` appears in error messages).
@@ -141,7 +168,16 @@ impl ReplayMarket {
             clock,
             series,
             max_batch: 100,
+            events: None,
         })
+    }
+
+    /// Gives the replay a corporate calendar: [`MarketData::corporate_events`] answers from
+    /// `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: Vec<CorporateEvent>) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Sets how many symbols one quotes call may ask for. By default, this is 100.
@@ -164,6 +200,81 @@ impl ReplayMarket {
         times.dedup();
         times
     }
+}
+
+/// Reads a corporate calendar (`symbol,date,type,value`).
+///
+/// # Errors
+/// [`ReplayError`] naming the line of the first bad row.
+pub fn parse_events(file: &str, text: &str) -> Result<Vec<CorporateEvent>, ReplayError> {
+    let err = |line: usize, message: String| ReplayError {
+        file: file.to_owned(),
+        line,
+        message,
+    };
+    let source = csv_text::CsvText::new(text);
+    let mut reader = source.reader();
+    let mut records = reader
+        .records()
+        .filter(|r| !r.as_ref().is_ok_and(csv_text::is_blank));
+    let header = match records.next() {
+        None => return Ok(Vec::new()),
+        Some(Err(e)) => return Err(err(source.error_line(&e), format!("not CSV: {e}"))),
+        Some(Ok(header)) => header,
+    };
+    let columns = csv_text::column_names(&header);
+    let mut index = [0_usize; 4];
+    for (slot, name) in index.iter_mut().zip(["symbol", "date", "type", "value"]) {
+        *slot = columns.iter().position(|c| c == name).ok_or_else(|| {
+            err(
+                source.line_of(&header),
+                format!("the header has no '{name}' column; expected symbol,date,type,value"),
+            )
+        })?;
+    }
+    let mut events = Vec::new();
+    for record in records {
+        let record = record.map_err(|e| err(source.error_line(&e), format!("not CSV: {e}")))?;
+        let line = source.line_of(&record);
+        let field = |i: usize| record.get(index[i]).unwrap_or("").trim();
+        let symbol = Symbol::parse(field(0)).map_err(|e| err(line, e.to_string()))?;
+        let date: NaiveDate = field(1)
+            .parse()
+            .map_err(|_| err(line, format!("date {:?} is not YYYY-MM-DD", field(1))))?;
+        let value = field(3);
+        let kind = match field(2).to_ascii_lowercase().as_str() {
+            "earnings" => EventKind::Earnings {
+                hour: ReportHour::from_code(value),
+            },
+            "dividend" => EventKind::Dividend {
+                amount: value
+                    .parse()
+                    .map_err(|_| err(line, format!("dividend {value:?} is not a number")))?,
+            },
+            "split" => {
+                let bad = || err(line, format!("split {value:?} is not new:old, like 4:1"));
+                let (new, old) = value.split_once(':').ok_or_else(bad)?;
+                let (new, old) = (
+                    new.trim().parse().map_err(|_| bad())?,
+                    old.trim().parse().map_err(|_| bad())?,
+                );
+                EventKind::Split {
+                    ratio: SplitRatio::new(new, old).map_err(|e| err(line, e.to_string()))?,
+                }
+            }
+            other => {
+                return Err(err(
+                    line,
+                    format!("type {other:?} is not earnings, dividend or split"),
+                ));
+            }
+        };
+        events.push(
+            CorporateEvent::new(symbol, date, kind, "replay")
+                .map_err(|e| err(line, e.to_string()))?,
+        );
+    }
+    Ok(events)
 }
 
 /// Gives each bar its session's running open, range, volume and the previous session's close.
@@ -350,6 +461,27 @@ impl MarketData for ReplayMarket {
 
     fn max_batch(&self) -> usize {
         self.max_batch
+    }
+
+    fn has_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    /// The calendar's events of `symbol` in the range, as known at any time (a replay
+    /// announces its events from the start).
+    async fn corporate_events(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CorporateEvent>, MarketError> {
+        Ok(self
+            .events
+            .iter()
+            .flatten()
+            .filter(|e| &e.symbol == symbol && (from..=to).contains(&e.date))
+            .cloned()
+            .collect())
     }
 
     async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {

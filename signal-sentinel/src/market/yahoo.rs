@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::http::{self, Failure};
 use super::{MarketData, MarketError, symbols};
-use crate::domain::{Bar, Quote, Symbol, ValidationError};
+use crate::domain::{Bar, CorporateEvent, EventKind, Quote, SplitRatio, Symbol, ValidationError};
 
 const NAME: &str = "yahoo";
 
@@ -127,6 +127,56 @@ struct ChartResult {
     timestamp: Vec<i64>,
     #[serde(default)]
     indicators: Indicators,
+    /// Asked for with `events=div,splits`.
+    #[serde(default)]
+    events: Option<ChartEvents>,
+}
+
+/// `{"dividends":{"1762785000":{"amount":0.26,"date":1762785000}},
+/// "splits":{"1598880600":{"date":1598880600,"numerator":4,"denominator":1,"splitRatio":"4:1"}}}`,
+/// each keyed and dated at the ex-date's open.
+#[derive(Deserialize, Default)]
+struct ChartEvents {
+    #[serde(default)]
+    dividends: std::collections::BTreeMap<String, DividendEvent>,
+    #[serde(default)]
+    splits: std::collections::BTreeMap<String, SplitEvent>,
+}
+
+#[derive(Deserialize)]
+struct DividendEvent {
+    amount: Option<serde_json::Number>,
+    date: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct SplitEvent {
+    date: Option<i64>,
+    numerator: Option<serde_json::Number>,
+    denominator: Option<serde_json::Number>,
+}
+
+/// The chart query for the daily bars of the exchange days `from..=to`.
+fn daily_query(from: NaiveDate, to: NaiveDate) -> Vec<(&'static str, String)> {
+    vec![
+        ("interval", "1d".to_owned()),
+        ("period1", http::day_start_unix(from).to_string()),
+        (
+            "period2",
+            http::day_start_unix(to.succ_opt().unwrap_or(to)).to_string(),
+        ),
+    ]
+}
+
+/// The exchange day of a Unix time, or an error naming it.
+fn event_day(time: Option<i64>) -> Result<Option<NaiveDate>, ValidationError> {
+    let Some(time) = time else {
+        return Ok(None);
+    };
+    let at = DateTime::from_timestamp(time, 0).ok_or_else(|| {
+        ValidationError::field_error("event date", format!("{time} is not a time"))
+    })?;
+    Ok(Some(crate::engine::indicators::exchange_date(at)))
 }
 
 #[derive(Deserialize)]
@@ -202,6 +252,42 @@ impl ChartResult {
         Ok(Some(quote))
     }
 
+    /// The dividends and splits in the answer; bad entries are refused one by one.
+    fn events(&self, symbol: &Symbol) -> Vec<CorporateEvent> {
+        let Some(events) = &self.events else {
+            return Vec::new();
+        };
+        let dividends = events.dividends.values().map(|d| {
+            let amount = d.amount.as_ref().and_then(http::decimal);
+            match (event_day(d.date)?, amount) {
+                (Some(day), Some(amount)) => {
+                    CorporateEvent::new(symbol.clone(), day, EventKind::Dividend { amount }, NAME)
+                        .map(Some)
+                }
+                _ => Ok(None),
+            }
+        });
+        let splits = events.splits.values().map(|s| {
+            let side = |n: &Option<serde_json::Number>| n.as_ref().and_then(http::decimal);
+            match (event_day(s.date)?, side(&s.numerator), side(&s.denominator)) {
+                (Some(day), Some(new), Some(old)) => CorporateEvent::new(
+                    symbol.clone(),
+                    day,
+                    EventKind::Split {
+                        ratio: SplitRatio::new(new, old)?,
+                    },
+                    NAME,
+                )
+                .map(Some),
+                _ => Ok(None),
+            }
+        });
+        dividends
+            .chain(splits)
+            .filter_map(|built| http::accept(NAME, symbol, built).flatten())
+            .collect()
+    }
+
     /// Daily bars; entries with a null or zero price (Yahoo leaves holes) are skipped.
     fn bars(&self, symbol: &Symbol) -> Vec<Bar> {
         let Some(series) = self.indicators.quote.first() else {
@@ -242,6 +328,34 @@ impl MarketData for YahooMarket {
         symbols::yahoo(symbol).is_some()
     }
 
+    fn has_events(&self) -> bool {
+        true
+    }
+
+    /// Dividends and splits from the chart's events (`events=div,splits`): the ones that
+    /// have gone ex, up to the day they do (Yahoo's chart has no earnings dates).
+    async fn corporate_events(
+        &self,
+        symbol: &Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<CorporateEvent>, MarketError> {
+        let Some(yahoo_symbol) = symbols::yahoo(symbol) else {
+            return Ok(Vec::new());
+        };
+        let mut query = daily_query(from, to);
+        query.push(("events", "div,splits".to_owned()));
+        match self.chart(&yahoo_symbol, &query).await {
+            Ok(Some(result)) => Ok(result
+                .events(symbol)
+                .into_iter()
+                .filter(|e| (from..=to).contains(&e.date))
+                .collect()),
+            Ok(None) => Ok(Vec::new()),
+            Err(f) => Err(f.about(symbol).into_error(NAME)),
+        }
+    }
+
     async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = tokio::task::JoinSet::new();
@@ -276,14 +390,7 @@ impl MarketData for YahooMarket {
         let Some(yahoo_symbol) = symbols::yahoo(symbol) else {
             return Ok(Vec::new());
         };
-        let query = [
-            ("interval", "1d".to_owned()),
-            ("period1", http::day_start_unix(from).to_string()),
-            (
-                "period2",
-                http::day_start_unix(to.succ_opt().unwrap_or(to)).to_string(),
-            ),
-        ];
+        let query = daily_query(from, to);
         match self.chart(&yahoo_symbol, &query).await {
             Ok(Some(result)) => Ok(result.bars(symbol)),
             Ok(None) => Ok(Vec::new()),
@@ -302,6 +409,7 @@ pub(crate) fn fuzz_answer(bytes: &[u8]) {
             let symbol = Symbol::parse("AAPL").expect("a valid symbol");
             let _ = result.quote(symbol.clone());
             let _ = result.bars(&symbol);
+            let _ = result.events(&symbol);
         }
     }
 }

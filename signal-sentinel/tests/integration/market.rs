@@ -159,6 +159,80 @@ async fn a_file_per_symbol_takes_the_symbol_from_its_name() {
     );
 }
 
+/// A directory's `events.csv` is the replay's corporate calendar, checked line by line.
+#[tokio::test]
+async fn a_directory_may_hold_a_corporate_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("XYZ.csv"),
+        "time,open,high,low,close,volume\n2009-06-01,20,21,19,20.5,10\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("events.csv"),
+        "symbol,date,type,value\nXYZ,2009-06-15,split,4:1\nXYZ,2009-06-10,earnings,amc\n\
+         XYZ,2009-06-11,dividend,0.25\nABC,2009-06-12,earnings,\n",
+    )
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let market = ReplayMarket::from_path(dir.path(), clock.clone()).unwrap();
+    assert!(market.has_events());
+    assert_eq!(
+        market.symbols(),
+        [sym("XYZ")],
+        "the calendar is not a symbol"
+    );
+    let from = NaiveDate::from_ymd_opt(2009, 6, 1).unwrap();
+    let to = NaiveDate::from_ymd_opt(2009, 6, 30).unwrap();
+    let mut events: Vec<String> = market
+        .corporate_events(&sym("XYZ"), from, to)
+        .await
+        .unwrap()
+        .iter()
+        .map(signal_sentinel::domain::CorporateEvent::describe)
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "4-for-1 split on 2009-06-15",
+            "earnings on 2009-06-10 after the close",
+            "ex-dividend on 2009-06-11 (0.25 a share)"
+        ]
+    );
+    let without = ReplayMarket::from_csv("x.csv", TWO_SYMBOLS, clock).unwrap();
+    assert!(!without.has_events());
+    for (text, expected) in [
+        (
+            "symbol,date,type\n",
+            "e.csv:1: the header has no 'value' column",
+        ),
+        (
+            "symbol,date,type,value\nXYZ,2009-06-31,split,4:1\n",
+            "e.csv:2: date \"2009-06-31\"",
+        ),
+        (
+            "symbol,date,type,value\nXYZ,2009-06-15,split,4\n",
+            "e.csv:2: split \"4\" is not new:old",
+        ),
+        (
+            "symbol,date,type,value\nXYZ,2009-06-15,split,0:1\n",
+            "e.csv:2: invalid split ratio",
+        ),
+        (
+            "symbol,date,type,value\nXYZ,2009-06-15,dividend,-1\n",
+            "e.csv:2: invalid dividend",
+        ),
+        (
+            "symbol,date,type,value\nXYZ,2009-06-15,merger,\n",
+            "e.csv:2: type \"merger\"",
+        ),
+    ] {
+        let err = signal_sentinel::market::parse_events("e.csv", text).unwrap_err();
+        assert!(err.to_string().starts_with(expected), "{err}");
+    }
+}
+
 #[tokio::test]
 async fn simulated_walks_are_deterministic_whatever_the_calls() {
     let start = Utc.with_ymd_and_hms(2026, 11, 27, 15, 0, 0).unwrap();

@@ -2,6 +2,7 @@
 
 mod alpaca;
 mod chain;
+mod events;
 mod finnhub;
 mod yahoo;
 
