@@ -121,6 +121,10 @@ pub struct CycleWrite {
     pub fired: Vec<(RuleId, Timestamp, bool)>,
     /// The symbols' latest samples.
     pub samples: Vec<SymbolSamples>,
+    /// Splits applied: each is recorded once per symbol and ex-date (a second time is a
+    /// [`StoreError::Conflict`](crate::store::StoreError::Conflict), and nothing is written),
+    /// and its rules get their new conditions.
+    pub splits: Vec<super::AppliedSplit>,
     /// When set, the write is committed only if this worker still holds these shards
     /// ([`StoreError::Conflict`](crate::store::StoreError::Conflict) otherwise, and nothing is
     /// written).

@@ -237,6 +237,31 @@ impl CorporateEvent {
     }
 }
 
+/// A symbol's calendar as the providers last gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolEvents {
+    /// The symbol.
+    pub symbol: Symbol,
+    /// Its events, oldest first.
+    pub events: Vec<CorporateEvent>,
+    /// The exchange day they were asked for.
+    pub refreshed_on: NaiveDate,
+}
+
+/// A split the monitor applies in a cycle: the rules on the symbol whose levels it moves
+/// (their conditions as they are after the split). Stored once per symbol and ex-date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedSplit {
+    /// The symbol.
+    pub symbol: Symbol,
+    /// The ex-date.
+    pub date: NaiveDate,
+    /// Shares after and before.
+    pub ratio: SplitRatio,
+    /// The rules whose conditions it changes, with their new conditions.
+    pub rules: Vec<(super::RuleId, super::JsonDocument)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

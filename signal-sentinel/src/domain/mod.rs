@@ -82,7 +82,7 @@ pub use delivery::{
 };
 pub use email::Email;
 pub use error::ValidationError;
-pub use event::{CorporateEvent, EventKind, ReportHour, SplitRatio};
+pub use event::{AppliedSplit, CorporateEvent, EventKind, ReportHour, SplitRatio, SymbolEvents};
 pub use holding::{Holding, HoldingSource, NewHolding};
 pub use ids::{AlertId, ApiKeyId, ChannelId, ConnectionId, DeliveryId, HoldingId, RuleId, UserId};
 pub use market::{Bar, MAX_PRICE, MIN_PRICE, Quote, Sample, SymbolSamples};

@@ -23,11 +23,11 @@ pub use sea::{CopyReport, DatabaseCheck, DatabaseStats, SeaStore};
 
 use crate::domain::{
     Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, BrokerConnection, ChannelId, ChannelOutcome,
-    ConnectionId, CycleWrite, Delivery, DeliveryId, DeliveryOutcome, Email, Holding, HoldingId,
-    JsonDocument, NewAlert, NewApiKey, NewBrokerConnection, NewChannel, NewDelivery, NewHolding,
-    NewRule, NewUser, NotificationChannel, Rule, RuleFilter, RuleId, RuleStamp, RuleState,
-    RuleUpdate, Symbol, SymbolSamples, SyncOutcome, User, UserId, UserUpdate, WorkerCycle,
-    WorkerIdentity, WorkerStatus,
+    ConnectionId, CorporateEvent, CycleWrite, Delivery, DeliveryId, DeliveryOutcome, Email,
+    Holding, HoldingId, JsonDocument, NewAlert, NewApiKey, NewBrokerConnection, NewChannel,
+    NewDelivery, NewHolding, NewRule, NewUser, NotificationChannel, Rule, RuleFilter, RuleId,
+    RuleStamp, RuleState, RuleUpdate, Symbol, SymbolEvents, SymbolSamples, SyncOutcome, User,
+    UserId, UserUpdate, WorkerCycle, WorkerIdentity, WorkerStatus,
 };
 use crate::time::Timestamp;
 
@@ -589,6 +589,31 @@ pub trait ActionStore: Send + Sync {
     async fn release_bot_cursor(&self, bot: &str, holder: &str) -> Result<()>;
 }
 
+/// Corporate calendars and the splits applied.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Replaces the calendar of `symbol` with `events`, asked for on `refreshed_on`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn save_events(
+        &self,
+        symbol: &Symbol,
+        events: &[CorporateEvent],
+        refreshed_on: NaiveDate,
+    ) -> Result<()>;
+    /// The stored calendars of these symbols (symbols never refreshed are left out).
+    ///
+    /// # Errors
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable calendar.
+    async fn load_events(&self, symbols: &[Symbol]) -> Result<Vec<SymbolEvents>>;
+    /// The splits applied to these symbols: symbol and ex-date.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn applied_splits(&self, symbols: &[Symbol]) -> Result<Vec<(Symbol, NaiveDate)>>;
+}
+
 /// All storage, as one object: what services hold as `Arc<dyn Store>`.
 pub trait Store:
     UserStore
@@ -603,6 +628,7 @@ pub trait Store:
     + OutboxStore
     + WorkerStore
     + ActionStore
+    + EventStore
 {
 }
 
@@ -619,5 +645,6 @@ impl<T> Store for T where
         + OutboxStore
         + WorkerStore
         + ActionStore
+        + EventStore
 {
 }

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::entity::{
     action_token_use, alert, api_key, broker_connection, channel, delivery, holding,
-    notification_prefs, rule, rule_state, symbol_sample, telegram_chat, telegram_link_code, user,
+    notification_prefs, rule, rule_state, split_adjustment, symbol_event, symbol_sample,
+    telegram_chat, telegram_link_code, user,
 };
 use super::{SeaStore, backend_err};
 use crate::store::{Result, StoreError};
@@ -94,6 +95,9 @@ impl SeaStore {
         copy_table::<notification_prefs::Entity>(self, &txn, "notification_prefs", &mut report)
             .await?;
         copy_table::<symbol_sample::Entity>(self, &txn, "symbol_samples", &mut report).await?;
+        copy_table::<symbol_event::Entity>(self, &txn, "symbol_events", &mut report).await?;
+        copy_table::<split_adjustment::Entity>(self, &txn, "split_adjustments", &mut report)
+            .await?;
         copy_table::<action_token_use::Entity>(self, &txn, "action_token_uses", &mut report)
             .await?;
         copy_table::<telegram_chat::Entity>(self, &txn, "telegram_chats", &mut report).await?;

@@ -253,6 +253,45 @@ pub(crate) mod symbol_sample {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub(crate) mod symbol_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "symbol_events")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub(crate) symbol: String,
+        pub(crate) events: Json,
+        pub(crate) refreshed_on: Date,
+        pub(crate) updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub(crate) mod split_adjustment {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "split_adjustments")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub(crate) symbol: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub(crate) ex_date: Date,
+        pub(crate) ratio: String,
+        pub(crate) applied_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub(crate) mod notification_prefs {
     use sea_orm::entity::prelude::*;
 

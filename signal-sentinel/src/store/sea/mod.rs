@@ -9,6 +9,7 @@ mod copy;
 
 pub use copy::CopyReport;
 mod entity;
+mod events;
 mod feed;
 mod holdings;
 mod monitor;

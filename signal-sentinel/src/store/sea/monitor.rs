@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
 };
 
-use super::entity::{alert, channel, delivery, rule, symbol_sample};
+use super::entity::{alert, channel, delivery, rule, split_adjustment, symbol_sample};
 use super::rule_states::upsert_rule_states;
 use super::{SeaStore, backend_err, corrupt, write_err};
 use crate::domain::{
@@ -83,6 +83,30 @@ impl MonitorStore for SeaStore {
             super::workers::check_fence(&txn, fence).await?;
         }
         upsert_rule_states(&txn, &write.states).await?;
+        for split in &write.splits {
+            // Once per symbol and ex-date: a second worker's (or cycle's) try is a conflict.
+            split_adjustment::Entity::insert(split_adjustment::ActiveModel {
+                symbol: Set(split.symbol.as_str().to_owned()),
+                ex_date: Set(split.date),
+                ratio: Set(split.ratio.to_string()),
+                applied_at: Set(now),
+            })
+            .exec_without_returning(&txn)
+            .await
+            .map_err(write_err("split adjustment"))?;
+            for (rule_id, condition) in &split.rules {
+                rule::Entity::update_many()
+                    .col_expr(
+                        rule::Column::Condition,
+                        Expr::value(serde_json::Value::from(condition.clone())),
+                    )
+                    .col_expr(rule::Column::UpdatedAt, Expr::value(now))
+                    .filter(rule::Column::Id.eq(rule_id.get()))
+                    .exec(&txn)
+                    .await
+                    .map_err(backend_err)?;
+            }
+        }
 
         let mut stored = Vec::new();
         let mut alerts = write.alerts.into_iter().peekable();

@@ -3,6 +3,7 @@ mod api_keys;
 mod channels;
 mod connections;
 mod copy;
+mod events;
 mod holdings;
 mod lifecycle;
 mod outbox;
