@@ -73,6 +73,7 @@ fn run(bencher: Bencher<'_, '_>, text: &str) {
             history: &history,
             book: None,
             others: None,
+            events: None,
         })
     };
     let view = MarketView {
@@ -86,6 +87,7 @@ fn run(bencher: Bencher<'_, '_>, text: &str) {
             lookup: &lookup,
             fresh: false,
         }),
+        events: None,
     };
     let mut states = vec![EngineState::new(); RULES];
     // One step first, as a monitor's cycles would have done.

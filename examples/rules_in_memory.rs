@@ -81,6 +81,7 @@ fn main() -> anyhow::Result<()> {
             history: &history,
             book: None,
             others: None,
+            events: None,
         };
         for watched in &mut rules {
             // One step of the rule's lifecycle: armed → firing → resolved …, with the

@@ -19,13 +19,14 @@ mod rules;
 mod structure;
 
 /// Every migration of the schema, in order.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     "m20261128_000001_initial",
     "m20261128_000002_monitor",
     "m20261129_000003_broker_connections",
     "m20261129_000004_monitor_workers",
     "m20261207_000005_alert_actions",
     "m20261207_000006_alert_reminders",
+    "m20261207_000007_corporate_events",
 ];
 
 struct Run {

@@ -16,6 +16,8 @@ stored_enum! {
         /// The rule has no data, or cannot be evaluated, in market hours (its `no_data` or
         /// `on_error` option is `alert`).
         NoData => "no_data",
+        /// A notice to the rule's owner about the rule itself: a split moved its level.
+        Notice => "notice",
     }
 }
 
@@ -56,7 +58,8 @@ pub struct Alert {
     pub fired_at: Timestamp,
     /// When the owner acknowledged it.
     pub acknowledged_at: Option<Timestamp>,
-    /// For a reminder, which one of its episode (1, 2, …); 0 otherwise.
+    /// For a reminder, which one of its episode (1, 2, …); for a notice, the day it is about
+    /// (days since 1970-01-01: a split's ex-date); 0 otherwise.
     pub reminder: u32,
 }
 
@@ -79,7 +82,8 @@ pub struct NewAlert {
     pub message: String,
     /// When it fired.
     pub fired_at: Timestamp,
-    /// For a reminder, which one of its episode (1, 2, …); 0 otherwise.
+    /// For a reminder, which one of its episode (1, 2, …); for a notice, the day it is about
+    /// (days since 1970-01-01: a split's ex-date); 0 otherwise.
     pub reminder: u32,
 }
 

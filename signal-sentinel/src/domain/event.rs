@@ -100,6 +100,26 @@ impl std::fmt::Display for SplitRatio {
     }
 }
 
+impl std::str::FromStr for SplitRatio {
+    type Err = ValidationError;
+
+    /// `4-for-1` (as [`Display`](std::fmt::Display) writes it) or `4:1`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (new, old) = s
+            .split_once("-for-")
+            .or_else(|| s.split_once(':'))
+            .ok_or_else(|| {
+                ValidationError::field_error("split ratio", format!("{s:?} is not like 4-for-1"))
+            })?;
+        let side = |v: &str| {
+            v.trim().parse::<Decimal>().map_err(|_| {
+                ValidationError::field_error("split ratio", format!("{s:?} is not like 4-for-1"))
+            })
+        };
+        Self::new(side(new)?, side(old)?)
+    }
+}
+
 /// When, around the session, a company reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -276,6 +296,10 @@ mod tests {
         assert_eq!(four.adjust_price(d("500")), Some(d("125")));
         assert_eq!(four.adjust_quantity(d("10")), Some(d("40")));
         assert_eq!(four.to_string(), "4-for-1");
+        assert_eq!("4-for-1".parse::<SplitRatio>(), Ok(four));
+        assert_eq!(" 4 : 1 ".parse::<SplitRatio>(), Ok(four));
+        assert!("4x1".parse::<SplitRatio>().is_err());
+        assert!("0-for-1".parse::<SplitRatio>().is_err());
         let reverse = SplitRatio::new(d("1"), d("10")).unwrap();
         assert_eq!(reverse.adjust_price(d("2.5")), Some(d("25")));
         let three_for_two = SplitRatio::new(d("3"), d("2")).unwrap();

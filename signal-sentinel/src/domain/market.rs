@@ -170,6 +170,20 @@ impl Sample {
         }
     }
 
+    /// The sample in the terms of after a split (prices × old ÷ new); a price that would not
+    /// fit stays as it was.
+    pub fn split_adjust(&mut self, ratio: super::SplitRatio) {
+        fn adjust(ratio: super::SplitRatio, p: Decimal) -> Decimal {
+            ratio
+                .adjust_price(p)
+                .filter(|a| *a >= super::MIN_PRICE)
+                .unwrap_or(p)
+        }
+        self.price = adjust(ratio, self.price);
+        self.high = self.high.map(|p| adjust(ratio, p));
+        self.low = self.low.map(|p| adjust(ratio, p));
+    }
+
     /// What a quote leaves as a sample: its time, price and the session's range.
     pub fn of(quote: &Quote) -> Self {
         Self {

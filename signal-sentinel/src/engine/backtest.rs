@@ -7,14 +7,15 @@ use super::condition::Condition;
 use super::evaluate::{MarketView, Others};
 use super::indicators::DailyHistory;
 use super::lifecycle::{EngineState, Evaluate, RuleOptions, Schedule, Transition, step};
-use crate::domain::{AlertKind, Bar, Quote, Sample, Symbol};
+use crate::domain::{AlertKind, Bar, CorporateEvent, EventKind, Quote, Sample, Symbol};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 
 /// An alert a rule would have sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BacktestAlert {
-    /// Fired, resolved or no data (reminders are not listed).
+    /// Fired, resolved, no data, or a notice (a split moved the rule's level); reminders are
+    /// not listed.
     pub kind: AlertKind,
     /// The rule's episode.
     pub episode: i64,
@@ -50,6 +51,10 @@ struct Track<'a> {
     history: DailyHistory,
     quote: Option<Quote>,
     fresh: bool,
+    /// The symbol's corporate calendar, when one was given.
+    events: Option<Vec<CorporateEvent>>,
+    /// The ex-dates of the splits applied so far.
+    applied: Vec<chrono::NaiveDate>,
 }
 
 /// [`backtest`] of a rule whose combination reads several symbols: `series` holds the bars of
@@ -62,6 +67,24 @@ pub fn backtest_series(
     options: &RuleOptions,
     series: &[(Symbol, &[Bar])],
 ) -> Vec<BacktestAlert> {
+    backtest_with_events(symbol, condition, options, series, None)
+}
+
+/// [`backtest_series`] with the symbols' corporate calendar (`None`: no calendar, and
+/// calendar conditions have no data). Calendar conditions read it as the monitor does. A
+/// split whose earlier bars are given as traded is applied at the first bar of its ex-date as
+/// the monitor applies it to a rule saved before it: the rule's levels, its remembered prices
+/// and the earlier bars are put in the new terms (a notice is listed), so the jump itself
+/// fires nothing. Bars already adjusted (see [`split::adjust_bars`](super::split::adjust_bars))
+/// are taken as they are, with the levels as written.
+pub fn backtest_with_events(
+    symbol: &Symbol,
+    condition: &Condition,
+    options: &RuleOptions,
+    series: &[(Symbol, &[Bar])],
+    events: Option<&[CorporateEvent]>,
+) -> Vec<BacktestAlert> {
+    let mut condition = condition.clone();
     let mut tracks: Vec<Track<'_>> = series
         .iter()
         .map(|(symbol, bars)| {
@@ -87,6 +110,13 @@ pub fn backtest_series(
                 history: DailyHistory::default(),
                 quote: None,
                 fresh: false,
+                events: events.map(|all| {
+                    all.iter()
+                        .filter(|e| &e.symbol == symbol)
+                        .cloned()
+                        .collect()
+                }),
+                applied: Vec::new(),
             }
         })
         .collect();
@@ -108,6 +138,37 @@ pub fn backtest_series(
                 track.quote = bar_quote(track.symbol, &track.bars[track.next], previous_close);
             }
         }
+        for track in tracks.iter_mut().filter(|t| t.fresh) {
+            for (date, ratio) in track.due_splits() {
+                track.applied.push(date);
+                let price = track.quote.as_ref().map_or(Decimal::ZERO, |q| q.price);
+                let start = super::calendar::regular_hours(date).map_or(at, |(open, _)| open);
+                // Bars already in today's terms (as most providers give them): nothing moves.
+                let before = track.samples.iter().rev().find(|s| s.at < start);
+                if !before.is_some_and(|b| ratio.looks_unadjusted(b.price, price)) {
+                    continue;
+                }
+                for sample in track.samples.iter_mut().filter(|s| s.at < start) {
+                    sample.split_adjust(ratio);
+                }
+                track.history.split_adjust(date, ratio, price);
+                if let Some(quote) = &mut track.quote {
+                    super::split::adjust_previous_close(quote, date, ratio);
+                }
+                if track.symbol == symbol {
+                    state.split_adjust(ratio);
+                }
+                if let Some(moved) = condition.split_adjusted(symbol, track.symbol, ratio) {
+                    condition = moved;
+                    alerts.push(BacktestAlert {
+                        kind: AlertKind::Notice,
+                        episode: state.episode,
+                        at,
+                        price,
+                    });
+                }
+            }
+        }
         let view_of = |track| view_of(track, at, stale);
         let lookup = |s: &Symbol| tracks.iter().find(|t| t.symbol == s).and_then(view_of);
         let own = tracks.iter().find(|t| t.symbol == symbol);
@@ -127,7 +188,7 @@ pub fn backtest_series(
             };
             (own.is_some_and(|t| t.fresh) || fresh_other).then(|| {
                 step(
-                    condition,
+                    &condition,
                     options,
                     Schedule::default(),
                     &mut state,
@@ -197,7 +258,34 @@ fn view_of<'t>(track: &'t Track<'_>, at: Timestamp, stale: Duration) -> Option<M
             history: &track.history,
             book: None,
             others: None,
+            events: track.events.as_deref(),
         })
+}
+
+impl Track<'_> {
+    /// The splits of the calendar whose ex-date is the current bar's day (or has passed)
+    /// and that are not applied yet.
+    fn due_splits(&self) -> Vec<(chrono::NaiveDate, crate::domain::SplitRatio)> {
+        let Some(bar) = self.bars.get(self.next) else {
+            return Vec::new();
+        };
+        let day = super::indicators::exchange_date(bar.at);
+        self.events
+            .iter()
+            .flatten()
+            .filter_map(|e| match e.kind {
+                EventKind::Split { ratio } => Some((e.date, ratio)),
+                _ => None,
+            })
+            .filter(|(date, _)| *date <= day && !self.applied.contains(date))
+            // Splits before the first bar are already in the prices.
+            .filter(|(date, _)| {
+                self.bars
+                    .first()
+                    .is_some_and(|b| super::indicators::exchange_date(b.at) < *date)
+            })
+            .collect()
+    }
 }
 
 fn bar_quote(symbol: &Symbol, bar: &Bar, previous_close: Option<Decimal>) -> Option<Quote> {

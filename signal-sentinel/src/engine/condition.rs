@@ -241,6 +241,22 @@ pub enum Condition {
         /// Share of the portfolio, in percent.
         percent: Decimal,
     },
+    /// Corporate calendar: an earnings report on one of the next `days` calendar days, today
+    /// included (`AAPL earnings within 2d`). Unknown while no provider gives the symbol a
+    /// calendar.
+    Earnings {
+        /// Calendar days ahead, 1 to 90.
+        days: u32,
+    },
+    /// Corporate calendar: an ex-dividend date on one of the next `days` calendar days, today
+    /// included (`AAPL ex-dividend within 1d`).
+    ExDividend {
+        /// Calendar days ahead, 1 to 90.
+        days: u32,
+    },
+    /// Corporate calendar: a split is announced, its ex-date today or later
+    /// (`AAPL split announced`).
+    SplitAnnounced,
     /// Every operand holds (`a and b`).
     #[serde(rename = "and")]
     All {
@@ -292,6 +308,8 @@ pub enum ConditionError {
 
 /// Longest average or RSI period accepted (a year of sessions and then some).
 pub(crate) const MAX_PERIOD: u32 = 400;
+/// Furthest ahead a corporate-calendar condition looks, in days.
+pub const MAX_EVENT_DAYS: u32 = 90;
 /// Longest move window accepted: one week.
 pub(crate) const MAX_WINDOW_MINUTES: u32 = 7 * 24 * 60;
 
@@ -453,7 +471,17 @@ impl Condition {
                 positive("multiple", *multiple)?;
                 period("days", *days, 1)
             }
-            Self::NewExtreme { .. } => Ok(()),
+            Self::NewExtreme { .. } | Self::SplitAnnounced => Ok(()),
+            Self::Earnings { days } | Self::ExDividend { days } => {
+                if (1..=MAX_EVENT_DAYS).contains(days) {
+                    Ok(())
+                } else {
+                    Err(out_of_range(
+                        "days",
+                        format!("must be between 1 and {MAX_EVENT_DAYS}, got {days}"),
+                    ))
+                }
+            }
             Self::PositionDayMove { percent } => positive("percent", *percent),
             Self::NearExtreme { percent, .. }
             | Self::TrailingStop { percent }
@@ -531,6 +559,83 @@ impl Condition {
                     | Self::PositionWeight { .. }
             )
         })
+    }
+
+    /// Whether the condition reads the symbol's corporate calendar (earnings, dividends,
+    /// splits).
+    pub fn reads_events(&self) -> bool {
+        self.any_leaf(|c| {
+            matches!(
+                c,
+                Self::Earnings { .. } | Self::ExDividend { .. } | Self::SplitAnnounced
+            )
+        })
+    }
+
+    /// The condition with its price levels moved by a split of `split_symbol` (`level × old
+    /// ÷ new`), for a rule on `own`: the levels of operands that read `split_symbol`. `None`
+    /// when it has no such level (or one would not fit).
+    pub fn split_adjusted(
+        &self,
+        own: &crate::domain::Symbol,
+        split_symbol: &crate::domain::Symbol,
+        ratio: crate::domain::SplitRatio,
+    ) -> Option<Self> {
+        let reads = |s: Option<&crate::domain::Symbol>| s.unwrap_or(own) == split_symbol;
+        self.adjusted(None, &reads, ratio)
+    }
+
+    fn adjusted(
+        &self,
+        on: Option<&crate::domain::Symbol>,
+        reads: &impl Fn(Option<&crate::domain::Symbol>) -> bool,
+        ratio: crate::domain::SplitRatio,
+    ) -> Option<Self> {
+        let many = |of: &[Self]| -> Option<Vec<Self>> {
+            let moved: Vec<Option<Self>> =
+                of.iter().map(|c| c.adjusted(None, reads, ratio)).collect();
+            moved.iter().any(Option::is_some).then(|| {
+                moved
+                    .into_iter()
+                    .zip(of)
+                    .map(|(m, c)| m.unwrap_or_else(|| c.clone()))
+                    .collect()
+            })
+        };
+        match self {
+            Self::All { of } => many(of).map(|of| Self::All { of }),
+            Self::Any { of } => many(of).map(|of| Self::Any { of }),
+            Self::Not { of } => of
+                .adjusted(None, reads, ratio)
+                .map(|c| Self::Not { of: Box::new(c) }),
+            Self::On { symbol, condition } => {
+                condition
+                    .adjusted(Some(symbol), reads, ratio)
+                    .map(|c| Self::On {
+                        symbol: symbol.clone(),
+                        condition: Box::new(c),
+                    })
+            }
+            Self::Price {
+                op,
+                level,
+                intraday,
+            } if reads(on) => Some(Self::Price {
+                op: *op,
+                level: ratio.adjust_price(*level).filter(|l| *l > Decimal::ZERO)?,
+                intraday: *intraday,
+            }),
+            Self::CrossesLevel {
+                direction,
+                level,
+                intraday,
+            } if reads(on) => Some(Self::CrossesLevel {
+                direction: *direction,
+                level: ratio.adjust_price(*level).filter(|l| *l > Decimal::ZERO)?,
+                intraday: *intraday,
+            }),
+            _ => None,
+        }
     }
 
     /// Whether the condition needs every holding of the owner priced (a share of the whole).

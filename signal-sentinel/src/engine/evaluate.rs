@@ -82,6 +82,9 @@ pub struct MarketView<'a> {
     /// For a combination: the rule's own symbol and the views of the other symbols it reads
     /// (none: every operand reads this view's symbol).
     pub others: Option<Others<'a>>,
+    /// The symbol's corporate calendar (none: no provider gives it one, and the conditions
+    /// that read it are unknown).
+    pub events: Option<&'a [crate::domain::CorporateEvent]>,
 }
 
 /// What a combination over several symbols reads besides the view it is evaluated at: the
@@ -393,6 +396,12 @@ pub fn evaluate(
                 .ok_or(EvalError::Volume)?;
             (total > 0 && lhs >= rhs).into()
         }
+        Condition::Earnings { .. } | Condition::ExDividend { .. } | Condition::SplitAnnounced => {
+            match view.events {
+                Some(events) => (!events_due(condition, events, quote.at).is_empty()).into(),
+                None => Signal::Unknown,
+            }
+        }
         Condition::NewExtreme { extreme } => match extreme_of(history, quote.at, *extreme) {
             Some(bound) => match extreme {
                 Extreme::High => price > bound,
@@ -596,6 +605,47 @@ fn operand_value(condition: &Condition, view: &MarketView<'_>) -> Option<String>
         ),
         _ => quote.price.to_string(),
     })
+}
+
+/// For an alert of a corporate-calendar condition, the events that make it hold, as the
+/// message says them: `earnings on 2026-12-08 after the close`.
+pub fn event_note(condition: &Condition, view: &MarketView<'_>) -> Option<String> {
+    let events = view.events?;
+    let due: Vec<String> = condition
+        .leaves()
+        .into_iter()
+        .filter(|(symbol, _)| symbol.is_none_or(|s| *s == view.quote.symbol))
+        .flat_map(|(_, leaf)| events_due(leaf, events, view.quote.at))
+        .map(crate::domain::CorporateEvent::describe)
+        .collect();
+    (!due.is_empty()).then(|| due.join("; "))
+}
+
+/// The events that make a calendar condition hold at `at`: within its days of the exchange
+/// day (today included), or a split whose ex-date is today or later.
+fn events_due<'e>(
+    condition: &Condition,
+    events: &'e [crate::domain::CorporateEvent],
+    at: Timestamp,
+) -> Vec<&'e crate::domain::CorporateEvent> {
+    use crate::domain::EventKind;
+    let today = super::indicators::exchange_date(at);
+    let until = |days: u32| {
+        today
+            .checked_add_days(chrono::Days::new(u64::from(days)))
+            .unwrap_or(chrono::NaiveDate::MAX)
+    };
+    events
+        .iter()
+        .filter(|e| match (condition, e.kind) {
+            (Condition::Earnings { days }, EventKind::Earnings { .. })
+            | (Condition::ExDividend { days }, EventKind::Dividend { .. }) => {
+                (today..=until(*days)).contains(&e.date)
+            }
+            (Condition::SplitAnnounced, EventKind::Split { .. }) => e.date >= today,
+            _ => false,
+        })
+        .collect()
 }
 
 /// When a level condition read with `intraday` holds only through the session's high or low

@@ -119,6 +119,51 @@ impl DailyHistory {
         true
     }
 
+    /// Puts the sessions before `ex_date` in the terms of after a split of `ratio` (prices ×
+    /// old ÷ new, volumes × new ÷ old), when they are not already: when the last close before
+    /// the ex-date looks unadjusted against `price_after` (see
+    /// [`SplitRatio::looks_unadjusted`](crate::domain::SplitRatio::looks_unadjusted)).
+    /// Returns whether it changed anything.
+    pub fn split_adjust(
+        &mut self,
+        ex_date: chrono::NaiveDate,
+        ratio: crate::domain::SplitRatio,
+        price_after: Decimal,
+    ) -> bool {
+        let before = self.days.partition_point(|d| *d < ex_date);
+        let Some(last) = before.checked_sub(1) else {
+            return false;
+        };
+        let last_close = Decimal::from_f64_retain(self.closes[last]).unwrap_or_default();
+        if !ratio.looks_unadjusted(last_close, price_after) {
+            return false;
+        }
+        let factor = to_f64(ratio.old) / to_f64(ratio.new);
+        for close in self.closes.iter_mut().take(before) {
+            *close *= factor;
+        }
+        for price in self
+            .highs
+            .iter_mut()
+            .take(before)
+            .chain(self.lows.iter_mut().take(before))
+        {
+            *price = ratio.adjust_price(*price).unwrap_or(*price);
+        }
+        for volume in self.volumes.iter_mut().take(before).flatten() {
+            *volume = Decimal::from(*volume)
+                .checked_mul(ratio.new)
+                .and_then(|v| v.checked_div(ratio.old))
+                .and_then(|v| u64::try_from(v.round()).ok())
+                .unwrap_or(*volume);
+        }
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        true
+    }
+
     /// Number of sessions.
     pub fn len(&self) -> usize {
         self.days.len()

@@ -435,6 +435,17 @@ impl EngineState {
         };
     }
 
+    /// The prices it remembers from before a split put in the terms of after it: a trailing
+    /// stop's high, the price at the last firing, the last session close it saw.
+    pub fn split_adjust(&mut self, ratio: crate::domain::SplitRatio) {
+        let adjust = |p: Decimal| ratio.adjust_price(p).filter(|p| *p > Decimal::ZERO);
+        self.memory.highest = self.memory.highest.and_then(adjust);
+        self.last_price = self.last_price.and_then(adjust);
+        if let Some(close) = &mut self.last_close {
+            close.split_adjust(ratio);
+        }
+    }
+
     /// Counts a firing at `at` in the flood guard's window, which starts at the first firing
     /// it counts and lasts `window`: the firings in the window so far.
     pub fn count_firing(&mut self, at: Timestamp, window: Duration) -> u32 {

@@ -17,19 +17,20 @@ mod condition;
 mod evaluate;
 pub mod indicators;
 mod lifecycle;
+pub mod split;
 pub(crate) use lifecycle::rearm_level;
 mod template;
 mod text;
 
 pub use crate::domain::Sample;
-pub use backtest::{BacktestAlert, backtest, backtest_series};
+pub use backtest::{BacktestAlert, backtest, backtest_series, backtest_with_events};
 pub use condition::{
     Average, AverageKind, CONDITION_VERSION, Comparison, Condition, ConditionError, Direction,
-    Extreme, MAX_DEPTH, MAX_OPERANDS, Move, PORTFOLIO,
+    Extreme, MAX_DEPTH, MAX_EVENT_DAYS, MAX_OPERANDS, Move, PORTFOLIO,
 };
 pub use evaluate::{
     AVERAGE_TIE, Book, BookPosition, EvalError, MarketView, Memory, Others, Signal, evaluate,
-    held_operands, intraday_touch,
+    event_note, held_operands, intraday_touch,
 };
 pub use lifecycle::{
     EngineState, Evaluate, Frequency, Gap, GapPolicy, GapReason, OPTIONS_VERSION, OptionsError,

@@ -33,6 +33,13 @@ pub fn default_template(condition: &super::Condition) -> &'static str {
         Condition::PositionWeight { .. } => {
             "{{symbol}} grew to more than its share ({{condition}}): now {{price}}"
         }
+        Condition::Earnings { .. } => {
+            "{{symbol}} reports earnings soon ({{condition}}): now {{price}}"
+        }
+        Condition::ExDividend { .. } => {
+            "{{symbol}} goes ex-dividend soon ({{condition}}): now {{price}}"
+        }
+        Condition::SplitAnnounced => "{{symbol}} has a split announced: now {{price}}",
         _ => DEFAULT_TEMPLATE,
     }
 }

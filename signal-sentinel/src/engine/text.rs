@@ -19,10 +19,13 @@
 //!           | "rsi" "(" PERIOD ")" OP NUMBER
 //!           | "trailing" "stop" PERCENT
 //!           | ("gap" | "gaps") DIR [">="] PERCENT
+//!           | ("earnings" | "ex-dividend") "within" DAYS       corporate calendar
+//!           | "split" "announced"
 //! average   = ("sma" | "ema") "(" PERIOD ")"
 //! DIR       = "above" | "below" | "up" | "down"
 //! OP        = ">" | ">=" | "<" | "<="
 //! PERCENT   = NUMBER "%"       MULTIPLE = NUMBER "x"       DURATION = NUMBER ("m" | "h" | "d")
+//! DAYS      = NUMBER "d"
 //! ```
 
 use std::fmt;
@@ -171,7 +174,7 @@ impl Kind {
             Self::Number(n) => format!("number {n}"),
             Self::Percent(p) => format!("'{p}%'"),
             Self::Multiple(m) => format!("'{m}x'"),
-            Self::Minutes(m) => format!("duration of {m} minutes"),
+            Self::Minutes(m) => format!("the duration {}", duration(*m)),
             Self::Weeks(w) => format!("'{w}w'"),
             Self::Op(op) => format!("'{}'", op.symbol()),
             Self::Open => "'('".to_owned(),
@@ -314,8 +317,29 @@ struct Parser {
 /// Words that begin a condition (or negate one): anything else at the start of an operand is
 /// the symbol it reads.
 const CONDITION_WORDS: &[&str] = &[
-    "price", "above", "below", "crosses", "cross", "day", "change", "moves", "move", "volume",
-    "new", "within", "rsi", "trailing", "position", "gap", "gaps", "sma", "ema", "not",
+    "price",
+    "above",
+    "below",
+    "crosses",
+    "cross",
+    "day",
+    "change",
+    "moves",
+    "move",
+    "volume",
+    "new",
+    "within",
+    "rsi",
+    "trailing",
+    "position",
+    "gap",
+    "gaps",
+    "sma",
+    "ema",
+    "not",
+    "earnings",
+    "ex-dividend",
+    "split",
 ];
 
 impl Parser {
@@ -766,6 +790,33 @@ impl Parser {
                     self.expect_word("cost", "position 10% below cost")?;
                     return Ok(Condition::PositionBelowCost { percent });
                 }
+                "earnings" | "ex-dividend" => {
+                    self.pos += 1;
+                    let hint = if word == "earnings" {
+                        "earnings within 2d"
+                    } else {
+                        "ex-dividend within 1d"
+                    };
+                    self.expect_word("within", hint)?;
+                    self.note("days");
+                    let days = match self.next() {
+                        Some(Kind::Minutes(m)) if m.is_multiple_of(24 * 60) => m / (24 * 60),
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.expected("a number of days like 2d", hint));
+                        }
+                    };
+                    return Ok(if word == "earnings" {
+                        Condition::Earnings { days }
+                    } else {
+                        Condition::ExDividend { days }
+                    });
+                }
+                "split" => {
+                    self.pos += 1;
+                    self.expect_word("announced", "split announced")?;
+                    return Ok(Condition::SplitAnnounced);
+                }
                 "gap" | "gaps" => {
                     self.pos += 1;
                     let direction = self.direction()?;
@@ -913,6 +964,9 @@ impl fmt::Display for Condition {
             Self::PositionBelowCost { percent } => write!(f, "position {percent}% below cost"),
             Self::PositionDayMove { percent } => write!(f, "position day move >= {percent}%"),
             Self::PositionWeight { percent } => write!(f, "position weight > {percent}%"),
+            Self::Earnings { days } => write!(f, "earnings within {days}d"),
+            Self::ExDividend { days } => write!(f, "ex-dividend within {days}d"),
+            Self::SplitAnnounced => f.write_str("split announced"),
         }
     }
 }
@@ -1039,6 +1093,14 @@ mod tests {
             ),
             ("msft position day move 5%", "MSFT position day move >= 5%"),
             ("NVDA position weight >= 25%", "NVDA position weight > 25%"),
+            ("aapl Earnings within 2d", "AAPL earnings within 2d"),
+            ("AAPL earnings within 48h", "AAPL earnings within 2d"),
+            ("KO ex-dividend within 1d", "KO ex-dividend within 1d"),
+            ("NVDA split announced", "NVDA split announced"),
+            (
+                "AAPL crosses above 200 and not AAPL earnings within 3d",
+                "AAPL crosses above 200 and not earnings within 3d",
+            ),
             ("portfolio day change <= -3%", "PORTFOLIO day change <= -3%"),
             ("Portfolio below 100000", "PORTFOLIO price < 100000"),
         ];
@@ -1058,6 +1120,30 @@ mod tests {
     #[test]
     fn errors_have_a_column_and_a_hint() {
         let cases: &[(&str, usize, &str, Option<&str>)] = &[
+            (
+                "AAPL earnings within 5h",
+                22,
+                "expected a number of days like 2d, found the duration 5h",
+                Some("earnings within 2d"),
+            ),
+            (
+                "AAPL ex-dividend in 1d",
+                18,
+                "expected 'within', found 'in'",
+                Some("ex-dividend within 1d"),
+            ),
+            (
+                "AAPL earnings within 91d",
+                22,
+                "days must be between 1 and 90, got 91",
+                None,
+            ),
+            (
+                "AAPL split",
+                11,
+                "expected 'announced', found the end of the rule",
+                Some("split announced"),
+            ),
             (
                 "",
                 1,

@@ -46,6 +46,21 @@ pub(super) struct SymbolState {
     pub(super) history_need: HistoryNeed,
     /// Of a shard another worker holds: read by a combination here, stored by that worker.
     pub(super) foreign: bool,
+    /// The corporate calendar (none: never refreshed, or the market has none).
+    pub(super) events: Option<Vec<crate::domain::CorporateEvent>>,
+    /// The exchange day the calendar was refreshed on.
+    pub(super) events_day: Option<NaiveDate>,
+    /// Whether the stored calendar and applied splits have been read.
+    pub(super) events_loaded: bool,
+    /// When to ask the providers again after a failed refresh.
+    pub(super) events_retry_at: Option<crate::time::Timestamp>,
+    /// The splits applied to the symbol: ex-date and ratio.
+    pub(super) applied_splits: Vec<(NaiveDate, crate::domain::SplitRatio)>,
+    /// The history was loaded afresh this cycle: the applied splits are put in it (when the
+    /// provider gave it unadjusted) once a quote is in.
+    pub(super) history_fresh: bool,
+    /// Its samples changed without a new quote (a split): stored with this cycle.
+    pub(super) resave: bool,
 }
 
 /// How much daily history the rules of a symbol read.

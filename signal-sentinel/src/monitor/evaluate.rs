@@ -11,8 +11,8 @@ use crate::domain::{
 use chrono::Duration;
 
 use crate::engine::{
-    MarketView, MessageContext, Others, Schedule, Transition, default_template, held_operands,
-    intraday_touch, render, step,
+    MarketView, MessageContext, Others, Schedule, Transition, default_template, event_note,
+    held_operands, intraday_touch, render, step,
 };
 use crate::time::Timestamp;
 
@@ -74,6 +74,7 @@ pub(super) fn evaluate(
                 history: &entry.history,
                 book: None,
                 others: None,
+                events: entry.events.as_deref(),
             });
             let cached = &rules[id];
             for read in &cached.reads {
@@ -100,6 +101,7 @@ pub(super) fn evaluate(
                     history: &entry.history,
                     book,
                     others: None,
+                    events: entry.events.as_deref(),
                 })
             };
             let is_fresh = |s: &Symbol| {
@@ -113,6 +115,7 @@ pub(super) fn evaluate(
                     history: &entry.history,
                     book,
                     others: None,
+                    events: None,
                 }),
                 (None, _) if is_portfolio => None,
                 (None, view) if !cached.others.is_empty() => {
@@ -168,12 +171,13 @@ pub(super) fn evaluate(
                 write.states.push(state.to_stored(*id, now));
             }
             if let Some(transition) = transition {
-                let (held, touch) = match (transition, &view) {
+                let (held, touch, due) = match (transition, &view) {
                     (Transition::Fired { .. }, Some(view)) => (
                         held_operands(&cached.condition, view, schedule.created_at),
                         intraday_touch(&cached.condition, view, schedule.created_at),
+                        event_note(&cached.condition, view),
                     ),
-                    _ => (String::new(), None),
+                    _ => (String::new(), None, None),
                 };
                 let quote = view.as_ref().map(|v| v.quote);
                 let mut alert = alert_for(cached, transition, quote, state.error);
@@ -182,6 +186,9 @@ pub(super) fn evaluate(
                 }
                 if let Some(touch) = touch {
                     alert.message.push_str(&format!(" — {touch}"));
+                }
+                if let Some(due) = due {
+                    alert.message.push_str(&format!(" — {due}"));
                 }
                 if let Some(n) = flooded {
                     alert.message.push_str(&format!(
@@ -202,8 +209,16 @@ pub(super) fn evaluate(
             continue;
         };
         if entry.samples.last().is_some_and(|p| quote.at <= p.at) {
+            // Adjusted for a split without a new quote: stored as they are now.
+            if std::mem::take(&mut entry.resave) && !entry.foreign {
+                write.samples.push(SymbolSamples {
+                    symbol: symbol.clone(),
+                    samples: entry.samples.clone(),
+                });
+            }
             continue;
         }
+        entry.resave = false;
         let window = windows.get(symbol).copied().unwrap_or_default();
         entry.samples.push(Sample::of(quote));
         let keep_from = quote.at - window;

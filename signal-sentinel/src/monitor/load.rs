@@ -218,6 +218,7 @@ impl Monitor {
                     // Only the columns the rules read stay in memory.
                     history.keep_columns(need.ranges, need.volumes);
                     entry.history = history;
+                    entry.history_fresh = true;
                     entry.history_day = Some(today);
                     entry.history_need = need;
                 }

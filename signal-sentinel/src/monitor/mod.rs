@@ -27,6 +27,7 @@
 
 mod cache;
 mod evaluate;
+mod events;
 mod fetch;
 mod load;
 mod sharding;
@@ -298,6 +299,8 @@ impl Monitor {
             let entry = cache.symbols.entry(symbol.clone()).or_default();
             entry.foreign = !is_mine(symbol);
         }
+        self.corporate_events(&mut cache, &by_symbol, now, &mut problems)
+            .await?;
         self.warm_up(&mut cache, &by_symbol, now, &mut problems)
             .await;
         // Fetch: the quotes of the symbols in session and of the holdings rules read.
@@ -305,16 +308,7 @@ impl Monitor {
         let (wanted, holdings) = self
             .holdings(&cache, &by_symbol, portfolio.as_ref(), &mut problems)
             .await;
-        let (quotes, market_calls) = self.fetch(wanted, &mut problems).await;
-        let books: HashMap<UserId, crate::engine::Book> = holdings
-            .iter()
-            .map(|(owner, held)| {
-                let priced: Vec<&Quote> =
-                    held.iter().filter_map(|h| quotes.get(&h.symbol)).collect();
-                (*owner, crate::engine::Book::new(held, &priced))
-            })
-            .collect();
-
+        let (mut quotes, market_calls) = self.fetch(wanted, &mut problems).await;
         let mut write = CycleWrite {
             at: Some(now),
             fence: self
@@ -328,6 +322,17 @@ impl Monitor {
                 }),
             ..CycleWrite::default()
         };
+        // Splits first: the quotes, history and levels the rules read are then the new ones.
+        events::apply_splits(&mut cache, &by_symbol, &mut quotes, now, &mut write);
+        let books: HashMap<UserId, crate::engine::Book> = holdings
+            .iter()
+            .map(|(owner, held)| {
+                let priced: Vec<&Quote> =
+                    held.iter().filter_map(|h| quotes.get(&h.symbol)).collect();
+                (*owner, crate::engine::Book::new(held, &priced))
+            })
+            .collect();
+
         write
             .states
             .extend(self.broken_states(&mut cache, now).await?);

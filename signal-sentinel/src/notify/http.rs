@@ -107,6 +107,7 @@ pub(crate) fn title(message: &OutgoingMessage) -> String {
     match (&message.alert, message.event) {
         (Some(alert), DeliveryEvent::Fired) => format!("{} alert", alert.symbol),
         (Some(alert), DeliveryEvent::Resolved) => format!("{} resolved", alert.symbol),
+        (Some(alert), DeliveryEvent::System) => format!("{} rule changed", alert.symbol),
         (_, DeliveryEvent::Digest) => "Signal Sentinel digest".to_owned(),
         (_, DeliveryEvent::Test) => "Signal Sentinel test".to_owned(),
         _ => "Signal Sentinel".to_owned(),

@@ -6,7 +6,7 @@ use super::{
     MAX_BAR_DAYS, MAX_PAGE_SIZE, MAX_SNOOZE, Principal, ServiceError, ServiceResult, Services,
 };
 use crate::domain::{Rule, RuleFilter, RuleId, RuleState, RuleUpdate, Symbol};
-use crate::engine::{BacktestAlert, Condition, RuleOptions, backtest_series};
+use crate::engine::{BacktestAlert, Condition, RuleOptions, backtest_with_events};
 use crate::rules::{RuleInput, prepare_rule};
 use crate::store::StoreError;
 use crate::time::Timestamp;
@@ -523,11 +523,45 @@ pub async fn backtest_on(
     for symbol in rule.condition.other_symbols() {
         series.push((symbol.clone(), market.daily_bars(symbol, from, to).await?));
     }
+    // The corporate calendar, from the start to three months after the end (what calendar
+    // conditions look ahead to); bars given as traded are put in today's terms, so the levels
+    // written are read in today's prices.
+    let mut calendar = None;
+    if market.has_events() {
+        let until = to
+            .checked_add_days(chrono::Days::new(u64::from(crate::engine::MAX_EVENT_DAYS)))
+            .unwrap_or(to);
+        let mut events = Vec::new();
+        let mut known = true;
+        for (symbol, bars) in &mut series {
+            if symbol.is_crypto() {
+                continue;
+            }
+            match market.corporate_events(symbol, from, until).await {
+                Ok(found) => {
+                    crate::engine::split::adjust_bars(bars, &found);
+                    events.extend(found);
+                }
+                Err(e) if rule.condition.reads_events() => return Err(e.into()),
+                Err(e) => {
+                    tracing::debug!(%symbol, "backtest without corporate events: {e}");
+                    known = false;
+                }
+            }
+        }
+        calendar = known.then_some(events);
+    }
     let sessions = series[0].1.len();
     let views: Vec<(Symbol, &[crate::domain::Bar])> = series
         .iter()
         .map(|(s, bars)| (s.clone(), bars.as_slice()))
         .collect();
-    let alerts = backtest_series(&rule.symbol, &rule.condition, options, &views);
+    let alerts = backtest_with_events(
+        &rule.symbol,
+        &rule.condition,
+        options,
+        &views,
+        calendar.as_deref(),
+    );
     Ok((rule.symbol, sessions, alerts))
 }

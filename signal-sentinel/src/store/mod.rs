@@ -607,11 +607,14 @@ pub trait EventStore: Send + Sync {
     /// # Errors
     /// Backend failures; [`StoreError::Corrupt`] for an unreadable calendar.
     async fn load_events(&self, symbols: &[Symbol]) -> Result<Vec<SymbolEvents>>;
-    /// The splits applied to these symbols: symbol and ex-date.
+    /// The splits applied to these symbols: symbol, ex-date and ratio.
     ///
     /// # Errors
-    /// Backend failures.
-    async fn applied_splits(&self, symbols: &[Symbol]) -> Result<Vec<(Symbol, NaiveDate)>>;
+    /// Backend failures; [`StoreError::Corrupt`] for an unreadable ratio.
+    async fn applied_splits(
+        &self,
+        symbols: &[Symbol],
+    ) -> Result<Vec<(Symbol, NaiveDate, crate::domain::SplitRatio)>>;
 }
 
 /// All storage, as one object: what services hold as `Arc<dyn Store>`.

@@ -439,6 +439,7 @@ impl Feed {
             history: &self.history,
             book: None,
             others: None,
+            events: None,
         });
         let t = step(
             &self.rule.condition,

@@ -14,6 +14,7 @@ mod broker;
 mod combined;
 mod demo;
 mod engine;
+mod events;
 mod market;
 mod monitor;
 mod notify;

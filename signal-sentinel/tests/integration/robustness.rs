@@ -226,6 +226,7 @@ proptest! {
                     history: &history,
                     book: Some(&book),
                     others: None,
+                    events: None,
                 };
                 let was_firing = state.phase == RulePhase::Firing;
                 let transition = step(

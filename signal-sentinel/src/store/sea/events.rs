@@ -10,7 +10,7 @@ use super::{SeaStore, backend_err, corrupt, write_err};
 
 /// Symbols per query.
 const CHUNK: usize = 500;
-use crate::domain::{CorporateEvent, Symbol, SymbolEvents};
+use crate::domain::{CorporateEvent, SplitRatio, Symbol, SymbolEvents};
 use crate::store::{EventStore, Result, StoreError};
 use crate::time;
 
@@ -76,7 +76,10 @@ impl EventStore for SeaStore {
         Ok(loaded)
     }
 
-    async fn applied_splits(&self, symbols: &[Symbol]) -> Result<Vec<(Symbol, NaiveDate)>> {
+    async fn applied_splits(
+        &self,
+        symbols: &[Symbol],
+    ) -> Result<Vec<(Symbol, NaiveDate, SplitRatio)>> {
         let mut applied = Vec::new();
         for chunk in symbols.chunks(CHUNK) {
             let models = split_adjustment::Entity::find()
@@ -86,7 +89,8 @@ impl EventStore for SeaStore {
                 .map_err(backend_err)?;
             for m in models {
                 let symbol = Symbol::parse(&m.symbol).map_err(corrupt("split adjustment"))?;
-                applied.push((symbol, m.ex_date));
+                let ratio = m.ratio.parse().map_err(corrupt("split adjustment"))?;
+                applied.push((symbol, m.ex_date, ratio));
             }
         }
         Ok(applied)

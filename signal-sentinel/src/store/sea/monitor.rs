@@ -156,6 +156,9 @@ impl MonitorStore for SeaStore {
                         .map(move |channel_id| {
                             let event = match a.kind {
                                 crate::domain::AlertKind::Resolved => DeliveryEvent::Resolved,
+                                // About the rule itself, not the market: the owner's system
+                                // messages setting applies.
+                                crate::domain::AlertKind::Notice => DeliveryEvent::System,
                                 _ => DeliveryEvent::Fired,
                             };
                             super::outbox::pending_row(

@@ -98,7 +98,7 @@ async fn a_split_is_applied_once(db: &TestDb) {
             .applied_splits(&[symbol("AAPL"), symbol("MSFT")])
             .await
             .unwrap(),
-        [(symbol("AAPL"), day("2026-12-08"))]
+        [(symbol("AAPL"), day("2026-12-08"), ratio)]
     );
 
     // The same split again (another worker, a repeated cycle): refused, nothing written.
