@@ -29,9 +29,12 @@ pub struct AlertOut {
     /// The symbol.
     pub symbol: String,
     /// `fired`; `resolved` when the condition stopped holding; `reminder` while it keeps
-    /// holding (the rule's `repeat` option).
+    /// holding (the rule's `repeat` option); `no_data` when it has no data in market hours
+    /// (the rule's `no_data` or `on_error` option is `alert`); `notice` about the rule itself
+    /// (a split moved its level: the message says from what to what).
     pub kind: String,
-    /// For a reminder, which one of its episode (1, 2, …); 0 otherwise.
+    /// For a reminder, which one of its episode (1, 2, …); for a notice, the day it is about
+    /// (days since 1970-01-01: the split's ex-date); 0 otherwise.
     pub reminder: u32,
     /// Which firing of the rule.
     pub episode: i64,

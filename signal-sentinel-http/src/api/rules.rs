@@ -209,7 +209,8 @@ pub struct BacktestIn {
 /// One alert a backtest would have sent.
 #[derive(Debug, Object)]
 pub struct BacktestAlertOut {
-    /// `fired` or `resolved`.
+    /// `fired`, `resolved`, `no_data`, or `notice` (a split in the bars moved the rule's
+    /// level).
     pub kind: String,
     /// Which firing.
     pub episode: i64,
