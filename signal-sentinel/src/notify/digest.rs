@@ -18,7 +18,8 @@ pub struct DigestReport {
 }
 
 /// Queues the daily digest of every user whose digest time has come today (in their time
-/// zone) and who has not had today's: the day's alerts, listed, to each enabled channel —
+/// zone) and who has not had today's: the day's alerts, listed, and the holdings that report
+/// earnings in the coming week (from the stored corporate calendars), to each enabled channel —
 /// followed, with `summaries` and unless the user turned summaries off, by a summary of the
 /// day and the portfolio's move. Idempotent within a day.
 ///
@@ -75,6 +76,9 @@ pub async fn send_due_digests(
                 );
             }
         }
+        if let Some(line) = earnings_this_week(store, user.id, today).await? {
+            let _ = write!(body, "\n{line}");
+        }
         if let Some(summaries) = summaries.filter(|_| prefs.summaries) {
             let lines = alerts
                 .iter()
@@ -107,4 +111,49 @@ pub async fn send_due_digests(
         report.users.push(user.id);
     }
     Ok(report)
+}
+
+/// `Earnings this week: AAPL Thu 10 Dec after the close, MSFT Tue 15 Dec` for the user's
+/// holdings with an earnings report dated from `today` to six days later, as the stored
+/// calendars have them; `None` when there is none.
+async fn earnings_this_week(
+    store: &dyn Store,
+    user: UserId,
+    today: chrono::NaiveDate,
+) -> Result<Option<String>, StoreError> {
+    let mut symbols: Vec<crate::domain::Symbol> = store
+        .list_holdings(user)
+        .await?
+        .into_iter()
+        .map(|h| h.symbol)
+        .collect();
+    symbols.sort();
+    symbols.dedup();
+    if symbols.is_empty() {
+        return Ok(None);
+    }
+    let until = today + chrono::Days::new(6);
+    let mut due: Vec<(chrono::NaiveDate, String)> = store
+        .load_events(&symbols)
+        .await?
+        .into_iter()
+        .flat_map(|calendar| calendar.events)
+        .filter(|e| (today..=until).contains(&e.date))
+        .filter_map(|e| match e.kind {
+            crate::domain::EventKind::Earnings { hour } => {
+                let mut text = format!("{} {}", e.symbol, e.date.format("%a %-d %b"));
+                if let Some(hour) = hour {
+                    let _ = write!(text, " {}", hour.describe());
+                }
+                Some((e.date, text))
+            }
+            _ => None,
+        })
+        .collect();
+    due.sort();
+    due.dedup();
+    Ok((!due.is_empty()).then(|| {
+        let list: Vec<String> = due.into_iter().map(|(_, text)| text).collect();
+        format!("Earnings this week: {}", list.join(", "))
+    }))
 }

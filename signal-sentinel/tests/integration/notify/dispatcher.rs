@@ -589,6 +589,78 @@ async fn daily_digests_once_a_day(db: &TestDb) {
         .set_notification_prefs(user.id, prefs.to_document())
         .await
         .unwrap();
+    // Holdings with earnings in the coming week get a line of their own.
+    {
+        use signal_sentinel::domain::{
+            CorporateEvent, EventKind, HoldingSource, NewHolding, ReportHour,
+        };
+        use signal_sentinel::store::{EventStore, HoldingStore};
+        for held in ["AAPL", "MSFT"] {
+            db.store
+                .upsert_holding(NewHolding {
+                    owner: user.id,
+                    account: String::new(),
+                    symbol: crate::helpers::symbol(held),
+                    quantity: crate::helpers::dec("3"),
+                    cost_basis: None,
+                    source: HoldingSource::Manual,
+                    connection: None,
+                })
+                .await
+                .unwrap();
+        }
+        let event = |s: &str, date: &str, kind| {
+            CorporateEvent::new(
+                crate::helpers::symbol(s),
+                date.parse().unwrap(),
+                kind,
+                "test",
+            )
+            .unwrap()
+        };
+        let earnings = EventKind::Earnings {
+            hour: Some(ReportHour::AfterClose),
+        };
+        let dividend = EventKind::Dividend {
+            amount: crate::helpers::dec("0.26"),
+        };
+        let day: chrono::NaiveDate = "2026-11-28".parse().unwrap();
+        db.store
+            .save_events(
+                &crate::helpers::symbol("AAPL"),
+                &[
+                    event("AAPL", "2026-12-01", earnings),
+                    event("AAPL", "2026-11-30", dividend),
+                ],
+                day,
+            )
+            .await
+            .unwrap();
+        db.store
+            .save_events(
+                &crate::helpers::symbol("MSFT"),
+                &[event(
+                    "MSFT",
+                    "2026-12-10",
+                    EventKind::Earnings { hour: None },
+                )],
+                day,
+            )
+            .await
+            .unwrap();
+        db.store
+            .save_events(
+                &crate::helpers::symbol("NVDA"),
+                &[event(
+                    "NVDA",
+                    "2026-11-30",
+                    EventKind::Earnings { hour: None },
+                )],
+                day,
+            )
+            .await
+            .unwrap();
+    }
     assert!(
         send_due_digests(&db.store, clock.as_ref(), None)
             .await
@@ -622,7 +694,10 @@ async fn daily_digests_once_a_day(db: &TestDb) {
     assert_eq!(digest.channel_id, chat.id);
     assert_eq!(
         digest.body.as_deref(),
-        Some("Daily digest, Saturday 28 November 2026: 1 alert\n• 09:00 — AAPL crossed at 101.5")
+        Some(
+            "Daily digest, Saturday 28 November 2026: 1 alert\n• 09:00 — AAPL crossed at 101.5\n\
+             Earnings this week: AAPL Tue 1 Dec after the close"
+        )
     );
 }
 
