@@ -378,6 +378,9 @@ pub(crate) struct FiringArgs {
     /// While its samples cannot be evaluated: the same choices as --no-data.
     #[arg(long, value_name = "POLICY", default_value = "keep-state", value_parser = parse_gap_policy)]
     pub(crate) on_error: signal_sentinel::engine::GapPolicy,
+    /// Not evaluated at or after this instant (RFC 3339, `2026-12-31T21:00:00Z`).
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub(crate) expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// `keep-state`, `resolve`, `alert` or `keep-firing-for=DURATION` (`30m`, `2h`).

@@ -35,7 +35,14 @@ pub(crate) async fn run(
         firing,
     } = &command
     {
-        return backtest(rule, csv, (*from, *to), firing.options(), as_json).await;
+        return backtest(
+            rule,
+            csv,
+            (*from, *to),
+            (firing.options(), firing.expires),
+            as_json,
+        )
+        .await;
     }
     let (services, who, _) = super::services_as(settings, user).await?;
     let now = services.now();
@@ -69,7 +76,7 @@ pub(crate) async fn run(
                 ..RuleSpec::default()
             };
             let rule = services
-                .create_rule(who, spec, name, options, !disabled, None)
+                .create_rule(who, spec, name, options, !disabled, firing.expires)
                 .await?;
             print_rule(&rule, as_json, "added");
         }
@@ -391,7 +398,7 @@ pub(crate) async fn backtest(
     rule: &str,
     csv: &Path,
     (from, to): (Option<NaiveDate>, Option<NaiveDate>),
-    options: RuleOptions,
+    (options, expires_at): (RuleOptions, Option<chrono::DateTime<chrono::Utc>>),
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
     let market = ReplayMarket::from_path(csv, Arc::new(SystemClock))?;
@@ -403,6 +410,7 @@ pub(crate) async fn backtest(
         &options,
         from.unwrap_or(NaiveDate::MIN),
         to.unwrap_or(NaiveDate::MAX),
+        expires_at,
     )
     .await?;
     if sessions == 0 {

@@ -92,6 +92,18 @@ fn rules_backtest_takes_options_and_combinations() {
     ]);
     let once: serde_json::Value = serde_json::from_str(&once.stdout).unwrap();
     assert_eq!(once["alerts"].as_array().unwrap().len(), 1);
+    // Expired before its first firing: no alerts, as a saved rule with that expiry.
+    let expired = run(&[
+        "XYZ price > 30",
+        "--csv",
+        csv,
+        "--expires",
+        "2009-06-01T12:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(expired.code, 0, "{}", expired.stderr);
+    let expired: serde_json::Value = serde_json::from_str(&expired.stdout).unwrap();
+    assert_eq!(expired["alerts"], serde_json::json!([]));
     let range = run(&[
         "XYZ price > 30",
         "--csv",
@@ -182,6 +194,38 @@ fn rules_from_the_terminal_give_the_apis_answers() {
     assert_eq!(
         missing.stderr,
         "error: rule #7 not found; `invest rules list` shows yours\n"
+    );
+}
+
+/// `rules add` takes an expiry and the calendar conditions.
+#[test]
+fn rules_add_takes_an_expiry_and_calendar_conditions() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    let created = invest_with_input(
+        dir.path(),
+        &env,
+        &["auth", "create-user", "ann@example.com", "--password-stdin"],
+        "a long enough password\n",
+    );
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let expiring = run(&[
+        "rules",
+        "add",
+        "NVDA earnings within 2d",
+        "--expires",
+        "2030-01-31T21:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(expiring.code, 0, "{}", expiring.stderr);
+    let expiring: serde_json::Value = serde_json::from_str(&expiring.stdout).unwrap();
+    assert_eq!(expiring["expires_at"], "2030-01-31T21:00:00Z");
+    assert_eq!(expiring["text"], "NVDA earnings within 2d");
+    assert_eq!(
+        run(&["rules", "add", "NVDA earnings within 2h"]).code,
+        1,
+        "days, not hours"
     );
 }
 

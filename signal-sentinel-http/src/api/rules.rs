@@ -204,6 +204,9 @@ pub struct BacktestIn {
     pub from: Day,
     /// Last day (inclusive).
     pub to: Day,
+    /// The rule's expiry: not evaluated from then on (as a saved rule with `expires_at`).
+    #[oai(nullable)]
+    pub expires_at: Option<Time>,
 }
 
 /// One alert a backtest would have sent.
@@ -457,6 +460,7 @@ impl RulesApi {
                 options(body.options)?.unwrap_or_default(),
                 body.from.0,
                 body.to.0,
+                body.expires_at,
             )
             .await?;
         Ok(Json(BacktestOut {

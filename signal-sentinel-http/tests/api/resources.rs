@@ -294,6 +294,35 @@ async fn backtest_replays_real_bars() {
         .await;
     assert_eq!(combined.status, StatusCode::OK, "{}", combined.text);
     assert_eq!(combined.body["alerts"].as_array().unwrap().len(), 1);
+    // An expiry before the first cross: nothing, as the saved rule would do.
+    let expired = server
+        .post(
+            "/api/rules/backtest",
+            &token,
+            json!({"text": "XYZ crosses above 30", "from": "2009-06-01", "to": "2009-07-31",
+                   "expires_at": "2009-06-01T12:00:00Z"}),
+        )
+        .await;
+    assert_eq!(expired.status, StatusCode::OK, "{}", expired.text);
+    assert_eq!(expired.body["alerts"], json!([]));
+    // A calendar condition where the market has no calendar: no data, never a firing.
+    let blind = server
+        .post(
+            "/api/rules/backtest",
+            &token,
+            json!({"text": "XYZ earnings within 2d", "from": "2009-06-01", "to": "2009-07-31"}),
+        )
+        .await;
+    assert_eq!(blind.status, StatusCode::OK, "{}", blind.text);
+    assert!(
+        blind.body["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["kind"] != "fired"),
+        "{}",
+        blind.text
+    );
     let capped = server
         .post(
             "/api/rules/backtest",

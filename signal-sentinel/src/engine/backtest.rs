@@ -67,7 +67,7 @@ pub fn backtest_series(
     options: &RuleOptions,
     series: &[(Symbol, &[Bar])],
 ) -> Vec<BacktestAlert> {
-    backtest_with_events(symbol, condition, options, series, None)
+    backtest_with_events(symbol, condition, options, series, None, None)
 }
 
 /// [`backtest_series`] with the symbols' corporate calendar (`None`: no calendar, and
@@ -76,14 +76,20 @@ pub fn backtest_series(
 /// the monitor applies it to a rule saved before it: the rule's levels, its remembered prices
 /// and the earlier bars are put in the new terms (a notice is listed), so the jump itself
 /// fires nothing. Bars already adjusted (see [`split::adjust_bars`](super::split::adjust_bars))
-/// are taken as they are, with the levels as written.
+/// are taken as they are, with the levels as written. A rule with `expires_at` is not
+/// evaluated from then on, as the monitor leaves it.
 pub fn backtest_with_events(
     symbol: &Symbol,
     condition: &Condition,
     options: &RuleOptions,
     series: &[(Symbol, &[Bar])],
     events: Option<&[CorporateEvent]>,
+    expires_at: Option<Timestamp>,
 ) -> Vec<BacktestAlert> {
+    let schedule = Schedule {
+        expires_at,
+        ..Schedule::default()
+    };
     let mut condition = condition.clone();
     let mut tracks: Vec<Track<'_>> = series
         .iter()
@@ -186,16 +192,8 @@ pub fn backtest_with_events(
                 }),
                 ..view
             };
-            (own.is_some_and(|t| t.fresh) || fresh_other).then(|| {
-                step(
-                    &condition,
-                    options,
-                    Schedule::default(),
-                    &mut state,
-                    Some(&view),
-                    at,
-                )
-            })?
+            (own.is_some_and(|t| t.fresh) || fresh_other)
+                .then(|| step(&condition, options, schedule, &mut state, Some(&view), at))?
         });
         match transition {
             Some(Transition::Fired { episode, price, at }) => alerts.push(BacktestAlert {

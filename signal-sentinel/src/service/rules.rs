@@ -457,7 +457,7 @@ impl Services {
             .await?)
     }
 
-    /// Replays a rule over the market's daily bars from `from` to `to`.
+    /// Replays a rule over the market's daily bars from `from` to `to` (see [`backtest_on`]).
     ///
     /// # Errors
     /// [`ServiceError::Invalid`] for a bad rule or range, [`ServiceError::Unavailable`] when
@@ -468,12 +468,13 @@ impl Services {
         options: RuleOptions,
         from: NaiveDate,
         to: NaiveDate,
+        expires_at: Option<Timestamp>,
     ) -> ServiceResult<(Symbol, usize, Vec<BacktestAlert>)> {
         let text = Self::spec_text(&spec)?.ok_or_else(|| {
             ServiceError::invalid("text", "give the rule as text, or symbol + condition")
         })?;
         Self::check_range(from, to)?;
-        backtest_on(self.market.as_ref(), &text, &options, from, to).await
+        backtest_on(self.market.as_ref(), &text, &options, from, to, expires_at).await
     }
 
     pub(super) fn check_range(from: NaiveDate, to: NaiveDate) -> ServiceResult<()> {
@@ -492,8 +493,10 @@ impl Services {
 
 /// Replays the rule `text` with `options` over `market`'s daily bars from `from` to `to`: the
 /// one backtest behind the API, the dashboard and `invest rules backtest` (which replays a
-/// file). A combination reads the bars of every symbol it names. Returns the rule's symbol,
-/// the number of its sessions replayed, and the alerts.
+/// file). A combination reads the bars of every symbol it names; a rule with `expires_at`
+/// stops being evaluated then; the market's corporate calendar, when it has one, is read by
+/// calendar conditions and splits (see `docs/rules.md`). Returns the rule's symbol, the number
+/// of its sessions replayed, and the alerts.
 ///
 /// # Errors
 /// [`ServiceError::Invalid`] for a rule or options that do not parse or fit, or a rule that
@@ -504,6 +507,7 @@ pub async fn backtest_on(
     options: &RuleOptions,
     from: NaiveDate,
     to: NaiveDate,
+    expires_at: Option<Timestamp>,
 ) -> ServiceResult<(Symbol, usize, Vec<BacktestAlert>)> {
     let rule = crate::engine::parse_rule(text)
         .map_err(|e| ServiceError::invalid("text", e.to_string()))?;
@@ -562,6 +566,7 @@ pub async fn backtest_on(
         options,
         &views,
         calendar.as_deref(),
+        expires_at,
     );
     Ok((rule.symbol, sessions, alerts))
 }

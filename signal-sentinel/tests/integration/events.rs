@@ -182,6 +182,7 @@ async fn a_replayed_split_moves_levels_once_and_fires_nothing_on_the_jump(db: &T
             &RuleOptions::default(),
             &[(rule.symbol.clone(), &bars)],
             Some(&[split_event()]),
+            None,
         );
         let replayed: Vec<String> = replayed
             .into_iter()
@@ -197,6 +198,7 @@ async fn a_replayed_split_moves_levels_once_and_fires_nothing_on_the_jump(db: &T
             &rule.condition,
             &RuleOptions::default(),
             &[(rule.symbol.clone(), &bars)],
+            None,
             None,
         )
         .into_iter()
@@ -232,6 +234,7 @@ async fn service_backtests_read_levels_in_todays_prices() {
                 &RuleOptions::default(),
                 day("2009-06-01"),
                 day("2009-07-31"),
+                None,
             )
             .await
             .unwrap();
@@ -243,6 +246,18 @@ async fn service_backtests_read_levels_in_todays_prices() {
             assert_eq!(alerts, expected, "{text}");
         }
     }
+    // Expired before the cross: nothing, as a saved rule with that expiry.
+    let (_, _, expired) = signal_sentinel::service::backtest_on(
+        &as_traded,
+        "XYZ crosses below 25",
+        &RuleOptions::default(),
+        day("2009-06-01"),
+        day("2009-07-31"),
+        Some(Utc.with_ymd_and_hms(2009, 7, 10, 0, 0, 0).unwrap()),
+    )
+    .await
+    .unwrap();
+    assert!(expired.is_empty(), "{expired:?}");
     let mut bars = as_traded
         .daily_bars(&sym("XYZ"), day("2009-06-01"), day("2009-07-31"))
         .await
@@ -385,6 +400,7 @@ async fn calendar_conditions_fire_before_the_event(db: &TestDb) {
         &RuleOptions::default(),
         &[(rule.symbol.clone(), &bars)],
         Some(&calendar),
+        None,
     )
     .into_iter()
     .map(|a| row(a.kind, a.at, a.price))
@@ -396,6 +412,7 @@ async fn calendar_conditions_fire_before_the_event(db: &TestDb) {
         &rule.condition,
         &RuleOptions::default(),
         &[(rule.symbol.clone(), &bars)],
+        None,
         None,
     );
     assert!(
