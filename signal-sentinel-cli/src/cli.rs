@@ -367,8 +367,9 @@ pub(crate) struct FiringArgs {
     /// Treat a quote older than this many minutes as missing.
     #[arg(long, value_name = "MINUTES", default_value_t = 30)]
     pub(crate) stale_after: u32,
-    /// On every quote, or once per session on the official close (compared with the previous
-    /// close: an intraday cross gone by the close does not fire).
+    /// On every quote; once per session on the official close (compared with the previous
+    /// close: an intraday cross gone by the close does not fire); or on closed bars (the day's
+    /// for average, RSI, volume and 52-week rules, each closed minute bar for the others).
     #[arg(long, value_enum, default_value = "every-sample")]
     pub(crate) evaluate: EvaluateArg,
     /// While it has no data in market hours: `keep-state`, `resolve`, `alert` (an alert of its
@@ -411,6 +412,8 @@ pub(crate) enum EvaluateArg {
     EverySample,
     /// Once per session, at the official close.
     AtSessionClose,
+    /// On closed bars: daily-indicator rules on the day's, others on each closed minute bar.
+    AtBarClose,
 }
 
 #[derive(Debug, Subcommand)]

@@ -332,6 +332,7 @@ impl FiringArgs {
             evaluate: match self.evaluate {
                 EvaluateArg::EverySample => Evaluate::EverySample,
                 EvaluateArg::AtSessionClose => Evaluate::AtSessionClose,
+                EvaluateArg::AtBarClose => Evaluate::AtBarClose,
             },
             no_data: self.no_data,
             on_error: self.on_error,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::condition::Condition;
 use super::evaluate::{MarketView, Others};
 use super::indicators::DailyHistory;
-use super::lifecycle::{EngineState, Evaluate, RuleOptions, Schedule, Transition, step};
+use super::lifecycle::{EngineState, RuleOptions, Schedule, Transition, step};
 use crate::domain::{AlertKind, Bar, CorporateEvent, EventKind, Quote, Sample, Symbol};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
@@ -96,14 +96,18 @@ pub fn backtest_with_events(
         .map(|(symbol, bars)| {
             let mut sorted: Vec<Bar> = bars
                 .iter()
-                .map(|b| match options.evaluate {
+                .map(|b| {
                     // A daily bar's close is the session's close: a rule evaluated at the
-                    // close sees it then.
-                    Evaluate::AtSessionClose => Bar {
-                        at: session_close(b.at),
-                        ..b.clone()
-                    },
-                    Evaluate::EverySample => b.clone(),
+                    // close sees it then. (Every bar is a closed bar: at its bar's close, a
+                    // rule on minute bars sees each at its time.)
+                    if options.evaluate.at_session_close(&condition) {
+                        Bar {
+                            at: session_close(b.at),
+                            ..b.clone()
+                        }
+                    } else {
+                        b.clone()
+                    }
                 })
                 .collect();
             sorted.sort_by_key(|b| b.at);

@@ -166,11 +166,30 @@ pub enum Evaluate {
     /// session's close: an average or RSI cross seen at 11:00 and gone by 16:00 does not
     /// fire. Quotes before the close leave the rule as it is.
     AtSessionClose,
+    /// On closed bars: a rule that reads daily history (averages, RSI, volume averages,
+    /// 52-week extremes) on the daily bar, as `at_session_close`; any other on each closed
+    /// one-minute bar (its close, when the minute has ended), never on a partial minute, where
+    /// the provider gives minute bars (on each quote where it does not).
+    AtBarClose,
 }
 
 impl Evaluate {
     fn is_every_sample(&self) -> bool {
         *self == Self::EverySample
+    }
+
+    /// Whether a rule with `condition` evaluated this way waits for the session's close.
+    pub fn at_session_close(self, condition: &Condition) -> bool {
+        match self {
+            Self::EverySample => false,
+            Self::AtSessionClose => true,
+            Self::AtBarClose => condition.history_sessions() > 0,
+        }
+    }
+
+    /// Whether a rule with `condition` evaluated this way reads closed one-minute bars.
+    pub fn on_minute_bars(self, condition: &Condition) -> bool {
+        self == Self::AtBarClose && condition.history_sessions() == 0
     }
 }
 
@@ -656,9 +675,10 @@ pub fn step(
     // Evaluated at the close: once per session, on the first quote at or after the close,
     // against the previous session's close.
     let at_close;
-    let view = match options.evaluate {
-        Evaluate::EverySample => view,
-        Evaluate::AtSessionClose => {
+    let view = match options.evaluate.at_session_close(condition) {
+        // Every sample, or a closed minute bar (the monitor gives the rule those as samples).
+        false => view,
+        true => {
             let date = super::indicators::exchange_date(quote.at);
             let (_, close) = super::calendar::regular_hours(date)?;
             if quote.at < close

@@ -469,13 +469,55 @@ impl MarketData for AlpacaMarket {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<Bar>, MarketError> {
+        self.bars(symbol, "1Day", from.to_string(), to.to_string())
+            .await
+    }
+
+    fn has_minute_bars(&self) -> bool {
+        true
+    }
+
+    /// `timeframe=1Min`, stamped by Alpaca at the minute's start: each bar is moved to its
+    /// end.
+    async fn minute_bars(
+        &self,
+        symbol: &Symbol,
+        from: crate::time::Timestamp,
+        to: crate::time::Timestamp,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let minute = chrono::Duration::minutes(1);
+        let stamp =
+            |t: crate::time::Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let bars = self
+            .bars(symbol, "1Min", stamp(from - minute), stamp(to - minute))
+            .await?;
+        Ok(bars
+            .into_iter()
+            .map(|b| Bar {
+                at: b.at + minute,
+                ..b
+            })
+            .filter(|b| b.at >= from && b.at <= to)
+            .collect())
+    }
+}
+
+impl AlpacaMarket {
+    /// Bars of `timeframe` from `start` to `end` (dates or RFC 3339 times), following pages.
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: &str,
+        start: String,
+        end: String,
+    ) -> Result<Vec<Bar>, MarketError> {
         let mut bars = Vec::new();
         let mut page: Option<String> = None;
         loop {
             let mut query = vec![
-                ("timeframe", "1Day".to_owned()),
-                ("start", from.to_string()),
-                ("end", to.to_string()),
+                ("timeframe", timeframe.to_owned()),
+                ("start", start.clone()),
+                ("end", end.clone()),
                 ("limit", "10000".to_owned()),
             ];
             if let Some(token) = &page {

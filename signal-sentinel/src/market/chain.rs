@@ -262,6 +262,40 @@ impl MarketData for ProviderChain {
         }
     }
 
+    fn has_minute_bars(&self) -> bool {
+        self.links.iter().any(|l| l.market.has_minute_bars())
+    }
+
+    /// From the first provider with minute bars that serves the symbol and answers.
+    async fn minute_bars(
+        &self,
+        symbol: &Symbol,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let mut last_error = None;
+        for link in self
+            .links
+            .iter()
+            .filter(|l| l.market.has_minute_bars() && l.market.supports(symbol))
+        {
+            if !link.admit(self.clock.now()) {
+                continue;
+            }
+            match link.market.minute_bars(symbol, from, to).await {
+                Ok(bars) => {
+                    self.record(link, Ok(()));
+                    return Ok(bars);
+                }
+                Err(e) => {
+                    self.record(link, Err(&e));
+                    last_error = Some(e);
+                }
+            }
+        }
+        last_error.map_or(Ok(Vec::new()), Err)
+    }
+
     fn has_events(&self) -> bool {
         self.links.iter().any(|l| l.market.has_events())
     }

@@ -212,6 +212,28 @@ pub trait MarketData: Send + Sync + std::fmt::Debug {
         to: NaiveDate,
     ) -> Result<Vec<Bar>, MarketError>;
 
+    /// Whether this source gives one-minute bars ([`minute_bars`](Self::minute_bars)). By
+    /// default, it does not.
+    fn has_minute_bars(&self) -> bool {
+        false
+    }
+
+    /// The closed one-minute bars of `symbol` that ended in `from..=to` (each stamped at its
+    /// end: the minute 15:01–15:02 at 15:02), oldest first, extended hours included. By
+    /// default, none.
+    ///
+    /// # Errors
+    /// [`MarketError`] when the provider cannot answer.
+    async fn minute_bars(
+        &self,
+        symbol: &Symbol,
+        from: crate::time::Timestamp,
+        to: crate::time::Timestamp,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let _ = (symbol, from, to);
+        Ok(Vec::new())
+    }
+
     /// Whether this source announces corporate events (earnings, dividends, splits). By
     /// default, it does not, and [`corporate_events`](Self::corporate_events) has none.
     fn has_events(&self) -> bool {

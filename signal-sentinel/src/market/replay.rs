@@ -463,6 +463,31 @@ impl MarketData for ReplayMarket {
         self.max_batch
     }
 
+    fn has_minute_bars(&self) -> bool {
+        true
+    }
+
+    /// The file's rows stamped in `from..=to`, as they are: a file of one-minute bars
+    /// stamped at their close gives minute bars.
+    async fn minute_bars(
+        &self,
+        symbol: &Symbol,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Bar>, MarketError> {
+        Ok(self
+            .series
+            .get(symbol)
+            .map(|points| {
+                points
+                    .iter()
+                    .filter(|p| p.bar.at >= from && p.bar.at <= to)
+                    .map(|p| p.bar.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     fn has_events(&self) -> bool {
         self.events.is_some()
     }

@@ -328,6 +328,43 @@ impl MarketData for YahooMarket {
         symbols::yahoo(symbol).is_some()
     }
 
+    fn has_minute_bars(&self) -> bool {
+        true
+    }
+
+    /// `interval=1m` (Yahoo keeps about a week of them), stamped by Yahoo at the minute's
+    /// start: each bar is moved to its end, and the minute still running is left out.
+    async fn minute_bars(
+        &self,
+        symbol: &Symbol,
+        from: crate::time::Timestamp,
+        to: crate::time::Timestamp,
+    ) -> Result<Vec<Bar>, MarketError> {
+        let Some(yahoo_symbol) = symbols::yahoo(symbol) else {
+            return Ok(Vec::new());
+        };
+        let minute = chrono::Duration::minutes(1);
+        let query = [
+            ("interval", "1m".to_owned()),
+            ("period1", (from - minute).timestamp().to_string()),
+            ("period2", to.timestamp().to_string()),
+            ("includePrePost", "true".to_owned()),
+        ];
+        match self.chart(&yahoo_symbol, &query).await {
+            Ok(Some(result)) => Ok(result
+                .bars(symbol)
+                .into_iter()
+                .map(|b| Bar {
+                    at: b.at + minute,
+                    ..b
+                })
+                .filter(|b| b.at >= from && b.at <= to)
+                .collect()),
+            Ok(None) => Ok(Vec::new()),
+            Err(f) => Err(f.about(symbol).into_error(NAME)),
+        }
+    }
+
     fn has_events(&self) -> bool {
         true
     }

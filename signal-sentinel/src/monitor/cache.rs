@@ -26,6 +26,9 @@ pub(super) struct CachedRule {
     pub(super) others: Vec<Symbol>,
     /// What it reads of each symbol, its own first.
     pub(super) reads: Vec<Read>,
+    /// Evaluated on closed one-minute bars (`evaluate: at_bar_close` on a condition that reads
+    /// no daily history, on its own symbol only).
+    pub(super) on_minute_bars: bool,
 }
 
 /// What a rule reads of one symbol: daily history, and recent samples for moves in a window.
@@ -61,6 +64,13 @@ pub(super) struct SymbolState {
     pub(super) history_fresh: bool,
     /// Its samples changed without a new quote (a split): stored with this cycle.
     pub(super) resave: bool,
+    /// Closed one-minute bars as samples (each at its close), for rules on minute bars: the
+    /// window the longest of them reads, and the bars new this cycle at the end.
+    pub(super) bars: Vec<Sample>,
+    /// How many of `bars` are new this cycle (stepped by the rules on minute bars).
+    pub(super) new_bars: usize,
+    /// The end of the last minute bar read.
+    pub(super) bars_through: Option<crate::time::Timestamp>,
 }
 
 /// How much daily history the rules of a symbol read.
@@ -141,7 +151,8 @@ pub(super) fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
                 .max(Duration::minutes(i64::from(*window_minutes)));
         }
     }
-    let others = condition.other_symbols().into_iter().cloned().collect();
+    let others: Vec<Symbol> = condition.other_symbols().into_iter().cloned().collect();
+    let on_minute_bars = options.evaluate.on_minute_bars(&condition) && others.is_empty();
     Ok(CachedRule {
         id: rule.id,
         owner: rule.owner,
@@ -155,5 +166,6 @@ pub(super) fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
         options,
         others,
         reads,
+        on_minute_bars,
     })
 }

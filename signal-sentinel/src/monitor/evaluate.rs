@@ -32,6 +32,9 @@ pub(super) struct Inputs<'a> {
     pub(super) now: Timestamp,
     /// Pauses rules that fire too often.
     pub(super) flood_guard: super::FloodGuard,
+    /// Whether the market gives minute bars (rules on minute bars read them; otherwise they
+    /// are evaluated on each quote).
+    pub(super) minute_bars: bool,
 }
 
 pub(super) fn evaluate(
@@ -46,6 +49,7 @@ pub(super) fn evaluate(
         portfolio,
         now,
         flood_guard,
+        minute_bars,
     } = *inputs;
     let Cache {
         rules,
@@ -150,57 +154,57 @@ pub(super) fn evaluate(
                 expires_at: cached.expires_at,
                 snoozed_until: cached.snoozed_until,
             };
-            let transition = step(
-                &cached.condition,
-                &cached.options,
-                schedule,
-                state,
-                view.as_ref(),
-                now,
-            );
-            // Too many firings in the guard's window: this one is the last until re-armed.
-            let flooded = match transition {
-                Some(Transition::Fired { at, .. }) => {
-                    let n = state.count_firing(at, flood_guard.window);
-                    (n > flood_guard.firings).then_some(n)
+            if cached.on_minute_bars && minute_bars {
+                // Each minute bar closed since the last cycle, in order, at its close.
+                let first = entry.bars.len() - entry.new_bars.min(entry.bars.len());
+                for i in first..entry.bars.len() {
+                    let bar = entry.bars[i];
+                    let start = bar.at - Duration::minutes(1);
+                    if !crate::engine::calendar::is_trading(
+                        symbol,
+                        start,
+                        cached.options.extended_hours,
+                    ) {
+                        continue;
+                    }
+                    let Some(bar_quote) = bar_quote(symbol, bar, quote) else {
+                        continue;
+                    };
+                    let view = MarketView {
+                        quote: &bar_quote,
+                        previous: i.checked_sub(1).map(|j| entry.bars[j]),
+                        recent: &entry.bars[..i],
+                        history: &entry.history,
+                        book,
+                        others: None,
+                        events: entry.events.as_deref(),
+                    };
+                    settle(
+                        *id,
+                        cached,
+                        state,
+                        Some(&view),
+                        schedule,
+                        now,
+                        flood_guard,
+                        write,
+                    );
                 }
-                _ => None,
-            };
+            } else {
+                settle(
+                    *id,
+                    cached,
+                    state,
+                    view.as_ref(),
+                    schedule,
+                    now,
+                    flood_guard,
+                    write,
+                );
+            }
             // What changed, and a rule's first evaluation (it has no stored state yet).
             if *state != before || unstored.remove(id) {
                 write.states.push(state.to_stored(*id, now));
-            }
-            if let Some(transition) = transition {
-                let (held, touch, due) = match (transition, &view) {
-                    (Transition::Fired { .. }, Some(view)) => (
-                        held_operands(&cached.condition, view, schedule.created_at),
-                        intraday_touch(&cached.condition, view, schedule.created_at),
-                        event_note(&cached.condition, view),
-                    ),
-                    _ => (String::new(), None, None),
-                };
-                let quote = view.as_ref().map(|v| v.quote);
-                let mut alert = alert_for(cached, transition, quote, state.error);
-                if !held.is_empty() {
-                    alert.message.push_str(&format!(" — held: {held}"));
-                }
-                if let Some(touch) = touch {
-                    alert.message.push_str(&format!(" — {touch}"));
-                }
-                if let Some(due) = due {
-                    alert.message.push_str(&format!(" — {due}"));
-                }
-                if let Some(n) = flooded {
-                    alert.message.push_str(&format!(
-                        " (paused: it fired {n} times within {}; re-arm it to resume)",
-                        crate::time::describe(flood_guard.window.to_std().unwrap_or_default())
-                    ));
-                }
-                write.alerts.push(alert);
-                if let Transition::Fired { at, .. } = transition {
-                    let once = cached.options.frequency == crate::engine::Frequency::Once;
-                    write.fired.push((*id, at, once || flooded.is_some()));
-                }
             }
         }
     }
@@ -236,6 +240,77 @@ pub(super) fn evaluate(
             });
         }
     }
+}
+
+/// One step of a rule on a view (`None`: no quote), and the alert and firing it makes, into
+/// the write.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    id: RuleId,
+    cached: &CachedRule,
+    state: &mut crate::engine::EngineState,
+    view: Option<&MarketView<'_>>,
+    schedule: Schedule,
+    now: Timestamp,
+    flood_guard: super::FloodGuard,
+    write: &mut CycleWrite,
+) {
+    let Some(transition) = step(
+        &cached.condition,
+        &cached.options,
+        schedule,
+        state,
+        view,
+        now,
+    ) else {
+        return;
+    };
+    // Too many firings in the guard's window: this one is the last until re-armed.
+    let flooded = match transition {
+        Transition::Fired { at, .. } => {
+            let n = state.count_firing(at, flood_guard.window);
+            (n > flood_guard.firings).then_some(n)
+        }
+        _ => None,
+    };
+    let (held, touch, due) = match (transition, view) {
+        (Transition::Fired { .. }, Some(view)) => (
+            held_operands(&cached.condition, view, schedule.created_at),
+            intraday_touch(&cached.condition, view, schedule.created_at),
+            event_note(&cached.condition, view),
+        ),
+        _ => (String::new(), None, None),
+    };
+    let mut alert = alert_for(cached, transition, view.map(|v| v.quote), state.error);
+    if !held.is_empty() {
+        alert.message.push_str(&format!(" — held: {held}"));
+    }
+    if let Some(touch) = touch {
+        alert.message.push_str(&format!(" — {touch}"));
+    }
+    if let Some(due) = due {
+        alert.message.push_str(&format!(" — {due}"));
+    }
+    if let Some(n) = flooded {
+        alert.message.push_str(&format!(
+            " (paused: it fired {n} times within {}; re-arm it to resume)",
+            crate::time::describe(flood_guard.window.to_std().unwrap_or_default())
+        ));
+    }
+    write.alerts.push(alert);
+    if let Transition::Fired { at, .. } = transition {
+        let once = cached.options.frequency == crate::engine::Frequency::Once;
+        write.fired.push((id, at, once || flooded.is_some()));
+    }
+}
+
+/// A closed minute bar as a quote at its close, with the live quote's previous close.
+fn bar_quote(symbol: &Symbol, bar: Sample, live: Option<&Quote>) -> Option<Quote> {
+    let quote = Quote::new(symbol.clone(), bar.price, bar.at, "minute bar").ok()?;
+    Some(match live.and_then(|q| q.previous_close) {
+        Some(prev) => quote.clone().with_previous_close(prev).unwrap_or(quote),
+        None => quote,
+    })
 }
 
 fn alert_for(

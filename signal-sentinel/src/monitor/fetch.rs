@@ -89,3 +89,69 @@ impl Monitor {
         (quotes, calls)
     }
 }
+
+/// Extra minutes of bars read on a cold start, besides the longest window.
+const BAR_SLACK_MINUTES: i64 = 2;
+
+impl Monitor {
+    /// Reads the one-minute bars closed since the last cycle for the symbols with rules on
+    /// minute bars, keeping the window the longest of them reads. On a symbol's first cycle
+    /// only its last closed bar is new (as a rule's first sample): the earlier ones are the
+    /// window it looks back on.
+    pub(super) async fn minute_bars(
+        &self,
+        cache: &mut Cache,
+        by_symbol: &BTreeMap<Symbol, Vec<RuleId>>,
+        now: crate::time::Timestamp,
+        problems: &mut Vec<String>,
+    ) {
+        let has_bars = self.market.has_minute_bars();
+        for (symbol, ids) in by_symbol {
+            let window = ids
+                .iter()
+                .map(|id| &cache.rules[id])
+                .filter(|r| r.on_minute_bars)
+                .map(|r| r.reads[0].window)
+                .max();
+            let entry = cache.symbols.entry(symbol.clone()).or_default();
+            entry.new_bars = 0;
+            let Some(window) = window.filter(|_| has_bars) else {
+                entry.bars.clear();
+                entry.bars_through = None;
+                continue;
+            };
+            let keep = window + chrono::Duration::minutes(BAR_SLACK_MINUTES);
+            let from = entry
+                .bars_through
+                .map_or(now - keep, |t| t + chrono::Duration::seconds(1));
+            match self.market.minute_bars(symbol, from, now).await {
+                Ok(bars) => {
+                    let cold = entry.bars_through.is_none();
+                    let through = entry.bars_through;
+                    let fresh: Vec<crate::domain::Sample> = bars
+                        .into_iter()
+                        .filter(|b| through.is_none_or(|t| b.at > t) && b.at <= now)
+                        .map(|b| crate::domain::Sample::new(b.at, b.close))
+                        .collect();
+                    let n = fresh.len();
+                    if let Some(last) = fresh.last() {
+                        entry.bars_through = Some(last.at);
+                    }
+                    entry.bars.extend(fresh);
+                    entry.new_bars = if cold { n.min(1) } else { n };
+                    // The window before the newest bars, and those.
+                    let oldest = entry.bars.len().saturating_sub(entry.new_bars);
+                    let keep_from = entry
+                        .bars
+                        .get(oldest)
+                        .map_or(now, |b| b.at)
+                        .checked_sub_signed(keep)
+                        .unwrap_or(now);
+                    let drop = entry.bars[..oldest].partition_point(|b| b.at < keep_from);
+                    entry.bars.drain(..drop);
+                }
+                Err(e) => problems.push(format!("{symbol}: no minute bars: {e}")),
+            }
+        }
+    }
+}

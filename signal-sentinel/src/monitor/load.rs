@@ -229,13 +229,12 @@ impl Monitor {
 }
 
 /// Whether a rule with `options` on `symbol` is evaluated at `now`.
-pub(super) fn in_hours(
-    symbol: &Symbol,
-    options: &crate::engine::RuleOptions,
-    now: Timestamp,
-) -> bool {
+pub(super) fn in_hours(symbol: &Symbol, rule: &super::cache::CachedRule, now: Timestamp) -> bool {
+    let options = &rule.options;
+    // A rule waiting for the close, or for the session's last minute bars, is watched after
+    // the close too.
     calendar::is_trading(symbol, now, options.extended_hours)
-        || (options.evaluate == crate::engine::Evaluate::AtSessionClose
+        || ((options.evaluate.at_session_close(&rule.condition) || rule.on_minute_bars)
             && calendar::session_at(now) == calendar::Session::AfterHours)
 }
 
@@ -257,7 +256,7 @@ pub(super) fn in_session(
     // Each rule in its own hours: the regular session, extended hours when it asks for them,
     // and for a rule evaluated at the close the hours after it (the close's quote comes then).
     by_symbol.retain(|symbol, ids| {
-        ids.retain(|id| in_hours(symbol, &cache.rules[id].options, now));
+        ids.retain(|id| in_hours(symbol, &cache.rules[id], now));
         !ids.is_empty()
     });
     // The other symbols combinations read are quoted too, with no rules of their own here.

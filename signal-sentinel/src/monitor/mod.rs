@@ -324,6 +324,8 @@ impl Monitor {
         };
         // Splits first: the quotes, history and levels the rules read are then the new ones.
         events::apply_splits(&mut cache, &by_symbol, &mut quotes, now, &mut write);
+        self.minute_bars(&mut cache, &by_symbol, now, &mut problems)
+            .await;
         let books: HashMap<UserId, crate::engine::Book> = holdings
             .iter()
             .map(|(owner, held)| {
@@ -346,6 +348,7 @@ impl Monitor {
                 portfolio: portfolio.as_ref(),
                 now,
                 flood_guard: self.config.flood_guard,
+                minute_bars: self.market.has_minute_bars(),
             },
             &mut write,
         );

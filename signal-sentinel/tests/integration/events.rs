@@ -13,7 +13,7 @@ use signal_sentinel::market::{MarketData, ReplayMarket};
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
 use signal_sentinel::store::{EventStore, RuleStore, Store};
 
-use crate::helpers::{TestDb, add_rule, dec, seed_user};
+use crate::helpers::{TestDb, add_rule, dec, monitor_on, seed_user};
 
 fn sym(s: &str) -> Symbol {
     Symbol::parse(s).unwrap()
@@ -346,13 +346,7 @@ async fn calendar_conditions_fire_before_the_event(db: &TestDb) {
             .unwrap()
             .with_events(calendar.clone()),
     );
-    let store: Arc<dyn Store> = Arc::new(db.store.clone());
-    let monitor = Monitor::new(
-        store,
-        market.clone() as Arc<dyn MarketData>,
-        clock.clone(),
-        MonitorConfig::default(),
-    );
+    let monitor = monitor_on(db, market.clone(), clock.clone());
     let mut seen = Vec::new();
     for at in market.timeline() {
         clock.set(at);

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, Database};
 use signal_sentinel::Secret;
@@ -253,4 +255,18 @@ pub(crate) fn daily_csv() -> String {
         csv.push_str(&format!("{date},XYZ,{rest},\n"));
     }
     csv
+}
+
+/// A monitor over the test database's rules, quoting `market` on `clock`, default settings.
+pub(crate) fn monitor_on(
+    db: &TestDb,
+    market: Arc<dyn signal_sentinel::market::MarketData>,
+    clock: Arc<dyn signal_sentinel::clock::Clock>,
+) -> signal_sentinel::monitor::Monitor {
+    signal_sentinel::monitor::Monitor::new(
+        Arc::new(db.store.clone()),
+        market,
+        clock,
+        signal_sentinel::monitor::MonitorConfig::default(),
+    )
 }

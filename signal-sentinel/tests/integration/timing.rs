@@ -11,7 +11,7 @@ use signal_sentinel::market::{MarketData, ReplayMarket};
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
 use signal_sentinel::store::Store;
 
-use crate::helpers::{TestDb, add_rule, seed_user};
+use crate::helpers::{TestDb, add_rule, monitor_on, seed_user};
 
 /// Monday: up through 100 at noon, back to 99.50 by the close. Tuesday: through 100 at 15:00,
 /// closing at 100.50 (New York times).
@@ -59,13 +59,7 @@ async fn at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire(db: &Tes
         Utc.with_ymd_and_hms(2026, 11, 30, 14, 0, 0).unwrap(),
     ));
     let market = Arc::new(ReplayMarket::from_csv("days.csv", DAYS, clock.clone()).unwrap());
-    let store: Arc<dyn Store> = Arc::new(db.store.clone());
-    let monitor = Monitor::new(
-        store,
-        market.clone() as Arc<dyn MarketData>,
-        clock.clone(),
-        MonitorConfig::default(),
-    );
+    let monitor = monitor_on(db, market.clone(), clock.clone());
     let (mut every_alerts, mut close_alerts) = (Vec::new(), Vec::new());
     for at in market.timeline() {
         clock.set(at);
@@ -198,13 +192,7 @@ async fn a_spike_between_polls_is_caught_once(db: &TestDb) {
         Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
     ));
     let market = Arc::new(ReplayMarket::from_csv("spike.csv", csv, clock.clone()).unwrap());
-    let store: Arc<dyn Store> = Arc::new(db.store.clone());
-    let monitor = Monitor::new(
-        store,
-        market.clone() as Arc<dyn MarketData>,
-        clock.clone(),
-        MonitorConfig::default(),
-    );
+    let monitor = monitor_on(db, market.clone(), clock.clone());
     let mut alerts = Vec::new();
     for at in market.timeline() {
         clock.set(at);
@@ -233,7 +221,107 @@ async fn a_spike_between_polls_is_caught_once(db: &TestDb) {
     );
 }
 
+/// `at_bar_close` on an intraday rule reads every closed minute bar: a 3% rise that comes
+/// and goes between two polls five minutes apart fires at the bar that closed it (seen in the
+/// next cycle), where `every_sample` sees only the polls; the backtest over the same minute
+/// bars gives the live alerts. A daily-indicator rule at bar close waits for the session's
+/// close.
+async fn at_bar_close_reads_closed_minute_bars(db: &TestDb) {
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let on_bars = RuleOptions {
+        evaluate: Evaluate::AtBarClose,
+        ..RuleOptions::default()
+    };
+    let polled = add_rule(
+        &db.store,
+        &user,
+        "XYZ moves up 3% within 5m",
+        RuleOptions::default(),
+    )
+    .await;
+    let moves = add_rule(
+        &db.store,
+        &user,
+        "XYZ moves up 3% within 5m",
+        on_bars.clone(),
+    )
+    .await;
+    let cross = add_rule(&db.store, &user, "XYZ crosses above 103", on_bars.clone()).await;
+    // Minute bars stamped at their close, New York time.
+    let csv = "time,symbol,open,high,low,close,volume
+2026-11-30 10:00,XYZ,100,100,100,100,
+2026-11-30 10:01,XYZ,100,100,100,100,
+2026-11-30 10:02,XYZ,100,100,100,100,
+2026-11-30 10:03,XYZ,100,101.5,100,101.5,
+2026-11-30 10:04,XYZ,101.5,103.2,101.5,103.2,
+2026-11-30 10:05,XYZ,103.2,103.2,100.5,100.5,
+2026-11-30 10:06,XYZ,100.5,100.5,100.4,100.4,
+2026-11-30 10:10,XYZ,100.4,100.4,100.3,100.3,
+";
+    let ny = |h: u32, m: u32, s: u32| {
+        chrono_tz::America::New_York
+            .with_ymd_and_hms(2026, 11, 30, h, m, s)
+            .unwrap()
+            .to_utc()
+    };
+    let clock = Arc::new(ManualClock::new(ny(10, 0, 30)));
+    let market = Arc::new(ReplayMarket::from_csv("minutes.csv", csv, clock.clone()).unwrap());
+    let monitor = monitor_on(db, market.clone(), clock.clone());
+    let mut seen = Vec::new();
+    for (h, m, s) in [(10, 0, 30), (10, 5, 30), (10, 10, 30)] {
+        clock.set(ny(h, m, s));
+        for alert in monitor.run_once().await.unwrap().alerts {
+            assert_ne!(alert.rule_id, Some(polled.id), "the polls see no 3% move");
+            let which = if alert.rule_id == Some(moves.id) {
+                "moves"
+            } else {
+                assert_eq!(alert.rule_id, Some(cross.id));
+                "cross"
+            };
+            seen.push(format!(
+                "{which} {} {}",
+                alert
+                    .fired_at
+                    .with_timezone(&chrono_tz::America::New_York)
+                    .format("%H:%M"),
+                alert.price
+            ));
+        }
+    }
+    assert_eq!(seen, ["moves 10:04 103.2", "cross 10:04 103.2"]);
+
+    // The backtest over the minute bars gives the same alerts.
+    let bars = market
+        .minute_bars(&Symbol::parse("XYZ").unwrap(), ny(9, 30, 0), ny(10, 10, 0))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 8);
+    let mut replayed = Vec::new();
+    for (which, text) in [
+        ("moves", "XYZ moves up 3% within 5m"),
+        ("cross", "XYZ crosses above 103"),
+    ] {
+        let rule = parse_rule(text).unwrap();
+        for a in backtest(&rule.symbol, &rule.condition, &on_bars, &bars) {
+            replayed.push(format!(
+                "{which} {} {}",
+                a.at.with_timezone(&chrono_tz::America::New_York)
+                    .format("%H:%M"),
+                a.price
+            ));
+        }
+    }
+    assert_eq!(replayed, seen);
+
+    // A daily indicator rule at bar close is a rule at the session's close.
+    assert!(
+        Evaluate::AtBarClose.at_session_close(&parse_rule("XYZ rsi(14) > 70").unwrap().condition)
+    );
+    assert!(!Evaluate::AtBarClose.at_session_close(&parse_rule("XYZ > 1").unwrap().condition));
+}
+
 backend_tests!(
+    at_bar_close_reads_closed_minute_bars,
     a_spike_between_polls_is_caught_once,
     at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire,
     a_stale_quote_in_market_hours_raises_one_no_data_alert,

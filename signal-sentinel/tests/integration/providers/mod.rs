@@ -4,6 +4,7 @@ mod alpaca;
 mod chain;
 mod events;
 mod finnhub;
+mod minute_bars;
 mod yahoo;
 
 use std::io::Write;
