@@ -92,6 +92,32 @@ pub fn session_at(at: Timestamp) -> Session {
     }
 }
 
+/// The minutes of regular sessions between `from` and `to` (the market time that passed:
+/// nights, weekends and holidays do not count). At most a year of sessions is counted.
+pub fn market_minutes(from: Timestamp, to: Timestamp) -> u32 {
+    if to <= from {
+        return 0;
+    }
+    let mut total: i64 = 0;
+    let mut day = from.with_timezone(&New_York).date_naive();
+    let last = to.with_timezone(&New_York).date_naive();
+    for _ in 0..366 {
+        if let Some((open, close)) = regular_hours(day) {
+            let start = open.max(from);
+            let end = close.min(to);
+            if end > start {
+                total += (end - start).num_minutes();
+            }
+        }
+        if day >= last {
+            break;
+        }
+        let Some(next) = day.succ_opt() else { break };
+        day = next;
+    }
+    u32::try_from(total).unwrap_or(u32::MAX)
+}
+
 /// The regular session's open and close on `date`, as instants, or `None` when the exchange
 /// is closed that day.
 pub fn regular_hours(date: NaiveDate) -> Option<(Timestamp, Timestamp)> {
@@ -235,6 +261,31 @@ fn easter(year: i32) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn market_minutes_count_only_regular_sessions() {
+        let ny = |m: u32, d: u32, h: u32, min: u32| {
+            New_York
+                .with_ymd_and_hms(2026, m, d, h, min, 0)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        // Within a session; over a night; over a weekend; over Thanksgiving (Thursday 26th).
+        assert_eq!(market_minutes(ny(11, 30, 10, 0), ny(11, 30, 10, 45)), 45);
+        assert_eq!(market_minutes(ny(11, 30, 15, 50), ny(12, 1, 9, 45)), 25);
+        assert_eq!(market_minutes(ny(12, 4, 15, 0), ny(12, 7, 10, 0)), 90);
+        assert_eq!(market_minutes(ny(11, 25, 15, 0), ny(11, 27, 9, 40)), 70);
+        assert_eq!(
+            market_minutes(ny(12, 5, 10, 0), ny(12, 6, 10, 0)),
+            0,
+            "a weekend"
+        );
+        assert_eq!(
+            market_minutes(ny(12, 1, 10, 0), ny(11, 30, 10, 0)),
+            0,
+            "backwards"
+        );
+    }
     use chrono::Utc;
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {

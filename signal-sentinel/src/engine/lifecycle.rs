@@ -850,12 +850,16 @@ fn gap(
     });
     gap.reason = reason;
     if let GapPolicy::KeepFiringFor(_) = policy {
-        // Market time: evaluations happen only in market hours, and a gap carried over a
-        // close counts from the next session's first evaluation.
-        if let Some(last) = gap.last
-            && same_exchange_day(last, now)
-        {
-            let more = u32::try_from((now - last).num_minutes()).unwrap_or(u32::MAX);
+        // Market time: within a day, the minutes between two evaluations (which happen in
+        // the rule's hours); across days, the minutes of the regular sessions between them,
+        // so a night, a weekend or a holiday do not count and a gap over several sessions
+        // of daily evaluations counts them all.
+        if let Some(last) = gap.last {
+            let more = if same_exchange_day(last, now) {
+                u32::try_from((now - last).num_minutes()).unwrap_or(u32::MAX)
+            } else {
+                super::calendar::market_minutes(last, now)
+            };
             gap.minutes = gap.minutes.saturating_add(more);
         }
         gap.last = Some(now);

@@ -840,9 +840,15 @@ fn a_gap_in_market_hours_under_each_policy() {
             "fired 2 30 15:55"
         ]
     );
-    // Over the close: 15:50 to 15:55 on Monday, then 09:35 to 09:55 on Tuesday is 25 minutes
-    // of market time, not the 18 hours between: still firing.
-    let overnight = [
+    // Over the close: 15:50 on Monday to 09:45 on Tuesday is 25 minutes of market time (10
+    // before Monday's close, 15 after Tuesday's open), not the 18 hours between: still
+    // firing; at 09:55 it is 35, and the rule resolves.
+    let overnight = [(30, 15, 50), (30, 15, 55), (1, 9, 35), (1, 9, 45)];
+    assert_eq!(
+        gap_run(GapPolicy::KeepFiringFor(30), &overnight),
+        ["fired 1 30 15:00"]
+    );
+    let longer = [
         (30, 15, 50),
         (30, 15, 55),
         (1, 9, 35),
@@ -850,7 +856,11 @@ fn a_gap_in_market_hours_under_each_policy() {
         (1, 9, 55),
     ];
     assert_eq!(
-        gap_run(GapPolicy::KeepFiringFor(30), &overnight),
-        ["fired 1 30 15:00"]
+        gap_run(GapPolicy::KeepFiringFor(30), &longer),
+        [
+            "fired 1 30 15:00",
+            "resolved 1 01 14:55",
+            "fired 2 01 15:00"
+        ]
     );
 }

@@ -320,7 +320,109 @@ async fn at_bar_close_reads_closed_minute_bars(db: &TestDb) {
     assert!(!Evaluate::AtBarClose.at_session_close(&parse_rule("XYZ > 1").unwrap().condition));
 }
 
+/// A gap in market hours under each policy, live and in the backtest: `XYZ price > 20 and ABC
+/// price > 5` holds throughout, but ABC has no bars from July 13th to 17th, so the
+/// combination has no data then. Every policy gives the same alerts live and backtested.
+async fn gap_policies_live_equal_backtest(db: &TestDb) {
+    use signal_sentinel::engine::{GapPolicy, backtest_series};
+    let user = seed_user(&db.store, "ann@example.com").await;
+    let policies = [
+        GapPolicy::KeepState,
+        GapPolicy::Resolve,
+        GapPolicy::Alert,
+        // Two sessions of market minutes: the gap of five outlasts it.
+        GapPolicy::KeepFiringFor(2 * 390),
+    ];
+    let text = "XYZ price > 20 and ABC price > 5";
+    let mut rules = Vec::new();
+    for policy in policies {
+        let options = RuleOptions {
+            no_data: policy,
+            notify_on_resolve: true,
+            ..RuleOptions::default()
+        };
+        rules.push((
+            add_rule(&db.store, &user, text, options.clone()).await,
+            options,
+        ));
+    }
+    let mut csv = crate::helpers::daily_csv();
+    let abc: Vec<String> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| !("2009-07-13".."2009-07-18").contains(&&l[..10]))
+        .map(|l| format!("{},ABC,10,10,10,10,\n", &l[..10]))
+        .collect();
+    csv.push_str(&abc.concat());
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2009, 6, 1, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(ReplayMarket::from_csv("gap.csv", &csv, clock.clone()).unwrap());
+    let monitor = monitor_on(db, market.clone(), clock.clone());
+    let mut live = vec![Vec::new(); rules.len()];
+    for at in market.timeline() {
+        clock.set(at);
+        for alert in monitor.run_once().await.unwrap().alerts {
+            let i = rules
+                .iter()
+                .position(|(r, _)| Some(r.id) == alert.rule_id)
+                .unwrap();
+            live[i].push(format!(
+                "{} {} {}",
+                alert.kind,
+                alert.episode,
+                alert.fired_at.format("%m-%d")
+            ));
+        }
+    }
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2009, 6, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2009, 7, 31).unwrap(),
+    );
+    let xyz = market
+        .daily_bars(&Symbol::parse("XYZ").unwrap(), from, to)
+        .await
+        .unwrap();
+    let abc = market
+        .daily_bars(&Symbol::parse("ABC").unwrap(), from, to)
+        .await
+        .unwrap();
+    let rule = parse_rule(text).unwrap();
+    for ((_, options), live) in rules.iter().zip(&live) {
+        let replayed: Vec<String> = backtest_series(
+            &rule.symbol,
+            &rule.condition,
+            options,
+            &[
+                (Symbol::parse("XYZ").unwrap(), &xyz),
+                (Symbol::parse("ABC").unwrap(), &abc),
+            ],
+        )
+        .into_iter()
+        .map(|a| format!("{} {} {}", a.kind, a.episode, a.at.format("%m-%d")))
+        .collect();
+        assert_eq!(&replayed, live, "{:?}", options.no_data);
+    }
+    assert_eq!(
+        live[0],
+        ["fired 1 06-01"],
+        "keep_state: firing across the gap"
+    );
+    assert_eq!(
+        live[1],
+        ["fired 1 06-01", "resolved 1 07-13", "fired 2 07-20"],
+        "resolve"
+    );
+    assert_eq!(live[2], ["fired 1 06-01", "no_data 1 07-13"], "alert");
+    assert_eq!(
+        live[3],
+        ["fired 1 06-01", "resolved 1 07-15", "fired 2 07-20"],
+        "keep_firing_for"
+    );
+}
+
 backend_tests!(
+    gap_policies_live_equal_backtest,
     at_bar_close_reads_closed_minute_bars,
     a_spike_between_polls_is_caught_once,
     at_the_close_an_intraday_cross_gone_by_the_close_does_not_fire,
