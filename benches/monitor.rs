@@ -146,6 +146,7 @@ fn main() {
         SYMBOLS.div_ceil(BATCH)
     );
     eprintln!("after the warm cycles: {}", peak_memory());
+    eprintln!("warm cycle phases (medians): {}", phase_medians());
 }
 
 /// Peak and current resident memory of the process (Linux).
@@ -175,6 +176,37 @@ fn warm_cycle(bencher: Bencher<'_, '_>) {
         f.clock.advance(chrono::Duration::minutes(1));
         let report = f.runtime.block_on(f.monitor.run_once()).unwrap();
         assert_eq!(report.evaluated, symbols() * RULES_PER_SYMBOL);
+        PHASES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(report.phases);
         report.alerts.len()
     });
+}
+
+/// The phases of every warm cycle measured.
+static PHASES: std::sync::Mutex<Vec<signal_sentinel::monitor::CyclePhases>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The median of each phase over the warm cycles.
+fn phase_medians() -> String {
+    let phases = PHASES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if phases.is_empty() {
+        return "no warm cycle".into();
+    }
+    let median = |f: fn(&signal_sentinel::monitor::CyclePhases) -> std::time::Duration| {
+        let mut v: Vec<_> = phases.iter().map(f).collect();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    format!(
+        "load {:.1?}, fetch {:.1?}, evaluate {:.1?}, commit {:.1?}",
+        median(|p| p.load),
+        median(|p| p.fetch),
+        median(|p| p.evaluate),
+        median(|p| p.commit)
+    )
 }

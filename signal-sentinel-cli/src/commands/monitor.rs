@@ -128,6 +128,14 @@ fn print_report(report: &CycleReport, verbose: bool) {
         report.duration.as_millis()
     );
     if verbose {
+        let p = &report.phases;
+        out!(
+            "  phases: load {} ms, fetch {} ms, evaluate {} ms, commit {} ms",
+            p.load.as_millis(),
+            p.fetch.as_millis(),
+            p.evaluate.as_millis(),
+            p.commit.as_millis()
+        );
         for alert in &report.alerts {
             out!(
                 "  alert #{}: {} {} — {}",

@@ -278,6 +278,10 @@ pub struct AppliedSplit {
     pub date: NaiveDate,
     /// Shares after and before.
     pub ratio: SplitRatio,
+    /// The start of the ex-date (midnight, New York): what was entered before is in the old
+    /// terms (manual and imported holdings are adjusted, see
+    /// [`Holding::split_adjusted`](super::Holding::split_adjusted)).
+    pub since: crate::time::Timestamp,
     /// The rules whose conditions it changes, with their new conditions.
     pub rules: Vec<(super::RuleId, super::JsonDocument)>,
 }

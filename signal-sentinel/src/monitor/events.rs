@@ -265,6 +265,24 @@ fn apply_split(
         symbol: symbol.clone(),
         date,
         ratio,
+        since: start,
         rules: moved,
+    }
+}
+
+/// The cycle's holdings in the terms of the splits it applies (as the store writes them).
+pub(super) fn adjust_holdings(
+    holdings: &mut HashMap<crate::domain::UserId, Vec<crate::domain::Holding>>,
+    splits: &[AppliedSplit],
+    now: Timestamp,
+) {
+    for split in splits {
+        for held in holdings.values_mut().flatten() {
+            if held.symbol == split.symbol
+                && let Some(adjusted) = held.split_adjusted(split.ratio, split.since, now)
+            {
+                *held = adjusted;
+            }
+        }
     }
 }

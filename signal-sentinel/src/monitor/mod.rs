@@ -131,6 +131,21 @@ pub struct CycleReport {
     pub providers: Vec<crate::market::ProviderStatus>,
     /// The shards this worker held during the cycle (`None`: not sharded, every rule).
     pub shards: Option<Vec<u32>>,
+    /// Where the cycle's time went.
+    pub phases: CyclePhases,
+}
+
+/// How long each phase of a cycle took: where the next bottleneck is.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct CyclePhases {
+    /// Reading rules, states, samples, corporate calendars and daily history.
+    pub load: StdDuration,
+    /// Holdings, quotes, splits and minute bars.
+    pub fetch: StdDuration,
+    /// Stepping every rule.
+    pub evaluate: StdDuration,
+    /// The one transaction.
+    pub commit: StdDuration,
 }
 
 /// Watches the market for the rules in a store. Cheap to share (`Arc`); one cycle runs at a
@@ -303,9 +318,10 @@ impl Monitor {
             .await?;
         self.warm_up(&mut cache, &by_symbol, now, &mut problems)
             .await;
+        let loaded = std::time::Instant::now();
         // Fetch: the quotes of the symbols in session and of the holdings rules read.
         let portfolio = Symbol::parse(crate::engine::PORTFOLIO).ok();
-        let (wanted, holdings) = self
+        let (wanted, mut holdings) = self
             .holdings(&cache, &by_symbol, portfolio.as_ref(), &mut problems)
             .await;
         let (mut quotes, market_calls) = self.fetch(wanted, &mut problems).await;
@@ -324,8 +340,10 @@ impl Monitor {
         };
         // Splits first: the quotes, history and levels the rules read are then the new ones.
         events::apply_splits(&mut cache, &by_symbol, &mut quotes, now, &mut write);
+        events::adjust_holdings(&mut holdings, &write.splits, now);
         self.minute_bars(&mut cache, &by_symbol, now, &mut problems)
             .await;
+        let fetched = std::time::Instant::now();
         let books: HashMap<UserId, crate::engine::Book> = holdings
             .iter()
             .map(|(owner, held)| {
@@ -353,6 +371,7 @@ impl Monitor {
             &mut write,
         );
         drop(cache);
+        let evaluated_at = std::time::Instant::now();
 
         // Commit: states, samples and alerts in one transaction.
         let alerts = match self.store.commit_cycle(write).await {
@@ -367,6 +386,12 @@ impl Monitor {
             }
         };
         self.stats.cycles.fetch_add(1, Ordering::Relaxed);
+        let phases = CyclePhases {
+            load: loaded - started,
+            fetch: fetched - loaded,
+            evaluate: evaluated_at - fetched,
+            commit: evaluated_at.elapsed(),
+        };
         Ok(CycleReport {
             at: now,
             duration: started.elapsed(),
@@ -379,6 +404,7 @@ impl Monitor {
             problems,
             providers: self.market.provider_status(),
             shards: owned,
+            phases,
         })
     }
 }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use chrono::{NaiveDate, TimeZone, Utc};
 use signal_sentinel::clock::ManualClock;
 use signal_sentinel::domain::{
-    AlertKind, CorporateEvent, EventKind, ReportHour, SplitRatio, Symbol,
+    AlertKind, CorporateEvent, EventKind, HoldingSource, NewHolding, ReportHour, SplitRatio, Symbol,
 };
 use signal_sentinel::engine::{RuleOptions, backtest_with_events, parse_rule};
 use signal_sentinel::market::{MarketData, ReplayMarket};
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
-use signal_sentinel::store::{EventStore, RuleStore, Store};
+use signal_sentinel::store::{EventStore, HoldingStore, RuleStore, Store};
 
 use crate::helpers::{TestDb, add_rule, dec, monitor_on, seed_user};
 
@@ -81,6 +81,27 @@ async fn a_replayed_split_moves_levels_once_and_fires_nothing_on_the_jump(db: &T
     for text in RULES {
         rules.push(add_rule(&db.store, &user, text, RuleOptions::default()).await);
     }
+    // A position typed in before the split: 10 shares at 110 (in June's prices), watched
+    // 10% below cost.
+    let below_cost = add_rule(
+        &db.store,
+        &user,
+        "XYZ position 10% below cost",
+        RuleOptions::default(),
+    )
+    .await;
+    db.store
+        .upsert_holding(NewHolding {
+            owner: user.id,
+            account: String::new(),
+            symbol: sym("XYZ"),
+            quantity: dec("10"),
+            cost_basis: Some(dec("110")),
+            source: HoldingSource::Manual,
+            connection: None,
+        })
+        .await
+        .unwrap();
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2009, 6, 1, 12, 0, 0).unwrap(),
     ));
@@ -98,11 +119,16 @@ async fn a_replayed_split_moves_levels_once_and_fires_nothing_on_the_jump(db: &T
     );
     let mut live: Vec<Vec<String>> = vec![Vec::new(); RULES.len()];
     let mut notices = Vec::new();
+    let mut position_alerts = Vec::new();
     for at in market.timeline() {
         clock.set(at);
         let report = monitor.run_once().await.unwrap();
         assert!(report.problems.is_empty(), "{:?}", report.problems);
         for alert in report.alerts {
+            if alert.rule_id == Some(below_cost.id) {
+                position_alerts.push(row(alert.kind, alert.fired_at, alert.price));
+                continue;
+            }
             let i = rules
                 .iter()
                 .position(|r| Some(r.id) == alert.rule_id)
@@ -154,6 +180,12 @@ async fn a_replayed_split_moves_levels_once_and_fires_nothing_on_the_jump(db: &T
         [(sym("XYZ"), day("2009-07-01"), split_event_ratio())]
     );
 
+    // The typed-in position is in the new terms, 40 shares at 27.5: 26.22 on the ex-date is
+    // not 10% below its cost; 24.34 on 07-17 is.
+    let held = db.store.list_holdings(user.id).await.unwrap();
+    let figures: Vec<_> = held.iter().map(|h| (h.quantity, h.cost_basis)).collect();
+    assert_eq!(figures, [(dec("40"), Some(dec("27.5")))]);
+    assert_eq!(position_alerts, ["fired 07-17 24.34"]);
     // A restarted monitor reads the split as applied: nothing moves twice.
     clock.set(Utc.with_ymd_and_hms(2009, 7, 31, 20, 30, 0).unwrap());
     let fresh = Monitor::new(

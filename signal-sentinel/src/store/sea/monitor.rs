@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
 };
 
-use super::entity::{alert, channel, delivery, rule, split_adjustment, symbol_sample};
+use super::entity::{alert, channel, delivery, holding, rule, split_adjustment, symbol_sample};
 use super::rule_states::upsert_rule_states;
 use super::{SeaStore, backend_err, corrupt, write_err};
 use crate::domain::{
@@ -94,6 +94,35 @@ impl MonitorStore for SeaStore {
             .exec_without_returning(&txn)
             .await
             .map_err(write_err("split adjustment"))?;
+            // Manual and imported positions entered before the ex-date, in the new terms.
+            let held = holding::Entity::find()
+                .filter(holding::Column::Symbol.eq(split.symbol.as_str()))
+                .all(&txn)
+                .await
+                .map_err(backend_err)?;
+            for model in held {
+                let Some(adjusted) = super::holdings::to_domain(model)?.split_adjusted(
+                    split.ratio,
+                    split.since,
+                    now,
+                ) else {
+                    continue;
+                };
+                holding::Entity::update_many()
+                    .col_expr(
+                        holding::Column::Quantity,
+                        Expr::value(adjusted.quantity.to_string()),
+                    )
+                    .col_expr(
+                        holding::Column::CostBasis,
+                        Expr::value(adjusted.cost_basis.map(|c| c.to_string())),
+                    )
+                    .col_expr(holding::Column::UpdatedAt, Expr::value(now))
+                    .filter(holding::Column::Id.eq(adjusted.id.get()))
+                    .exec(&txn)
+                    .await
+                    .map_err(backend_err)?;
+            }
             for (rule_id, condition) in &split.rules {
                 rule::Entity::update_many()
                     .col_expr(

@@ -79,6 +79,7 @@ async fn a_split_is_applied_once(db: &TestDb) {
         symbol: symbol("AAPL"),
         date: day("2026-12-08"),
         ratio,
+        since: at("2026-12-08T05:00:00Z"),
         rules: vec![(rule.id, price_above("50"))],
     };
     let now = at("2026-12-08T14:30:00Z");
