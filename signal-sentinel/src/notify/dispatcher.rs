@@ -142,10 +142,16 @@ impl Dispatcher {
         self
     }
 
-    /// Runs rounds every `interval` (and at once after a full batch) until `shutdown`; a
-    /// round in progress finishes first.
+    /// Runs rounds every `interval`, at once after a full batch, and as soon as a commit
+    /// stores alerts (see [`AlertStore::alert_feed`](crate::store::AlertStore::alert_feed)),
+    /// until `shutdown`; a round in progress finishes first.
     pub async fn run(&self, interval: Duration, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        // Woken by the commit that stores alerts (their deliveries are in the same
+        // transaction): in this process directly, across processes where the store signals
+        // them (PostgreSQL). The interval stays for retries, digests and other processes'
+        // alerts on SQLite.
+        let mut feed = self.store.alert_feed().map(|f| f.signals);
         loop {
             let full = match self.run_once().await {
                 Ok(report) => {
@@ -175,6 +181,12 @@ impl Dispatcher {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                woken = next_signal(feed.as_mut()) => {
+                    if !woken {
+                        // The feed is gone: the interval alone from now on.
+                        feed = None;
+                    }
+                }
                 () = tokio::time::sleep(interval) => {}
             }
         }
@@ -495,5 +507,19 @@ fn alert_text(alert: &crate::domain::Alert, with_summary: bool) -> String {
     match &alert.summary {
         Some(summary) if with_summary => format!("{}\n\n{summary}", alert.message),
         _ => alert.message.clone(),
+    }
+}
+
+/// Waits for the next signal of committed alerts: `true` when one came (or some were missed,
+/// which also means "look"), `false` when the feed is closed; never returns without a feed.
+async fn next_signal(
+    feed: Option<&mut tokio::sync::broadcast::Receiver<crate::store::AlertSignal>>,
+) -> bool {
+    let Some(feed) = feed else {
+        return std::future::pending().await;
+    };
+    match feed.recv().await {
+        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+        Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
     }
 }

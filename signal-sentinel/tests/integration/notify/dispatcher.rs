@@ -166,6 +166,65 @@ async fn alerts_reach_telegram_and_webhook_once(db: &TestDb) {
     );
 }
 
+/// The commit that stores alerts wakes a running dispatcher: with an interval of an hour, the
+/// second alert is delivered only because its commit signalled it (in this process, and on
+/// PostgreSQL through `NOTIFY`).
+async fn a_commit_of_alerts_wakes_the_dispatcher(db: &TestDb) {
+    let clock = clock();
+    let wh = MockServer::start().await;
+    Mock::given(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&wh)
+        .await;
+    let user = seed_user(&db.store, "ann@example.com").await;
+    webhook_channel(&db.store, user.id, &format!("{}/hook", wh.uri())).await;
+    let rule = seed_rule(&db.store, &user, "AAPL").await;
+    let commit = |episode: i64| {
+        let store = db.store.clone();
+        let alert = new_alert(&rule, episode, "101.5", clock.now());
+        let at = clock.now();
+        async move {
+            store
+                .commit_cycle(CycleWrite {
+                    at: Some(at),
+                    alerts: vec![alert],
+                    ..CycleWrite::default()
+                })
+                .await
+                .unwrap();
+        }
+    };
+    let received = |n: usize| {
+        let wh = &wh;
+        async move {
+            // A safety limit, not a timing: the hour-long interval cannot deliver it.
+            for _ in 0..500 {
+                if wh.received_requests().await.unwrap().len() >= n {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            false
+        }
+    };
+    commit(1).await;
+    let running = dispatcher(db, &clock, None, "a");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        running
+            .run(Duration::from_secs(3600), async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    assert!(received(1).await, "the first round sends what is waiting");
+    commit(2).await;
+    assert!(received(2).await, "the commit woke the dispatcher");
+    let _ = stop.send(());
+    task.await.unwrap();
+}
+
 /// A channel with resolved notices turned off gets the firing, not the resolution; the other
 /// channel gets both.
 async fn resolved_notices_go_only_where_they_are_wanted(db: &TestDb) {
@@ -753,6 +812,7 @@ async fn summaries_end_the_telegram_message_unless_turned_off(db: &TestDb) {
 }
 
 backend_tests!(
+    a_commit_of_alerts_wakes_the_dispatcher,
     summaries_end_the_telegram_message_unless_turned_off,
     alerts_reach_telegram_and_webhook_once,
     resolved_notices_go_only_where_they_are_wanted,
