@@ -12,9 +12,12 @@ pub(crate) mod alpaca;
 mod chain;
 #[cfg(feature = "providers")]
 pub(crate) mod finnhub;
+#[cfg(feature = "providers")]
+mod finnhub_stream;
 pub(crate) mod http;
 mod replay;
 mod simulated;
+pub mod stream;
 pub mod symbols;
 #[cfg(feature = "providers")]
 pub(crate) mod yahoo;
@@ -32,7 +35,10 @@ pub use alpaca::AlpacaMarket;
 pub use chain::{BreakerState, ProviderChain, ProviderStatus};
 #[cfg(feature = "providers")]
 pub use finnhub::FinnhubMarket;
+#[cfg(feature = "providers")]
+pub use finnhub_stream::FinnhubStream;
 pub use http::{ensure_crypto_provider, retry_after_seconds};
+pub use stream::{MarketStream, StreamStatus, Trade, TradeBuffer};
 
 /// An HTTP client with a timeout, the process's TLS provider installed, and no proxy for a
 /// loopback `base` (tests, local relays).

@@ -4,6 +4,7 @@ mod alpaca;
 mod chain;
 mod events;
 mod finnhub;
+mod finnhub_stream;
 mod minute_bars;
 mod yahoo;
 

@@ -1,0 +1,318 @@
+//! Finnhub's trade WebSocket against a local server speaking its protocol: subscriptions,
+//! trades, pings, malformed messages, errors, a server that closes mid-stream, one that goes
+//! silent, a refused handshake and a flood of trades.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use signal_sentinel::Secret;
+use signal_sentinel::domain::Symbol;
+use signal_sentinel::market::{FinnhubStream, MarketStream, TradeBuffer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_util::sync::CancellationToken;
+
+use super::{dec, sym};
+
+const KEY: &str = "finnhub-stream-key-do-not-leak";
+
+type Socket = WebSocketStream<TcpStream>;
+
+/// A local stream server: connection `n` runs `script(n, socket)`; the query strings the
+/// clients connected with are kept. `refuse` answers the handshake with HTTP 401.
+async fn server<F, Fut>(refuse: bool, script: F) -> (url::Url, Arc<Mutex<Vec<String>>>)
+where
+    F: Fn(usize, Socket) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = url::Url::parse(&format!("ws://{}/", listener.local_addr().unwrap())).unwrap();
+    let queries = Arc::new(Mutex::new(Vec::new()));
+    let seen = queries.clone();
+    let script = Arc::new(script);
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((tcp, _)) = listener.accept().await {
+            let seen = seen.clone();
+            let script = script.clone();
+            let this = n;
+            n += 1;
+            tokio::spawn(async move {
+                // The handshake callback's error type is the library's, large as it is.
+                #[allow(clippy::result_large_err)]
+                let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+                    seen.lock()
+                        .unwrap()
+                        .push(req.uri().query().unwrap_or_default().to_owned());
+                    if refuse {
+                        let mut refused = ErrorResponse::new(Some("Invalid API key".into()));
+                        *refused.status_mut() =
+                            tokio_tungstenite::tungstenite::http::StatusCode::UNAUTHORIZED;
+                        return Err(refused);
+                    }
+                    Ok(resp)
+                };
+                if let Ok(socket) = tokio_tungstenite::accept_hdr_async(tcp, check).await {
+                    script(this, socket).await;
+                }
+            });
+        }
+    });
+    (url, queries)
+}
+
+/// The next text message the client sent, as JSON.
+async fn next_json(socket: &mut Socket) -> serde_json::Value {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(text.as_str()).unwrap(),
+            Some(Ok(_)) => {}
+            other => panic!("the client went away: {other:?}"),
+        }
+    }
+}
+
+async fn send(socket: &mut Socket, value: serde_json::Value) {
+    socket.send(Message::text(value.to_string())).await.unwrap();
+}
+
+/// Waits (up to a safety limit, not a timing) until `done` holds.
+async fn until(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+fn symbols(list: &[&str]) -> BTreeSet<Symbol> {
+    list.iter().map(|s| sym(s)).collect()
+}
+
+fn start(
+    stream: Arc<FinnhubStream>,
+    wanted: &[&str],
+) -> (
+    watch::Sender<BTreeSet<Symbol>>,
+    Arc<TradeBuffer>,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = watch::channel(symbols(wanted));
+    let buffer = Arc::new(TradeBuffer::default());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let (buffer, stop) = (buffer.clone(), stop.clone());
+        async move { stream.run(rx, buffer, stop).await }
+    });
+    (tx, buffer, stop, task)
+}
+
+#[tokio::test]
+async fn trades_pings_malformed_messages_and_errors() {
+    let subscribed = Arc::new(Mutex::new(Vec::new()));
+    let (url, queries) = server(false, {
+        let subscribed = subscribed.clone();
+        move |_, mut socket| {
+            let subscribed = subscribed.clone();
+            async move {
+                for _ in 0..2 {
+                    let message = next_json(&mut socket).await;
+                    subscribed.lock().unwrap().push(message);
+                }
+                send(&mut socket, json!({"type": "ping"})).await;
+                socket.send(Message::text("not json")).await.unwrap();
+                send(&mut socket, json!({"type": "trade", "data": [
+                    {"s": "AAPL", "p": 231.52, "t": 1_796_000_000_123_i64, "v": 100, "c": ["1"]},
+                    {"s": "MSFT", "p": 401.1, "t": 1_796_000_000_456_i64, "v": 5},
+                    {"s": "TSLA", "p": 300, "t": 1_796_000_000_456_i64},
+                    {"s": "AAPL", "p": 0, "t": 1_796_000_000_999_i64}
+                ]}))
+                .await;
+                send(
+                    &mut socket,
+                    json!({"type": "error", "msg": "Subscribing to too many symbols"}),
+                )
+                .await;
+                while socket.next().await.is_some() {}
+            }
+        }
+    })
+    .await;
+    let stream = Arc::new(FinnhubStream::new(url, Secret::new(KEY)));
+    let (_tx, buffer, stop, task) = start(stream.clone(), &["AAPL", "MSFT", "BTC-USD"]);
+    assert!(until(|| buffer.received() == 2 && stream.status().last_error.is_some()).await);
+    let trades = buffer.take();
+    let got: Vec<_> = trades
+        .iter()
+        .map(|t| {
+            (
+                t.symbol.as_str().to_owned(),
+                t.price,
+                t.at.timestamp_millis(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("AAPL".to_owned(), dec("231.52"), 1_796_000_000_123),
+            ("MSFT".to_owned(), dec("401.1"), 1_796_000_000_456)
+        ]
+    );
+    let mut asked: Vec<_> = subscribed.lock().unwrap().clone();
+    asked.sort_by_key(|m| m["symbol"].as_str().unwrap().to_owned());
+    assert_eq!(
+        asked,
+        [
+            json!({"type": "subscribe", "symbol": "AAPL"}),
+            json!({"type": "subscribe", "symbol": "MSFT"})
+        ],
+        "crypto is not Finnhub's to stream here"
+    );
+    let status = stream.status();
+    assert!(status.connected && status.subscribed == 2, "{status:?}");
+    assert_eq!((status.malformed, status.bad_trades), (1, 2));
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some("Subscribing to too many symbols")
+    );
+    assert_eq!(queries.lock().unwrap()[0], format!("token={KEY}"));
+    assert!(!format!("{stream:?}").contains(KEY));
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_closed_connection_comes_back_and_follows_the_subscriptions() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (url, _) = server(false, {
+        let seen = seen.clone();
+        move |n, mut socket| {
+            let seen = seen.clone();
+            async move {
+                let first = next_json(&mut socket).await;
+                seen.lock().unwrap().push((n, first));
+                if n == 0 {
+                    send(
+                        &mut socket,
+                        json!({"type": "trade", "data": [
+                        {"s": "AAPL", "p": 230, "t": 1_796_000_000_000_i64}]}),
+                    )
+                    .await;
+                    // Mid-stream, the server goes away.
+                    let _ = socket.close(None).await;
+                    return;
+                }
+                // Reconnected: the rules changed meanwhile, MSFT instead of AAPL.
+                for _ in 0..2 {
+                    let message = next_json(&mut socket).await;
+                    seen.lock().unwrap().push((n, message));
+                }
+                send(
+                    &mut socket,
+                    json!({"type": "trade", "data": [
+                    {"s": "MSFT", "p": 402, "t": 1_796_000_001_000_i64}]}),
+                )
+                .await;
+                while socket.next().await.is_some() {}
+            }
+        }
+    })
+    .await;
+    let stream = Arc::new(
+        FinnhubStream::new(url, Secret::new(KEY))
+            .with_backoff(Duration::from_millis(10), Duration::from_millis(50)),
+    );
+    let (tx, buffer, stop, task) = start(stream.clone(), &["AAPL"]);
+    assert!(until(|| stream.status().reconnects >= 1 && stream.status().connected).await);
+    tx.send(symbols(&["MSFT"])).unwrap();
+    assert!(until(|| buffer.received() == 2).await);
+    let prices: Vec<_> = buffer.take().iter().map(|t| t.price).collect();
+    assert_eq!(prices, [dec("230"), dec("402")]);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            (0, json!({"type": "subscribe", "symbol": "AAPL"})),
+            (1, json!({"type": "subscribe", "symbol": "AAPL"})),
+            (1, json!({"type": "unsubscribe", "symbol": "AAPL"})),
+            (1, json!({"type": "subscribe", "symbol": "MSFT"})),
+        ]
+    );
+    stop.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_key_and_a_silent_server_are_reported_without_the_key() {
+    let (refusing, _) = server(true, |_, _| async {}).await;
+    let stream = Arc::new(
+        FinnhubStream::new(refusing, Secret::new(KEY))
+            .with_backoff(Duration::from_millis(10), Duration::from_millis(20)),
+    );
+    let (_tx, _buffer, stop, task) = start(stream.clone(), &["AAPL"]);
+    assert!(until(|| stream.status().reconnects >= 2).await);
+    let error = stream.status().last_error.unwrap();
+    assert!(
+        error.contains("HTTP 401") && !error.contains(KEY),
+        "{error}"
+    );
+    stop.cancel();
+    task.await.unwrap();
+
+    let (silent, _) = server(false, |_, mut socket| async move {
+        while socket.next().await.is_some() {}
+    })
+    .await;
+    let stream = Arc::new(
+        FinnhubStream::new(silent, Secret::new(KEY))
+            .with_silence(Duration::from_millis(100))
+            .with_backoff(Duration::from_millis(10), Duration::from_millis(20)),
+    );
+    let (_tx, _buffer, stop, task) = start(stream.clone(), &["AAPL"]);
+    assert!(until(|| stream.status().reconnects >= 1).await);
+    let error = stream.status().last_error.unwrap();
+    assert!(error.starts_with("no message for"), "{error}");
+    stop.cancel();
+    task.await.unwrap();
+}
+
+/// 10,000 trades of three symbols with nobody taking them: the buffer holds three, the
+/// latest of each; every trade is counted.
+#[tokio::test]
+async fn a_flood_never_grows_the_buffer() {
+    let (url, _) = server(false, |_, mut socket| async move {
+        for _ in 0..3 {
+            next_json(&mut socket).await;
+        }
+        for batch in 0..100 {
+            let data: Vec<_> = (0..100)
+                .map(|i| {
+                    let n = batch * 100 + i;
+                    let symbol = ["AAPL", "MSFT", "NVDA"][n % 3];
+                    json!({"s": symbol, "p": 100 + n, "t": 1_796_000_000_000_i64 + n as i64})
+                })
+                .collect();
+            send(&mut socket, json!({"type": "trade", "data": data})).await;
+        }
+        while socket.next().await.is_some() {}
+    })
+    .await;
+    let stream = Arc::new(FinnhubStream::new(url, Secret::new(KEY)));
+    let (_tx, buffer, stop, task) = start(stream.clone(), &["AAPL", "MSFT", "NVDA"]);
+    assert!(until(|| buffer.received() == 10_000).await);
+    assert_eq!(buffer.coalesced(), 9_997);
+    let latest: Vec<_> = buffer.take().iter().map(|t| t.price).collect();
+    assert_eq!(latest, [dec("10099"), dec("10097"), dec("10098")]);
+    stop.cancel();
+    task.await.unwrap();
+}
