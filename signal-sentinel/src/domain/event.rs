@@ -74,6 +74,12 @@ impl SplitRatio {
         Some(adjusted.round_dp(8).normalize())
     }
 
+    /// A volume before the split in the terms of after it (`volume × new ÷ old`, rounded);
+    /// `None` when it does not fit.
+    pub fn adjust_volume(self, volume: u64) -> Option<u64> {
+        u64::try_from(self.adjust_quantity(Decimal::from(volume))?.round()).ok()
+    }
+
     /// Whether `before` (a price from before the split) over `after` (one from after it) is
     /// nearer this ratio than 1: the earlier price was not adjusted for the split.
     pub fn looks_unadjusted(self, before: Decimal, after: Decimal) -> bool {
@@ -237,6 +243,14 @@ impl CorporateEvent {
         })
     }
 
+    /// The split's ex-date and ratio, when the event is a split.
+    pub fn split(&self) -> Option<(NaiveDate, SplitRatio)> {
+        match self.kind {
+            EventKind::Split { ratio } => Some((self.date, ratio)),
+            _ => None,
+        }
+    }
+
     /// One line about it: `earnings on 2026-12-08 after the close`, `ex-dividend on
     /// 2026-12-09 (0.26 a share)`, `4-for-1 split on 2026-12-10`.
     pub fn describe(&self) -> String {
@@ -299,6 +313,13 @@ mod tests {
         let four = SplitRatio::new(d("4"), d("1")).unwrap();
         assert_eq!(four.adjust_price(d("500")), Some(d("125")));
         assert_eq!(four.adjust_quantity(d("10")), Some(d("40")));
+        assert_eq!(four.adjust_volume(1_001), Some(4_004));
+        assert_eq!(
+            SplitRatio::new(d("1"), d("3"))
+                .unwrap()
+                .adjust_volume(1_000),
+            Some(333)
+        );
         assert_eq!(four.to_string(), "4-for-1");
         assert_eq!("4-for-1".parse::<SplitRatio>(), Ok(four));
         assert_eq!(" 4 : 1 ".parse::<SplitRatio>(), Ok(four));

@@ -7,7 +7,7 @@ use super::condition::Condition;
 use super::evaluate::{MarketView, Others};
 use super::indicators::DailyHistory;
 use super::lifecycle::{EngineState, RuleOptions, Schedule, Transition, step};
-use crate::domain::{AlertKind, Bar, CorporateEvent, EventKind, Quote, Sample, Symbol};
+use crate::domain::{AlertKind, Bar, CorporateEvent, Quote, Sample, Symbol};
 use crate::time::Timestamp;
 use rust_decimal::Decimal;
 
@@ -152,19 +152,20 @@ pub fn backtest_with_events(
             for (date, ratio) in track.due_splits() {
                 track.applied.push(date);
                 let price = track.quote.as_ref().map_or(Decimal::ZERO, |q| q.price);
-                let start = super::calendar::regular_hours(date).map_or(at, |(open, _)| open);
+                let start = super::calendar::day_start(date);
                 // Bars already in today's terms (as most providers give them): nothing moves.
                 let before = track.samples.iter().rev().find(|s| s.at < start);
                 if !before.is_some_and(|b| ratio.looks_unadjusted(b.price, price)) {
                     continue;
                 }
-                for sample in track.samples.iter_mut().filter(|s| s.at < start) {
-                    sample.split_adjust(ratio);
-                }
-                track.history.split_adjust(date, ratio, price);
-                if let Some(quote) = &mut track.quote {
-                    super::split::adjust_previous_close(quote, date, ratio);
-                }
+                super::split::adjust_series(
+                    &mut track.samples,
+                    &mut track.history,
+                    track.quote.as_mut(),
+                    date,
+                    ratio,
+                    price,
+                );
                 if track.symbol == symbol {
                     state.split_adjust(ratio);
                 }
@@ -275,10 +276,7 @@ impl Track<'_> {
         self.events
             .iter()
             .flatten()
-            .filter_map(|e| match e.kind {
-                EventKind::Split { ratio } => Some((e.date, ratio)),
-                _ => None,
-            })
+            .filter_map(CorporateEvent::split)
             .filter(|(date, _)| *date <= day && !self.applied.contains(date))
             // Splits before the first bar are already in the prices.
             .filter(|(date, _)| {

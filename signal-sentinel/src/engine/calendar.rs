@@ -92,6 +92,17 @@ pub fn session_at(at: Timestamp) -> Session {
     }
 }
 
+/// The start of an exchange day: midnight in New York.
+pub fn day_start(date: NaiveDate) -> Timestamp {
+    New_York
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map_or_else(
+            || date.and_hms_opt(5, 0, 0).unwrap_or_default().and_utc(),
+            |t| t.with_timezone(&chrono::Utc),
+        )
+}
+
 /// The minutes of regular sessions between `from` and `to` (the market time that passed:
 /// nights, weekends and holidays do not count). At most a year of sessions is counted.
 pub fn market_minutes(from: Timestamp, to: Timestamp) -> u32 {

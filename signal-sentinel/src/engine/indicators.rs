@@ -151,11 +151,7 @@ impl DailyHistory {
             *price = ratio.adjust_price(*price).unwrap_or(*price);
         }
         for volume in self.volumes.iter_mut().take(before).flatten() {
-            *volume = Decimal::from(*volume)
-                .checked_mul(ratio.new)
-                .and_then(|v| v.checked_div(ratio.old))
-                .and_then(|v| u64::try_from(v.round()).ok())
-                .unwrap_or(*volume);
+            *volume = ratio.adjust_volume(*volume).unwrap_or(*volume);
         }
         self.memo
             .lock()

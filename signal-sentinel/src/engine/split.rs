@@ -1,7 +1,29 @@
 //! What a split changes that the engine reads.
 
-use crate::domain::{Bar, CorporateEvent, EventKind, Quote, SplitRatio};
-use crate::engine::indicators::exchange_date;
+use crate::domain::{Bar, CorporateEvent, Quote, Sample, SplitRatio};
+use crate::engine::indicators::{DailyHistory, exchange_date};
+
+/// What a split changes of a symbol's data in memory, on its ex-date: the samples taken before
+/// the ex-date began, the daily history (when given as traded) and the quote's previous close
+/// (when from before the split), all put in the new terms against `price_after`, the first
+/// price after it.
+pub fn adjust_series(
+    samples: &mut [Sample],
+    history: &mut DailyHistory,
+    quote: Option<&mut Quote>,
+    ex_date: chrono::NaiveDate,
+    ratio: SplitRatio,
+    price_after: rust_decimal::Decimal,
+) {
+    let start = super::calendar::day_start(ex_date);
+    for sample in samples.iter_mut().filter(|s| s.at < start) {
+        sample.split_adjust(ratio);
+    }
+    history.split_adjust(ex_date, ratio, price_after);
+    if let Some(quote) = quote {
+        adjust_previous_close(quote, ex_date, ratio);
+    }
+}
 
 /// On the ex-date, a previous close the provider gave from before the split (nearer the
 /// ratio than 1 times the price) is put in the new terms.
@@ -23,13 +45,8 @@ pub fn adjust_previous_close(quote: &mut Quote, ex_date: chrono::NaiveDate, rati
 /// it), the bars before the ex-date get prices × old ÷ new and volumes × new ÷ old. Bars a
 /// provider already adjusted are left as they are. Returns how many splits were applied.
 pub fn adjust_bars(bars: &mut [Bar], events: &[CorporateEvent]) -> usize {
-    let mut splits: Vec<(chrono::NaiveDate, SplitRatio)> = events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Split { ratio } => Some((e.date, ratio)),
-            _ => None,
-        })
-        .collect();
+    let mut splits: Vec<(chrono::NaiveDate, SplitRatio)> =
+        events.iter().filter_map(CorporateEvent::split).collect();
     // The latest first: an earlier split is then judged on bars in the same terms.
     splits.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut applied = 0;
@@ -48,13 +65,7 @@ pub fn adjust_bars(bars: &mut [Bar], events: &[CorporateEvent]) -> usize {
             bar.high = price(bar.high);
             bar.low = price(bar.low);
             bar.close = price(bar.close);
-            bar.volume = bar.volume.map(|v| {
-                rust_decimal::Decimal::from(v)
-                    .checked_mul(ratio.new)
-                    .and_then(|v| v.checked_div(ratio.old))
-                    .and_then(|v| u64::try_from(v.round()).ok())
-                    .unwrap_or(v)
-            });
+            bar.volume = bar.volume.map(|v| ratio.adjust_volume(v).unwrap_or(v));
         }
         applied += 1;
     }

@@ -213,8 +213,6 @@ impl Actions {
             });
         splits
             .chain(dividends)
-            .collect::<Vec<_>>()
-            .into_iter()
             .filter_map(|built| http::accept(NAME, symbol, built).flatten())
             .collect()
     }

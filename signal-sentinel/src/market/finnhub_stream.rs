@@ -108,8 +108,8 @@ impl FinnhubStream {
         };
         // Finnhub symbol → ours, for the symbols subscribed on this connection.
         let mut subscribed: HashMap<String, Symbol> = HashMap::new();
-        let mut wanted = self.wanted(&subscriptions.borrow_and_update());
-        self.resubscribe(&mut socket, &mut subscribed, &mut wanted)
+        let wanted = self.wanted(&subscriptions.borrow_and_update());
+        self.resubscribe(&mut socket, &mut subscribed, &wanted)
             .await?;
         self.update(|s| {
             s.connected = true;
@@ -127,8 +127,8 @@ impl FinnhubStream {
                         let _ = socket.close(None).await;
                         return Ok(());
                     }
-                    let mut now_wanted = self.wanted(&subscriptions.borrow_and_update());
-                    self.resubscribe(&mut socket, &mut subscribed, &mut now_wanted).await?;
+                    let wanted = self.wanted(&subscriptions.borrow_and_update());
+                    self.resubscribe(&mut socket, &mut subscribed, &wanted).await?;
                     self.update(|s| s.subscribed = subscribed.len());
                 }
                 message = tokio::time::timeout(self.silence, socket.next()) => {
@@ -180,39 +180,31 @@ impl FinnhubStream {
         &self,
         socket: &mut S,
         subscribed: &mut HashMap<String, Symbol>,
-        wanted: &mut HashMap<String, Symbol>,
+        wanted: &HashMap<String, Symbol>,
     ) -> Result<(), String>
     where
         S: SinkExt<Message> + Unpin,
         S::Error: std::fmt::Display,
     {
-        let gone: Vec<String> = subscribed
+        // In symbol order, so what a server sees is reproducible.
+        let mut gone: Vec<String> = subscribed
             .keys()
             .filter(|k| !wanted.contains_key(*k))
             .cloned()
             .collect();
-        let mut new: Vec<&String> = wanted
-            .keys()
-            .filter(|k| !subscribed.contains_key(*k))
+        gone.sort();
+        let mut new: Vec<(&String, &Symbol)> = wanted
+            .iter()
+            .filter(|(k, _)| !subscribed.contains_key(*k))
             .collect();
         new.sort();
-        let mut gone_sorted = gone;
-        gone_sorted.sort();
-        for theirs in &gone_sorted {
-            let text = serde_json::json!({"type": "unsubscribe", "symbol": theirs}).to_string();
-            socket
-                .send(Message::text(text))
-                .await
-                .map_err(|e| format!("cannot unsubscribe: {e}"))?;
-            subscribed.remove(theirs);
+        for theirs in gone {
+            send(socket, "unsubscribe", &theirs).await?;
+            subscribed.remove(&theirs);
         }
-        for theirs in new {
-            let text = serde_json::json!({"type": "subscribe", "symbol": theirs}).to_string();
-            socket
-                .send(Message::text(text))
-                .await
-                .map_err(|e| format!("cannot subscribe: {e}"))?;
-            subscribed.insert(theirs.clone(), wanted[theirs].clone());
+        for (theirs, ours) in new {
+            send(socket, "subscribe", theirs).await?;
+            subscribed.insert(theirs.clone(), ours.clone());
         }
         Ok(())
     }
@@ -245,6 +237,19 @@ impl FinnhubStream {
             _ => {}
         }
     }
+}
+
+/// Sends `{"type": kind, "symbol": symbol}`.
+async fn send<S>(socket: &mut S, kind: &str, symbol: &str) -> Result<(), String>
+where
+    S: SinkExt<Message> + Unpin,
+    S::Error: std::fmt::Display,
+{
+    let text = serde_json::json!({"type": kind, "symbol": symbol}).to_string();
+    socket
+        .send(Message::text(text))
+        .await
+        .map_err(|e| format!("cannot {kind}: {e}"))
 }
 
 /// A message from the server.

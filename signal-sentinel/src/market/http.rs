@@ -63,11 +63,7 @@ pub(crate) fn join(base: &url::Url, segments: &[&str]) -> url::Url {
 
 /// Unix time of the start of an exchange day (midnight in New York).
 pub(crate) fn day_start_unix(day: chrono::NaiveDate) -> i64 {
-    use chrono::TimeZone;
-    chrono_tz::America::New_York
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map_or(0, |t| t.timestamp())
+    crate::engine::calendar::day_start(day).timestamp()
 }
 
 /// A batch's outcome: the answers, or — only when there are none — the last failure.

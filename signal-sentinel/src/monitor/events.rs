@@ -16,11 +16,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Days, NaiveDate, TimeZone};
-use chrono_tz::America::New_York;
+use chrono::{Days, NaiveDate};
 
 use crate::domain::{
-    AlertKind, AppliedSplit, CycleWrite, EventKind, NewAlert, Quote, RuleId, SplitRatio, Symbol,
+    AlertKind, AppliedSplit, CycleWrite, NewAlert, Quote, RuleId, SplitRatio, Symbol,
 };
 use crate::engine::indicators::exchange_date;
 use crate::time::Timestamp;
@@ -30,7 +29,7 @@ use super::cache::Cache;
 
 /// Calendars refreshed from the providers per cycle at most (the rest wait for the next
 /// cycles, so a worker with thousands of symbols spreads the calls over its first minutes).
-pub(super) const REFRESHES_PER_CYCLE: usize = 25;
+const REFRESHES_PER_CYCLE: usize = 25;
 /// Days back a refresh asks for (a split reported only once it has gone ex is still seen).
 const DAYS_BACK: u64 = 7;
 /// Days ahead a refresh asks for.
@@ -51,24 +50,25 @@ impl Monitor {
         if !self.market.has_events() {
             return Ok(());
         }
-        let symbols: Vec<Symbol> = by_symbol
+        let today = exchange_date(now);
+        let Cache { rules, symbols, .. } = cache;
+        // The symbols the rules read, borrowed: only those to read or refresh are cloned.
+        let read: std::collections::BTreeSet<&Symbol> = by_symbol
             .values()
             .flatten()
-            .flat_map(|id| cache.rules[id].reads.iter().map(|r| r.symbol.clone()))
+            .flat_map(|id| rules[id].reads.iter().map(|r| &r.symbol))
             .filter(|s| !s.is_crypto() && s.as_str() != crate::engine::PORTFOLIO)
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
             .collect();
-        let unread: Vec<Symbol> = symbols
+        let unread: Vec<Symbol> = read
             .iter()
-            .filter(|s| !cache.symbols.get(*s).is_some_and(|e| e.events_loaded))
-            .cloned()
+            .filter(|s| !symbols.get(**s).is_some_and(|e| e.events_loaded))
+            .map(|s| (*s).clone())
             .collect();
         if !unread.is_empty() {
             let stored = self.store.load_events(&unread).await?;
             let applied = self.store.applied_splits(&unread).await?;
             for symbol in &unread {
-                let entry = cache.symbols.entry(symbol.clone()).or_default();
+                let entry = symbols.entry(symbol.clone()).or_default();
                 entry.events_loaded = true;
                 if let Some(calendar) = stored.iter().find(|c| &c.symbol == symbol) {
                     entry.events = Some(calendar.events.clone());
@@ -81,15 +81,15 @@ impl Monitor {
                     .collect();
             }
         }
-        let today = exchange_date(now);
-        let due: Vec<Symbol> = symbols
+        let due: Vec<Symbol> = read
             .into_iter()
             .filter(|s| {
-                cache.symbols.get(s).is_some_and(|e| {
+                symbols.get(*s).is_some_and(|e| {
                     e.events_day != Some(today) && e.events_retry_at.is_none_or(|at| now >= at)
                 })
             })
             .take(REFRESHES_PER_CYCLE)
+            .cloned()
             .collect();
         let from = today
             .checked_sub_days(Days::new(DAYS_BACK))
@@ -99,7 +99,7 @@ impl Monitor {
             .unwrap_or(today);
         for symbol in due {
             let answer = self.market.corporate_events(&symbol, from, to).await;
-            let entry = cache.symbols.entry(symbol.clone()).or_default();
+            let entry = symbols.entry(symbol.clone()).or_default();
             match answer {
                 Ok(events) => {
                     if let Err(e) = self.store.save_events(&symbol, &events, today).await {
@@ -157,10 +157,7 @@ pub(super) fn apply_splits(
             .events
             .iter()
             .flatten()
-            .filter_map(|e| match e.kind {
-                EventKind::Split { ratio } => Some((e.date, ratio)),
-                _ => None,
-            })
+            .filter_map(crate::domain::CorporateEvent::split)
             .filter(|(date, _)| {
                 (oldest..=exchange_date(quote.at)).contains(date)
                     && !entry.applied_splits.iter().any(|(d, _)| d == date)
@@ -173,14 +170,6 @@ pub(super) fn apply_splits(
     }
 }
 
-/// The start of an exchange day, New York time.
-fn day_start(date: NaiveDate) -> Option<Timestamp> {
-    New_York
-        .from_local_datetime(&date.and_hms_opt(0, 0, 0)?)
-        .earliest()
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
-
 fn apply_split(
     cache: &mut Cache,
     symbol: &Symbol,
@@ -190,7 +179,7 @@ fn apply_split(
     stamp: Timestamp,
     write: &mut CycleWrite,
 ) -> AppliedSplit {
-    let start = day_start(date).unwrap_or(stamp);
+    let start = crate::engine::calendar::day_start(date);
     let Cache {
         rules,
         states,
@@ -198,19 +187,19 @@ fn apply_split(
         ..
     } = cache;
     let quote = quotes.get_mut(symbol);
-    let price_after = quote.as_ref().map(|q| q.price);
-    if let Some(q) = quote {
-        crate::engine::split::adjust_previous_close(q, date, ratio);
-    }
+    let price_after = quote.as_ref().map(|q| q.price).unwrap_or_default();
     if let Some(entry) = symbols.get_mut(symbol) {
         entry.applied_splits.push((date, ratio));
-        for sample in entry.samples.iter_mut().filter(|s| s.at < start) {
-            sample.split_adjust(ratio);
-        }
+        // Live samples are as traded: always in the old terms before the ex-date.
+        crate::engine::split::adjust_series(
+            &mut entry.samples,
+            &mut entry.history,
+            quote,
+            date,
+            ratio,
+            price_after,
+        );
         entry.resave = true;
-        if let Some(price) = price_after {
-            entry.history.split_adjust(date, ratio, price);
-        }
     }
     let day = u32::try_from((date - NaiveDate::default()).num_days()).unwrap_or(0);
     let mut moved = Vec::new();
@@ -250,7 +239,7 @@ fn apply_split(
             symbol: rule.symbol.clone(),
             episode: states.get(&id).map_or(0, |s| s.episode),
             kind: AlertKind::Notice,
-            price: price_after.unwrap_or_default(),
+            price: price_after,
             message: format!(
                 "{symbol} split {ratio} on {date}: the rule's level moves with it, from \
                  '{old_text}' to '{new_text}'"

@@ -113,11 +113,15 @@ impl Monitor {
                 .filter(|r| r.on_minute_bars)
                 .map(|r| r.reads[0].window)
                 .max();
-            let entry = cache.symbols.entry(symbol.clone()).or_default();
+            // Every symbol in session has its entry (the cycle made them).
+            let Some(entry) = cache.symbols.get_mut(symbol) else {
+                continue;
+            };
             entry.new_bars = 0;
             let Some(window) = window.filter(|_| has_bars) else {
-                entry.bars.clear();
-                entry.bars_through = None;
+                if entry.bars_through.take().is_some() {
+                    entry.bars.clear();
+                }
                 continue;
             };
             let keep = window + chrono::Duration::minutes(BAR_SLACK_MINUTES);
