@@ -25,6 +25,7 @@ mod m20261129_000004_monitor_workers;
 mod m20261207_000005_alert_actions;
 mod m20261207_000006_alert_reminders;
 mod m20261207_000007_corporate_events;
+mod m20261207_000008_rule_changes;
 
 /// The list of migrations, oldest first.
 #[derive(Debug)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000005_alert_actions::Migration),
             Box::new(m20261207_000006_alert_reminders::Migration),
             Box::new(m20261207_000007_corporate_events::Migration),
+            Box::new(m20261207_000008_rule_changes::Migration),
         ]
     }
 }

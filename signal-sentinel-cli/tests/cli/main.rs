@@ -19,7 +19,7 @@ mod rules;
 mod structure;
 
 /// Every migration of the schema, in order.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     "m20261128_000001_initial",
     "m20261128_000002_monitor",
     "m20261129_000003_broker_connections",
@@ -27,6 +27,7 @@ const MIGRATIONS: [&str; 7] = [
     "m20261207_000005_alert_actions",
     "m20261207_000006_alert_reminders",
     "m20261207_000007_corporate_events",
+    "m20261207_000008_rule_changes",
 ];
 
 struct Run {

@@ -87,7 +87,8 @@ pub use holding::{Holding, HoldingSource, NewHolding};
 pub use ids::{AlertId, ApiKeyId, ChannelId, ConnectionId, DeliveryId, HoldingId, RuleId, UserId};
 pub use market::{Bar, MAX_PRICE, MIN_PRICE, Quote, Sample, SymbolSamples};
 pub use rule::{
-    JsonDocument, NewRule, Rule, RuleFilter, RulePhase, RuleStamp, RuleState, RuleUpdate,
+    JsonDocument, NewRule, Rule, RuleChanges, RuleFilter, RulePhase, RuleStamp, RuleState,
+    RuleUpdate,
 };
 pub use symbol::{Symbol, SymbolKind};
 pub use text::{TextError, check_text};

@@ -153,6 +153,20 @@ pub struct RuleStamp {
     pub symbol: Symbol,
 }
 
+/// What the log of rule changes holds after a point: each change is a rule inserted, edited
+/// (its condition, options, state of being enabled, snooze, last firing …) or deleted, written
+/// in the same transaction as the change by whichever process made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleChanges {
+    /// `(sequence number, rule)` after the point asked for, oldest first.
+    pub changes: Vec<(i64, RuleId)>,
+    /// The oldest sequence number still in the log (older ones were pruned); `None` when the
+    /// log is empty.
+    pub oldest: Option<i64>,
+    /// The newest sequence number in the log.
+    pub latest: Option<i64>,
+}
+
 /// What it takes to create a [`Rule`].
 #[derive(Debug, Clone)]
 pub struct NewRule {

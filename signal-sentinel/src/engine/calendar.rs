@@ -55,9 +55,16 @@ impl AssetClass {
 /// Whether `symbol` trades at `at`: crypto always; equities in the regular session, or also
 /// pre-market and after hours when `extended_hours` is set.
 pub fn is_trading(symbol: &Symbol, at: Timestamp, extended_hours: bool) -> bool {
+    trades_in(symbol, session_at(at), extended_hours)
+}
+
+/// Whether `symbol` trades while the equity market is in `session` (what [`is_trading`]
+/// answers, for callers that ask about many symbols at one instant: the session is worked
+/// out once).
+pub fn trades_in(symbol: &Symbol, session: Session, extended_hours: bool) -> bool {
     match AssetClass::of(symbol) {
         AssetClass::Crypto => true,
-        AssetClass::UsEquity => match session_at(at) {
+        AssetClass::UsEquity => match session {
             Session::Regular => true,
             Session::PreMarket | Session::AfterHours => extended_hours,
             Session::Closed => false,

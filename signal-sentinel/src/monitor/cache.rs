@@ -105,9 +105,29 @@ impl HistoryNeed {
     }
 }
 
+/// What deciding whether a rule is evaluated this cycle reads, kept by symbol beside the rule
+/// so a cycle does not visit every rule's full form for it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Indexed {
+    pub(super) id: RuleId,
+    pub(super) expires_at: Option<Timestamp>,
+    /// Watched in extended hours.
+    pub(super) extended: bool,
+    /// Watched after the close too (evaluated at the close, or on minute bars).
+    pub(super) after_close: bool,
+    /// What it reads of its own symbol's daily history.
+    pub(super) need: HistoryNeed,
+    /// A combination that reads other symbols.
+    pub(super) combination: bool,
+}
+
 #[derive(Default)]
 pub(super) struct Cache {
+    /// Only changed through [`Cache::insert_rule`] and [`Cache::forget_rule`], which keep
+    /// `index` in step.
     pub(super) rules: HashMap<RuleId, CachedRule>,
+    /// The rules in `rules` by symbol, each symbol's in id order.
+    pub(super) index: std::collections::BTreeMap<Symbol, Vec<Indexed>>,
     pub(super) states: HashMap<RuleId, EngineState>,
     pub(super) symbols: HashMap<Symbol, SymbolState>,
     /// Rules whose stored condition or options cannot be read, with the edit that broke them:
@@ -118,6 +138,64 @@ pub(super) struct Cache {
     /// Rules with no stored state yet: their first evaluation is written even when it changes
     /// nothing, so that a rule a worker watches reads as evaluated (and since when).
     pub(super) unstored: std::collections::HashSet<RuleId>,
+    /// How far the rules in memory follow the store's log of rule changes.
+    pub(super) sync: RuleSync,
+}
+
+/// Where the rules in memory stand against the store's log of rule changes.
+#[derive(Default)]
+pub(super) struct RuleSync {
+    /// The newest change applied; `None`: the rules were never read (or must be read again).
+    pub(super) through: Option<i64>,
+    /// The changes applied among the last few sequence numbers below `through`: a change
+    /// committed late with an older number (concurrent writers on PostgreSQL) is still seen.
+    pub(super) recent: std::collections::BTreeSet<i64>,
+    /// The shards the rules were read for.
+    pub(super) shards: Option<Vec<u32>>,
+    /// When every rule was last read.
+    pub(super) full_at: Option<Timestamp>,
+}
+
+impl Cache {
+    /// Forgets a rule that was deleted, disabled or moved to another worker's shard.
+    pub(super) fn forget_rule(&mut self, id: RuleId) {
+        self.unindex(id);
+        self.states.remove(&id);
+        self.unstored.remove(&id);
+        self.broken.remove(&id);
+    }
+
+    /// Puts a rule in memory, replacing its earlier form.
+    pub(super) fn insert_rule(&mut self, rule: CachedRule) {
+        let id = rule.id;
+        self.unindex(id);
+        let indexed = Indexed {
+            id,
+            expires_at: rule.expires_at,
+            extended: rule.options.extended_hours,
+            after_close: rule.options.evaluate.at_session_close(&rule.condition)
+                || rule.on_minute_bars,
+            need: rule.reads[0].need,
+            combination: !rule.others.is_empty(),
+        };
+        let ids = self.index.entry(rule.symbol.clone()).or_default();
+        let at = ids.partition_point(|i| i.id < id);
+        ids.insert(at, indexed);
+        self.rules.insert(id, rule);
+    }
+
+    /// Takes a rule out of `rules` and `index`.
+    pub(super) fn unindex(&mut self, id: RuleId) {
+        let Some(old) = self.rules.remove(&id) else {
+            return;
+        };
+        if let Some(ids) = self.index.get_mut(&old.symbol) {
+            ids.retain(|i| i.id != id);
+            if ids.is_empty() {
+                self.index.remove(&old.symbol);
+            }
+        }
+    }
 }
 
 pub(super) fn parse_rule(rule: Rule) -> Result<CachedRule, String> {

@@ -2,8 +2,9 @@
 //! fresh quotes, and write what changed in one transaction.
 //!
 //! A cycle ([`Monitor::run_once`]):
-//! 1. reads the enabled rules from the store (parsing only those new or edited since the
-//!    last cycle);
+//! 1. brings the enabled rules in memory up to date through the store's log of rule changes
+//!    (reading and parsing only rules new or edited since the last cycle; every rule's stamp
+//!    only at start, after a change of shards and hourly);
 //! 2. keeps the symbols whose market is open now (NYSE calendar for equities, extended hours
 //!    when a rule asks for them; crypto always);
 //! 3. warms up daily history once per exchange day for symbols whose rules need it
@@ -112,8 +113,13 @@ pub struct CycleReport {
     pub at: Timestamp,
     /// How long it took.
     pub duration: StdDuration,
-    /// Enabled rules read.
+    /// Enabled rules (this worker's).
     pub rules: usize,
+    /// Rules loaded from the store this cycle: new or edited ones.
+    pub rules_loaded: usize,
+    /// Whether the cycle read every enabled rule's stamp (at start, after a change of shards,
+    /// when the log of changes was pruned past it, and hourly) instead of only the log.
+    pub rules_rescanned: bool,
     /// Rules evaluated (their symbol in session, not expired).
     pub evaluated: usize,
     /// Symbols in session.
@@ -300,12 +306,11 @@ impl Monitor {
             .symbols
             .retain(|symbol, entry| is_mine(symbol) != entry.foreign);
 
-        let rules = self
-            .load_rules(&mut cache, owned.as_deref(), &is_mine, &mut problems)
+        let rules_read = self
+            .load_rules(&mut cache, owned.as_deref(), now, &is_mine, &mut problems)
             .await?;
-        let rule_count = rules.len();
 
-        let by_symbol = in_session(&cache, rules, now);
+        let by_symbol = in_session(&cache, now);
         let evaluated: usize = by_symbol.values().map(Vec::len).sum();
 
         self.load_states(&mut cache, &by_symbol, &mut problems)
@@ -395,7 +400,9 @@ impl Monitor {
         Ok(CycleReport {
             at: now,
             duration: started.elapsed(),
-            rules: rule_count,
+            rules: rules_read.enabled,
+            rules_loaded: rules_read.loaded,
+            rules_rescanned: rules_read.rescanned,
             evaluated,
             symbols: by_symbol.len(),
             quotes: quotes.len(),

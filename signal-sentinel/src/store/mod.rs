@@ -25,9 +25,9 @@ use crate::domain::{
     Alert, AlertId, AlertQuery, ApiKey, ApiKeyId, BrokerConnection, ChannelId, ChannelOutcome,
     ConnectionId, CorporateEvent, CycleWrite, Delivery, DeliveryId, DeliveryOutcome, Email,
     Holding, HoldingId, JsonDocument, NewAlert, NewApiKey, NewBrokerConnection, NewChannel,
-    NewDelivery, NewHolding, NewRule, NewUser, NotificationChannel, Rule, RuleFilter, RuleId,
-    RuleStamp, RuleState, RuleUpdate, Symbol, SymbolEvents, SymbolSamples, SyncOutcome, User,
-    UserId, UserUpdate, WorkerCycle, WorkerIdentity, WorkerStatus,
+    NewDelivery, NewHolding, NewRule, NewUser, NotificationChannel, Rule, RuleChanges, RuleFilter,
+    RuleId, RuleStamp, RuleState, RuleUpdate, Symbol, SymbolEvents, SymbolSamples, SyncOutcome,
+    User, UserId, UserUpdate, WorkerCycle, WorkerIdentity, WorkerStatus,
 };
 use crate::time::Timestamp;
 
@@ -136,6 +136,17 @@ pub trait RuleStore: Send + Sync {
     /// # Errors
     /// Only backend failures.
     async fn get_rules(&self, ids: &[RuleId]) -> Result<Vec<Rule>>;
+    /// At most `limit` changes of the log after sequence number `after` (see
+    /// [`RuleChanges`]): what the monitor reads every cycle instead of every rule.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn rule_changes(&self, after: i64, limit: u64) -> Result<RuleChanges>;
+    /// Deletes the changes up to sequence number `through`; returns how many.
+    ///
+    /// # Errors
+    /// Only backend failures.
+    async fn prune_rule_changes(&self, through: i64) -> Result<u64>;
     /// Changes a rule.
     ///
     /// # Errors

@@ -630,7 +630,105 @@ async fn holdings_conditions_and_the_portfolio(db: &TestDb) {
     );
 }
 
+/// After its first cycle the monitor reads only the log of rule changes: a cycle with no
+/// change loads no rule; edits, disables, deletes and a removed owner made through the store
+/// (as another process would) are followed in the next cycle; a log pruned past the monitor
+/// makes it read every rule again.
+async fn rules_follow_the_log_of_changes(db: &TestDb) {
+    use signal_sentinel::domain::RuleUpdate;
+    use signal_sentinel::store::UserStore;
+    let ann = seed_user(&db.store, "ann@example.com").await;
+    let bob = seed_user(&db.store, "bob@example.com").await;
+    let above = add_rule(&db.store, &ann, "XYZ price > 30", RuleOptions::default()).await;
+    let below = add_rule(&db.store, &ann, "XYZ price < 10", RuleOptions::default()).await;
+    let other = add_rule(&db.store, &ann, "ABC price > 1", RuleOptions::default()).await;
+    add_rule(&db.store, &bob, "ABC price > 2", RuleOptions::default()).await;
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(FixedMarket {
+        clock: clock.clone(),
+        prices: Default::default(),
+        asked: Default::default(),
+    });
+    market.set("XYZ", "20", "20");
+    market.set("ABC", "5", "5");
+    let monitor = Monitor::new(
+        store_of(db),
+        market.clone(),
+        clock.clone(),
+        MonitorConfig::default(),
+    );
+    let minute = chrono::Duration::minutes(1);
+    let first = monitor.run_once().await.unwrap();
+    assert!(first.rules_rescanned);
+    assert_eq!((first.rules, first.rules_loaded), (4, 4));
+    assert_eq!(first.alerts.len(), 2, "{first:?}");
+
+    // Nothing changed (the firings the cycle wrote are in the log, with the same edit time).
+    clock.advance(minute);
+    let quiet = monitor.run_once().await.unwrap();
+    assert!(!quiet.rules_rescanned);
+    assert_eq!((quiet.rules, quiet.evaluated), (4, 4));
+
+    // Edited: `above` now fires at 15; disabled: `below`; deleted: `other`; bob is removed.
+    let edit = |text: &str| RuleUpdate {
+        condition: Some(parse_rule(text).unwrap().condition.to_document()),
+        ..RuleUpdate::default()
+    };
+    db.store
+        .update_rule(above.id, edit("XYZ price > 15"))
+        .await
+        .unwrap();
+    db.store
+        .update_rule(
+            below.id,
+            RuleUpdate {
+                enabled: Some(false),
+                ..RuleUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    db.store.delete_rule(other.id).await.unwrap();
+    db.store.delete_user(bob.id).await.unwrap();
+    clock.advance(minute);
+    let followed = monitor.run_once().await.unwrap();
+    assert!(!followed.rules_rescanned);
+    assert_eq!(
+        followed.rules_loaded, 2,
+        "only the edited rule and the disabled one are read"
+    );
+    assert_eq!((followed.rules, followed.evaluated), (1, 1));
+    let fired: Vec<_> = followed.alerts.iter().map(|a| a.rule_id).collect();
+    assert_eq!(fired, [Some(above.id)]);
+
+    // The log pruned past the monitor (by a worker that read everything): all read again.
+    let new = add_rule(&db.store, &ann, "ABC price > 3", RuleOptions::default()).await;
+    let latest = db
+        .store
+        .rule_changes(i64::MAX, 0)
+        .await
+        .unwrap()
+        .latest
+        .unwrap();
+    db.store.prune_rule_changes(latest).await.unwrap();
+    add_rule(&db.store, &ann, "ABC price > 4", RuleOptions::default()).await;
+    clock.advance(minute);
+    let rescanned = monitor.run_once().await.unwrap();
+    assert!(rescanned.rules_rescanned);
+    assert_eq!(rescanned.rules, 3);
+    assert!(rescanned.alerts.iter().any(|a| a.rule_id == Some(new.id)));
+
+    // An hour on, every rule is read again whatever the log says.
+    clock.advance(chrono::Duration::minutes(30));
+    assert!(!monitor.run_once().await.unwrap().rules_rescanned);
+    clock.advance(chrono::Duration::minutes(31));
+    assert!(monitor.run_once().await.unwrap().rules_rescanned);
+}
+
 backend_tests!(
+    rules_follow_the_log_of_changes,
     an_evaluated_rule_has_a_state_even_when_nothing_changed,
     holdings_conditions_and_the_portfolio,
     rules_added_during_the_day_get_the_history_they_need,

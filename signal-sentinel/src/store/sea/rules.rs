@@ -1,13 +1,14 @@
 use async_trait::async_trait;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::entity::rule;
 use super::{SeaStore, backend_err, corrupt, updated, write_err};
 use crate::domain::{
-    JsonDocument, NewRule, Rule, RuleFilter, RuleId, RuleStamp, RuleUpdate, Symbol, UserId,
+    JsonDocument, NewRule, Rule, RuleChanges, RuleFilter, RuleId, RuleStamp, RuleUpdate, Symbol,
+    UserId,
 };
 use crate::store::{Result, RuleStore};
 use crate::time::{self, Timestamp};
@@ -179,6 +180,76 @@ impl RuleStore for SeaStore {
         }
         rules.sort_by_key(|r| r.id);
         Ok(rules)
+    }
+
+    async fn rule_changes(&self, after: i64, limit: u64) -> Result<RuleChanges> {
+        let backend = self.db.get_database_backend();
+        let placeholders = if self.is_postgres() {
+            "$1 ORDER BY seq LIMIT $2"
+        } else {
+            "? ORDER BY seq LIMIT ?"
+        };
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                format!("SELECT seq, rule_id FROM rule_changes WHERE seq > {placeholders}"),
+                [
+                    after.into(),
+                    i64::try_from(limit).unwrap_or(i64::MAX).into(),
+                ],
+            ))
+            .await
+            .map_err(backend_err)?;
+        let changes = rows
+            .iter()
+            .map(|row| {
+                let seq: i64 = row.try_get_by_index(0)?;
+                let rule: i64 = row.try_get_by_index(1)?;
+                Ok((seq, RuleId::new(rule)))
+            })
+            .collect::<std::result::Result<Vec<_>, sea_orm::DbErr>>()
+            .map_err(backend_err)?;
+        let bounds = self
+            .db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT MIN(seq), MAX(seq) FROM rule_changes",
+            ))
+            .await
+            .map_err(backend_err)?;
+        let (oldest, latest) = match bounds {
+            Some(row) => (
+                row.try_get_by_index::<Option<i64>>(0)
+                    .map_err(backend_err)?,
+                row.try_get_by_index::<Option<i64>>(1)
+                    .map_err(backend_err)?,
+            ),
+            None => (None, None),
+        };
+        Ok(RuleChanges {
+            changes,
+            oldest,
+            latest,
+        })
+    }
+
+    async fn prune_rule_changes(&self, through: i64) -> Result<u64> {
+        let sql = if self.is_postgres() {
+            "DELETE FROM rule_changes WHERE seq <= $1"
+        } else {
+            "DELETE FROM rule_changes WHERE seq <= ?"
+        };
+        let done = self
+            .db
+            .execute_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                sql,
+                [through.into()],
+            ))
+            .await
+            .map_err(backend_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn update_rule(&self, id: RuleId, update: RuleUpdate) -> Result<Rule> {

@@ -202,7 +202,61 @@ async fn many_rules_in_one_transaction(db: &TestDb) {
     );
 }
 
+/// Every change to a rule is in the log, whoever makes it: inserts, edits, deletes, and the
+/// deletes a removed owner cascades to; the log can be pruned and never reuses a number.
+async fn the_log_of_rule_changes(db: &TestDb) {
+    use signal_sentinel::store::UserStore;
+    let store = &db.store;
+    let start = store.rule_changes(i64::MAX, 0).await.unwrap();
+    let from = start.latest.unwrap_or(0);
+    let ann = seed_user(store, "ann@example.com").await;
+    let bob = seed_user(store, "bob@example.com").await;
+    let a = seed_rule(store, &ann, "AAPL").await;
+    let b = seed_rule(store, &bob, "MSFT").await;
+    let c = seed_rule(store, &bob, "IBM").await;
+    store
+        .update_rule(
+            a.id,
+            RuleUpdate {
+                enabled: Some(false),
+                ..RuleUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    store.delete_rule(b.id).await.unwrap();
+    store.delete_user(bob.id).await.unwrap();
+
+    let log = store.rule_changes(from, 100).await.unwrap();
+    let rules: Vec<RuleId> = log.changes.iter().map(|(_, id)| *id).collect();
+    assert_eq!(rules, [a.id, b.id, c.id, a.id, b.id, c.id]);
+    let seqs: Vec<i64> = log.changes.iter().map(|(seq, _)| *seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(log.latest, seqs.last().copied());
+
+    // Paged, and nothing after the newest.
+    let first_two = store.rule_changes(from, 2).await.unwrap();
+    assert_eq!(first_two.changes, log.changes[..2]);
+    let none = store.rule_changes(seqs[5], 10).await.unwrap();
+    assert!(none.changes.is_empty());
+
+    // Pruned up to the fourth change: the oldest left is the fifth.
+    let pruned = store.prune_rule_changes(seqs[3]).await.unwrap();
+    assert!(pruned >= 4, "{pruned}");
+    let after = store.rule_changes(from, 100).await.unwrap();
+    assert_eq!(after.changes, log.changes[4..]);
+    assert_eq!(after.oldest, Some(seqs[4]));
+    // All pruned: a new change still gets a new number.
+    store.prune_rule_changes(i64::MAX).await.unwrap();
+    let d = seed_rule(store, &ann, "KO").await;
+    let last = store.rule_changes(seqs[5], 10).await.unwrap();
+    assert_eq!(last.changes.len(), 1);
+    assert!(last.changes[0].0 > seqs[5]);
+    assert_eq!(last.changes[0].1, d.id);
+}
+
 backend_tests!(
+    the_log_of_rule_changes,
     round_trip,
     filters_and_pages,
     not_found,
