@@ -4,6 +4,9 @@
 //! firing (`last_triggered_at` alone) is not a change: the monitor wrote it. The monitor
 //! reads the rows after the last one it saw instead of every rule's stamp each cycle, so its
 //! cost follows the rules that changed, not all rules.
+//!
+//! Also `monitor_workers.market_feed`: where a worker's quotes come from (polls, or a stream
+//! and its health) as JSON, for `invest monitor status`.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -58,16 +61,38 @@ async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbE
     Ok(())
 }
 
+#[derive(DeriveIden)]
+enum MonitorWorkers {
+    Table,
+    MarketFeed,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_UP).await,
-            _ => run(manager, SQLITE_UP).await,
+            DbBackend::Postgres => run(manager, POSTGRES_UP).await?,
+            _ => run(manager, SQLITE_UP).await?,
         }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(MonitorWorkers::Table)
+                    .add_column(ColumnDef::new(MonitorWorkers::MarketFeed).text().null())
+                    .take(),
+            )
+            .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(MonitorWorkers::Table)
+                    .drop_column(MonitorWorkers::MarketFeed)
+                    .take(),
+            )
+            .await?;
         match manager.get_database_backend() {
             DbBackend::Postgres => run(manager, POSTGRES_DOWN).await,
             _ => run(manager, SQLITE_DOWN).await,

@@ -297,11 +297,17 @@ pub(crate) enum ProvidersCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct MarketArgs {
-    /// Where quotes come from: `providers` (the configured market-data providers, the
-    /// default), `simulated` (seeded random walks) or `replay:PATH` (a CSV file, or a
-    /// directory of them, in the replay format).
-    #[arg(long, value_name = "MARKET", default_value = "providers")]
+    /// Where quotes come from: `auto` (the default: the configured market-data providers
+    /// polled every interval, and the trade stream of the first one that has a stream,
+    /// Alpaca's or Finnhub's, when its key is set), `providers` (polls only), `stream` (as
+    /// `auto`, and an error when no provider has a stream), `simulated` (seeded random
+    /// walks) or `replay:PATH` (a CSV file, or a directory of them, in the replay format).
+    #[arg(long, value_name = "MARKET", default_value = "auto")]
     pub(crate) market: String,
+    /// With a stream: the least time between two evaluations on trades, in milliseconds
+    /// (each symbol's trades in between are taken as its latest).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) stream_spacing_ms: u64,
     /// Replay speed: replayed seconds per real second (replay only).
     #[arg(long, default_value_t = 1.0)]
     pub(crate) speed: f64,

@@ -21,13 +21,9 @@ pub(crate) async fn run(
     args: &MarketArgs,
     monitor_every: Option<Duration>,
 ) -> anyhow::Result<ExitCode> {
-    let Market {
-        data,
-        quotes,
-        clock,
-    } = market(settings, args, false)?;
+    let chosen: Market = market(settings, args, false)?;
     // Sessions and tokens run on real time even when the monitor replays the past.
-    let services = Services::open_with_market(settings, quotes).await?;
+    let services = Services::open_with_market(settings, chosen.quotes.clone()).await?;
     services.warm_up().await?;
     // With TELEGRAM_WEBHOOK_URL, Telegram posts the bot's updates to this server.
     match services.start_telegram_webhook().await {
@@ -37,15 +33,20 @@ pub(crate) async fn run(
     }
     let mut state = AppState::new(services.clone(), &settings.api);
     let monitor = monitor_every.map(|every| {
+        let monitor = services.monitor(
+            chosen.data.clone(),
+            chosen.clock.clone(),
+            MonitorConfig::default(),
+        );
         Arc::new(
-            services
-                .monitor(data, clock, MonitorConfig::default())
+            chosen
+                .streamed(monitor, args)
                 .sharded(Sharding::for_interval(every)),
         )
     });
     if let Some(monitor) = &monitor {
         let monitor = monitor.clone();
-        state.monitor = Some(Arc::new(move || monitor.stats().snapshot()));
+        state.monitor = Some(Arc::new(move || monitor.snapshot()));
     }
     let config = HttpConfig {
         cors_origins: settings.api.cors_origins.clone(),

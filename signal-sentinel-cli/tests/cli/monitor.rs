@@ -24,6 +24,17 @@ fn monitor_run_reports_one_cycle() {
         "{}",
         run.stderr
     );
+    // A stream is asked for and no configured provider has one: one line, exit 1.
+    let run = invest(
+        dir.path(),
+        &env,
+        &["monitor", "start", "--market", "stream"],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: --market stream: no configured provider has a stream (set ALPACA_API_KEY and ALPACA_SECRET_KEY, or FINNHUB_API_KEY; Yahoo has none)"
+    );
     let run = invest(
         dir.path(),
         &env,

@@ -29,6 +29,67 @@ pub struct ProviderOut {
     pub last_ok_at: Option<Time>,
 }
 
+/// A trade stream's health.
+#[derive(Debug, Clone, Object)]
+pub struct StreamOut {
+    /// The provider (`alpaca`, `finnhub`).
+    pub provider: String,
+    /// Whether a connection is up and authenticated (when not, the polls go on).
+    pub connected: bool,
+    /// Symbols subscribed on it.
+    pub subscribed: u64,
+    /// Connections made after the first.
+    pub reconnects: u64,
+    /// When its last message arrived.
+    #[oai(nullable)]
+    pub last_message_at: Option<Time>,
+    /// Messages that could not be read.
+    pub malformed: u64,
+    /// Trades refused as bad data.
+    pub bad_trades: u64,
+    /// What went wrong last.
+    #[oai(nullable)]
+    pub last_error: Option<String>,
+}
+
+/// Where a monitor's quotes come from.
+#[derive(Debug, Clone, Object)]
+pub struct FeedOut {
+    /// `poll` (quotes asked every interval) or `stream` (trades as they happen, the polls
+    /// going on as the safety net).
+    pub mode: String,
+    /// The stream, in `stream` mode.
+    #[oai(nullable)]
+    pub stream: Option<StreamOut>,
+    /// Evaluations on trades since start.
+    pub trade_cycles: u64,
+    /// Trades received since start.
+    pub trades_received: u64,
+    /// Trades replaced by a later one of their symbol before they were evaluated.
+    pub trades_coalesced: u64,
+}
+
+impl From<signal_sentinel::domain::MarketFeed> for FeedOut {
+    fn from(f: signal_sentinel::domain::MarketFeed) -> Self {
+        Self {
+            mode: f.mode,
+            stream: f.stream.map(|s| StreamOut {
+                provider: s.provider,
+                connected: s.connected,
+                subscribed: s.subscribed as u64,
+                reconnects: s.reconnects,
+                last_message_at: s.last_message_at,
+                malformed: s.malformed,
+                bad_trades: s.bad_trades,
+                last_error: s.last_error,
+            }),
+            trade_cycles: f.trade_cycles,
+            trades_received: f.trades_received,
+            trades_coalesced: f.trades_coalesced,
+        }
+    }
+}
+
 /// A monitor worker sharing the rules (any process on the database, this one or another).
 #[derive(Debug, Clone, Object)]
 pub struct WorkerOut {
@@ -61,6 +122,9 @@ pub struct WorkerOut {
     /// Its error, when it failed.
     #[oai(nullable)]
     pub last_error: Option<String>,
+    /// Where its quotes come from, as of its last cycle.
+    #[oai(nullable)]
+    pub feed: Option<FeedOut>,
 }
 
 impl From<signal_sentinel::domain::WorkerStatus> for WorkerOut {
@@ -78,6 +142,7 @@ impl From<signal_sentinel::domain::WorkerStatus> for WorkerOut {
             last_cycle_rules: w.last_cycle_rules,
             last_cycle_alerts: w.last_cycle_alerts,
             last_error: w.last_error,
+            feed: w.feed.map(FeedOut::from),
         }
     }
 }
@@ -114,6 +179,9 @@ pub struct MonitorStatus {
     pub failures: u64,
     /// Market-data providers.
     pub providers: Vec<ProviderOut>,
+    /// Where this process's monitor takes its quotes from (`null` when it runs none).
+    #[oai(nullable)]
+    pub feed: Option<FeedOut>,
     /// The live workers on the database (every process running the monitor, wherever it
     /// runs), by id.
     pub workers: Vec<WorkerOut>,
@@ -170,6 +238,7 @@ impl MonitorApi {
                     last_ok_at: p.last_ok_at,
                 })
                 .collect(),
+            feed: s.running.then(|| FeedOut::from(s.feed)),
             workers: workers.into_iter().map(WorkerOut::from).collect(),
             shards: signal_sentinel::domain::SHARDS,
         }))

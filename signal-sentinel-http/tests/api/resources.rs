@@ -821,6 +821,16 @@ async fn monitor_status_lists_the_workers_of_other_processes() {
                 rules: 3,
                 alerts: 1,
                 error: None,
+                feed: Some(signal_sentinel::domain::MarketFeed {
+                    mode: "stream".into(),
+                    stream: Some(signal_sentinel::domain::StreamStatus {
+                        provider: "alpaca".into(),
+                        connected: false,
+                        last_error: Some("406 connection limit exceeded".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
             },
         )
         .await
@@ -833,6 +843,14 @@ async fn monitor_status_lists_the_workers_of_other_processes() {
     assert_eq!(workers[0]["shards"].as_array().unwrap().len(), 64);
     assert_eq!(workers[0]["last_cycle_rules"], 3);
     assert_eq!(workers[0]["last_cycle_alerts"], 1);
+    let feed = &workers[0]["feed"];
+    assert_eq!(feed["mode"], "stream");
+    assert_eq!(feed["stream"]["provider"], "alpaca");
+    assert_eq!(feed["stream"]["connected"], false);
+    assert_eq!(
+        feed["stream"]["last_error"],
+        "406 connection limit exceeded"
+    );
 }
 
 #[tokio::test]

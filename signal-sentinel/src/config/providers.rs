@@ -30,6 +30,8 @@ pub struct AlpacaSettings {
     pub base_url: Url,
     /// `ALPACA_FEED`: `iex` (default, free plans) or `sip`.
     pub feed: String,
+    /// `ALPACA_STREAM_URL`, default `wss://stream.data.alpaca.markets/v2/{ALPACA_FEED}`.
+    pub stream_url: Url,
 }
 
 /// Finnhub market data.
@@ -41,6 +43,8 @@ pub struct FinnhubSettings {
     pub base_url: Url,
     /// `FINNHUB_CALLS_PER_MINUTE`, default 60 (the free tier).
     pub calls_per_minute: u32,
+    /// `FINNHUB_STREAM_URL`, default `wss://ws.finnhub.io`.
+    pub stream_url: Url,
 }
 
 /// Yahoo Finance market data (no key).
@@ -52,19 +56,24 @@ pub struct YahooSettings {
 
 impl AlpacaSettings {
     pub(super) fn read(vars: &Vars) -> Result<Self, ConfigError> {
+        let feed = match vars
+            .get("ALPACA_FEED")
+            .map(|f| f.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("iex") => "iex".to_owned(),
+            Some("sip") => "sip".to_owned(),
+            Some(_) => return Err(invalid("ALPACA_FEED", "expected iex or sip")),
+        };
         let alpaca = Self {
             api_key: vars.secret("ALPACA_API_KEY"),
             secret_key: vars.secret("ALPACA_SECRET_KEY"),
             base_url: vars.base_url("ALPACA_BASE_URL", "https://data.alpaca.markets")?,
-            feed: match vars
-                .get("ALPACA_FEED")
-                .map(|f| f.to_ascii_lowercase())
-                .as_deref()
-            {
-                None | Some("iex") => "iex".to_owned(),
-                Some("sip") => "sip".to_owned(),
-                Some(_) => return Err(invalid("ALPACA_FEED", "expected iex or sip")),
-            },
+            stream_url: vars.ws_url(
+                "ALPACA_STREAM_URL",
+                &format!("wss://stream.data.alpaca.markets/v2/{feed}"),
+            )?,
+            feed,
         };
         pair(
             &alpaca.api_key,
@@ -81,6 +90,7 @@ impl FinnhubSettings {
         Ok(Self {
             api_key: vars.secret("FINNHUB_API_KEY"),
             base_url: vars.base_url("FINNHUB_BASE_URL", "https://finnhub.io/api/v1")?,
+            stream_url: vars.ws_url("FINNHUB_STREAM_URL", "wss://ws.finnhub.io")?,
             calls_per_minute: match vars.get("FINNHUB_CALLS_PER_MINUTE") {
                 None => 60,
                 Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {

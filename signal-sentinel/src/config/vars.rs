@@ -47,6 +47,16 @@ impl Vars {
     pub(super) fn base_url(&self, name: &'static str, default: &str) -> Result<Url, ConfigError> {
         base_url(&self.0, name, default)
     }
+
+    /// A WebSocket URL (`ws://` or `wss://`).
+    pub(super) fn ws_url(&self, name: &'static str, default: &str) -> Result<Url, ConfigError> {
+        let raw = self.0.get(name).map_or(default, |v| v.trim());
+        let url = Url::parse(raw).map_err(|_| invalid(name, "expected a ws:// or wss:// URL"))?;
+        if !matches!(url.scheme(), "ws" | "wss") || url.host_str().is_none() {
+            return Err(invalid(name, "expected a ws:// or wss:// URL"));
+        }
+        Ok(url)
+    }
 }
 
 pub(super) fn base_url(

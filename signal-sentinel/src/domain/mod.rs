@@ -94,5 +94,6 @@ pub use symbol::{Symbol, SymbolKind};
 pub use text::{TextError, check_text};
 pub use user::{NewUser, User, UserUpdate};
 pub use worker::{
-    SHARDS, ShardFence, WorkerCycle, WorkerIdentity, WorkerStatus, lease_for, shard_of,
+    MarketFeed, SHARDS, ShardFence, StreamStatus, WorkerCycle, WorkerIdentity, WorkerStatus,
+    lease_for, shard_of,
 };

@@ -1,7 +1,7 @@
 //! Monitor workers sharing the rules through the store: the shards of the symbol space, a
 //! worker's identity and its reported state.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Symbol;
 use crate::time::Timestamp;
@@ -85,6 +85,8 @@ pub struct WorkerCycle {
     pub alerts: u64,
     /// Its error, when it failed.
     pub error: Option<String>,
+    /// Where its quotes come from.
+    pub feed: Option<MarketFeed>,
 }
 
 /// A worker as `invest monitor status` shows it.
@@ -114,6 +116,8 @@ pub struct WorkerStatus {
     pub last_cycle_alerts: Option<u64>,
     /// Its error, when it failed.
     pub last_error: Option<String>,
+    /// Where its quotes come from (polls, or a stream and its health), as of its last cycle.
+    pub feed: Option<MarketFeed>,
 }
 
 impl WorkerStatus {
@@ -135,4 +139,51 @@ pub struct ShardFence {
     pub shards: Vec<u32>,
     /// Their leases' new end.
     pub lease_until: Timestamp,
+}
+
+/// How a stream is doing: what `invest monitor status` and the API show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamStatus {
+    /// The provider.
+    pub provider: String,
+    /// Whether a connection is up and authenticated.
+    pub connected: bool,
+    /// Symbols subscribed on it.
+    pub subscribed: usize,
+    /// Connections made after the first.
+    pub reconnects: u64,
+    /// When the last message (a trade, a ping …) arrived.
+    pub last_message_at: Option<Timestamp>,
+    /// Messages that could not be read (counted, skipped).
+    pub malformed: u64,
+    /// Trades refused as bad data (no price, a price no market quotes, an unknown symbol).
+    pub bad_trades: u64,
+    /// What went wrong last (never containing a key).
+    pub last_error: Option<String>,
+}
+
+/// Where a monitor's quotes come from, as `invest monitor status` and the API show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketFeed {
+    /// `poll` (quotes asked every interval) or `stream` (trades as they happen, with the
+    /// interval's polls as the safety net and for what a stream does not carry).
+    pub mode: String,
+    /// The stream's health, when there is one.
+    pub stream: Option<StreamStatus>,
+    /// Cycles run on trades since start.
+    pub trade_cycles: u64,
+    /// Trades received since start.
+    pub trades_received: u64,
+    /// Trades replaced by a later one of their symbol before the monitor read them.
+    pub trades_coalesced: u64,
+}
+
+impl MarketFeed {
+    /// A monitor that only polls.
+    pub fn polling() -> Self {
+        Self {
+            mode: "poll".into(),
+            ..Self::default()
+        }
+    }
 }

@@ -9,6 +9,8 @@
 
 #[cfg(feature = "providers")]
 pub(crate) mod alpaca;
+#[cfg(feature = "providers")]
+mod alpaca_stream;
 mod chain;
 #[cfg(feature = "providers")]
 pub(crate) mod finnhub;
@@ -19,6 +21,8 @@ mod replay;
 mod simulated;
 pub mod stream;
 pub mod symbols;
+#[cfg(feature = "providers")]
+mod ws;
 #[cfg(feature = "providers")]
 pub(crate) mod yahoo;
 
@@ -32,6 +36,8 @@ use crate::domain::{Bar, CorporateEvent, Quote, Symbol};
 
 #[cfg(feature = "providers")]
 pub use alpaca::AlpacaMarket;
+#[cfg(feature = "providers")]
+pub use alpaca_stream::AlpacaStream;
 pub use chain::{BreakerState, ProviderChain, ProviderStatus};
 #[cfg(feature = "providers")]
 pub use finnhub::FinnhubMarket;
@@ -72,6 +78,48 @@ pub fn providers_from_settings(
         Some(age) => chain.with_max_age(age),
         None => chain,
     })
+}
+
+/// The stream of the first provider in the settings' order that has one and its credentials
+/// (Alpaca's stock stream, Finnhub's trade stream); `None` when none has (Yahoo has no
+/// stream, and a build without the `providers` feature has none).
+pub fn stream_from_settings(
+    settings: &crate::config::Settings,
+) -> Option<std::sync::Arc<dyn MarketStream>> {
+    #[cfg(feature = "providers")]
+    {
+        use crate::config::ProviderName;
+        for name in &settings.providers {
+            match name {
+                ProviderName::Alpaca => {
+                    if let (Some(key), Some(secret)) =
+                        (&settings.alpaca.api_key, &settings.alpaca.secret_key)
+                    {
+                        return Some(std::sync::Arc::new(AlpacaStream::new(
+                            settings.alpaca.stream_url.clone(),
+                            key.clone(),
+                            secret.clone(),
+                        )));
+                    }
+                }
+                ProviderName::Finnhub => {
+                    if let Some(key) = &settings.finnhub.api_key {
+                        return Some(std::sync::Arc::new(FinnhubStream::new(
+                            settings.finnhub.stream_url.clone(),
+                            key.clone(),
+                        )));
+                    }
+                }
+                ProviderName::Yahoo => {}
+            }
+        }
+        None
+    }
+    #[cfg(not(feature = "providers"))]
+    {
+        let _ = settings;
+        None
+    }
 }
 
 /// Without the `providers` feature there are none to build.

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;
-use serde::Serialize;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::domain::StreamStatus;
 use crate::domain::Symbol;
 use crate::time::Timestamp;
 
@@ -105,27 +105,6 @@ impl TradeBuffer {
     pub fn coalesced(&self) -> u64 {
         self.coalesced.load(Ordering::Relaxed)
     }
-}
-
-/// How a stream is doing: what `invest monitor status` and the API show.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct StreamStatus {
-    /// The provider.
-    pub provider: String,
-    /// Whether a connection is up and authenticated.
-    pub connected: bool,
-    /// Symbols subscribed on it.
-    pub subscribed: usize,
-    /// Connections made after the first.
-    pub reconnects: u64,
-    /// When the last message (a trade, a ping …) arrived.
-    pub last_message_at: Option<Timestamp>,
-    /// Messages that could not be read (counted, skipped).
-    pub malformed: u64,
-    /// Trades refused as bad data (no price, a price no market quotes, an unknown symbol).
-    pub bad_trades: u64,
-    /// What went wrong last (never containing a key).
-    pub last_error: Option<String>,
 }
 
 /// A source of streamed trades.

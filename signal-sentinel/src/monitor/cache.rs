@@ -71,6 +71,8 @@ pub(super) struct SymbolState {
     pub(super) new_bars: usize,
     /// The end of the last minute bar read.
     pub(super) bars_through: Option<crate::time::Timestamp>,
+    /// The last quote the rules read: the day's figures of a quote made from a trade.
+    pub(super) last_quote: Option<crate::domain::Quote>,
 }
 
 /// How much daily history the rules of a symbol read.
@@ -115,6 +117,8 @@ pub(super) struct Indexed {
     pub(super) extended: bool,
     /// Watched after the close too (evaluated at the close, or on minute bars).
     pub(super) after_close: bool,
+    /// Evaluated on streamed trades: on every sample, on its own symbol only.
+    pub(super) on_trades: bool,
     /// What it reads of its own symbol's daily history.
     pub(super) need: HistoryNeed,
     /// A combination that reads other symbols.
@@ -154,6 +158,8 @@ pub(super) struct RuleSync {
     pub(super) shards: Option<Vec<u32>>,
     /// When every rule was last read.
     pub(super) full_at: Option<Timestamp>,
+    /// When the log was last read.
+    pub(super) checked_at: Option<Timestamp>,
 }
 
 impl Cache {
@@ -177,6 +183,9 @@ impl Cache {
                 || rule.on_minute_bars,
             need: rule.reads[0].need,
             combination: !rule.others.is_empty(),
+            on_trades: rule.options.evaluate == crate::engine::Evaluate::EverySample
+                && rule.others.is_empty()
+                && !rule.on_minute_bars,
         };
         let ids = self.index.entry(rule.symbol.clone()).or_default();
         let at = ids.partition_point(|i| i.id < id);

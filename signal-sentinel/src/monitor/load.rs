@@ -77,6 +77,7 @@ impl Monitor {
                 .sync
                 .full_at
                 .is_some_and(|at| now >= at && now - at < RESYNC);
+        cache.sync.checked_at = Some(now);
         let mut read = RulesRead::default();
         if !(fresh
             && self
@@ -420,12 +421,26 @@ fn absorb(cache: &mut Cache, rule: crate::domain::Rule, problems: &mut Vec<Strin
 
 /// Rules by symbol (in symbol order, so cycles are reproducible), for symbols in session;
 /// expired rules rest.
-pub(super) fn in_session(cache: &Cache, now: Timestamp) -> BTreeMap<Symbol, Vec<RuleId>> {
+/// With `traded`, only the rules evaluated on trades of the symbols that traded.
+pub(super) fn in_session<T>(
+    cache: &Cache,
+    now: Timestamp,
+    traded: Option<&HashMap<Symbol, T>>,
+) -> BTreeMap<Symbol, Vec<RuleId>> {
     let session = calendar::session_at(now);
     let after_hours = session == calendar::Session::AfterHours;
     let mut by_symbol: BTreeMap<Symbol, Vec<RuleId>> = BTreeMap::new();
     let mut others: Vec<&Symbol> = Vec::new();
-    for (symbol, rules) in &cache.index {
+    let symbols: Box<dyn Iterator<Item = (&Symbol, &Vec<super::cache::Indexed>)>> = match traded {
+        None => Box::new(cache.index.iter()),
+        Some(traded) => Box::new(
+            traded
+                .keys()
+                .filter_map(|symbol| cache.index.get_key_value(symbol)),
+        ),
+    };
+    let on_trades = traded.is_some();
+    for (symbol, rules) in symbols {
         // Each rule in its own hours: the regular session, extended hours when it asks for
         // them, and for a rule evaluated at the close the hours after it (the close's quote
         // comes then).
@@ -434,7 +449,8 @@ pub(super) fn in_session(cache: &Cache, now: Timestamp) -> BTreeMap<Symbol, Vec<
         let ids: Vec<RuleId> = rules
             .iter()
             .filter(|rule| {
-                rule.expires_at.is_none_or(|at| now < at)
+                (rule.on_trades || !on_trades)
+                    && rule.expires_at.is_none_or(|at| now < at)
                     && (if rule.extended { extended } else { regular }
                         || (rule.after_close && after_hours))
             })

@@ -33,6 +33,7 @@ mod fetch;
 mod load;
 mod sharding;
 mod stats;
+mod stream;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -47,9 +48,11 @@ use tokio::sync::Mutex;
 use crate::clock::Clock;
 use crate::domain::{Alert, CycleWrite, Quote, ShardFence, Symbol, UserId, shard_of};
 use crate::market::MarketData;
+use crate::market::stream::{MarketStream, Trade};
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
+pub use crate::domain::MarketFeed;
 use cache::Cache;
 use evaluate::evaluate;
 use load::in_session;
@@ -141,6 +144,28 @@ pub struct CycleReport {
     pub phases: CyclePhases,
 }
 
+impl CycleReport {
+    /// A cycle that did nothing.
+    fn nothing(at: Timestamp, started: std::time::Instant) -> Self {
+        Self {
+            at,
+            duration: started.elapsed(),
+            rules: 0,
+            rules_loaded: 0,
+            rules_rescanned: false,
+            evaluated: 0,
+            symbols: 0,
+            quotes: 0,
+            market_calls: 0,
+            alerts: Vec::new(),
+            problems: Vec::new(),
+            providers: Vec::new(),
+            shards: None,
+            phases: CyclePhases::default(),
+        }
+    }
+}
+
 /// How long each phase of a cycle took: where the next bottleneck is.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct CyclePhases {
@@ -166,6 +191,16 @@ pub struct Monitor {
     stats: Arc<MonitorStats>,
     on_alerts: Option<AlertHook>,
     sharding: Option<Arc<Sharding>>,
+    stream: Option<StreamSetup>,
+}
+
+/// A stream of trades the monitor evaluates rules on.
+#[derive(Clone)]
+struct StreamSetup {
+    stream: Arc<dyn MarketStream>,
+    /// The least time between two cycles on trades (each symbol's trades in between are
+    /// taken as its latest).
+    spacing: StdDuration,
 }
 
 /// Called by [`Monitor::run`] with the alerts a cycle stored, after they are committed (their
@@ -198,7 +233,39 @@ impl Monitor {
             stats: Arc::default(),
             on_alerts: None,
             sharding: None,
+            stream: None,
         }
+    }
+
+    /// Evaluates the rules on `stream`'s trades as they come, besides the polled cycles
+    /// ([`run`](Self::run) subscribes to the symbols of the rules evaluated on every sample,
+    /// follows rule changes within a second, and polls at once after the stream reconnects so
+    /// nothing that happened while it was down is missed). `spacing` is the least time
+    /// between two cycles on trades.
+    #[must_use]
+    pub fn with_stream(mut self, stream: Arc<dyn MarketStream>, spacing: StdDuration) -> Self {
+        self.stream = Some(StreamSetup { stream, spacing });
+        self
+    }
+
+    /// The monitor as an operator sees it, with its feed as of now.
+    pub fn snapshot(&self) -> MonitorSnapshot {
+        let mut snapshot = self.stats.snapshot();
+        snapshot.feed = self.feed();
+        snapshot
+    }
+
+    /// Where quotes come from now.
+    pub fn feed(&self) -> MarketFeed {
+        let mut feed = self.stats.snapshot().feed;
+        match &self.stream {
+            Some(setup) => {
+                feed.mode = "stream".into();
+                feed.stream = Some(setup.stream.status());
+            }
+            None => feed.mode = "poll".into(),
+        }
+        feed
     }
 
     /// Shares the rules with the other workers on the same store: each cycle evaluates only
@@ -238,38 +305,55 @@ impl Monitor {
 
     /// Runs cycles every `interval` until `shutdown` completes. A cycle in progress when it
     /// does is finished first; ticks missed by a long cycle are skipped (and the overrun is
-    /// logged and counted); a failed cycle is logged and the next one tried.
+    /// logged and counted); a failed cycle is logged and the next one tried. With a stream
+    /// ([`with_stream`](Self::with_stream)), cycles on trades run in between.
     pub async fn run(&self, interval: StdDuration, shutdown: impl Future<Output = ()>) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         tokio::pin!(shutdown);
-        let every = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        let feed = self.feed();
         self.stats.update(|s| {
             s.running = true;
             s.interval_seconds = Some(interval.as_secs());
+            s.feed = feed;
         });
         let (stop_beating, beating) = tokio::sync::watch::channel(());
         let heartbeat = self
             .sharding
             .clone()
             .map(|sharding| tokio::spawn(heartbeat(self.store.clone(), sharding, beating)));
+        let streaming = self.stream.clone().map(stream::Streaming::start);
+        // Rule changes are followed (and subscriptions with them) every second.
+        let mut follow = tokio::time::interval(StdDuration::from_secs(1));
+        follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                _ = ticker.tick() => {}
+                _ = ticker.tick() => {
+                    self.poll(interval).await;
+                    if let Some(streaming) = &streaming {
+                        self.subscribe(streaming).await;
+                    }
+                }
+                () = stream::trades_ready(streaming.as_ref()) => {
+                    if let Some(streaming) = &streaming {
+                        self.on_trades(streaming).await;
+                    }
+                }
+                _ = follow.tick(), if streaming.is_some() => {
+                    if let Some(streaming) = &streaming {
+                        if self.follow_stream(streaming).await {
+                            // Back after a drop: what traded meanwhile is polled now.
+                            self.poll(interval).await;
+                        }
+                        self.subscribe(streaming).await;
+                    }
+                }
             }
-            let outcome = self.run_once().await;
-            let next = self.clock.now().checked_add_signed(every);
-            if let Some(sharding) = &self.sharding {
-                sharding::record_cycle(&*self.store, sharding, &outcome).await;
-            }
-            if let (Ok(report), Some(hook)) = (&outcome, &self.on_alerts)
-                && !report.alerts.is_empty()
-            {
-                hook(report.alerts.clone());
-            }
-            self.stats.record(&outcome, interval, next);
+        }
+        if let Some(streaming) = streaming {
+            streaming.stop().await;
         }
         let _ = stop_beating.send(());
         if let Some(heartbeat) = heartbeat {
@@ -285,19 +369,65 @@ impl Monitor {
         self.stats.update(|s| s.running = false);
     }
 
+    /// One polled cycle, recorded.
+    async fn poll(&self, interval: StdDuration) {
+        let every = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        let outcome = self.run_once().await;
+        let next = self.clock.now().checked_add_signed(every);
+        if let Some(sharding) = &self.sharding {
+            sharding::record_cycle(&*self.store, sharding, &outcome, self.feed()).await;
+        }
+        self.hook(&outcome);
+        self.stats.record(&outcome, interval, next);
+    }
+
+    /// Calls the alert hook with a cycle's alerts.
+    fn hook(&self, outcome: &Result<CycleReport, MonitorError>) {
+        if let (Ok(report), Some(hook)) = (outcome, &self.on_alerts)
+            && !report.alerts.is_empty()
+        {
+            hook(report.alerts.clone());
+        }
+    }
+
     /// Runs one cycle.
     ///
     /// # Errors
     /// [`MonitorError::Store`] when rules cannot be read or the cycle cannot be written; then
     /// nothing of it is written and the next cycle starts again from the stored state.
     pub async fn run_once(&self) -> Result<CycleReport, MonitorError> {
+        self.cycle(None).await
+    }
+
+    /// Runs a cycle on streamed trades: the rules of the symbols that traded (those
+    /// evaluated on every sample; rules at the close or on minute bars wait for the polled
+    /// cycles), each on a quote made of its symbol's latest trade and the day's figures of the
+    /// last quote, with the same engine, states and one-transaction write as
+    /// [`run_once`](Self::run_once). Before the first polled cycle it does nothing.
+    ///
+    /// # Errors
+    /// As [`run_once`](Self::run_once).
+    pub async fn run_on_trades(&self, trades: Vec<Trade>) -> Result<CycleReport, MonitorError> {
+        self.cycle(Some(trades)).await
+    }
+
+    /// A polled cycle (`trades` is `None`) or a cycle on trades.
+    async fn cycle(&self, trades: Option<Vec<Trade>>) -> Result<CycleReport, MonitorError> {
         let started = std::time::Instant::now();
         let now = self.clock.now();
         let mut cache = self.cache.lock().await;
         let mut problems = Vec::new();
 
-        // Load: the shards this worker holds, their rules and states.
-        let owned = self.owned_shards().await?;
+        // Load: the shards this worker holds, their rules and states. A cycle on trades keeps
+        // the shards of the last polled cycle (its commit is fenced by them all the same) and
+        // follows rule changes at most once a second.
+        let owned = match &trades {
+            None => self.owned_shards().await?,
+            Some(_) if cache.sync.through.is_none() => {
+                return Ok(CycleReport::nothing(now, started));
+            }
+            Some(_) => cache.sync.shards.clone(),
+        };
         let mine = owned.as_deref().map(shard_mask);
         let is_mine = |symbol: &Symbol| mine.is_none_or(|m| m[shard_of(symbol) as usize]);
         // What another worker may have changed since this one held a shard is read afresh;
@@ -306,11 +436,25 @@ impl Monitor {
             .symbols
             .retain(|symbol, entry| is_mine(symbol) != entry.foreign);
 
-        let rules_read = self
-            .load_rules(&mut cache, owned.as_deref(), now, &is_mine, &mut problems)
-            .await?;
+        let follow = trades.is_none()
+            || cache
+                .sync
+                .checked_at
+                .is_none_or(|at| now < at || now - at >= chrono::Duration::seconds(1));
+        let rules_read = if follow {
+            self.load_rules(&mut cache, owned.as_deref(), now, &is_mine, &mut problems)
+                .await?
+        } else {
+            load::RulesRead {
+                enabled: cache.rules.len(),
+                ..load::RulesRead::default()
+            }
+        };
+        // Only trades that make a quote (newer than the symbol's last, of the same day).
+        let traded: Option<HashMap<Symbol, Quote>> =
+            trades.map(|trades| stream::trade_quotes(&cache, trades));
 
-        let by_symbol = in_session(&cache, now);
+        let by_symbol = in_session(&cache, now, traded.as_ref());
         let evaluated: usize = by_symbol.values().map(Vec::len).sum();
 
         self.load_states(&mut cache, &by_symbol, &mut problems)
@@ -329,7 +473,15 @@ impl Monitor {
         let (wanted, mut holdings) = self
             .holdings(&cache, &by_symbol, portfolio.as_ref(), &mut problems)
             .await;
-        let (mut quotes, market_calls) = self.fetch(wanted, &mut problems).await;
+        let (mut quotes, market_calls) = match &traded {
+            None => self.fetch(wanted, &mut problems).await,
+            Some(traded) => (stream::with_last_quotes(&cache, traded, &wanted), 0),
+        };
+        for quote in quotes.values() {
+            if let Some(entry) = cache.symbols.get_mut(&quote.symbol) {
+                entry.last_quote = Some(quote.clone());
+            }
+        }
         let mut write = CycleWrite {
             at: Some(now),
             fence: self
@@ -346,8 +498,17 @@ impl Monitor {
         // Splits first: the quotes, history and levels the rules read are then the new ones.
         events::apply_splits(&mut cache, &by_symbol, &mut quotes, now, &mut write);
         events::adjust_holdings(&mut holdings, &write.splits, now);
-        self.minute_bars(&mut cache, &by_symbol, now, &mut problems)
-            .await;
+        if traded.is_none() {
+            self.minute_bars(&mut cache, &by_symbol, now, &mut problems)
+                .await;
+        } else {
+            // Minute bars are stepped by the polled cycles only.
+            for symbol in by_symbol.keys() {
+                if let Some(entry) = cache.symbols.get_mut(symbol) {
+                    entry.new_bars = 0;
+                }
+            }
+        }
         let fetched = std::time::Instant::now();
         let books: HashMap<UserId, crate::engine::Book> = holdings
             .iter()

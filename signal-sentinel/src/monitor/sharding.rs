@@ -98,14 +98,16 @@ pub(super) async fn record_cycle(
     store: &dyn Store,
     sharding: &Sharding,
     outcome: &Result<CycleReport, MonitorError>,
+    feed: crate::domain::MarketFeed,
 ) {
-    let cycle = match outcome {
+    let mut cycle = match outcome {
         Ok(report) => WorkerCycle {
             at: Some(sharding.clock.now()),
             duration_ms: u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
             rules: report.evaluated as u64,
             alerts: report.alerts.len() as u64,
             error: None,
+            feed: None,
         },
         Err(e) => WorkerCycle {
             at: Some(sharding.clock.now()),
@@ -113,6 +115,7 @@ pub(super) async fn record_cycle(
             ..WorkerCycle::default()
         },
     };
+    cycle.feed = Some(feed);
     if let Err(e) = store.record_worker_cycle(&sharding.worker.id, &cycle).await {
         tracing::warn!("cannot record the worker's cycle: {e}");
     }

@@ -45,6 +45,8 @@ pub struct MonitorSnapshot {
     pub failures: u64,
     /// The market-data providers after the last cycle.
     pub providers: Vec<crate::market::ProviderStatus>,
+    /// Where quotes come from: polls, or a stream and its health.
+    pub feed: crate::domain::MarketFeed,
 }
 
 impl MonitorStats {
@@ -74,6 +76,27 @@ impl MonitorStats {
         snapshot.overruns = self.overruns();
         snapshot.failures = self.failures();
         snapshot
+    }
+
+    /// Counts and logs a cycle on trades (not kept as the last cycle: that is the last poll).
+    pub(super) fn record_trades(&self, outcome: &Result<CycleReport, MonitorError>) {
+        match outcome {
+            Ok(report) => {
+                metrics::counter!("signal_sentinel_alerts_fired_total")
+                    .increment(report.alerts.len() as u64);
+                metrics::histogram!("signal_sentinel_monitor_trade_cycle_seconds")
+                    .record(report.duration.as_secs_f64());
+                for problem in &report.problems {
+                    tracing::warn!("{problem}");
+                }
+            }
+            Err(MonitorError::Store(StoreError::LeaseLost { .. })) => {}
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("monitor cycle on trades failed: {e}");
+            }
+        }
+        self.update(|s| s.feed.trade_cycles += 1);
     }
 
     /// Counts, logs and keeps a cycle's outcome for [`snapshot`](Self::snapshot) and

@@ -270,3 +270,77 @@ pub(crate) fn monitor_on(
         signal_sentinel::monitor::MonitorConfig::default(),
     )
 }
+
+/// A market whose quotes are set by the test: (price, previous close) by symbol.
+#[derive(Debug)]
+pub(crate) struct FixedMarket {
+    clock: Arc<signal_sentinel::clock::ManualClock>,
+    prices: std::sync::Mutex<std::collections::HashMap<String, (&'static str, &'static str)>>,
+    /// The symbols asked for, request after request.
+    pub(crate) asked: std::sync::Mutex<Vec<String>>,
+    /// Quote requests made.
+    pub(crate) calls: std::sync::Mutex<usize>,
+}
+
+impl FixedMarket {
+    pub(crate) fn new(clock: Arc<signal_sentinel::clock::ManualClock>) -> Self {
+        Self {
+            clock,
+            prices: std::sync::Mutex::default(),
+            asked: std::sync::Mutex::default(),
+            calls: std::sync::Mutex::default(),
+        }
+    }
+
+    pub(crate) fn set(&self, symbol: &str, price: &'static str, previous_close: &'static str) {
+        self.prices
+            .lock()
+            .unwrap()
+            .insert(symbol.to_owned(), (price, previous_close));
+    }
+}
+
+#[async_trait::async_trait]
+impl signal_sentinel::market::MarketData for FixedMarket {
+    fn name(&self) -> &str {
+        "fixed"
+    }
+
+    fn max_batch(&self) -> usize {
+        50
+    }
+
+    async fn quotes(
+        &self,
+        symbols: &[Symbol],
+    ) -> Result<Vec<signal_sentinel::domain::Quote>, signal_sentinel::market::MarketError> {
+        *self.calls.lock().unwrap() += 1;
+        let prices = self.prices.lock().unwrap();
+        let mut asked = self.asked.lock().unwrap();
+        Ok(symbols
+            .iter()
+            .filter_map(|s| {
+                asked.push(s.to_string());
+                let (price, prev) = prices.get(s.as_str())?;
+                signal_sentinel::domain::Quote::new(
+                    s.clone(),
+                    price.parse().unwrap(),
+                    signal_sentinel::clock::Clock::now(&*self.clock),
+                    "fixed",
+                )
+                .unwrap()
+                .with_previous_close(prev.parse().unwrap())
+                .ok()
+            })
+            .collect())
+    }
+
+    async fn daily_bars(
+        &self,
+        _: &Symbol,
+        _: chrono::NaiveDate,
+        _: chrono::NaiveDate,
+    ) -> Result<Vec<signal_sentinel::domain::Bar>, signal_sentinel::market::MarketError> {
+        Ok(Vec::new())
+    }
+}

@@ -22,6 +22,7 @@ mod providers;
 mod robustness;
 mod settings;
 mod store;
+mod streaming;
 mod summary;
 mod timing;
 mod watch;

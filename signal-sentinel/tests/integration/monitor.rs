@@ -12,7 +12,9 @@ use signal_sentinel::market::{MarketData, MarketError, ReplayMarket, SimulatedMa
 use signal_sentinel::monitor::{Monitor, MonitorConfig};
 use signal_sentinel::store::{AlertStore, MonitorStore, RuleStateStore, RuleStore, Store};
 
-use crate::helpers::{Backend, TestDb, add_rule, daily_csv, seed_console_channel, seed_user};
+use crate::helpers::{
+    Backend, FixedMarket, TestDb, add_rule, daily_csv, seed_console_channel, seed_user,
+};
 
 fn store_of(db: &TestDb) -> Arc<dyn Store> {
     Arc::new(db.store.clone())
@@ -420,59 +422,6 @@ async fn rules_added_during_the_day_get_the_history_they_need(db: &TestDb) {
     );
 }
 
-/// A market whose quotes are set by the test: (price, previous close) by symbol.
-#[derive(Debug)]
-struct FixedMarket {
-    clock: Arc<ManualClock>,
-    prices: std::sync::Mutex<std::collections::HashMap<String, (&'static str, &'static str)>>,
-    asked: std::sync::Mutex<Vec<String>>,
-}
-
-impl FixedMarket {
-    fn set(&self, symbol: &str, price: &'static str, previous_close: &'static str) {
-        self.prices
-            .lock()
-            .unwrap()
-            .insert(symbol.to_owned(), (price, previous_close));
-    }
-}
-
-#[async_trait::async_trait]
-impl MarketData for FixedMarket {
-    fn name(&self) -> &str {
-        "fixed"
-    }
-
-    fn max_batch(&self) -> usize {
-        50
-    }
-
-    async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
-        let prices = self.prices.lock().unwrap();
-        let mut asked = self.asked.lock().unwrap();
-        Ok(symbols
-            .iter()
-            .filter_map(|s| {
-                asked.push(s.to_string());
-                let (price, prev) = prices.get(s.as_str())?;
-                Quote::new(s.clone(), price.parse().unwrap(), self.clock.now(), "fixed")
-                    .unwrap()
-                    .with_previous_close(prev.parse().unwrap())
-                    .ok()
-            })
-            .collect())
-    }
-
-    async fn daily_bars(
-        &self,
-        _: &Symbol,
-        _: NaiveDate,
-        _: NaiveDate,
-    ) -> Result<Vec<Bar>, MarketError> {
-        Ok(Vec::new())
-    }
-}
-
 async fn holdings_conditions_and_the_portfolio(db: &TestDb) {
     use signal_sentinel::domain::{HoldingSource, NewHolding};
     use signal_sentinel::store::HoldingStore;
@@ -545,11 +494,7 @@ async fn holdings_conditions_and_the_portfolio(db: &TestDb) {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
     ));
-    let market = Arc::new(FixedMarket {
-        clock: clock.clone(),
-        prices: std::sync::Mutex::default(),
-        asked: std::sync::Mutex::default(),
-    });
+    let market = Arc::new(FixedMarket::new(clock.clone()));
     // Ann: AAPL 20 × 130 = 2600 (cost 140: 7% below), MSFT 20 × 98 = 1960 (−2%),
     // KO 100 × 60 = 6000; total 10560 against 10840 yesterday (−2.6%).
     market.set("AAPL", "130", "133");
@@ -646,11 +591,7 @@ async fn rules_follow_the_log_of_changes(db: &TestDb) {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap(),
     ));
-    let market = Arc::new(FixedMarket {
-        clock: clock.clone(),
-        prices: Default::default(),
-        asked: Default::default(),
-    });
+    let market = Arc::new(FixedMarket::new(clock.clone()));
     market.set("XYZ", "20", "20");
     market.set("ABC", "5", "5");
     let monitor = Monitor::new(

@@ -165,6 +165,38 @@ fn malformed_dotenv_names_the_file_but_not_its_content() {
     assert!(!msg.contains("unterminated-secret-value"), "{msg}");
 }
 
+/// The stream `--market auto` uses: the first provider in order with a stream and its keys;
+/// Alpaca's URL follows its feed.
+#[test]
+fn the_stream_is_the_first_keyed_provider_with_one() {
+    use signal_sentinel::market::stream_from_settings;
+    let dir = tempfile::tempdir().unwrap();
+    let stream = |extra: &[(&str, &str)]| {
+        stream_from_settings(&Settings::from_vars(vars(dir.path(), extra)).unwrap())
+            .map(|s| format!("{} {s:?}", s.name()))
+    };
+    assert_eq!(stream(&[]), None, "Yahoo has no stream");
+    let finnhub = stream(&[("FINNHUB_API_KEY", "fh-key-123")]).unwrap();
+    assert!(finnhub.starts_with("finnhub ") && finnhub.contains("wss://ws.finnhub.io/"));
+    assert!(!finnhub.contains("fh-key-123"), "{finnhub}");
+    let both = [
+        ("FINNHUB_API_KEY", "fh-key-123"),
+        ("ALPACA_API_KEY", "a"),
+        ("ALPACA_SECRET_KEY", "s"),
+        ("ALPACA_FEED", "sip"),
+    ];
+    let alpaca = stream(&both).unwrap();
+    assert!(
+        alpaca.starts_with("alpaca ") && alpaca.contains("wss://stream.data.alpaca.markets/v2/sip"),
+        "{alpaca}"
+    );
+    let mut ordered = both.to_vec();
+    ordered.push(("MARKET_DATA_PROVIDERS", "finnhub,alpaca"));
+    ordered.push(("FINNHUB_STREAM_URL", "ws://127.0.0.1:9/"));
+    let local = stream(&ordered).unwrap();
+    assert!(local.contains("ws://127.0.0.1:9/"), "{local}");
+}
+
 #[test]
 fn each_bad_value_fails_with_one_line_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
@@ -188,6 +220,11 @@ fn each_bad_value_fails_with_one_line_naming_the_variable() {
             "LOG_LEVEL",
             "loud",
             "LOG_LEVEL: expected trace, debug, info, warn, error or off, or directives like `warn,signal_sentinel=debug`",
+        ),
+        (
+            "FINNHUB_STREAM_URL",
+            "https://ws.finnhub.io",
+            "FINNHUB_STREAM_URL: expected a ws:// or wss:// URL",
         ),
         (
             "PLAID_ENV",

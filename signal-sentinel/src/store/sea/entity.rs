@@ -329,6 +329,8 @@ pub(crate) mod monitor_worker {
         pub(crate) last_cycle_rules: Option<i64>,
         pub(crate) last_cycle_alerts: Option<i64>,
         pub(crate) last_error: Option<String>,
+        /// The worker's [`MarketFeed`](crate::domain::MarketFeed) as JSON.
+        pub(crate) market_feed: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -39,6 +39,7 @@ async fn beat(db: &impl ConnectionTrait, worker: &WorkerIdentity, now: Timestamp
         last_cycle_rules: Set(None),
         last_cycle_alerts: Set(None),
         last_error: Set(None),
+        market_feed: Set(None),
     })
     .on_conflict(
         OnConflict::column(monitor_worker::Column::Id)
@@ -259,6 +260,15 @@ impl WorkerStore for SeaStore {
                 monitor_worker::Column::LastError,
                 Expr::value(cycle.error.clone()),
             )
+            .col_expr(
+                monitor_worker::Column::MarketFeed,
+                Expr::value(
+                    cycle
+                        .feed
+                        .as_ref()
+                        .and_then(|feed| serde_json::to_string(feed).ok()),
+                ),
+            )
             .filter(monitor_worker::Column::Id.eq(worker))
             .exec(&self.db)
             .await
@@ -322,6 +332,11 @@ impl WorkerStore for SeaStore {
                 last_cycle_rules: to_u64(w.last_cycle_rules),
                 last_cycle_alerts: to_u64(w.last_cycle_alerts),
                 last_error: w.last_error,
+                // Written by this library as JSON; a row it cannot read shows no feed.
+                feed: w
+                    .market_feed
+                    .as_deref()
+                    .and_then(|json| serde_json::from_str(json).ok()),
                 id: w.id,
             })
             .collect())

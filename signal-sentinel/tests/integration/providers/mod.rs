@@ -1,11 +1,13 @@
 //! The real providers against local mock servers answering as the services do.
 
 mod alpaca;
+mod alpaca_stream;
 mod chain;
 mod events;
 mod finnhub;
 mod finnhub_stream;
 mod minute_bars;
+mod ws_server;
 mod yahoo;
 
 use std::io::Write;

@@ -77,6 +77,17 @@ async fn shards_are_shared_handed_over_and_taken_from_the_dead(db: &TestDb) {
             rules: 3_300,
             alerts: 4,
             error: None,
+            feed: Some(signal_sentinel::domain::MarketFeed {
+                mode: "stream".into(),
+                stream: Some(signal_sentinel::domain::StreamStatus {
+                    provider: "finnhub".into(),
+                    connected: true,
+                    subscribed: 42,
+                    ..Default::default()
+                }),
+                trade_cycles: 7,
+                ..Default::default()
+            }),
         },
     )
     .await
@@ -88,6 +99,10 @@ async fn shards_are_shared_handed_over_and_taken_from_the_dead(db: &TestDb) {
     assert_eq!(workers[1].last_cycle_rules, Some(3_300));
     assert_eq!(workers[1].last_cycle_alerts, Some(4));
     assert_eq!(workers[1].host, "test-host");
+    let feed = workers[1].feed.as_ref().unwrap();
+    assert_eq!((feed.mode.as_str(), feed.trade_cycles), ("stream", 7));
+    assert_eq!(feed.stream.as_ref().unwrap().subscribed, 42);
+    assert_eq!(workers[0].feed, None, "a worker that has not cycled yet");
     assert!(workers.iter().all(|w| w.is_live(tick(7))));
 
     // `a` dies: it renews nothing. Before its leases expire nobody takes its shards…
