@@ -97,6 +97,10 @@ struct BatchContext {
     /// The alerts' rules as first read in this batch (`None`: deleted): a backlog of one
     /// rule's alerts reads it once.
     rules: std::sync::Mutex<HashMap<crate::domain::RuleId, Option<crate::domain::Rule>>>,
+    /// What became of each delivery, recorded together when the batch is done.
+    outcomes: std::sync::Mutex<Vec<(crate::domain::DeliveryId, DeliveryOutcome)>>,
+    /// Each channel's last outcome in the batch, recorded when it is done.
+    channel_outcomes: std::sync::Mutex<HashMap<crate::domain::ChannelId, ChannelOutcome>>,
 }
 
 enum Step {
@@ -268,6 +272,26 @@ impl Dispatcher {
             failure = work => failure,
             never = self.renew_claims() => match never {},
         };
+        // One transaction for the batch's outcomes, whatever else failed.
+        let outcomes = std::mem::take(
+            &mut *context
+                .outcomes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.store.record_deliveries(outcomes).await?;
+        let channels = std::mem::take(
+            &mut *context
+                .channel_outcomes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (channel, outcome) in channels {
+            match self.store.record_channel_outcome(channel, outcome).await {
+                Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
         match failure {
             Some(e) => Err(e),
             None => Ok(report),
@@ -301,16 +325,12 @@ impl Dispatcher {
     ) -> Result<Step, StoreError> {
         let now = self.clock.now();
         let Some(Some(channel)) = context.channels.get(&delivery.channel_id) else {
-            return self
-                .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
-                .await;
+            return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped).await;
         };
         let unwanted =
             delivery.event == crate::domain::DeliveryEvent::Resolved && !channel.sends_resolved();
         if !channel.enabled || unwanted {
-            return self
-                .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
-                .await;
+            return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped).await;
         }
         if now - delivery.created_at > self.config.max_age {
             let outcome = DeliveryOutcome::GivenUp {
@@ -324,20 +344,22 @@ impl Dispatcher {
                         .unwrap_or_default()
                 ),
             };
-            return self.record(&delivery, outcome, Step::GivenUp).await;
+            return record(context, &delivery, outcome, Step::GivenUp).await;
         }
         let defaults = NotificationPrefs::default();
         let prefs = context.prefs.get(&delivery.user_id).unwrap_or(&defaults);
         let silent = match prefs.plan(delivery.event, now) {
             Plan::Skip => {
-                return self
-                    .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
-                    .await;
+                return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped).await;
             }
             Plan::Hold(until) => {
-                return self
-                    .record(&delivery, DeliveryOutcome::Held { until }, Step::Held)
-                    .await;
+                return record(
+                    context,
+                    &delivery,
+                    DeliveryOutcome::Held { until },
+                    Step::Held,
+                )
+                .await;
             }
             Plan::Send { silent } => silent,
         };
@@ -346,8 +368,7 @@ impl Dispatcher {
                 Ok(alert) => Some(alert),
                 // The alert was cleaned away meanwhile: nothing left to say.
                 Err(StoreError::NotFound { .. }) => {
-                    return self
-                        .record(&delivery, DeliveryOutcome::Skipped, Step::Skipped)
+                    return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped)
                         .await;
                 }
                 Err(e) => return Err(e),
@@ -409,11 +430,9 @@ impl Dispatcher {
                 // Another SECRET_KEY without SECRET_KEY_PREVIOUS: retried, so that setting it
                 // delivers what waits.
                 let error = format!("the channel's secret does not open: {e}");
-                self.store
-                    .record_channel_outcome(channel.id, ChannelOutcome::Failed(error.clone()))
-                    .await?;
+                note_channel(context, channel.id, ChannelOutcome::Failed(error.clone()));
                 let outcome = self.retry_or_give_up(&delivery, now, error, None);
-                return self.record(&delivery, outcome.0, outcome.1).await;
+                return record(context, &delivery, outcome.0, outcome.1).await;
             }
         };
         let channel = &channel;
@@ -423,14 +442,17 @@ impl Dispatcher {
                 channel.kind
             );
             let outcome = self.retry_or_give_up(&delivery, now, error, None);
-            return self.record(&delivery, outcome.0, outcome.1).await;
+            return record(context, &delivery, outcome.0, outcome.1).await;
         };
         match notifier.send(channel, &message).await {
             Ok(()) => {
-                self.store
-                    .record_channel_outcome(channel.id, ChannelOutcome::Delivered(self.clock.now()))
-                    .await?;
-                self.record(
+                note_channel(
+                    context,
+                    channel.id,
+                    ChannelOutcome::Delivered(self.clock.now()),
+                );
+                record(
+                    context,
                     &delivery,
                     DeliveryOutcome::Sent {
                         at: self.clock.now(),
@@ -440,18 +462,19 @@ impl Dispatcher {
                 .await
             }
             Err(NotifyError::Permanent(error)) => {
-                self.store
-                    .record_channel_outcome(channel.id, ChannelOutcome::Failed(error.clone()))
-                    .await?;
-                self.record(&delivery, DeliveryOutcome::GivenUp { error }, Step::GivenUp)
-                    .await
+                note_channel(context, channel.id, ChannelOutcome::Failed(error.clone()));
+                record(
+                    context,
+                    &delivery,
+                    DeliveryOutcome::GivenUp { error },
+                    Step::GivenUp,
+                )
+                .await
             }
             Err(NotifyError::Retry { message, after }) => {
-                self.store
-                    .record_channel_outcome(channel.id, ChannelOutcome::Failed(message.clone()))
-                    .await?;
+                note_channel(context, channel.id, ChannelOutcome::Failed(message.clone()));
                 let (outcome, step) = self.retry_or_give_up(&delivery, now, message, after);
-                self.record(&delivery, outcome, step).await
+                record(context, &delivery, outcome, step).await
             }
         }
     }
@@ -487,18 +510,35 @@ impl Dispatcher {
             )
         }
     }
+}
 
-    async fn record(
-        &self,
-        delivery: &Delivery,
-        outcome: DeliveryOutcome,
-        step: Step,
-    ) -> Result<Step, StoreError> {
-        match self.store.record_delivery(delivery.id, outcome).await {
-            Ok(()) | Err(StoreError::NotFound { .. }) => Ok(step),
-            Err(e) => Err(e),
-        }
-    }
+/// Notes a channel's latest outcome, for the batch's write.
+fn note_channel(
+    context: &BatchContext,
+    channel: crate::domain::ChannelId,
+    outcome: ChannelOutcome,
+) {
+    context
+        .channel_outcomes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(channel, outcome);
+}
+
+/// Notes what became of a delivery, for the batch's one write.
+#[allow(clippy::unused_async)]
+async fn record(
+    context: &BatchContext,
+    delivery: &Delivery,
+    outcome: DeliveryOutcome,
+    step: Step,
+) -> Result<Step, StoreError> {
+    context
+        .outcomes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((delivery.id, outcome));
+    Ok(step)
 }
 
 /// The text of an alert message: its rendered message, and the summary when there is one and

@@ -427,6 +427,21 @@ pub trait OutboxStore: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] when the delivery no longer exists.
     async fn record_delivery(&self, id: DeliveryId, outcome: DeliveryOutcome) -> Result<()>;
+    /// Records what became of a batch of attempts in one transaction (a dispatcher's batch),
+    /// releasing their claims; deliveries deleted meanwhile are passed over.
+    ///
+    /// # Errors
+    /// Backend failures (then nothing is recorded, and the claims lapse: the deliveries are
+    /// sent again).
+    async fn record_deliveries(&self, outcomes: Vec<(DeliveryId, DeliveryOutcome)>) -> Result<()> {
+        for (id, outcome) in outcomes {
+            match self.record_delivery(id, outcome).await {
+                Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
     /// Queues messages that are not alerts (digests, notices, tests), due at `now`.
     ///
     /// # Errors

@@ -113,65 +113,28 @@ impl OutboxStore for SeaStore {
     }
 
     async fn record_delivery(&self, id: DeliveryId, outcome: DeliveryOutcome) -> Result<()> {
-        let mut update = delivery::Entity::update_many()
-            .col_expr(
-                delivery::Column::ClaimedBy,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                delivery::Column::ClaimedUntil,
-                Expr::value(Option::<Timestamp>::None),
-            );
-        let attempt = |u: sea_orm::UpdateMany<delivery::Entity>| {
-            u.col_expr(
-                delivery::Column::Attempts,
-                Expr::col(delivery::Column::Attempts).add(1),
-            )
-        };
-        update = match outcome {
-            DeliveryOutcome::Sent { at } => attempt(update)
-                .col_expr(
-                    delivery::Column::Status,
-                    Expr::value(DeliveryStatus::Sent.as_str()),
-                )
-                .col_expr(
-                    delivery::Column::SentAt,
-                    Expr::value(time::to_storage_precision(at)),
-                )
-                .col_expr(
-                    delivery::Column::LastError,
-                    Expr::value(Option::<String>::None),
-                ),
-            DeliveryOutcome::Retry {
-                next_attempt_at,
-                error,
-            } => attempt(update)
-                .col_expr(
-                    delivery::Column::NextAttemptAt,
-                    Expr::value(time::to_storage_precision(next_attempt_at)),
-                )
-                .col_expr(delivery::Column::LastError, Expr::value(error)),
-            DeliveryOutcome::Held { until } => update.col_expr(
-                delivery::Column::NextAttemptAt,
-                Expr::value(time::to_storage_precision(until)),
-            ),
-            DeliveryOutcome::GivenUp { error } => attempt(update)
-                .col_expr(
-                    delivery::Column::Status,
-                    Expr::value(DeliveryStatus::GivenUp.as_str()),
-                )
-                .col_expr(delivery::Column::LastError, Expr::value(error)),
-            DeliveryOutcome::Skipped => update.col_expr(
-                delivery::Column::Status,
-                Expr::value(DeliveryStatus::Skipped.as_str()),
-            ),
-        };
-        let result = update
+        let result = outcome_update(outcome)
             .filter(delivery::Column::Id.eq(id.get()))
             .exec(&self.db)
             .await
             .map_err(backend_err)?;
         expect_rows(result.rows_affected, ENTITY, id)
+    }
+
+    async fn record_deliveries(&self, outcomes: Vec<(DeliveryId, DeliveryOutcome)>) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let txn = self.begin_write().await.map_err(backend_err)?;
+        for (id, outcome) in outcomes {
+            // A delivery deleted meanwhile (its account removed) has nothing to record.
+            outcome_update(outcome)
+                .filter(delivery::Column::Id.eq(id.get()))
+                .exec(&txn)
+                .await
+                .map_err(backend_err)?;
+        }
+        txn.commit().await.map_err(backend_err)
     }
 
     async fn enqueue_deliveries(
@@ -276,4 +239,61 @@ async fn upsert_prefs(
         .await
         .map_err(write_err("notification preferences"))?;
     Ok(())
+}
+
+/// The update that records `outcome` and releases the claim.
+fn outcome_update(outcome: DeliveryOutcome) -> sea_orm::UpdateMany<delivery::Entity> {
+    let update = delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::ClaimedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            delivery::Column::ClaimedUntil,
+            Expr::value(Option::<Timestamp>::None),
+        );
+    let attempt = |u: sea_orm::UpdateMany<delivery::Entity>| {
+        u.col_expr(
+            delivery::Column::Attempts,
+            Expr::col(delivery::Column::Attempts).add(1),
+        )
+    };
+    match outcome {
+        DeliveryOutcome::Sent { at } => attempt(update)
+            .col_expr(
+                delivery::Column::Status,
+                Expr::value(DeliveryStatus::Sent.as_str()),
+            )
+            .col_expr(
+                delivery::Column::SentAt,
+                Expr::value(time::to_storage_precision(at)),
+            )
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(Option::<String>::None),
+            ),
+        DeliveryOutcome::Retry {
+            next_attempt_at,
+            error,
+        } => attempt(update)
+            .col_expr(
+                delivery::Column::NextAttemptAt,
+                Expr::value(time::to_storage_precision(next_attempt_at)),
+            )
+            .col_expr(delivery::Column::LastError, Expr::value(error)),
+        DeliveryOutcome::Held { until } => update.col_expr(
+            delivery::Column::NextAttemptAt,
+            Expr::value(time::to_storage_precision(until)),
+        ),
+        DeliveryOutcome::GivenUp { error } => attempt(update)
+            .col_expr(
+                delivery::Column::Status,
+                Expr::value(DeliveryStatus::GivenUp.as_str()),
+            )
+            .col_expr(delivery::Column::LastError, Expr::value(error)),
+        DeliveryOutcome::Skipped => update.col_expr(
+            delivery::Column::Status,
+            Expr::value(DeliveryStatus::Skipped.as_str()),
+        ),
+    }
 }
