@@ -44,7 +44,7 @@ pub use finnhub::FinnhubMarket;
 #[cfg(feature = "providers")]
 pub use finnhub_stream::FinnhubStream;
 pub use http::{ensure_crypto_provider, retry_after_seconds};
-pub use stream::{MarketStream, StreamStatus, Trade, TradeBuffer};
+pub use stream::{MarketStream, StreamStatus, TRADES_PER_SYMBOL, Trade, TradeBuffer};
 
 /// An HTTP client with a timeout, the process's TLS provider installed, and no proxy for a
 /// loopback `base` (tests, local relays).

@@ -1,9 +1,10 @@
 //! Streamed trades: the [`MarketStream`] trait beside [`MarketData`](super::MarketData), and the
 //! [`TradeBuffer`] a stream fills and the monitor empties.
 //!
-//! A stream never buffers without bound: the buffer holds the latest trade of each symbol, so
-//! a consumer that falls behind (a slow database) reads the latest price of every symbol that
-//! traded, and the trades it skipped are counted, never kept.
+//! A stream never buffers without bound: the buffer holds at most [`TRADES_PER_SYMBOL`] trades
+//! of each symbol, in time order, so a consumer that keeps up sees every trade (every crossing
+//! of a level), and one that falls behind (a slow database) reads each symbol's latest price,
+//! the trades it skipped counted, never kept.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -31,53 +32,73 @@ pub struct Trade {
     pub size: Option<Decimal>,
 }
 
-/// The latest trade of each symbol, waiting for its consumer. A trade replaces the one of its
-/// symbol not taken yet (and is counted as coalesced), so the buffer never holds more than one
-/// trade per subscribed symbol.
+/// Trades kept per symbol while waiting for the consumer; past it a symbol's newest waiting
+/// trade is replaced by the next (and counted as coalesced).
+pub const TRADES_PER_SYMBOL: usize = 32;
+
+/// The trades of each symbol waiting for their consumer, in time order, at most
+/// [`TRADES_PER_SYMBOL`] per symbol: the buffer never holds more than that many trades per
+/// subscribed symbol.
 #[derive(Debug, Default)]
 pub struct TradeBuffer {
-    latest: Mutex<HashMap<Symbol, Trade>>,
+    waiting: Mutex<HashMap<Symbol, Vec<Trade>>>,
     ready: Notify,
     received: AtomicU64,
     coalesced: AtomicU64,
 }
 
 impl TradeBuffer {
-    /// Adds a trade; an older trade of the same symbol waiting in the buffer is replaced
-    /// (and a later one is kept).
+    /// Adds a trade after the symbol's waiting ones. A trade older than the symbol's newest
+    /// waiting trade is dropped; past [`TRADES_PER_SYMBOL`] it replaces the newest. Both are
+    /// counted as coalesced.
     pub fn push(&self, trade: Trade) {
         self.received.fetch_add(1, Ordering::Relaxed);
-        let mut latest = self
-            .latest
+        let mut waiting = self
+            .waiting
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match latest.get_mut(&trade.symbol) {
-            Some(waiting) => {
-                self.coalesced.fetch_add(1, Ordering::Relaxed);
-                if trade.at >= waiting.at {
-                    *waiting = trade;
+        match waiting.get_mut(&trade.symbol) {
+            Some(trades) => {
+                let full = trades.len() >= TRADES_PER_SYMBOL;
+                match trades.last_mut() {
+                    Some(last) if trade.at < last.at => {
+                        self.coalesced.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(last) if full => {
+                        self.coalesced.fetch_add(1, Ordering::Relaxed);
+                        *last = trade;
+                    }
+                    _ => trades.push(trade),
                 }
             }
             None => {
-                latest.insert(trade.symbol.clone(), trade);
+                waiting.insert(trade.symbol.clone(), vec![trade]);
             }
         }
-        drop(latest);
+        drop(waiting);
         self.ready.notify_one();
     }
 
-    /// Takes every waiting trade, in symbol order.
-    pub fn take(&self) -> Vec<Trade> {
-        let mut taken: Vec<Trade> = std::mem::take(
+    /// Takes every waiting trade: in rounds, the first holding each symbol's oldest waiting
+    /// trade, the next each symbol's second, and so on; each round in symbol order. A
+    /// consumer evaluating round after round sees each symbol's trades in order.
+    pub fn take(&self) -> Vec<Vec<Trade>> {
+        let waiting: HashMap<Symbol, Vec<Trade>> = std::mem::take(
             &mut *self
-                .latest
+                .waiting
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-        .into_values()
-        .collect();
-        taken.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        taken
+        );
+        let mut symbols: Vec<Vec<Trade>> = waiting.into_values().collect();
+        symbols.sort_by(|a, b| a[0].symbol.cmp(&b[0].symbol));
+        let depth = symbols.iter().map(Vec::len).max().unwrap_or(0);
+        let mut rounds: Vec<Vec<Trade>> = vec![Vec::new(); depth];
+        for trades in symbols {
+            for (round, trade) in rounds.iter_mut().zip(trades) {
+                round.push(trade);
+            }
+        }
+        rounds
     }
 
     /// Waits until a trade is waiting (at once when one is).
@@ -90,7 +111,7 @@ impl TradeBuffer {
 
     /// Whether no trade is waiting.
     pub fn is_empty(&self) -> bool {
-        self.latest
+        self.waiting
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .is_empty()
@@ -101,7 +122,8 @@ impl TradeBuffer {
         self.received.load(Ordering::Relaxed)
     }
 
-    /// Trades replaced by a later one of their symbol before they were taken.
+    /// Trades dropped or replaced before they were taken (older than one waiting, or past
+    /// [`TRADES_PER_SYMBOL`]).
     pub fn coalesced(&self) -> u64 {
         self.coalesced.load(Ordering::Relaxed)
     }
@@ -148,18 +170,28 @@ mod tests {
     }
 
     #[test]
-    fn the_buffer_keeps_the_latest_trade_of_each_symbol() {
+    fn the_buffer_keeps_each_symbols_trades_in_order_within_its_bound() {
         let buffer = TradeBuffer::default();
         for i in 0..1_000 {
             buffer.push(trade("AAPL", &format!("{}", 100 + i), i));
         }
         buffer.push(trade("MSFT", "400", 5));
-        // An older trade arriving late does not replace a newer one.
+        buffer.push(trade("MSFT", "401", 6));
+        // An older trade arriving late is dropped.
         buffer.push(trade("MSFT", "399", 1));
-        assert_eq!((buffer.received(), buffer.coalesced()), (1_002, 1_000));
-        let taken = buffer.take();
-        let prices: Vec<String> = taken.iter().map(|t| t.price.to_string()).collect();
-        assert_eq!(prices, ["1099", "400"]);
+        assert_eq!(buffer.received(), 1_003);
+        assert_eq!(buffer.coalesced(), 1_000 - TRADES_PER_SYMBOL as u64 + 1);
+        let rounds = buffer.take();
+        assert_eq!(rounds.len(), TRADES_PER_SYMBOL);
+        let prices = |round: &Vec<Trade>| -> Vec<String> {
+            round.iter().map(|t| t.price.to_string()).collect()
+        };
+        assert_eq!(prices(&rounds[0]), ["100", "400"]);
+        assert_eq!(prices(&rounds[1]), ["101", "401"]);
+        assert_eq!(prices(&rounds[30]), ["130"]);
+        // The last kept is the newest.
+        assert_eq!(prices(&rounds[31]), ["1099"]);
         assert!(buffer.is_empty());
+        assert!(buffer.take().is_empty());
     }
 }

@@ -399,7 +399,8 @@ impl Monitor {
         self.cycle(None).await
     }
 
-    /// Runs a cycle on streamed trades: the rules of the symbols that traded (those
+    /// Runs a cycle on streamed trades (one per symbol; of several, the latest counts): the
+    /// rules of the symbols that traded (those
     /// evaluated on every sample; rules at the close or on minute bars wait for the polled
     /// cycles), each on a quote made of its symbol's latest trade and the day's figures of the
     /// last quote, with the same engine, states and one-transaction write as

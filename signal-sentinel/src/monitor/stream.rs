@@ -89,13 +89,12 @@ impl Monitor {
             .last_cycle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokio::time::Instant::now());
-        let trades = streaming.trades.take();
-        if trades.is_empty() {
-            return;
+        // Round after round, so each symbol's trades are evaluated in order.
+        for round in streaming.trades.take() {
+            let outcome = self.run_on_trades(round).await;
+            self.hook(&outcome);
+            self.stats.record_trades(&outcome);
         }
-        let outcome = self.run_on_trades(trades).await;
-        self.hook(&outcome);
-        self.stats.record_trades(&outcome);
         self.stats.update(|s| {
             s.feed.trades_received = streaming.trades.received();
             s.feed.trades_coalesced = streaming.trades.coalesced();

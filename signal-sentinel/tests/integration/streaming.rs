@@ -233,3 +233,50 @@ async fn rules_fire_on_trades_between_polls() {
     stop.cancel();
     running.await.unwrap();
 }
+
+/// A burst of trades of one symbol taken at once: each is evaluated in order, so a level
+/// crossed twice within the burst fires twice.
+#[tokio::test]
+async fn every_crossing_in_a_burst_fires() {
+    let db = TestDb::new(Backend::SqliteMemory).await.unwrap();
+    let ann = seed_user(&db.store, "ann@example.com").await;
+    add_rule(&db.store, &ann, "XYZ crosses above 30", RuleOptions::default()).await;
+    let start = Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let market = Arc::new(FixedMarket::new(clock.clone()));
+    market.set("XYZ", "25", "25");
+    let stream = Arc::new(Scripted::default());
+    let monitor = Monitor::new(
+        Arc::new(db.store.clone()),
+        market,
+        clock.clone(),
+        MonitorConfig::default(),
+    )
+    .with_stream(stream.clone(), Duration::from_millis(200));
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let monitor = monitor.clone();
+        let stop = stop.clone();
+        async move { monitor.run(Duration::from_secs(3_600), stop.cancelled_owned()).await }
+    });
+    assert!(until(|| async { stream.wanted() == ["XYZ"] }).await);
+    // Up, down, up, down, up: three crossings above 30, pushed at once (the spacing makes
+    // the monitor take them together after its first cycle on trades).
+    let ms = chrono::Duration::milliseconds(1);
+    clock.set(start + ms * 10);
+    for (i, price) in ["31", "29", "32", "28", "33"].into_iter().enumerate() {
+        stream.push(trade("XYZ", price, start + ms * (i as i32 + 1)));
+    }
+    let alerts = || async {
+        db.store
+            .list_alerts(&AlertQuery::newest(ann.id, 50))
+            .await
+            .unwrap()
+    };
+    assert!(until(|| async { alerts().await.len() == 3 }).await, "{:?}", alerts().await);
+    let prices: Vec<String> = alerts().await.iter().rev().map(|a| a.price.to_string()).collect();
+    assert_eq!(prices, ["31", "32", "33"]);
+    assert_eq!(monitor.snapshot().feed.trades_coalesced, 0);
+    stop.cancel();
+    running.await.unwrap();
+}

@@ -73,7 +73,7 @@ async fn authenticates_subscribes_and_reads_trades() {
     let stream = Arc::new(stream(url));
     let (_tx, buffer, stop, task) = start(stream.clone(), &["AAPL", "BRK.B", "BTC/USD"]);
     assert!(until(|| buffer.received() == 2 && stream.status().last_error.is_some()).await);
-    let trades = buffer.take();
+    let trades = buffer.take().concat();
     let got: Vec<_> = trades
         .iter()
         .map(|t| {
@@ -189,7 +189,7 @@ async fn a_closed_connection_authenticates_again_and_follows_the_subscriptions()
     assert!(until(|| stream.status().reconnects >= 1 && stream.status().connected).await);
     tx.send(symbols(&["MSFT", "NVDA"])).unwrap();
     assert!(until(|| buffer.received() == 2).await);
-    let prices: Vec<_> = buffer.take().iter().map(|t| t.price).collect();
+    let prices: Vec<_> = buffer.take().concat().iter().map(|t| t.price).collect();
     assert_eq!(prices, [dec("230"), dec("402")]);
     assert_eq!(
         seen.lock().unwrap().clone(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use signal_sentinel::Secret;
-use signal_sentinel::market::{FinnhubStream, MarketStream};
+use signal_sentinel::market::{FinnhubStream, MarketStream, TRADES_PER_SYMBOL};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::dec;
@@ -50,7 +50,7 @@ async fn trades_pings_malformed_messages_and_errors() {
     let stream = Arc::new(FinnhubStream::new(url, Secret::new(KEY)));
     let (_tx, buffer, stop, task) = start(stream.clone(), &["AAPL", "MSFT", "BTC-USD"]);
     assert!(until(|| buffer.received() == 2 && stream.status().last_error.is_some()).await);
-    let trades = buffer.take();
+    let trades = buffer.take().concat();
     let got: Vec<_> = trades
         .iter()
         .map(|t| {
@@ -136,7 +136,7 @@ async fn a_closed_connection_comes_back_and_follows_the_subscriptions() {
     assert!(until(|| stream.status().reconnects >= 1 && stream.status().connected).await);
     tx.send(symbols(&["MSFT"])).unwrap();
     assert!(until(|| buffer.received() == 2).await);
-    let prices: Vec<_> = buffer.take().iter().map(|t| t.price).collect();
+    let prices: Vec<_> = buffer.take().concat().iter().map(|t| t.price).collect();
     assert_eq!(prices, [dec("230"), dec("402")]);
     let seen = seen.lock().unwrap().clone();
     assert_eq!(
@@ -186,8 +186,8 @@ async fn a_refused_key_and_a_silent_server_are_reported_without_the_key() {
     task.await.unwrap();
 }
 
-/// 10,000 trades of three symbols with nobody taking them: the buffer holds three, the
-/// latest of each; every trade is counted.
+/// 10,000 trades of three symbols with nobody taking them: the buffer holds at most
+/// `TRADES_PER_SYMBOL` of each, the latest last; every trade is counted.
 #[tokio::test]
 async fn a_flood_never_grows_the_buffer() {
     let (url, _) = server(false, |_, mut socket| async move {
@@ -210,8 +210,11 @@ async fn a_flood_never_grows_the_buffer() {
     let stream = Arc::new(FinnhubStream::new(url, Secret::new(KEY)));
     let (_tx, buffer, stop, task) = start(stream.clone(), &["AAPL", "MSFT", "NVDA"]);
     assert!(until(|| buffer.received() == 10_000).await);
-    assert_eq!(buffer.coalesced(), 9_997);
-    let latest: Vec<_> = buffer.take().iter().map(|t| t.price).collect();
+    // Each symbol's first 31 trades and its latest are kept.
+    assert_eq!(buffer.coalesced(), 10_000 - 3 * TRADES_PER_SYMBOL as u64);
+    let rounds = buffer.take();
+    assert_eq!(rounds.len(), TRADES_PER_SYMBOL);
+    let latest: Vec<_> = rounds[TRADES_PER_SYMBOL - 1].iter().map(|t| t.price).collect();
     assert_eq!(latest, [dec("10099"), dec("10097"), dec("10098")]);
     stop.cancel();
     task.await.unwrap();
