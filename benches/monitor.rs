@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo bench -p benches --bench monitor
+//! cargo bench -p benches --bench monitor_1m   # 1,000,000 rules over 50,000 symbols
 //! ```
 //!
 //! Rules per symbol: 6 price levels, 6 crosses of a level, 6 day changes, 1 RSI(14), 1 move
@@ -66,12 +67,20 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 const SYMBOLS: usize = 5_000;
 
-/// `BENCH_SYMBOLS` overrides the symbol count (for profiling at a smaller size).
+/// The symbol count: `BENCH_SYMBOLS` (for profiling at another size), else 50,000 for the
+/// `monitor_1m` bench (this file under another name: 1,000,000 rules) and 5,000 here.
 fn symbols() -> usize {
+    let large = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.file_name()
+                .map(|n| n.to_string_lossy().starts_with("monitor_1m"))
+        })
+        .unwrap_or(false);
     std::env::var("BENCH_SYMBOLS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(SYMBOLS)
+        .unwrap_or(if large { 10 * SYMBOLS } else { SYMBOLS })
 }
 const RULES_PER_SYMBOL: usize = 20;
 const BATCH: usize = 100;
@@ -134,16 +143,17 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn main() {
+pub(crate) fn main() {
     let f = fixture();
     let calls_before = f.market.calls();
     divan::main();
     let cycles = f.monitor.stats().cycles().saturating_sub(1).max(1);
     let calls = f.market.calls() - calls_before;
     eprintln!(
-        "quote requests per warm cycle: {} (ceil({SYMBOLS} / {BATCH}) = {})",
+        "quote requests per warm cycle: {} (ceil({} / {BATCH}) = {})",
         calls / cycles,
-        SYMBOLS.div_ceil(BATCH)
+        symbols(),
+        symbols().div_ceil(BATCH)
     );
     eprintln!("after the warm cycles: {}", peak_memory());
     eprintln!("warm cycle phases (medians): {}", phase_medians());

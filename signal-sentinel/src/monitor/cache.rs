@@ -125,15 +125,19 @@ pub(super) struct Indexed {
     pub(super) combination: bool,
 }
 
+/// The cache's maps: keyed by ids and symbols the monitor reads from its own store, so a
+/// fast hasher (every rule is looked up a few times per cycle) and no DoS-resistant one.
+pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 pub(super) struct Cache {
     /// Only changed through [`Cache::insert_rule`] and [`Cache::forget_rule`], which keep
     /// `index` in step.
-    pub(super) rules: HashMap<RuleId, CachedRule>,
+    pub(super) rules: FastMap<RuleId, CachedRule>,
     /// The rules in `rules` by symbol, each symbol's in id order.
     pub(super) index: std::collections::BTreeMap<Symbol, Vec<Indexed>>,
-    pub(super) states: HashMap<RuleId, EngineState>,
-    pub(super) symbols: HashMap<Symbol, SymbolState>,
+    pub(super) states: FastMap<RuleId, EngineState>,
+    pub(super) symbols: FastMap<Symbol, SymbolState>,
     /// Rules whose stored condition or options cannot be read, with the edit that broke them:
     /// marked `error` once, read again when edited.
     pub(super) broken: HashMap<RuleId, Timestamp>,

@@ -240,7 +240,13 @@ async fn rules_fire_on_trades_between_polls() {
 async fn every_crossing_in_a_burst_fires() {
     let db = TestDb::new(Backend::SqliteMemory).await.unwrap();
     let ann = seed_user(&db.store, "ann@example.com").await;
-    add_rule(&db.store, &ann, "XYZ crosses above 30", RuleOptions::default()).await;
+    add_rule(
+        &db.store,
+        &ann,
+        "XYZ crosses above 30",
+        RuleOptions::default(),
+    )
+    .await;
     let start = Utc.with_ymd_and_hms(2026, 11, 30, 15, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(start));
     let market = Arc::new(FixedMarket::new(clock.clone()));
@@ -257,7 +263,11 @@ async fn every_crossing_in_a_burst_fires() {
     let running = tokio::spawn({
         let monitor = monitor.clone();
         let stop = stop.clone();
-        async move { monitor.run(Duration::from_secs(3_600), stop.cancelled_owned()).await }
+        async move {
+            monitor
+                .run(Duration::from_secs(3_600), stop.cancelled_owned())
+                .await
+        }
     });
     assert!(until(|| async { stream.wanted() == ["XYZ"] }).await);
     // Up, down, up, down, up: three crossings above 30, pushed at once (the spacing makes
@@ -273,8 +283,17 @@ async fn every_crossing_in_a_burst_fires() {
             .await
             .unwrap()
     };
-    assert!(until(|| async { alerts().await.len() == 3 }).await, "{:?}", alerts().await);
-    let prices: Vec<String> = alerts().await.iter().rev().map(|a| a.price.to_string()).collect();
+    assert!(
+        until(|| async { alerts().await.len() == 3 }).await,
+        "{:?}",
+        alerts().await
+    );
+    let prices: Vec<String> = alerts()
+        .await
+        .iter()
+        .rev()
+        .map(|a| a.price.to_string())
+        .collect();
     assert_eq!(prices, ["31", "32", "33"]);
     assert_eq!(monitor.snapshot().feed.trades_coalesced, 0);
     stop.cancel();

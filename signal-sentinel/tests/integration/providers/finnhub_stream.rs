@@ -214,7 +214,10 @@ async fn a_flood_never_grows_the_buffer() {
     assert_eq!(buffer.coalesced(), 10_000 - 3 * TRADES_PER_SYMBOL as u64);
     let rounds = buffer.take();
     assert_eq!(rounds.len(), TRADES_PER_SYMBOL);
-    let latest: Vec<_> = rounds[TRADES_PER_SYMBOL - 1].iter().map(|t| t.price).collect();
+    let latest: Vec<_> = rounds[TRADES_PER_SYMBOL - 1]
+        .iter()
+        .map(|t| t.price)
+        .collect();
     assert_eq!(latest, [dec("10099"), dec("10097"), dec("10098")]);
     stop.cancel();
     task.await.unwrap();
