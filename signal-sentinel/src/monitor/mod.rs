@@ -336,11 +336,8 @@ impl Monitor {
                         self.subscribe(streaming).await;
                     }
                 }
-                () = stream::trades_ready(streaming.as_ref()) => {
-                    if let Some(streaming) = &streaming {
-                        self.on_trades(streaming).await;
-                    }
-                }
+                // Before the trades: under a flood of trades, rule changes and a reconnect
+                // are still followed within a second.
                 _ = follow.tick(), if streaming.is_some() => {
                     if let Some(streaming) = &streaming {
                         if self.follow_stream(streaming).await {
@@ -348,6 +345,11 @@ impl Monitor {
                             self.poll(interval).await;
                         }
                         self.subscribe(streaming).await;
+                    }
+                }
+                () = stream::trades_ready(streaming.as_ref()) => {
+                    if let Some(streaming) = &streaming {
+                        self.on_trades(streaming).await;
                     }
                 }
             }
