@@ -162,8 +162,6 @@ pub(super) struct RuleSync {
     pub(super) shards: Option<Vec<u32>>,
     /// When every rule was last read.
     pub(super) full_at: Option<Timestamp>,
-    /// When the log was last read.
-    pub(super) checked_at: Option<Timestamp>,
 }
 
 impl Cache {

@@ -77,7 +77,6 @@ impl Monitor {
                 .sync
                 .full_at
                 .is_some_and(|at| now >= at && now - at < RESYNC);
-        cache.sync.checked_at = Some(now);
         let mut read = RulesRead::default();
         if !(fresh
             && self

@@ -46,7 +46,7 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 
 use crate::clock::Clock;
-use crate::domain::{Alert, CycleWrite, Quote, ShardFence, Symbol, UserId, shard_of};
+use crate::domain::{Alert, CycleWrite, Quote, ShardFence, Symbol, UserId};
 use crate::market::MarketData;
 use crate::market::stream::{MarketStream, Trade};
 use crate::store::{Store, StoreError};
@@ -402,11 +402,12 @@ impl Monitor {
     }
 
     /// Runs a cycle on streamed trades (one per symbol; of several, the latest counts): the
-    /// rules of the symbols that traded (those
-    /// evaluated on every sample; rules at the close or on minute bars wait for the polled
-    /// cycles), each on a quote made of its symbol's latest trade and the day's figures of the
-    /// last quote, with the same engine, states and one-transaction write as
-    /// [`run_once`](Self::run_once). Before the first polled cycle it does nothing.
+    /// rules of the symbols that traded (those evaluated on every sample; rules at the close
+    /// or on minute bars wait for the polled cycles), each on a quote made of its symbol's
+    /// latest trade and the day's figures of the last quote, with the same engine, states and
+    /// one-transaction write as [`run_once`](Self::run_once), and the rules as the last polled
+    /// cycle or [`run`](Self::run)'s follow tick left them. Before the first polled cycle, or
+    /// when no trade makes a quote, it does nothing.
     ///
     /// # Errors
     /// As [`run_once`](Self::run_once).
@@ -422,8 +423,7 @@ impl Monitor {
         let mut problems = Vec::new();
 
         // Load: the shards this worker holds, their rules and states. A cycle on trades keeps
-        // the shards of the last polled cycle (its commit is fenced by them all the same) and
-        // follows rule changes at most once a second.
+        // the shards of the last polled cycle (its commit is fenced by them all the same).
         let owned = match &trades {
             None => self.owned_shards().await?,
             Some(_) if cache.sync.through.is_none() => {
@@ -432,30 +432,29 @@ impl Monitor {
             Some(_) => cache.sync.shards.clone(),
         };
         let mine = owned.as_deref().map(shard_mask);
-        let is_mine = |symbol: &Symbol| mine.is_none_or(|m| m[shard_of(symbol) as usize]);
+        let is_mine = |symbol: &Symbol| sharding::holds(mine.as_ref(), symbol);
         // What another worker may have changed since this one held a shard is read afresh;
         // the symbols of other shards that combinations here read stay this worker's own.
         cache
             .symbols
             .retain(|symbol, entry| is_mine(symbol) != entry.foreign);
 
-        let follow = trades.is_none()
-            || cache
-                .sync
-                .checked_at
-                .is_none_or(|at| now < at || now - at >= chrono::Duration::seconds(1));
-        let rules_read = if follow {
-            self.load_rules(&mut cache, owned.as_deref(), now, &is_mine, &mut problems)
-                .await?
-        } else {
-            load::RulesRead {
-                enabled: cache.rules.len(),
-                ..load::RulesRead::default()
-            }
-        };
         // Only trades that make a quote (newer than the symbol's last, of the same day).
         let traded: Option<HashMap<Symbol, Quote>> =
             trades.map(|trades| stream::trade_quotes(&cache, trades));
+        let rules_read = match &traded {
+            None => {
+                self.load_rules(&mut cache, owned.as_deref(), now, &is_mine, &mut problems)
+                    .await?
+            }
+            // Nothing to evaluate: no transaction for nothing.
+            Some(traded) if traded.is_empty() => return Ok(CycleReport::nothing(now, started)),
+            // Rule changes are followed between cycles on trades (`run`'s follow tick).
+            Some(_) => load::RulesRead {
+                enabled: cache.rules.len(),
+                ..load::RulesRead::default()
+            },
+        };
 
         let by_symbol = in_session(&cache, now, traded.as_ref());
         let evaluated: usize = by_symbol.values().map(Vec::len).sum();

@@ -92,6 +92,14 @@ pub(super) fn shard_mask(shards: &[u32]) -> [bool; crate::domain::SHARDS as usiz
     mine
 }
 
+/// Whether `symbol` falls in the shards of `mine` (every symbol when `None`: unsharded).
+pub(super) fn holds(
+    mine: Option<&[bool; crate::domain::SHARDS as usize]>,
+    symbol: &crate::domain::Symbol,
+) -> bool {
+    mine.is_none_or(|m| m[crate::domain::shard_of(symbol) as usize])
+}
+
 /// Records a cycle's outcome on the worker's row, where `monitor status` and the other
 /// workers read it.
 pub(super) async fn record_cycle(

@@ -15,13 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::domain::shard_of;
 use crate::domain::{Quote, Symbol};
 use crate::engine::indicators::exchange_date;
 use crate::market::stream::{MarketStream, Trade, TradeBuffer};
 
 use super::cache::Cache;
-use super::sharding::shard_mask;
+use super::sharding::{holds, shard_mask};
 use super::{Monitor, StreamSetup};
 
 /// A running stream: its task, the trades it buffers and the subscriptions it follows.
@@ -108,7 +107,7 @@ impl Monitor {
             let mut cache = self.cache.lock().await;
             if cache.sync.through.is_some() {
                 let mine = cache.sync.shards.as_deref().map(shard_mask);
-                let is_mine = |symbol: &Symbol| mine.is_none_or(|m| m[shard_of(symbol) as usize]);
+                let is_mine = |symbol: &Symbol| holds(mine.as_ref(), symbol);
                 let shards = cache.sync.shards.clone();
                 let mut problems = Vec::new();
                 if let Err(e) = self

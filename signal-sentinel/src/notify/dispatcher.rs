@@ -325,12 +325,12 @@ impl Dispatcher {
     ) -> Result<Step, StoreError> {
         let now = self.clock.now();
         let Some(Some(channel)) = context.channels.get(&delivery.channel_id) else {
-            return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped).await;
+            return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped);
         };
         let unwanted =
             delivery.event == crate::domain::DeliveryEvent::Resolved && !channel.sends_resolved();
         if !channel.enabled || unwanted {
-            return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped).await;
+            return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped);
         }
         if now - delivery.created_at > self.config.max_age {
             let outcome = DeliveryOutcome::GivenUp {
@@ -344,13 +344,13 @@ impl Dispatcher {
                         .unwrap_or_default()
                 ),
             };
-            return record(context, &delivery, outcome, Step::GivenUp).await;
+            return record(context, &delivery, outcome, Step::GivenUp);
         }
         let defaults = NotificationPrefs::default();
         let prefs = context.prefs.get(&delivery.user_id).unwrap_or(&defaults);
         let silent = match prefs.plan(delivery.event, now) {
             Plan::Skip => {
-                return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped).await;
+                return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped);
             }
             Plan::Hold(until) => {
                 return record(
@@ -358,8 +358,7 @@ impl Dispatcher {
                     &delivery,
                     DeliveryOutcome::Held { until },
                     Step::Held,
-                )
-                .await;
+                );
             }
             Plan::Send { silent } => silent,
         };
@@ -368,8 +367,7 @@ impl Dispatcher {
                 Ok(alert) => Some(alert),
                 // The alert was cleaned away meanwhile: nothing left to say.
                 Err(StoreError::NotFound { .. }) => {
-                    return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped)
-                        .await;
+                    return record(context, &delivery, DeliveryOutcome::Skipped, Step::Skipped);
                 }
                 Err(e) => return Err(e),
             },
@@ -432,7 +430,7 @@ impl Dispatcher {
                 let error = format!("the channel's secret does not open: {e}");
                 note_channel(context, channel.id, ChannelOutcome::Failed(error.clone()));
                 let outcome = self.retry_or_give_up(&delivery, now, error, None);
-                return record(context, &delivery, outcome.0, outcome.1).await;
+                return record(context, &delivery, outcome.0, outcome.1);
             }
         };
         let channel = &channel;
@@ -442,7 +440,7 @@ impl Dispatcher {
                 channel.kind
             );
             let outcome = self.retry_or_give_up(&delivery, now, error, None);
-            return record(context, &delivery, outcome.0, outcome.1).await;
+            return record(context, &delivery, outcome.0, outcome.1);
         };
         match notifier.send(channel, &message).await {
             Ok(()) => {
@@ -459,7 +457,6 @@ impl Dispatcher {
                     },
                     Step::Sent,
                 )
-                .await
             }
             Err(NotifyError::Permanent(error)) => {
                 note_channel(context, channel.id, ChannelOutcome::Failed(error.clone()));
@@ -469,12 +466,11 @@ impl Dispatcher {
                     DeliveryOutcome::GivenUp { error },
                     Step::GivenUp,
                 )
-                .await
             }
             Err(NotifyError::Retry { message, after }) => {
                 note_channel(context, channel.id, ChannelOutcome::Failed(message.clone()));
                 let (outcome, step) = self.retry_or_give_up(&delivery, now, message, after);
-                record(context, &delivery, outcome, step).await
+                record(context, &delivery, outcome, step)
             }
         }
     }
@@ -526,8 +522,8 @@ fn note_channel(
 }
 
 /// Notes what became of a delivery, for the batch's one write.
-#[allow(clippy::unused_async)]
-async fn record(
+#[allow(clippy::unnecessary_wraps)]
+fn record(
     context: &BatchContext,
     delivery: &Delivery,
     outcome: DeliveryOutcome,

@@ -91,6 +91,34 @@ async fn until<F: std::future::Future<Output = bool>>(mut done: impl FnMut() -> 
     false
 }
 
+/// A monitor on `market` and `stream`, running with an hour between polls (one at start).
+fn monitor_streaming(
+    db: &TestDb,
+    market: Arc<FixedMarket>,
+    clock: &Arc<ManualClock>,
+    stream: &Arc<Scripted>,
+    spacing: Duration,
+) -> (Monitor, CancellationToken, tokio::task::JoinHandle<()>) {
+    let monitor = Monitor::new(
+        Arc::new(db.store.clone()),
+        market,
+        clock.clone(),
+        MonitorConfig::default(),
+    )
+    .with_stream(stream.clone(), spacing);
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let monitor = monitor.clone();
+        let stop = stop.clone();
+        async move {
+            monitor
+                .run(Duration::from_secs(3_600), stop.cancelled_owned())
+                .await
+        }
+    });
+    (monitor, stop, running)
+}
+
 fn trade(sym: &str, price: &str, at: chrono::DateTime<Utc>) -> Trade {
     Trade {
         symbol: symbol(sym),
@@ -135,24 +163,9 @@ async fn rules_fire_on_trades_between_polls() {
     market.set("KO", "60", "60");
     market.set("ABC", "5", "5");
     let stream = Arc::new(Scripted::default());
-    let monitor = Monitor::new(
-        Arc::new(db.store.clone()),
-        market.clone(),
-        clock.clone(),
-        MonitorConfig::default(),
-    )
-    .with_stream(stream.clone(), Duration::ZERO);
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let monitor = monitor.clone();
-        let stop = stop.clone();
-        // One poll at start, the next an hour later: what fires in between is the stream's.
-        async move {
-            monitor
-                .run(Duration::from_secs(3_600), stop.cancelled_owned())
-                .await
-        }
-    });
+    // One poll at start, the next an hour later: what fires in between is the stream's.
+    let (monitor, stop, running) =
+        monitor_streaming(&db, market.clone(), &clock, &stream, Duration::ZERO);
     assert!(
         until(|| async { stream.wanted() == ["XYZ"] }).await,
         "{:?}",
@@ -252,23 +265,8 @@ async fn every_crossing_in_a_burst_fires() {
     let market = Arc::new(FixedMarket::new(clock.clone()));
     market.set("XYZ", "25", "25");
     let stream = Arc::new(Scripted::default());
-    let monitor = Monitor::new(
-        Arc::new(db.store.clone()),
-        market,
-        clock.clone(),
-        MonitorConfig::default(),
-    )
-    .with_stream(stream.clone(), Duration::from_millis(200));
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let monitor = monitor.clone();
-        let stop = stop.clone();
-        async move {
-            monitor
-                .run(Duration::from_secs(3_600), stop.cancelled_owned())
-                .await
-        }
-    });
+    let (monitor, stop, running) =
+        monitor_streaming(&db, market, &clock, &stream, Duration::from_millis(200));
     assert!(until(|| async { stream.wanted() == ["XYZ"] }).await);
     // Up, down, up, down, up: three crossings above 30, pushed at once (the spacing makes
     // the monitor take them together after its first cycle on trades).
