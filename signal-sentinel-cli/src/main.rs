@@ -4,6 +4,10 @@
 //! else. Errors are one line on stderr; the exit code is 0 on success, 1 on failure, 2 on bad
 //! usage.
 
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod cli;
 mod commands;
 mod logging;

@@ -11,6 +11,7 @@ mod action_pages;
 pub mod api;
 pub mod dashboard;
 pub mod error;
+pub mod json;
 mod middleware;
 pub mod security;
 pub mod strict;
