@@ -13,7 +13,7 @@
 //! evaluated and what changed is written. Printed after the run: quote requests per cycle
 //! against ceil(symbols / batch size), and the process's peak resident memory.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -27,6 +27,9 @@ use signal_sentinel::monitor::{Monitor, MonitorConfig};
 use signal_sentinel::store::SeaStore;
 use tokio::runtime::Runtime;
 
+/// The allocator `invest` runs on (jemalloc, which SQLite's C code uses too).
+const INNER: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Counts the bytes the program holds on the heap, and their peak: the figure that belongs to
 /// the monitor, apart from what the allocator keeps in reserve (which RSS includes).
 struct CountingAllocator;
@@ -34,11 +37,11 @@ struct CountingAllocator;
 static HEAP: AtomicUsize = AtomicUsize::new(0);
 static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
+// SAFETY: forwards every call to jemalloc unchanged; only counts sizes.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { INNER.alloc(layout) };
         if !p.is_null() {
             let now = HEAP.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
@@ -47,12 +50,12 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { INNER.dealloc(ptr, layout) };
         HEAP.fetch_sub(layout.size(), Ordering::Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { INNER.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             HEAP.fetch_sub(layout.size(), Ordering::Relaxed);
             let now = HEAP.fetch_add(new_size, Ordering::Relaxed) + new_size;

@@ -16,6 +16,9 @@
 //! symbol before a cycle read them), and every crossing in the pushed trades against the
 //! alerts stored for it: none may be lost.
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
