@@ -98,7 +98,7 @@ fn run(bencher: Bencher<'_, '_>, text: &str) {
         let mut fired = 0;
         for (c, s) in conditions.iter().zip(&mut states) {
             // A copy of the state: every sample evaluates the same transition.
-            let mut state = *s;
+            let mut state = s.clone();
             if step(
                 c,
                 &options,

@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 pub const OPTIONS_VERSION: u32 = 1;
 
 /// How often a rule may fire.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Frequency {
     /// Once; then the rule disables itself.
@@ -30,7 +30,7 @@ pub enum Frequency {
 }
 
 /// How long a condition must hold before the rule fires (like `for:` in alerting systems).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pending {
     /// For this many minutes of quote time.
@@ -41,7 +41,7 @@ pub enum Pending {
 
 /// How a rule fires. Stored as versioned JSON beside the condition; every field has a default,
 /// so `{}` is valid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuleOptions {
     /// How often it may fire. Default: every time.
@@ -88,7 +88,7 @@ pub struct RuleOptions {
 /// What a rule does across a gap — no data, or samples it cannot evaluate — in market hours
 /// (a closed market is no gap: the rule is not evaluated then). Grafana's no-data states and
 /// Prometheus' `keep_firing_for`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GapPolicy {
     /// A firing rule keeps firing (no "resolved", and no second alert when data returns and
@@ -154,7 +154,7 @@ pub struct Gap {
 }
 
 /// Which quotes a rule is evaluated on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Evaluate {
     /// Every fresh quote, the live price standing in for today's close (as a daily chart
@@ -194,7 +194,7 @@ impl Evaluate {
 }
 
 /// How urgent a rule's alerts are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// No sound where the service can tell (ntfy 2, Gotify 2, Pushover -1).
@@ -210,7 +210,7 @@ pub enum Priority {
 /// Reminders while a rule keeps firing: every `every_minutes` of quote time while the condition
 /// still holds (not while the rule is snoozed), until `until` or after `times` reminders,
 /// whichever comes first. A new firing starts the count again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Repeat {
     /// Minutes between reminders, 1 to 10,080 (a week).
@@ -380,7 +380,7 @@ pub(crate) fn rearm_level(condition: &Condition) -> Option<(Decimal, Direction)>
 
 /// Everything the engine keeps about a rule between samples. It changes only when the rule's
 /// lifecycle does (or a trailing stop's high moves), so the monitor writes it back only then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineState {
     /// Lifecycle phase.
     pub phase: RulePhase,
@@ -411,7 +411,8 @@ pub struct EngineState {
     pub last_reminded_at: Option<Timestamp>,
     /// The last session close a rule evaluated at the close saw (`evaluate: at_session_close`):
     /// its previous sample, and the session it is done with.
-    pub last_close: Option<crate::domain::Sample>,
+    /// Boxed: few rules are evaluated at the close, and every rule's state is kept in memory.
+    pub last_close: Option<Box<crate::domain::Sample>>,
     /// The gap the rule is in, if any.
     pub gap: Option<Gap>,
     /// How many no-data alerts the rule has sent (each gap's alert has its own key).
@@ -514,7 +515,7 @@ impl EngineState {
             flood_count: extra.flood_count,
             reminders: extra.reminders,
             last_reminded_at: extra.last_reminded_at,
-            last_close: extra.last_close,
+            last_close: extra.last_close.map(Box::new),
             gap: extra.gap,
             gap_alerts: extra.gap_alerts,
         })
@@ -538,7 +539,7 @@ impl EngineState {
             memory["reminders"] = serde_json::json!(self.reminders);
             memory["last_reminded_at"] = serde_json::json!(at);
         }
-        if let Some(close) = self.last_close {
+        if let Some(close) = &self.last_close {
             memory["last_close"] = serde_json::json!(close);
         }
         if let Some(gap) = self.gap {
@@ -684,15 +685,16 @@ pub fn step(
             if quote.at < close
                 || state
                     .last_close
+                    .as_deref()
                     .is_some_and(|c| super::indicators::exchange_date(c.at) == date)
             {
                 return None;
             }
             at_close = MarketView {
-                previous: state.last_close,
+                previous: state.last_close.as_deref().copied(),
                 ..*view
             };
-            state.last_close = Some(crate::domain::Sample::new(quote.at, quote.price));
+            state.last_close = Some(Box::new(crate::domain::Sample::new(quote.at, quote.price)));
             &at_close
         }
     };

@@ -2,6 +2,7 @@
 //! and daily history.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 
@@ -21,7 +22,9 @@ pub(super) struct CachedRule {
     pub(super) expires_at: Option<Timestamp>,
     pub(super) snoozed_until: Option<Timestamp>,
     pub(super) condition: Condition,
-    pub(super) options: RuleOptions,
+    /// Shared by every rule in memory with the same options (most have the defaults): see
+    /// [`Cache::insert_rule`].
+    pub(super) options: Arc<RuleOptions>,
     /// The other symbols a combination reads, besides its own.
     pub(super) others: Vec<Symbol>,
     /// What it reads of each symbol, its own first.
@@ -148,6 +151,8 @@ pub(super) struct Cache {
     pub(super) unstored: std::collections::HashSet<RuleId>,
     /// How far the rules in memory follow the store's log of rule changes.
     pub(super) sync: RuleSync,
+    /// One copy of each set of options the rules in memory have.
+    pub(super) options: std::collections::HashSet<Arc<RuleOptions>, foldhash::fast::RandomState>,
 }
 
 /// Where the rules in memory stand against the store's log of rule changes.
@@ -165,6 +170,11 @@ pub(super) struct RuleSync {
 }
 
 impl Cache {
+    /// Lets go of the options no rule in memory has any more.
+    pub(super) fn drop_unused_options(&mut self) {
+        self.options.retain(|o| Arc::strong_count(o) > 1);
+    }
+
     /// Forgets a rule that was deleted, disabled or moved to another worker's shard.
     pub(super) fn forget_rule(&mut self, id: RuleId) {
         self.unindex(id);
@@ -173,8 +183,15 @@ impl Cache {
         self.broken.remove(&id);
     }
 
-    /// Puts a rule in memory, replacing its earlier form.
-    pub(super) fn insert_rule(&mut self, rule: CachedRule) {
+    /// Puts a rule in memory, replacing its earlier form. Its options become the copy of
+    /// them that other rules share.
+    pub(super) fn insert_rule(&mut self, mut rule: CachedRule) {
+        match self.options.get(&rule.options) {
+            Some(shared) => rule.options = Arc::clone(shared),
+            None => {
+                self.options.insert(Arc::clone(&rule.options));
+            }
+        }
         let id = rule.id;
         self.unindex(id);
         let indexed = Indexed {
@@ -252,9 +269,69 @@ pub(super) fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
         expires_at: rule.expires_at,
         snoozed_until: rule.snoozed_until,
         condition,
-        options,
+        options: Arc::new(options),
         others,
         reads,
         on_minute_bars,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cache, parse_rule};
+    use crate::domain::{Rule, RuleId, UserId};
+    use crate::engine::RuleOptions;
+    use crate::rules::{RuleInput, prepare_rule};
+    use std::sync::Arc;
+
+    fn rule(id: i64, text: &str, cooldown_minutes: u32) -> Rule {
+        let new = prepare_rule(
+            UserId::new(1),
+            RuleInput {
+                text: text.into(),
+                options: RuleOptions {
+                    cooldown_minutes,
+                    ..RuleOptions::default()
+                },
+                ..RuleInput::default()
+            },
+        )
+        .unwrap();
+        let at = chrono::Utc::now();
+        Rule {
+            id: RuleId::new(id),
+            owner: new.owner,
+            symbol: new.symbol,
+            name: new.name,
+            condition: new.condition,
+            options: new.options,
+            enabled: true,
+            created_at: at,
+            updated_at: at,
+            last_triggered_at: None,
+            expires_at: None,
+            snoozed_until: None,
+        }
+    }
+
+    #[test]
+    fn rules_with_the_same_options_share_one_copy() {
+        let mut cache = Cache::default();
+        cache.insert_rule(parse_rule(rule(1, "AAPL above 200", 0)).unwrap());
+        cache.insert_rule(parse_rule(rule(2, "MSFT below 300", 0)).unwrap());
+        cache.insert_rule(parse_rule(rule(3, "MSFT below 300", 60)).unwrap());
+        let options = |id| Arc::clone(&cache.rules[&RuleId::new(id)].options);
+        assert!(Arc::ptr_eq(&options(1), &options(2)));
+        assert!(!Arc::ptr_eq(&options(1), &options(3)));
+        assert_eq!(options(3).cooldown_minutes, 60);
+        assert_eq!(cache.options.len(), 2);
+
+        cache.forget_rule(RuleId::new(3));
+        cache.drop_unused_options();
+        assert_eq!(cache.options.len(), 1);
+        cache.forget_rule(RuleId::new(1));
+        cache.forget_rule(RuleId::new(2));
+        cache.drop_unused_options();
+        assert!(cache.options.is_empty());
+    }
 }

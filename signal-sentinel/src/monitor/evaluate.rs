@@ -147,7 +147,7 @@ pub(super) fn evaluate(
                 (None, None) => None,
             };
             let state = states.entry(*id).or_default();
-            let before = *state;
+            let before = state.clone();
             let schedule = Schedule {
                 // A clock behind the rule's creation replays the past: every sample counts.
                 created_at: Some(cached.created_at).filter(|created| *created <= now),

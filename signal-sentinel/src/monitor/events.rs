@@ -221,7 +221,7 @@ fn apply_split(
         if &rule.symbol == symbol
             && let Some(state) = states.get_mut(&id)
         {
-            let before = *state;
+            let before = state.clone();
             state.split_adjust(ratio);
             if *state != before {
                 write.states.push(state.to_stored(id, stamp));

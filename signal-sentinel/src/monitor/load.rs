@@ -241,6 +241,7 @@ impl Monitor {
                 absorb(cache, rule, problems);
             }
         }
+        cache.drop_unused_options();
         let through = log.latest.unwrap_or(0);
         cache.sync.through = Some(through);
         cache.sync.recent.clear();
