@@ -62,8 +62,14 @@ if [ "$PEER" = 1 ]; then
     --host 127.0.0.1 --port $((PORT + 1)) --workers 1 --log-level warning >"$work/peer.log" 2>&1 &
   peer=$!
   for _ in $(seq 100); do curl -fs -o /dev/null "$peer_base/docs" && break; sleep 0.1; done
-  prows=$(curl -fs "$peer_base/api/alerts?limit=50" -H "authorization: Bearer $token" | grep -o '"id":' | wc -l)
+  page() { curl -fs "$1/api/alerts?limit=50" -H "authorization: Bearer $token"; }
+  prows=$(page "$peer_base" | grep -o '"id":' | wc -l)
   [ "$prows" -eq 50 ] || { echo "the peer gave $prows alerts per page, not 50" >&2; cat "$work/peer.log" >&2; exit 1; }
+  # The same page: the same alerts, down to the cursor of the next one.
+  cursor() { page "$1" | grep -o '"next_cursor":"[^"]*"'; }
+  rust_cursor=$(cursor "$base")
+  [ -n "$rust_cursor" ] && [ "$rust_cursor" = "$(cursor "$peer_base")" ] ||
+    { echo "the peer's page differs: $rust_cursor vs $(cursor "$peer_base")" >&2; exit 1; }
 fi
 
 cat >"$work/post_rule.lua" <<'LUA'

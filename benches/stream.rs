@@ -280,25 +280,9 @@ async fn run() {
     );
     let stop = CancellationToken::new();
     let cold = Instant::now();
-    let monitoring = tokio::spawn({
-        let monitor = monitor.clone();
-        let stop = stop.clone();
-        // One poll at start (the day's figures); the rest is the stream's.
-        async move {
-            monitor
-                .run(Duration::from_secs(3_600), stop.cancelled_owned())
-                .await
-        }
-    });
-    let dispatching = tokio::spawn({
-        let dispatcher = dispatcher.clone();
-        let stop = stop.clone();
-        async move {
-            dispatcher
-                .run(Duration::from_secs(5), stop.cancelled_owned())
-                .await
-        }
-    });
+    // One poll at start (the day's figures); the rest is the stream's.
+    let monitoring = monitor.spawn(Duration::from_secs(3_600), stop.clone());
+    let dispatching = dispatcher.spawn(Duration::from_secs(5), stop.clone());
     while *stream.subscribed.lock().unwrap() < SYMBOLS {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

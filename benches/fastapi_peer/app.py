@@ -2,12 +2,13 @@
 
 FastAPI + SQLAlchemy (ORM, SQLite) + PyJWT, as the earlier service was written: a bearer token
 checked with the same secret, issuer and audience as `invest serve`, then the caller's newest
-alerts read from the same database file and returned as the same JSON page. Run by the load
+alerts read from the same database file and returned as the same page (fields, values and
+cursor; pydantic spells UTC as `Z` where poem writes `+00:00`). Run by the load
 script under one uvicorn worker; `DATABASE_FILE` and `SECRET_KEY` come from its environment.
 """
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Optional
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 engine = create_engine(f"sqlite:///{os.environ['DATABASE_FILE']}")
 SessionLocal = sessionmaker(engine)
 SECRET_KEY = os.environ["SECRET_KEY"]
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -102,5 +104,8 @@ def list_alerts(
     ).all()
     items = [AlertOut.model_validate(row, from_attributes=True) for row in rows]
     last = rows[-1] if len(rows) == limit else None
-    cursor = f"{datetime.fromisoformat(last.fired_at).timestamp():.0f}_{last.id}" if last else None
+    cursor = None
+    if last:
+        micros = (datetime.fromisoformat(last.fired_at) - EPOCH) // timedelta(microseconds=1)
+        cursor = f"{micros}_{last.id}"
     return AlertPage(items=items, next_cursor=cursor)

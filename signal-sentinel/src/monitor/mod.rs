@@ -303,6 +303,16 @@ impl Monitor {
         &self.stats
     }
 
+    /// [`run`](Self::run) on a task of its own until `cancel` is cancelled.
+    pub fn spawn(
+        &self,
+        interval: StdDuration,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let monitor = self.clone();
+        tokio::spawn(async move { monitor.run(interval, cancel.cancelled_owned()).await })
+    }
+
     /// Runs cycles every `interval` until `shutdown` completes. A cycle in progress when it
     /// does is finished first; ticks missed by a long cycle are skipped (and the overrun is
     /// logged and counted); a failed cycle is logged and the next one tried. With a stream

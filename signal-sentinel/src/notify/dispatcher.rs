@@ -146,6 +146,16 @@ impl Dispatcher {
         self
     }
 
+    /// [`run`](Self::run) on a task of its own until `cancel` is cancelled.
+    pub fn spawn(
+        &self,
+        interval: Duration,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let dispatcher = self.clone();
+        tokio::spawn(async move { dispatcher.run(interval, cancel.cancelled_owned()).await })
+    }
+
     /// Runs rounds every `interval`, at once after a full batch, and as soon as a commit
     /// stores alerts (see [`AlertStore::alert_feed`](crate::store::AlertStore::alert_feed)),
     /// until `shutdown`; a round in progress finishes first.

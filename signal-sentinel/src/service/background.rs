@@ -58,15 +58,7 @@ impl Services {
         interval: Duration,
         cancel: CancellationToken,
     ) {
-        let dispatcher = self.dispatcher();
-        let dispatching = tokio::spawn({
-            let cancel = cancel.clone();
-            async move {
-                dispatcher
-                    .run(DISPATCH_EVERY, cancel.cancelled_owned())
-                    .await;
-            }
-        });
+        let dispatching = self.dispatcher().spawn(DISPATCH_EVERY, cancel.clone());
         let digesting = tokio::spawn({
             let services = self.clone();
             let cancel = cancel.clone();

@@ -107,15 +107,7 @@ fn monitor_streaming(
     )
     .with_stream(stream.clone(), spacing);
     let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let monitor = monitor.clone();
-        let stop = stop.clone();
-        async move {
-            monitor
-                .run(Duration::from_secs(3_600), stop.cancelled_owned())
-                .await
-        }
-    });
+    let running = monitor.spawn(Duration::from_secs(3_600), stop.clone());
     (monitor, stop, running)
 }
 
