@@ -135,11 +135,13 @@ pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 #[derive(Default)]
 pub(super) struct Cache {
     /// Only changed through [`Cache::insert_rule`] and [`Cache::forget_rule`], which keep
-    /// `index` in step.
-    pub(super) rules: FastMap<RuleId, CachedRule>,
+    /// `index` in step. Boxed, as are the states: a hash map holds up to twice as many slots
+    /// as entries (a power of two), and an empty slot of a box is 8 bytes, not a rule's 208
+    /// (about 350 MB less at 1,000,000 rules).
+    pub(super) rules: FastMap<RuleId, Box<CachedRule>>,
     /// The rules in `rules` by symbol, each symbol's in id order.
     pub(super) index: std::collections::BTreeMap<Symbol, Vec<Indexed>>,
-    pub(super) states: FastMap<RuleId, EngineState>,
+    pub(super) states: FastMap<RuleId, Box<EngineState>>,
     pub(super) symbols: FastMap<Symbol, SymbolState>,
     /// Rules whose stored condition or options cannot be read, with the edit that broke them:
     /// marked `error` once, read again when edited.
@@ -209,7 +211,7 @@ impl Cache {
         let ids = self.index.entry(rule.symbol.clone()).or_default();
         let at = ids.partition_point(|i| i.id < id);
         ids.insert(at, indexed);
-        self.rules.insert(id, rule);
+        self.rules.insert(id, Box::new(rule));
     }
 
     /// Takes a rule out of `rules` and `index`.

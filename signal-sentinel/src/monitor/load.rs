@@ -283,7 +283,7 @@ impl Monitor {
                 cache.unstored.remove(&stored.rule_id);
                 match EngineState::from_stored(&stored) {
                     Ok(state) => {
-                        cache.states.insert(stored.rule_id, state);
+                        cache.states.insert(stored.rule_id, Box::new(state));
                     }
                     Err(e) => problems.push(format!(
                         "rule {}: stored state unreadable, starting afresh: {e}",
@@ -395,7 +395,7 @@ fn absorb(cache: &mut Cache, rule: crate::domain::Rule, problems: &mut Vec<Strin
             if let Some(old) = cache.rules.get(&id) {
                 if old.condition != parsed.condition || old.symbol != parsed.symbol {
                     if let Some(state) = cache.states.get_mut(&id) {
-                        *state = EngineState {
+                        **state = EngineState {
                             episode: state.episode,
                             ..EngineState::new()
                         };

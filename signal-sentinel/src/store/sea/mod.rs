@@ -43,8 +43,14 @@ const SQLITE_POOL_SIZE: u32 = 8;
 /// distinct statements, and a prepared multi-row insert is large: sqlx's default of 100 per
 /// connection let a busy monitor's memory grow by hundreds of megabytes.
 const SQLITE_STATEMENT_CACHE: usize = 24;
+/// Rows an SQLite connection's thread may hand over before the reader takes them. Above the
+/// largest page (200) plus the statement's result, so a page never makes that thread wait for
+/// its reader (sqlx's default of 50 did, on every page of 50).
+const SQLITE_ROW_CHANNEL: usize = 256;
 /// Connections in a PostgreSQL pool.
 const POSTGRES_POOL_SIZE: u32 = 10;
+/// A pooled PostgreSQL connection idle this long is pinged before it is used again.
+const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 /// Key of the PostgreSQL advisory lock that serialises migrations across processes
 /// (`"sigsent"` as ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x0073_6967_7365_6e74;
@@ -158,21 +164,26 @@ impl SeaStore {
                         StoreError::Connection(format!("cannot create {}: {e}", dir.display()))
                     })?;
                 }
+                // A file cannot hang up: pinging a pooled connection before each use would
+                // only add a round trip to its worker thread (a third of a short read's time).
                 options
                     .max_connections(SQLITE_POOL_SIZE)
                     .min_connections(1)
+                    .test_before_acquire(false)
                     .map_sqlx_sqlite_opts(|o| {
                         o.journal_mode(SqliteJournalMode::Wal)
                             .synchronous(SqliteSynchronous::Normal)
                             .foreign_keys(true)
                             .busy_timeout(SQLITE_BUSY_TIMEOUT)
                             .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
+                            .row_buffer_size(SQLITE_ROW_CHANNEL)
                     });
             }
             DatabaseBackend::SqliteMemory => {
                 options
                     .max_connections(1)
                     .min_connections(1)
+                    .test_before_acquire(false)
                     .map_sqlx_sqlite_opts(|o| o.foreign_keys(true))
                     .map_sqlx_sqlite_pool_opts(|p| p.idle_timeout(None).max_lifetime(None));
             }
@@ -184,7 +195,11 @@ impl SeaStore {
                             .into(),
                     ));
                 }
-                options.max_connections(POSTGRES_POOL_SIZE);
+                // A server, a proxy or a firewall may drop a connection that sat idle; a
+                // busy one is not pinged before each query (a round trip each).
+                options
+                    .max_connections(POSTGRES_POOL_SIZE)
+                    .test_before_acquire_if_idle_for(POSTGRES_PING_AFTER_IDLE);
             }
         }
         let db = Database::connect(options).await.map_err(|e| {
