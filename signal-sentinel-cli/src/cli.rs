@@ -426,11 +426,19 @@ pub(crate) enum EvaluateArg {
 pub(crate) enum RulesCommand {
     /// Add a rule, e.g. `invest rules add "AAPL crosses above 200" --frequency once`.
     #[command(
-        after_help = "Example:\n  invest rules add \"TSLA day change <= -5%\" --frequency daily --name \"tsla drop\""
+        after_help = "Examples:\n  invest rules add \"TSLA day change <= -5%\" --frequency daily --name \"tsla drop\"\n  invest rules add --say \"tell me if Apple drops 5% today\"\n  invest rules add --say \"ping me when Nvidia is overbought\" --yes"
     )]
     Add {
         /// The rule in the text form (see docs/rules.md), quoted.
-        rule: String,
+        #[arg(required_unless_present = "say", conflicts_with = "say")]
+        rule: Option<String>,
+        /// The rule in plain words ("tell me if Apple drops 5% today"): the rule read from it
+        /// is shown and saved once you confirm.
+        #[arg(long, value_name = "SENTENCE")]
+        say: Option<String>,
+        /// With --say: save the rule read without asking (for scripts).
+        #[arg(long, requires = "say")]
+        yes: bool,
         /// A name for it.
         #[arg(long)]
         name: Option<String>,

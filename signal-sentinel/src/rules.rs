@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 pub mod file;
+pub mod words;
 
 use crate::domain::{NewRule, UserId};
 use crate::engine::{OptionsError, ParseError, RuleOptions, parse_rule};

@@ -50,6 +50,8 @@ pub(crate) async fn run(
         RulesCommand::Backtest { .. } => unreachable!("handled above"),
         RulesCommand::Add {
             rule,
+            say,
+            yes,
             name,
             firing,
             message,
@@ -70,8 +72,19 @@ pub(crate) async fn run(
                 priority: priority.as_deref().map(priority_of),
                 ..firing.options()
             };
+            let text = match (rule, say) {
+                (Some(rule), _) => rule,
+                (None, Some(sentence)) => {
+                    let Some(text) = proposal(&services, who, &sentence, yes, as_json).await?
+                    else {
+                        return Ok(ExitCode::FAILURE);
+                    };
+                    text
+                }
+                (None, None) => anyhow::bail!("give the rule, or --say and a sentence"),
+            };
             let spec = RuleSpec {
-                text: Some(rule),
+                text: Some(text),
                 allow_duplicate,
                 ..RuleSpec::default()
             };
@@ -463,5 +476,73 @@ fn priority_of(text: &str) -> Priority {
         "normal" => Priority::Normal,
         "urgent" => Priority::Urgent,
         _ => Priority::High,
+    }
+}
+
+/// `rules add --say`: the rule read from a sentence, shown; its text once confirmed (`--yes`,
+/// or `y` at the prompt on a terminal), `None` when the user said no.
+async fn proposal(
+    services: &signal_sentinel::service::Services,
+    who: signal_sentinel::service::Principal,
+    sentence: &str,
+    yes: bool,
+    as_json: bool,
+) -> anyhow::Result<Option<String>> {
+    use signal_sentinel::rules::words::Reading;
+    use std::io::{BufRead, IsTerminal, Write};
+    match services.propose_rule(who, sentence).await? {
+        Reading::Rule(p) => {
+            if !as_json {
+                out!("rule:    {}", printable(&p.text));
+                for l in &p.symbols {
+                    out!("symbol:  {} ({})", l.symbol, printable(&l.name));
+                }
+                out!("meaning: {}", printable(&p.explanation));
+            }
+            if yes {
+                return Ok(Some(p.text));
+            }
+            if !std::io::stdin().is_terminal() {
+                anyhow::bail!(
+                    "not saved: add --yes to save the rule read from a sentence without asking"
+                );
+            }
+            eprint!("Save this rule? [y/N] ");
+            std::io::stderr().flush()?;
+            let mut answer = String::new();
+            std::io::stdin().lock().read_line(&mut answer)?;
+            if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+                Ok(Some(p.text))
+            } else {
+                eprintln!("not saved");
+                Ok(None)
+            }
+        }
+        Reading::Choose { mention, choices } => {
+            let list: Vec<String> = choices
+                .iter()
+                .map(|l| format!("{} ({})", l.symbol, l.name))
+                .collect();
+            anyhow::bail!(
+                "\"{}\" may be {}: say it again with the ticker, e.g. ${}",
+                printable(&mention),
+                list.join(" or "),
+                choices
+                    .first()
+                    .map(|l| l.symbol.to_string())
+                    .unwrap_or_default()
+            )
+        }
+        Reading::Refused { reason, understood } => {
+            let understood = if understood.is_empty() {
+                String::new()
+            } else {
+                format!(" (understood: {})", understood.join(", "))
+            };
+            anyhow::bail!(
+                "could not make a rule from this: {}{understood}",
+                printable(&reason)
+            )
+        }
     }
 }

@@ -237,6 +237,7 @@ fn help_texts() {
         if !command.is_empty() {
             assert!(
                 run.stdout.contains("Example:\n  invest")
+                    || run.stdout.contains("Examples:\n  invest")
                     || run.stdout.contains("Example:\n  echo"),
                 "{args:?} has no example line"
             );

@@ -602,3 +602,84 @@ fn rules_add_takes_gap_policies_and_timing() {
     let replayed: serde_json::Value = serde_json::from_str(&replayed.stdout).unwrap();
     assert_eq!(replayed["alerts"][0]["kind"], "no_data");
 }
+
+/// `rules add --say`: the rule read from a sentence is shown, and saved only with `--yes`
+/// (no terminal to ask on here); a sentence with no rule is a one-line error.
+#[test]
+fn rules_add_say_shows_the_rule_and_saves_it_only_when_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECRET_KEY", "0123456789abcdef0123456789abcdef")];
+    let run = |args: &[&str]| invest(dir.path(), &env, args);
+    create_ann(dir.path(), &env);
+    let asked = run(&["rules", "add", "--say", "tell me if Apple drops 5% today"]);
+    assert_eq!(asked.code, 1, "{}", asked.stderr);
+    assert!(
+        asked
+            .stdout
+            .starts_with("rule:    AAPL day change <= -5%\n"),
+        "{}",
+        asked.stdout
+    );
+    assert!(
+        asked.stdout.contains("symbol:  AAPL (Apple Inc.)"),
+        "{}",
+        asked.stdout
+    );
+    assert_eq!(
+        asked.stderr,
+        "error: not saved: add --yes to save the rule read from a sentence without asking\n"
+    );
+    let listed = run(&["rules", "list", "--json"]);
+    assert_eq!(listed.stdout.trim(), "[]", "{}", listed.stdout);
+
+    let saved = run(&[
+        "rules",
+        "add",
+        "--say",
+        "ping me when Nvidia is overbought",
+        "--yes",
+    ]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    assert!(
+        saved.stdout.contains("NVDA rsi(14) > 70"),
+        "{}",
+        saved.stdout
+    );
+    let listed = run(&["rules", "list", "--json"]);
+    assert!(
+        listed.stdout.contains("NVDA rsi(14) > 70"),
+        "{}",
+        listed.stdout
+    );
+
+    let refused = run(&[
+        "rules",
+        "add",
+        "--say",
+        "tell me if Apple drops 5% this week",
+        "--yes",
+    ]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: could not make a rule from this: "),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    let choose = run(&[
+        "rules",
+        "add",
+        "--say",
+        "alert me when Alphabet crosses above 200",
+    ]);
+    assert_eq!(choose.code, 1);
+    assert!(
+        choose
+            .stderr
+            .contains("GOOGL (Alphabet Inc. (Class A)) or GOOG"),
+        "{}",
+        choose.stderr
+    );
+}

@@ -8,7 +8,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use signal_sentinel::domain::Symbol;
 use signal_sentinel::domain::{Rule, RuleId};
 use signal_sentinel::engine::{MAX_RULE_TEXT_LEN, RuleOptions};
+use signal_sentinel::market::directory::{Listing, ListingKind};
 use signal_sentinel::rules::MAX_NAME_LEN;
+use signal_sentinel::rules::words::{MAX_SENTENCE_LEN, ProposalSource, Reading};
 use signal_sentinel::service::{RuleChange, RuleSpec, RuleView, rule_text};
 
 use super::{ApiTags, DEFAULT_PAGE_SIZE, NoContent};
@@ -320,6 +322,115 @@ fn undefined_to_option<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
+/// A sentence to read as a rule.
+#[derive(Debug, Object)]
+pub struct SentenceIn {
+    /// What to watch, in plain words: "tell me if Apple drops 5% today".
+    pub sentence: Text<{ MAX_SENTENCE_LEN }>,
+}
+
+/// A symbol and its name.
+#[derive(Debug, Object)]
+pub struct ListingOut {
+    /// The canonical symbol (`AAPL`, `^GSPC`, `BTC-USD`).
+    pub symbol: String,
+    /// Its name.
+    pub name: String,
+    /// `stock`, `etf`, `index` or `crypto`.
+    pub kind: String,
+}
+
+impl From<Listing> for ListingOut {
+    fn from(l: Listing) -> Self {
+        Self {
+            symbol: l.symbol.to_string(),
+            name: l.name,
+            kind: match l.kind {
+                ListingKind::Stock => "stock",
+                ListingKind::Etf => "etf",
+                ListingKind::Index => "index",
+                ListingKind::Crypto => "crypto",
+            }
+            .to_owned(),
+        }
+    }
+}
+
+/// A proposed rule: create its `text` with `POST /api/rules` once the user confirms.
+#[derive(Debug, Object)]
+pub struct ProposalOut {
+    /// The rule in its canonical text.
+    pub text: String,
+    /// The symbols it watches, with their names.
+    pub symbols: Vec<ListingOut>,
+    /// What will fire, in words.
+    pub explanation: String,
+    /// `phrases` (the offline reader) or `model`.
+    pub source: String,
+}
+
+/// What a sentence gave: a rule to confirm (`rule`), symbols to choose from (`choose`: say
+/// the sentence again with the ticker), or nothing (`refused`, with the reason).
+#[derive(Debug, Object)]
+pub struct ParseOut {
+    /// `rule`, `choose` or `refused`.
+    pub outcome: String,
+    /// The proposal, when `rule`.
+    #[oai(skip_serializing_if_is_none)]
+    pub proposal: Option<ProposalOut>,
+    /// The words that named several symbols, when `choose`.
+    #[oai(skip_serializing_if_is_none)]
+    pub mention: Option<String>,
+    /// The symbols to choose from, when `choose`.
+    pub choices: Vec<ListingOut>,
+    /// Why no rule, when `refused`.
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
+    /// What was understood, when `refused`.
+    pub understood: Vec<String>,
+}
+
+impl From<Reading> for ParseOut {
+    fn from(reading: Reading) -> Self {
+        let empty = Self {
+            outcome: String::new(),
+            proposal: None,
+            mention: None,
+            choices: Vec::new(),
+            reason: None,
+            understood: Vec::new(),
+        };
+        match reading {
+            Reading::Rule(p) => Self {
+                outcome: "rule".into(),
+                proposal: Some(ProposalOut {
+                    text: p.text,
+                    symbols: p.symbols.into_iter().map(Into::into).collect(),
+                    explanation: p.explanation,
+                    source: match p.source {
+                        ProposalSource::Phrases => "phrases",
+                        ProposalSource::Model => "model",
+                    }
+                    .into(),
+                }),
+                ..empty
+            },
+            Reading::Choose { mention, choices } => Self {
+                outcome: "choose".into(),
+                mention: Some(mention),
+                choices: choices.into_iter().map(Into::into).collect(),
+                ..empty
+            },
+            Reading::Refused { reason, understood } => Self {
+                outcome: "refused".into(),
+                reason: Some(reason),
+                understood,
+                ..empty
+            },
+        }
+    }
+}
+
 /// Alert rules.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RulesApi;
@@ -441,6 +552,27 @@ impl RulesApi {
                 })
                 .collect(),
         }))
+    }
+
+    /// Read a sentence as a rule, without saving it.
+    ///
+    /// "tell me if Apple drops 5% today" gives `AAPL day change <= -5%` with the symbol's
+    /// name and what will fire in words; a name of several symbols gives the choices; a
+    /// sentence that cannot be read gives why and what was understood (200 in each case).
+    /// Create the proposal's `text` with `POST /api/rules` once the user confirms.
+    #[oai(path = "/parse", method = "post", operation_id = "parse_rule_sentence")]
+    async fn parse(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<SentenceIn>,
+    ) -> Result<Json<ParseOut>, ApiError> {
+        let who = auth.principal(&state).await?;
+        let reading = state
+            .services
+            .propose_rule(who, &body.0.sentence.into_inner())
+            .await?;
+        Ok(Json(reading.into()))
     }
 
     /// Replay a rule over past daily bars: which alerts would it have sent?

@@ -1111,3 +1111,84 @@ async fn a_rule_without_data_says_since_when_and_why() {
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
 }
+
+#[tokio::test]
+async fn a_sentence_is_read_as_a_proposal_and_saved_only_when_created() {
+    let server = TestServer::start().await;
+    let token = server.user("words@example.com").await;
+    let read = server
+        .post(
+            "/api/rules/parse",
+            &token,
+            json!({"sentence": "tell me if Apple drops 5% today"}),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    assert_eq!(read.body["outcome"], "rule");
+    let proposal = &read.body["proposal"];
+    assert_eq!(proposal["text"], "AAPL day change <= -5%");
+    assert_eq!(proposal["symbols"][0]["name"], "Apple Inc.");
+    assert_eq!(proposal["source"], "phrases");
+    assert!(
+        proposal["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("previous session's close")
+    );
+    // Nothing is saved by reading.
+    let rules = server.get("/api/rules", &token).await;
+    assert_eq!(
+        rules.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        rules.text
+    );
+    let created = server
+        .post("/api/rules", &token, json!({"text": proposal["text"]}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+
+    let choose = server
+        .post(
+            "/api/rules/parse",
+            &token,
+            json!({"sentence": "alert me when Alphabet crosses above 200"}),
+        )
+        .await;
+    assert_eq!(choose.body["outcome"], "choose", "{}", choose.text);
+    assert_eq!(choose.body["choices"].as_array().map(Vec::len), Some(2));
+
+    let refused = server
+        .post(
+            "/api/rules/parse",
+            &token,
+            json!({"sentence": "tell me if Apple drops 5% this week"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert_eq!(refused.body["outcome"], "refused", "{}", refused.text);
+    assert!(refused.body["reason"].as_str().unwrap().contains("within"));
+
+    let too_long = server
+        .post(
+            "/api/rules/parse",
+            &token,
+            json!({"sentence": "a".repeat(301)}),
+        )
+        .await;
+    assert_eq!(
+        too_long.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_long.text
+    );
+    assert_eq!(error_code(&too_long), "invalid_input");
+    let anonymous = server
+        .post(
+            "/api/rules/parse",
+            "",
+            json!({"sentence": "apple above 200"}),
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}

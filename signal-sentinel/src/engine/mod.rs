@@ -20,7 +20,7 @@ mod lifecycle;
 pub mod split;
 pub(crate) use lifecycle::rearm_level;
 mod template;
-mod text;
+pub(crate) mod text;
 
 pub use crate::domain::Sample;
 pub use backtest::{BacktestAlert, backtest, backtest_series, backtest_with_events};

@@ -840,7 +840,8 @@ impl Parser {
     }
 }
 
-fn duration(minutes: u32) -> String {
+/// A window in the grammar's units: `30m`, `2h`, `3d`.
+pub(crate) fn duration(minutes: u32) -> String {
     if minutes.is_multiple_of(24 * 60) {
         format!("{}d", minutes / (24 * 60))
     } else if minutes.is_multiple_of(60) {

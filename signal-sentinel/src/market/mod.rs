@@ -12,6 +12,7 @@ pub(crate) mod alpaca;
 #[cfg(feature = "providers")]
 mod alpaca_stream;
 mod chain;
+pub mod directory;
 #[cfg(feature = "providers")]
 pub(crate) mod finnhub;
 #[cfg(feature = "providers")]

@@ -229,6 +229,36 @@ impl Services {
         }
     }
 
+    /// Reads a sentence ("tell me if Apple drops 5% today") into a proposed rule, a choice
+    /// of symbols, or a refusal saying what was understood. Never saves: a frontend shows the
+    /// proposal and creates its `text` with [`Services::create_rule`] once the user confirms.
+    /// The offline phrase reader and the shipped symbol table answer, with no key and no
+    /// network (see `docs/rules.md`, "Say it in words").
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] for a sentence longer than
+    /// [`crate::rules::words::MAX_SENTENCE_LEN`] characters or with control characters.
+    pub async fn propose_rule(
+        &self,
+        who: Principal,
+        sentence: &str,
+    ) -> ServiceResult<crate::rules::words::Reading> {
+        let _ = who;
+        if sentence.chars().count() > crate::rules::words::MAX_SENTENCE_LEN {
+            return Err(ServiceError::invalid(
+                "sentence",
+                format!(
+                    "at most {} characters",
+                    crate::rules::words::MAX_SENTENCE_LEN
+                ),
+            ));
+        }
+        crate::domain::check_text(sentence, false)
+            .map_err(|e| ServiceError::invalid("sentence", e.to_string()))?;
+        let directory = crate::market::directory::SymbolDirectory::shipped();
+        Ok(crate::rules::words::read_sentence(sentence, &directory))
+    }
+
     /// Creates a rule.
     ///
     /// # Errors

@@ -26,4 +26,5 @@ mod streaming;
 mod summary;
 mod timing;
 mod watch;
+mod words;
 mod workers;
