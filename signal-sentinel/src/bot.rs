@@ -42,7 +42,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("snooze", "Snooze a rule: /snooze RULE_ID 2h"),
     ("mute", "Quiet for a while: /mute 3h"),
     ("unmute", "End /mute"),
-    ("add", "Add a rule: /add AAPL crosses above 200"),
+    (
+        "add",
+        "Add a rule: /add AAPL crosses above 200, or in words: /add tell me if Apple drops 5% today",
+    ),
     ("quote", "Quotes: /quote AAPL MSFT"),
     ("portfolio", "Your holdings and their value"),
     ("stop", "Unlink this chat from your account"),
@@ -485,6 +488,29 @@ impl TelegramBot {
             "add" => {
                 if args.is_empty() {
                     return Err(invalid("give the rule: /add AAPL crosses above 200"));
+                }
+                // Not in the rule grammar: read as plain words, shown, and saved when the user
+                // sends the rule's text with /add (the confirmation).
+                if let Err(grammar) = crate::engine::parse_rule(args) {
+                    return Ok(match s.propose_rule(who, args).await? {
+                        crate::rules::words::Reading::Rule(p) => format!(
+                            "I read: {}\n{}\nSend /add {} to save it.",
+                            p.text, p.explanation, p.text
+                        ),
+                        crate::rules::words::Reading::Choose { mention, choices } => format!(
+                            "\"{mention}\" may be {}: say it again with the ticker.",
+                            choices
+                                .iter()
+                                .map(|l| format!("{} ({})", l.symbol, l.name))
+                                .collect::<Vec<_>>()
+                                .join(" or ")
+                        ),
+                        crate::rules::words::Reading::Refused { reason, .. } => {
+                            return Err(invalid(format!(
+                                "text: {grammar}; read as words: {reason}"
+                            )));
+                        }
+                    });
                 }
                 let rule = s
                     .create_rule(

@@ -201,6 +201,24 @@ pub trait Summarizer: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// [`SummaryError`] when no summary could be had.
     async fn summarize(&self, facts: &dyn Facts) -> Result<String, SummaryError>;
+
+    /// An answer as JSON text following `schema` (structured output where the server has
+    /// it), for the rules read from plain words. Not every summarizer can.
+    ///
+    /// # Errors
+    /// [`SummaryError`]; [`SummaryError::Refused`] by default.
+    async fn complete_json(
+        &self,
+        instructions: &str,
+        prompt: &str,
+        schema: &serde_json::Value,
+    ) -> Result<String, SummaryError> {
+        let _ = (instructions, prompt, schema);
+        Err(SummaryError::Refused(format!(
+            "{} cannot answer in JSON",
+            self.name()
+        )))
+    }
 }
 
 /// The deterministic summary: always available, same facts, same words.
@@ -398,6 +416,31 @@ impl AlertSummaries {
             );
             Ok(None)
         }
+    }
+
+    /// Asks the model for a JSON answer within `owner`'s daily budget (the summaries'), for
+    /// a rule read from plain words.
+    ///
+    /// # Errors
+    /// [`SummaryError::Refused`] with no model configured, [`SummaryError::OverBudget`] once
+    /// the day's calls are spent, and the model's own failures.
+    pub async fn ask_json(
+        &self,
+        owner: UserId,
+        day: NaiveDate,
+        instructions: &str,
+        prompt: &str,
+        schema: &serde_json::Value,
+    ) -> Result<String, SummaryError> {
+        let Some(model) = &self.model else {
+            return Err(SummaryError::Refused(
+                "no model is configured (OPENAI_API_KEY)".into(),
+            ));
+        };
+        if !self.budget.take(owner, day) {
+            return Err(SummaryError::OverBudget);
+        }
+        model.complete_json(instructions, prompt, schema).await
     }
 
     /// The facts about `alert`.

@@ -266,6 +266,28 @@ impl Reader {
         for p in &percents {
             self.understood.push(format!("{p}%"));
         }
+        // Amounts in words the reader does not compute: never read as some other number.
+        if let Some(w) = words.iter().find(|w| {
+            matches!(
+                **w,
+                "hundred"
+                    | "thousand"
+                    | "million"
+                    | "billion"
+                    | "grand"
+                    | "dozen"
+                    | "couple"
+                    | "few"
+                    | "several"
+                    | "third"
+                    | "thirds"
+            )
+        }) {
+            return refuse(
+                format!("\"{w}\": write the amount in digits (200, 1.5m, 33%)"),
+                &self.understood,
+            );
+        }
         if let Some(n) = words.iter().find(|w| NEGATIONS.contains(w)) {
             return refuse(
                 format!(
@@ -774,6 +796,28 @@ fn tokenize(sentence: &str, directory: &SymbolDirectory) -> Result<Vec<Tok>, Str
                     within: after_within,
                 }),
                 Number::Plain(n) => {
+                    // "two hundred", "5 thousand", "1.5 million": scaled; a scale word not
+                    // after a number, or two in a row, is not read.
+                    let scale = match next {
+                        Some("hundred") => Some(100),
+                        Some("thousand" | "grand") => Some(1_000),
+                        Some("million") => Some(1_000_000),
+                        Some("billion") => Some(1_000_000_000),
+                        _ => None,
+                    };
+                    if let Some(scale) = scale {
+                        let scaled = n
+                            .checked_mul(Decimal::from(scale))
+                            .ok_or("that number is too large")?;
+                        if at(i + 2).is_some_and(|w| {
+                            matches!(w, "hundred" | "thousand" | "grand" | "million" | "billion")
+                        }) {
+                            return Err("write large numbers in digits: 250000, 1.5m".into());
+                        }
+                        out.push(Tok::Price(scaled.normalize()));
+                        i += 2;
+                        continue;
+                    }
                     let whole = u32::try_from(n.trunc().mantissa())
                         .ok()
                         .filter(|w| Decimal::from(*w) == n && n.scale() == 0);
@@ -1195,5 +1239,144 @@ fn explain_condition(c: &Condition, who: &str) -> String {
         }
         Condition::Not { of } => format!("it is not so that {}", explain_condition(of, who)),
         Condition::On { symbol, condition } => explain_condition(condition, symbol.as_str()),
+    }
+}
+
+/// What the model is told when the phrase reader could not decide: the grammar, and to answer
+/// with JSON only (for servers without structured output).
+pub const MODEL_INSTRUCTIONS: &str = "You turn a user's sentence about the market into one alert \
+rule of Signal Sentinel's rule grammar, or say that you cannot. Answer with JSON only, no other \
+text: {\"rule\": \"<SYMBOL condition>\" or null, \"reason\": \"<one short sentence>\"}. \
+Conditions (one per rule): price > N, price < N, crosses above N, crosses below N, \
+day change >= P%, day change <= -P%, moves up P% within 30m (m, h or d; at most 7d), \
+moves down P% within 2h, moves P% within 1d, volume >= 2x avg(20), new 52w high, new 52w low, \
+within P% of 52w high, rsi(14) > 70, rsi(14) < 30, trailing stop P%, gap up >= P%, \
+gap down >= P%, crosses above sma(50), sma(50) crosses above sma(200), \
+position P% below cost, position day move >= P%, earnings within Nd, ex-dividend within Nd, \
+split announced. Symbols: US tickers (AAPL, BRK.B), indices in Yahoo's spelling (^GSPC), \
+crypto as BTC-USD, and PORTFOLIO for the user's whole portfolio (price and day change only). \
+Numbers are plain decimals (60000, not 60k). If the sentence asks for something these \
+conditions cannot express exactly, or names no symbol, answer {\"rule\": null, \"reason\": \
+\"...\"}. Never invent a symbol.";
+
+/// The JSON schema of the model's answer.
+pub fn model_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "rule": {"type": ["string", "null"], "description": "SYMBOL condition, or null"},
+            "reason": {"type": "string"}
+        },
+        "required": ["rule", "reason"],
+        "additionalProperties": false
+    })
+}
+
+/// The longest model answer read, in characters.
+const MAX_MODEL_ANSWER: usize = 4_000;
+
+/// Reads the model's answer to `sentence` with the same rule parser as any rule: a rule the
+/// grammar does not have, a symbol neither in the table nor written by the user as `$TICKER`,
+/// or an answer that is not the JSON asked for is refused.
+pub fn read_model_answer(answer: &str, sentence: &str, directory: &SymbolDirectory) -> Reading {
+    let refused = |reason: String| Reading::Refused {
+        reason,
+        understood: Vec::new(),
+    };
+    if answer.chars().count() > MAX_MODEL_ANSWER {
+        return refused("the model's answer was too long to be a rule".into());
+    }
+    // Some servers wrap JSON in a code fence even when told not to.
+    let trimmed = answer
+        .trim()
+        .trim_start_matches("```json")
+        .trim_start_matches("```")
+        .trim_end_matches("```")
+        .trim();
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed) else {
+        return refused("the model did not answer with the JSON asked for".into());
+    };
+    let reason = value["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let text = match &value["rule"] {
+        serde_json::Value::String(t) => t.clone(),
+        serde_json::Value::Null => {
+            return refused(if reason.is_empty() {
+                "the model could not make a rule from this either".into()
+            } else {
+                format!("the model could not make a rule from this: {reason}")
+            });
+        }
+        _ => return refused("the model did not answer with the JSON asked for".into()),
+    };
+    let rule = match parse_rule(&text) {
+        Ok(rule) => rule,
+        Err(e) => {
+            return refused(format!(
+                "the model proposed {:?}, which is not a rule the engine has ({e})",
+                text.chars().take(120).collect::<String>()
+            ));
+        }
+    };
+    let mut symbols = Vec::new();
+    let mut named = vec![rule.symbol.clone()];
+    collect_symbols(&rule.condition, &mut named);
+    for symbol in named {
+        if symbol.as_str() == crate::engine::PORTFOLIO {
+            continue;
+        }
+        let written = sentence.split_whitespace().any(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '$' && c != '.')
+                .eq_ignore_ascii_case(&format!("${symbol}"))
+        });
+        match directory.get(&symbol) {
+            Some(l) => symbols.push(l.clone()),
+            None if written => symbols.push(Listing {
+                name: symbol.to_string(),
+                symbol,
+                kind: crate::market::directory::ListingKind::Stock,
+            }),
+            None => {
+                return refused(format!(
+                    "the model named {symbol}, a symbol this server does not know; write it as ${symbol} if it is right"
+                ));
+            }
+        }
+    }
+    let who = if rule.symbol.as_str() == crate::engine::PORTFOLIO {
+        "your portfolio".to_owned()
+    } else {
+        symbols.first().map_or_else(
+            || rule.symbol.to_string(),
+            |l| format!("{} ({})", l.name, l.symbol),
+        )
+    };
+    Reading::Rule(Proposal {
+        text: rule.to_string(),
+        explanation: explain(&rule, &who),
+        symbols,
+        source: ProposalSource::Model,
+        rule,
+    })
+}
+
+fn collect_symbols(condition: &Condition, into: &mut Vec<crate::domain::Symbol>) {
+    match condition {
+        Condition::All { of } | Condition::Any { of } => {
+            for c in of {
+                collect_symbols(c, into);
+            }
+        }
+        Condition::Not { of } => collect_symbols(of, into),
+        Condition::On { symbol, condition } => {
+            if !into.contains(symbol) {
+                into.push(symbol.clone());
+            }
+            collect_symbols(condition, into);
+        }
+        _ => {}
     }
 }

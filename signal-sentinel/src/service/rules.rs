@@ -1,5 +1,6 @@
 //! Rules: create, list, show, change, delete, snooze, backtest.
 
+use crate::rules::words::Reading;
 use chrono::NaiveDate;
 
 use super::{
@@ -232,18 +233,15 @@ impl Services {
     /// Reads a sentence ("tell me if Apple drops 5% today") into a proposed rule, a choice
     /// of symbols, or a refusal saying what was understood. Never saves: a frontend shows the
     /// proposal and creates its `text` with [`Services::create_rule`] once the user confirms.
-    /// The offline phrase reader and the shipped symbol table answer, with no key and no
-    /// network (see `docs/rules.md`, "Say it in words").
+    /// The offline phrase reader and the shipped symbol table answer first, with no key and
+    /// no network; what they cannot decide goes to the model when one is configured, within
+    /// the user's daily budget of model calls, and its answer is checked by the rule parser
+    /// and the symbol table (see `docs/rules.md`, "Say it in words").
     ///
     /// # Errors
     /// [`ServiceError::Invalid`] for a sentence longer than
     /// [`crate::rules::words::MAX_SENTENCE_LEN`] characters or with control characters.
-    pub async fn propose_rule(
-        &self,
-        who: Principal,
-        sentence: &str,
-    ) -> ServiceResult<crate::rules::words::Reading> {
-        let _ = who;
+    pub async fn propose_rule(&self, who: Principal, sentence: &str) -> ServiceResult<Reading> {
         if sentence.chars().count() > crate::rules::words::MAX_SENTENCE_LEN {
             return Err(ServiceError::invalid(
                 "sentence",
@@ -256,7 +254,47 @@ impl Services {
         crate::domain::check_text(sentence, false)
             .map_err(|e| ServiceError::invalid("sentence", e.to_string()))?;
         let directory = crate::market::directory::SymbolDirectory::shipped();
-        Ok(crate::rules::words::read_sentence(sentence, &directory))
+        let offline = crate::rules::words::read_sentence(sentence, &directory);
+        let Reading::Refused { reason, understood } = offline else {
+            return Ok(offline);
+        };
+        // The model, when one is configured, for what the phrases could not decide; its
+        // answer is read by the same rule parser, and refused when it is not a rule.
+        let Some(summaries) = &self.summaries else {
+            return Ok(Reading::Refused { reason, understood });
+        };
+        let day = self.clock.now().date_naive();
+        let prompt = format!("Sentence: {sentence}");
+        match summaries
+            .ask_json(
+                who.user,
+                day,
+                crate::rules::words::MODEL_INSTRUCTIONS,
+                &prompt,
+                &crate::rules::words::model_schema(),
+            )
+            .await
+        {
+            Ok(answer) => Ok(
+                match crate::rules::words::read_model_answer(&answer, sentence, &directory) {
+                    Reading::Refused { reason: why, .. } => Reading::Refused {
+                        reason: format!("{reason}; {why}"),
+                        understood,
+                    },
+                    reading => reading,
+                },
+            ),
+            Err(crate::summary::SummaryError::Refused(why)) if why.starts_with("no model") => {
+                Ok(Reading::Refused { reason, understood })
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "the model could not read a sentence as a rule");
+                Ok(Reading::Refused {
+                    reason: format!("{reason} (the model was asked too: {e})"),
+                    understood,
+                })
+            }
+        }
     }
 
     /// Creates a rule.

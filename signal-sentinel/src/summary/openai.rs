@@ -94,6 +94,53 @@ impl Summarizer for OpenAiSummarizer {
             "max_tokens": self.config.max_tokens,
             "temperature": 0.2,
         });
+        let content = self.chat(&body).await?;
+        let mut summary: String = content.chars().take(self.config.max_chars).collect();
+        if summary.len() < content.len() {
+            summary.push('…');
+        }
+        Ok(summary)
+    }
+
+    async fn complete_json(
+        &self,
+        instructions: &str,
+        prompt: &str,
+        schema: &serde_json::Value,
+    ) -> Result<String, SummaryError> {
+        // Structured output where the server has it; a server that refuses the parameter
+        // (HTTP 400 naming `response_format`) is asked again with the JSON-only prompt alone.
+        let mut body = serde_json::json!({
+            "model": self.config.model,
+            "messages": [
+                {"role": "system", "content": instructions},
+                {"role": "user", "content": prompt},
+            ],
+            "max_tokens": JSON_MAX_TOKENS,
+            "temperature": 0,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "strict": true, "schema": schema},
+            },
+        });
+        match self.chat(&body).await {
+            Err(SummaryError::Refused(why)) if why.contains("response_format") => {
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("response_format");
+                }
+                self.chat(&body).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// Tokens a JSON answer (a rule) may take.
+const JSON_MAX_TOKENS: u32 = 300;
+
+impl OpenAiSummarizer {
+    /// `POST /chat/completions` with `body`: the first choice's text.
+    async fn chat(&self, body: &serde_json::Value) -> Result<String, SummaryError> {
         // The one retry policy (crate::retry): dropped connections, 429 and 5xx are tried
         // again, waiting as `Retry-After` says when it does, up to `max_retry_wait`.
         let policy = crate::retry::Policy {
@@ -108,7 +155,7 @@ impl Summarizer for OpenAiSummarizer {
                     .client
                     .post(self.endpoint())
                     .bearer_auth(self.config.api_key.expose())
-                    .json(&body)
+                    .json(body)
                     .send()
                     .await
                     .map_err(|e| {
@@ -147,15 +194,11 @@ impl Summarizer for OpenAiSummarizer {
             .await?;
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| SummaryError::Malformed(format!("not JSON: {e}")))?;
-        let content = value["choices"][0]["message"]["content"]
+        value["choices"][0]["message"]["content"]
             .as_str()
             .map(str::trim)
             .filter(|c| !c.is_empty())
-            .ok_or_else(|| SummaryError::Malformed("no choices[0].message.content".into()))?;
-        let mut summary: String = content.chars().take(self.config.max_chars).collect();
-        if summary.len() < content.len() {
-            summary.push('…');
-        }
-        Ok(summary)
+            .map(str::to_owned)
+            .ok_or_else(|| SummaryError::Malformed("no choices[0].message.content".into()))
     }
 }

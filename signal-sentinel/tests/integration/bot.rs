@@ -150,6 +150,22 @@ async fn chats_link_with_a_code_and_act_only_for_their_user(db: &TestDb) {
     assert!(answer.starts_with("Added rule #"), "{answer}");
     let answer = say(&bot, &telegram, CHAT, "/add XYZ crosses sideways").await;
     assert!(answer.contains("expected"), "the parser's error: {answer}");
+    // Plain words are read and shown, not saved: the user sends the rule's text to save it.
+    let answer = say(
+        &bot,
+        &telegram,
+        CHAT,
+        "/add tell me if Apple drops 5% today",
+    )
+    .await;
+    assert!(
+        answer.starts_with("I read: AAPL day change <= -5%\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.ends_with("Send /add AAPL day change <= -5% to save it."),
+        "{answer}"
+    );
     let rules = services
         .list_rules(who, None, None, None, 10)
         .await
