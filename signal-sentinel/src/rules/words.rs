@@ -102,6 +102,8 @@ enum Tok {
 #[derive(Default)]
 struct Reader {
     understood: Vec<String>,
+    /// The counts of the sentence ("30 minutes", "3 days") went into the rule.
+    counts_used: bool,
 }
 
 fn refuse(reason: impl Into<String>, understood: &[String]) -> Reading {
@@ -179,6 +181,82 @@ const DOWN: &[&str] = &[
 const EITHER: &[&str] = &["moves", "move", "swings", "swing", "changes", "change"];
 const ABOVE: &[&str] = &["above", "over", "past", "exceeds", "exceed", "tops", "top"];
 const BELOW: &[&str] = &["below", "under", "beneath", "underneath"];
+/// Words the reader does not turn into a rule, and must not ignore: time frames without a
+/// number, dates, sessions, and figures other than the price.
+const UNREAD: &[&str] = &[
+    "minute",
+    "minutes",
+    "min",
+    "mins",
+    "hour",
+    "hours",
+    "hr",
+    "hrs",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "tomorrow",
+    "tonight",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "premarket",
+    "pre",
+    "after-hours",
+    "afterhours",
+    "overnight",
+    "twice",
+    "trillion",
+    "cap",
+    "capitalization",
+    "pe",
+    "p/e",
+    "ratio",
+    "yield",
+    "eps",
+    "revenue",
+    "sales",
+    "beta",
+    "spread",
+    "premium",
+    "dominance",
+    "rating",
+    "analyst",
+    "analysts",
+    "options",
+    "calls",
+    "puts",
+    "short",
+    "interest",
+    "funding",
+    "inflation",
+    "rate",
+    "rates",
+    "cpi",
+    "gdp",
+    "macd",
+    "bollinger",
+    "stochastic",
+    "vwap",
+    "atr",
+    "target",
+    "targets",
+    "forecast",
+    "estimate",
+    "estimates",
+    "dividend",
+    "dividends",
+    "closes",
+    "closing",
+    "opens",
+    "opening",
+];
+
 /// Verbs that make "above 200" a crossing (it gets there), not a state (it is there).
 const CROSSING: &[&str] = &[
     "crosses", "cross", "breaks", "break", "goes", "go", "gets", "get", "moves", "move", "rises",
@@ -288,6 +366,27 @@ impl Reader {
                 &self.understood,
             );
         }
+        // Time frames said without a number, dates, and figures the engine does not watch:
+        // refused rather than dropped (a rule that ignores half the sentence is wrong).
+        if let Some(w) = words.iter().find(|w| UNREAD.contains(w)) {
+            return refuse(
+                format!(
+                    "\"{w}\" names something the rules here cannot watch; they watch prices, moves from the previous close or within a window said with a number (\"within 2 hours\"), volume, averages, RSI, highs and lows, and your positions"
+                ),
+                &self.understood,
+            );
+        }
+        if !words.contains(&"volume")
+            && let Some(w) = words.iter().find(|w| {
+                w.strip_suffix('x')
+                    .is_some_and(|n| n.parse::<Decimal>().is_ok())
+            })
+        {
+            return refuse(
+                format!("\"{w}\": a multiple is read for volume only (\"volume 3x average\")"),
+                &self.understood,
+            );
+        }
         if let Some(n) = words.iter().find(|w| NEGATIONS.contains(w)) {
             return refuse(
                 format!(
@@ -329,6 +428,18 @@ impl Reader {
             Ok(body) => body,
             Err(reason) => return refuse(reason, &self.understood),
         };
+        if !counts.is_empty() && !self.counts_used {
+            return refuse(
+                "the time frame said is not part of that condition; a window goes with a move (\"drops 3% within 30 minutes\")",
+                &self.understood,
+            );
+        }
+        if contains_phrase(&words, "at the close") || contains_phrase(&words, "by the close") {
+            return refuse(
+                "rules read as words are watched all session; evaluating at the close is a rule option (docs/rules.md)",
+                &self.understood,
+            );
+        }
         let text = format!("{} {body}", target.symbol_text());
         let rule = match parse_rule(&text) {
             Ok(rule) => rule,
@@ -408,10 +519,12 @@ impl Reader {
         }
         if has("earnings") {
             let days = Self::days(counts)?;
+            self.counts_used = true;
             return Ok(format!("earnings within {days}d"));
         }
         if has("ex-dividend") || phrase("ex dividend") {
             let days = Self::days(counts)?;
+            self.counts_used = true;
             return Ok(format!("ex-dividend within {days}d"));
         }
         if has("split") {
@@ -555,6 +668,7 @@ impl Reader {
                 return Err("the engine measures moves from the previous close (\"today\") or within a window (\"within 5 days\"), not since the start of a week".into());
             }
             if let Some(minutes) = window(counts)? {
+                self.counts_used = true;
                 if portfolio {
                     return Err("your portfolio is watched by its day change: say \"today\"".into());
                 }
