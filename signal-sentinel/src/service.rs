@@ -104,6 +104,8 @@ pub struct Services {
     telegram: Option<Arc<TelegramBotSettings>>,
     /// The flood guard of the monitors it builds, when the settings give one.
     flood_guard: Option<crate::monitor::FloodGuard>,
+    /// The providers' symbol searches asked lately, by lower-case name: a day each.
+    symbol_searches: Arc<crate::market::directory::SearchCache>,
 }
 
 /// How the Telegram bot is reached.
@@ -157,6 +159,7 @@ impl Services {
             action_keys: None,
             telegram: None,
             flood_guard: None,
+            symbol_searches: Arc::default(),
         }
     }
 

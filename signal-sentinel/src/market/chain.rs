@@ -220,6 +220,23 @@ impl MarketData for ProviderChain {
         self.status()
     }
 
+    /// The first provider that finds something; failures are skipped (a search is a
+    /// suggestion, not data a rule depends on).
+    async fn search_symbols(
+        &self,
+        query: &str,
+    ) -> Result<Vec<super::directory::Listing>, MarketError> {
+        let mut last_error = None;
+        for link in &self.links {
+            match link.market.search_symbols(query).await {
+                Ok(found) if !found.is_empty() => return Ok(found),
+                Ok(_) => {}
+                Err(e) => last_error = Some(e),
+            }
+        }
+        last_error.map_or(Ok(Vec::new()), Err)
+    }
+
     async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
         let mut remaining: Vec<Symbol> = symbols.to_vec();
         let mut quotes = Vec::with_capacity(symbols.len());

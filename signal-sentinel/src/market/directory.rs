@@ -23,6 +23,9 @@ use crate::domain::Symbol;
 /// part is derived from the "S&P 500 companies" dataset (Open Data Commons PDDL).
 const TABLE: &str = include_str!("../../data/symbols.csv");
 
+/// The most listings a provider's symbol search gives back.
+pub const MAX_SEARCH_RESULTS: usize = 5;
+
 /// The longest name, in words, looked up in a sentence.
 pub const MAX_NAME_WORDS: usize = 6;
 
@@ -292,6 +295,47 @@ pub fn normalize_name(name: &str) -> String {
         words.remove(0);
     }
     words.join(" ")
+}
+
+/// The answers of the providers' symbol searches, kept a day per query (at most
+/// [`SearchCache::CAPACITY`] queries; the oldest go first).
+#[derive(Debug, Default)]
+pub struct SearchCache {
+    entries: std::sync::Mutex<HashMap<String, (crate::time::Timestamp, Vec<Listing>)>>,
+}
+
+impl SearchCache {
+    /// Queries kept.
+    pub const CAPACITY: usize = 1_000;
+
+    /// The listings found for `query` less than a day before `now`.
+    pub fn get(&self, query: &str, now: crate::time::Timestamp) -> Option<Vec<Listing>> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(&query.to_lowercase())
+            .filter(|(at, _)| now - *at < chrono::Duration::days(1))
+            .map(|(_, found)| found.clone())
+    }
+
+    /// Keeps what `query` found at `now`.
+    pub fn put(&self, query: &str, now: crate::time::Timestamp, found: Vec<Listing>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= Self::CAPACITY
+            && let Some(oldest) = entries
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+        {
+            entries.remove(&oldest);
+        }
+        entries.insert(query.to_lowercase(), (now, found));
+    }
 }
 
 /// Levenshtein distance (small strings only).

@@ -115,6 +115,20 @@ impl FinnhubMarket {
     }
 }
 
+#[derive(Deserialize)]
+struct SearchAnswer {
+    result: Option<Vec<SearchResult>>,
+}
+
+#[derive(Deserialize)]
+struct SearchResult {
+    description: Option<String>,
+    #[serde(rename = "displaySymbol")]
+    display_symbol: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
 /// `{"c":261.74,"d":-1.31,"dp":-0.498,"h":263.31,"l":260.68,"o":261.07,"pc":263.05,"t":1602705600}`;
 /// an unknown symbol answers zeros (and nulls), which is "no data", never a price of 0.
 #[derive(Deserialize)]
@@ -232,6 +246,44 @@ impl MarketData for FinnhubMarket {
 
     fn has_events(&self) -> bool {
         true
+    }
+
+    /// `/search?q=…`: `{"count": 1, "result": [{"description": "APPLE INC", "displaySymbol":
+    /// "AAPL", "symbol": "AAPL", "type": "Common Stock"}]}`; US listings only (no suffix).
+    async fn search_symbols(
+        &self,
+        query: &str,
+    ) -> Result<Vec<super::directory::Listing>, MarketError> {
+        let answer: SearchAnswer = self
+            .fetch(&["search"], &[("q", query.to_owned())])
+            .await
+            .map_err(|f| f.into_error(NAME))?;
+        Ok(answer
+            .result
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| {
+                let kind = match r.kind.as_deref() {
+                    Some("Common Stock" | "ADR") => super::directory::ListingKind::Stock,
+                    Some("ETP") => super::directory::ListingKind::Etf,
+                    _ => return None,
+                };
+                // Finnhub writes share classes with a dash (BRK-B); foreign listings carry an
+                // exchange suffix after a dot, and are left out.
+                let display = r.display_symbol?;
+                if display.contains('.') {
+                    return None;
+                }
+                let symbol = Symbol::parse(&display.replace('-', ".")).ok()?;
+                let name = r.description.filter(|d| !d.trim().is_empty())?;
+                Some(super::directory::Listing {
+                    symbol,
+                    name: name.trim().chars().take(100).collect(),
+                    kind,
+                })
+            })
+            .take(super::directory::MAX_SEARCH_RESULTS)
+            .collect())
     }
 
     /// Earnings reports from the earnings calendar (`/calendar/earnings`, free on every

@@ -289,6 +289,16 @@ pub trait MarketData: Send + Sync + std::fmt::Debug {
         Ok(Vec::new())
     }
 
+    /// Symbols whose name or ticker matches `query` ("rocket lab"), best first, at most a
+    /// few: for names the shipped table does not know. By default, none.
+    ///
+    /// # Errors
+    /// [`MarketError`] when the provider cannot answer.
+    async fn search_symbols(&self, query: &str) -> Result<Vec<directory::Listing>, MarketError> {
+        let _ = query;
+        Ok(Vec::new())
+    }
+
     /// Whether this source announces corporate events (earnings, dividends, splits). By
     /// default, it does not, and [`corporate_events`](Self::corporate_events) has none.
     fn has_events(&self) -> bool {

@@ -393,6 +393,79 @@ impl MarketData for YahooMarket {
         }
     }
 
+    /// `/v1/finance/search?q=…`: `{"quotes": [{"symbol": "AAPL", "shortname": "Apple Inc.",
+    /// "longname": "Apple Inc.", "quoteType": "EQUITY", "exchange": "NMS"}], "news": []}`.
+    async fn search_symbols(
+        &self,
+        query: &str,
+    ) -> Result<Vec<super::directory::Listing>, MarketError> {
+        let mut url = self.base.clone();
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{prefix}/v1/finance/search"));
+        let params = [
+            ("q", query.to_owned()),
+            ("quotesCount", "6".to_owned()),
+            ("newsCount", "0".to_owned()),
+        ];
+        let response = http::send(
+            || self.client.get(url.clone()).query(&params),
+            http::retry_after_header,
+        )
+        .await
+        .map_err(|f| f.into_error(NAME))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(
+                Failure::Other(format!("search: HTTP {}", status.as_u16())).into_error(NAME)
+            );
+        }
+        let answer: SearchAnswer = http::json(response).await.map_err(|f| f.into_error(NAME))?;
+        let mut found: Vec<super::directory::Listing> = answer
+            .quotes
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|q| {
+                use super::directory::ListingKind;
+                let kind = match q.quote_type.as_deref() {
+                    Some("EQUITY") => ListingKind::Stock,
+                    Some("ETF") => ListingKind::Etf,
+                    Some("INDEX") => ListingKind::Index,
+                    Some("CRYPTOCURRENCY") => ListingKind::Crypto,
+                    _ => return None,
+                };
+                let raw = q.symbol?;
+                // Yahoo writes share classes with a dash (BRK-B): ours is BRK.B.
+                let canonical = match (kind, raw.split_once('-')) {
+                    (ListingKind::Stock, Some((root, class)))
+                        if class.len() == 1 && !raw.contains('.') =>
+                    {
+                        format!("{root}.{class}")
+                    }
+                    _ => raw,
+                };
+                let symbol = Symbol::parse(&canonical).ok()?;
+                let name = q
+                    .longname
+                    .or(q.shortname)
+                    .filter(|n| !n.trim().is_empty())?;
+                Some(super::directory::Listing {
+                    symbol,
+                    name: name.trim().chars().take(100).collect(),
+                    kind,
+                })
+            })
+            .collect();
+        // The same company listed abroad (`6RJ0.F`) is left out when a home listing is found.
+        let foreign = |l: &super::directory::Listing| {
+            matches!(l.symbol.kind(), crate::domain::SymbolKind::Foreign { .. })
+        };
+        if found.iter().any(|l| !foreign(l)) {
+            found.retain(|l| !foreign(l));
+        }
+        found.truncate(super::directory::MAX_SEARCH_RESULTS);
+        Ok(found)
+    }
+
     async fn quotes(&self, symbols: &[Symbol]) -> Result<Vec<Quote>, MarketError> {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = tokio::task::JoinSet::new();
@@ -449,4 +522,18 @@ pub(crate) fn fuzz_answer(bytes: &[u8]) {
             let _ = result.events(&symbol);
         }
     }
+}
+
+#[derive(Deserialize)]
+struct SearchAnswer {
+    quotes: Option<Vec<SearchQuote>>,
+}
+
+#[derive(Deserialize)]
+struct SearchQuote {
+    symbol: Option<String>,
+    shortname: Option<String>,
+    longname: Option<String>,
+    #[serde(rename = "quoteType")]
+    quote_type: Option<String>,
 }

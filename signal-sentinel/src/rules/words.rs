@@ -1494,3 +1494,38 @@ fn collect_symbols(condition: &Condition, into: &mut Vec<crate::domain::Symbol>)
         _ => {}
     }
 }
+
+/// The words of a sentence that may name a symbol the table does not know: a ticker in
+/// capitals ("RKLB"), or a run of capitalised words after the first word ("Rocket Lab"). For
+/// the providers' symbol search.
+pub fn unknown_name(sentence: &str) -> Option<String> {
+    let words: Vec<&str> = sentence
+        .split_whitespace()
+        .map(|w| {
+            let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '.' && c != '-');
+            w.strip_suffix("'s")
+                .or_else(|| w.strip_suffix("’s"))
+                .unwrap_or(w)
+        })
+        .collect();
+    let is_ticker = |w: &str| {
+        (2..=6).contains(&w.len())
+            && w.chars().all(|c| c.is_ascii_uppercase() || c == '.')
+            && !matches!(w, "RSI" | "SMA" | "EMA" | "ETF" | "USD" | "ATH")
+    };
+    if let Some(t) = words.iter().skip(1).find(|w| is_ticker(w)) {
+        return Some((*t).to_owned());
+    }
+    let mut run: Vec<&str> = Vec::new();
+    for w in words.iter().skip(1) {
+        if w.chars().next().is_some_and(char::is_uppercase) && w.chars().any(char::is_alphabetic) {
+            run.push(w);
+            if run.len() == 4 {
+                break;
+            }
+        } else if !run.is_empty() {
+            break;
+        }
+    }
+    (!run.is_empty()).then(|| run.join(" "))
+}

@@ -258,6 +258,35 @@ impl Services {
         let Reading::Refused { reason, understood } = offline else {
             return Ok(offline);
         };
+        // A name the table does not know: the providers' symbol search, and the sentence
+        // read again with the symbol found.
+        if reason.starts_with("which symbol")
+            && let Some(name) = crate::rules::words::unknown_name(sentence)
+        {
+            let found = self.search_symbols(&name).await;
+            match found.as_slice() {
+                [] => {}
+                [one] => {
+                    let again = sentence.replacen(&name, &format!("${}", one.symbol), 1);
+                    if let Reading::Rule(mut p) =
+                        crate::rules::words::read_sentence(&again, &directory)
+                    {
+                        p.symbols = vec![one.clone()];
+                        p.explanation = crate::rules::words::explain(
+                            &p.rule,
+                            &format!("{} ({})", one.name, one.symbol),
+                        );
+                        return Ok(Reading::Rule(p));
+                    }
+                }
+                _ => {
+                    return Ok(Reading::Choose {
+                        mention: name,
+                        choices: found,
+                    });
+                }
+            }
+        }
         // The model, when one is configured, for what the phrases could not decide; its
         // answer is read by the same rule parser, and refused when it is not a rule.
         let Some(summaries) = &self.summaries else {
@@ -293,6 +322,25 @@ impl Services {
                     reason: format!("{reason} (the model was asked too: {e})"),
                     understood,
                 })
+            }
+        }
+    }
+
+    /// What the market-data providers' symbol search finds for `name` (cached a day); none
+    /// when they have no search or fail.
+    async fn search_symbols(&self, name: &str) -> Vec<crate::market::directory::Listing> {
+        let now = self.clock.now();
+        if let Some(found) = self.symbol_searches.get(name, now) {
+            return found;
+        }
+        match self.market.search_symbols(name).await {
+            Ok(found) => {
+                self.symbol_searches.put(name, now, found.clone());
+                found
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "symbol search failed");
+                Vec::new()
             }
         }
     }

@@ -41,6 +41,52 @@ fn corpus() -> Vec<(String, Expected)> {
         .collect()
 }
 
+/// `Services` as the composition root builds them from `vars` (besides a database and a
+/// secret key) over `market`, and a user to act as.
+async fn services_with(
+    vars: Vec<(&str, String)>,
+    market: std::sync::Arc<dyn signal_sentinel::market::MarketData>,
+) -> (
+    signal_sentinel::service::Services,
+    signal_sentinel::service::Principal,
+    crate::helpers::TestDb,
+) {
+    use crate::helpers::{Backend, TestDb, seed_user};
+    let db = TestDb::new(Backend::SqliteMemory).await.unwrap();
+    let mut all = vec![
+        ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
+        (
+            "SECRET_KEY".to_owned(),
+            "0123456789abcdef0123456789abcdef".to_owned(),
+        ),
+    ];
+    all.extend(vars.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    let settings = signal_sentinel::config::Settings::from_vars(all).unwrap();
+    let store: std::sync::Arc<dyn signal_sentinel::store::Store> =
+        std::sync::Arc::new(db.store.clone());
+    let user = seed_user(&db.store, "words@example.com").await;
+    let services = signal_sentinel::service::Services::from_settings(
+        &settings,
+        store,
+        std::sync::Arc::new(signal_sentinel::clock::SystemClock),
+        market,
+        Vec::new(),
+    )
+    .unwrap();
+    let who = signal_sentinel::service::Principal {
+        user: user.id,
+        api_key: None,
+    };
+    (services, who, db)
+}
+
+fn simulated() -> std::sync::Arc<dyn signal_sentinel::market::MarketData> {
+    std::sync::Arc::new(signal_sentinel::market::SimulatedMarket::new(
+        1,
+        std::sync::Arc::new(signal_sentinel::clock::SystemClock),
+    ))
+}
+
 #[test]
 fn the_corpus_is_read_with_no_wrong_rule_and_prints_its_coverage() {
     let directory = SymbolDirectory::shipped();
@@ -179,21 +225,16 @@ fn long_or_strange_sentences_are_refused_without_panicking() {
 /// local mock here) and comes back as a proposal only when the rule parser and the symbol
 /// table accept it. Nothing is saved by any of it.
 mod model {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use serde_json::json;
-    use signal_sentinel::clock::SystemClock;
-    use signal_sentinel::config::Settings;
-    use signal_sentinel::market::SimulatedMarket;
     use signal_sentinel::rules::words::{ProposalSource, Reading};
     use signal_sentinel::service::{Principal, Services};
-    use signal_sentinel::store::Store;
     use signal_sentinel::summary::{OpenAiConfig, OpenAiSummarizer, Summarizer, SummaryError};
     use wiremock::matchers::{body_partial_json, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
-    use crate::helpers::{Backend, TestDb, seed_user};
+    use crate::helpers::TestDb;
 
     /// A sentence the phrases refuse (no condition they know) but a model can read.
     const HARD: &str = "ping me if Apple sinks under two hundred and fifty bucks";
@@ -211,33 +252,16 @@ mod model {
     }
 
     async fn services(server: &MockServer, daily_calls: u32) -> (Services, Principal, TestDb) {
-        let db = TestDb::new(Backend::SqliteMemory).await.unwrap();
-        let settings = Settings::from_vars([
-            ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
-            (
-                "SECRET_KEY".to_owned(),
-                "0123456789abcdef0123456789abcdef".to_owned(),
-            ),
-            ("OPENAI_API_KEY".to_owned(), KEY.to_owned()),
-            ("OPENAI_BASE_URL".to_owned(), server.uri()),
-            ("OPENAI_MODEL".to_owned(), "gpt-4o-mini".to_owned()),
-            (
-                "OPENAI_DAILY_CALLS_PER_USER".to_owned(),
-                daily_calls.to_string(),
-            ),
-        ])
-        .unwrap();
-        let store: Arc<dyn Store> = Arc::new(db.store.clone());
-        let user = seed_user(&db.store, "words@example.com").await;
-        let clock = Arc::new(SystemClock);
-        let market = Arc::new(SimulatedMarket::new(1, clock.clone()));
-        let services =
-            Services::from_settings(&settings, store, clock, market, Vec::new()).unwrap();
-        let who = Principal {
-            user: user.id,
-            api_key: None,
-        };
-        (services, who, db)
+        super::services_with(
+            vec![
+                ("OPENAI_API_KEY", KEY.to_owned()),
+                ("OPENAI_BASE_URL", server.uri()),
+                ("OPENAI_MODEL", "gpt-4o-mini".to_owned()),
+                ("OPENAI_DAILY_CALLS_PER_USER", daily_calls.to_string()),
+            ],
+            super::simulated(),
+        )
+        .await
     }
 
     async fn answer(server: &MockServer, content: &str) {
@@ -432,25 +456,7 @@ mod model {
 
     #[tokio::test]
     async fn without_a_model_the_refusal_is_the_phrases() {
-        let db = TestDb::new(Backend::SqliteMemory).await.unwrap();
-        let settings = Settings::from_vars([
-            ("DATABASE_URL".to_owned(), "sqlite::memory:".to_owned()),
-            (
-                "SECRET_KEY".to_owned(),
-                "0123456789abcdef0123456789abcdef".to_owned(),
-            ),
-        ])
-        .unwrap();
-        let store: Arc<dyn Store> = Arc::new(db.store.clone());
-        let user = seed_user(&db.store, "plain@example.com").await;
-        let clock = Arc::new(SystemClock);
-        let market = Arc::new(SimulatedMarket::new(1, clock.clone()));
-        let services =
-            Services::from_settings(&settings, store, clock, market, Vec::new()).unwrap();
-        let who = Principal {
-            user: user.id,
-            api_key: None,
-        };
+        let (services, who, _db) = super::services_with(Vec::new(), super::simulated()).await;
         let reading = services.propose_rule(who, HARD).await.unwrap();
         assert!(
             refusal(&reading).starts_with("one number per sentence"),
@@ -458,5 +464,176 @@ mod model {
         );
         let too_long = services.propose_rule(who, &"x".repeat(301)).await;
         assert!(too_long.is_err());
+    }
+}
+
+/// Names the shipped table does not know: the providers' symbol search (Finnhub's `/search`,
+/// Yahoo's `/v1/finance/search`, local mocks here), cached, and the sentence read again.
+mod search {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde_json::json;
+    use signal_sentinel::market::{FinnhubMarket, MarketData, YahooMarket};
+    use signal_sentinel::rules::words::Reading;
+    use signal_sentinel::service::{Principal, Services};
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use crate::helpers::TestDb;
+
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    fn yahoo_answer() -> serde_json::Value {
+        json!({
+            "explains": [], "count": 3,
+            "quotes": [
+                {"exchange": "NMS", "shortname": "Rocket Lab Corporation", "quoteType": "EQUITY",
+                 "symbol": "RKLB", "index": "quotes", "score": 20000.0, "typeDisp": "Equity",
+                 "longname": "Rocket Lab Corporation", "exchDisp": "NASDAQ", "isYahooFinance": true},
+                {"exchange": "FRA", "shortname": "ROCKET LAB", "quoteType": "EQUITY",
+                 "symbol": "6RJ0.F", "index": "quotes", "isYahooFinance": true},
+                {"exchange": "OPR", "shortname": "RKLB Jan 2027 20 C", "quoteType": "OPTION",
+                 "symbol": "RKLB270115C00020000", "isYahooFinance": true}
+            ],
+            "news": [], "nav": [], "lists": [], "researchReports": [], "totalTime": 21
+        })
+    }
+
+    #[tokio::test]
+    async fn yahoo_search_reads_its_answer_in_our_spelling() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/finance/search"))
+            .and(query_param("q", "berkshire class b"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "quotes": [
+                    {"symbol": "BRK-B", "shortname": "BERKSHIRE HATHAWAY INC", "longname": "Berkshire Hathaway Inc.", "quoteType": "EQUITY"},
+                    {"symbol": "^GSPC", "shortname": "S&P 500", "quoteType": "INDEX"},
+                    {"symbol": "BTC-USD", "shortname": "Bitcoin USD", "quoteType": "CRYPTOCURRENCY"},
+                    {"symbol": "SPY", "longname": "SPDR S&P 500 ETF Trust", "quoteType": "ETF"},
+                    {"symbol": "ES=F", "shortname": "E-Mini S&P 500", "quoteType": "FUTURE"},
+                    {"symbol": "X", "quoteType": "EQUITY"}
+                ]
+            })))
+            .mount(&server)
+            .await;
+        let yahoo = YahooMarket::new(url::Url::parse(&server.uri()).unwrap(), TIMEOUT).unwrap();
+        let found = yahoo.search_symbols("berkshire class b").await.unwrap();
+        let symbols: Vec<String> = found.iter().map(|l| l.symbol.to_string()).collect();
+        assert_eq!(symbols, ["BRK.B", "^GSPC", "BTC-USD", "SPY"]);
+        assert_eq!(found[0].name, "Berkshire Hathaway Inc.");
+    }
+
+    #[tokio::test]
+    async fn finnhub_search_keeps_us_listings_and_sends_its_key_in_a_header() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/search"))
+            .and(query_param("q", "rocket lab"))
+            .and(header("X-Finnhub-Token", "fh-key"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "count": 3,
+                "result": [
+                    {"description": "ROCKET LAB CORP", "displaySymbol": "RKLB", "symbol": "RKLB", "type": "Common Stock"},
+                    {"description": "ROCKET LAB CORP", "displaySymbol": "6RJ0.F", "symbol": "6RJ0.F", "type": "Common Stock"},
+                    {"description": "BERKSHIRE HATH-B", "displaySymbol": "BRK-B", "symbol": "BRK-B", "type": "Common Stock"}
+                ]
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/search"))
+            .and(query_param("q", "limited"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .set_body_json(json!({"error": "API limit reached. Please try again later."})),
+            )
+            .mount(&server)
+            .await;
+        let finnhub = FinnhubMarket::new(
+            url::Url::parse(&server.uri()).unwrap(),
+            signal_sentinel::Secret::new("fh-key"),
+            6_000,
+            TIMEOUT,
+        )
+        .unwrap();
+        let found = finnhub.search_symbols("rocket lab").await.unwrap();
+        let symbols: Vec<String> = found.iter().map(|l| l.symbol.to_string()).collect();
+        assert_eq!(symbols, ["RKLB", "BRK.B"]);
+        let limited = finnhub.search_symbols("limited").await.unwrap_err();
+        assert!(!limited.to_string().contains("fh-key"), "{limited}");
+    }
+
+    async fn services_on(market: Arc<dyn MarketData>) -> (Services, Principal, TestDb) {
+        super::services_with(Vec::new(), market).await
+    }
+
+    #[tokio::test]
+    async fn a_name_the_table_lacks_is_searched_once_and_read_again() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/finance/search"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(yahoo_answer()))
+            .mount(&server)
+            .await;
+        let yahoo = YahooMarket::new(url::Url::parse(&server.uri()).unwrap(), TIMEOUT).unwrap();
+        let (services, who, _db) = services_on(Arc::new(yahoo)).await;
+        for _ in 0..2 {
+            let reading = services
+                .propose_rule(who, "tell me if Rocket Lab drops 8% today")
+                .await
+                .unwrap();
+            let Reading::Rule(p) = reading else {
+                panic!("not read: {reading:?}");
+            };
+            assert_eq!(p.text, "RKLB day change <= -8%");
+            assert_eq!(p.symbols[0].name, "Rocket Lab Corporation");
+            assert!(
+                p.explanation.contains("Rocket Lab Corporation (RKLB)"),
+                "{}",
+                p.explanation
+            );
+        }
+        // The second sentence was answered from the cache.
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn several_finds_are_a_choice_and_a_failed_search_the_readers_refusal() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/finance/search"))
+            .and(query_param("q", "Acme"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"quotes": [
+                {"symbol": "ACME", "longname": "Acme Corp.", "quoteType": "EQUITY"},
+                {"symbol": "ACMR", "longname": "ACM Research", "quoteType": "EQUITY"}
+            ]})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/finance/search"))
+            .and(query_param("q", "Broken"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
+        let yahoo = YahooMarket::new(url::Url::parse(&server.uri()).unwrap(), TIMEOUT).unwrap();
+        let (services, who, _db) = services_on(Arc::new(yahoo)).await;
+        let reading = services
+            .propose_rule(who, "tell me if Acme drops 8% today")
+            .await
+            .unwrap();
+        assert!(
+            matches!(reading, Reading::Choose { ref choices, .. } if choices.len() == 2),
+            "{reading:?}"
+        );
+        let reading = services
+            .propose_rule(who, "tell me if Broken drops 8% today")
+            .await
+            .unwrap();
+        assert!(
+            matches!(reading, Reading::Refused { ref reason, .. } if reason.starts_with("which symbol")),
+            "{reading:?}"
+        );
     }
 }
