@@ -388,11 +388,39 @@ function ruleForm(rule, onDone) {
   const from = h('input', { name: 'from', type: 'date', value: '2009-06-01' });
   const to = h('input', { name: 'to', type: 'date', value: new Date().toISOString().slice(0, 10) });
   const preview = h('div', { id: 'backtest', 'aria-live': 'polite' });
+  // Plain words: the library reads the sentence into a rule, shown here; it is saved only
+  // by "Create rule", like any rule typed in.
+  const sentence = h('input', { name: 'sentence', maxlength: 300, autocomplete: 'off', placeholder: 'tell me if Apple drops 5% today' });
+  const said = h('div', { id: 'said', 'aria-live': 'polite' });
+  const read = async () => {
+    if (!sentence.value.trim()) return;
+    said.replaceChildren(h('p', {}, 'Reading…'));
+    try {
+      const r = await api('POST', '/rules/parse', { sentence: sentence.value });
+      if (r.outcome === 'rule') {
+        text.value = r.proposal.text;
+        said.replaceChildren(h('p', {}, h('strong', {}, r.proposal.text), ' — ', r.proposal.explanation,
+          r.proposal.source === 'model' ? ' (read by the model: check it)' : ''),
+        h('p', { class: 'hint' }, 'Check it, preview it below, then create it.'));
+      } else if (r.outcome === 'choose') {
+        said.replaceChildren(h('p', {}, `"${r.mention}" may be `,
+          r.choices.map((c, i) => [i ? ' or ' : '', h('strong', {}, c.symbol), ` (${c.name})`]),
+          ': say it again with the ticker.'));
+      } else {
+        said.replaceChildren(h('p', { class: 'error' }, `No rule from that: ${r.reason}`));
+      }
+    } catch (err) { said.replaceChildren(h('p', { class: 'error' }, err.message)); }
+  };
+  sentence.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); read(); } });
   const body = () => ({
     text: text.value, name: name.value.trim() || null,
     options: { ...opts, version: undefined, frequency: frequency.value, cooldown_minutes: Number(cooldown.value) || 0 },
   });
   const form = h('form', { class: 'stack', novalidate: true },
+    rule ? null : h('fieldset', {}, h('legend', {}, 'Say it in words'),
+      h('div', { class: 'row' }, field('Sentence', sentence),
+        h('button', { type: 'button', class: 'secondary', onclick: read }, 'Read')),
+      said),
     field('Rule', text, 'e.g. AAPL crosses above 200, or combined: AAPL crosses above 200 and SPY day change > 0% — see the condition types'),
     kind,
     field('Name (optional)', name),

@@ -172,6 +172,14 @@ try {
   // A rule, with validation and a backtest preview.
   await nav('Rules');
   await page.getByText('No rules yet').waitFor();
+  await page.getByLabel('Sentence').fill('tell me if Apple drops 5% today');
+  await page.getByRole('button', { name: 'Read' }).click();
+  await page.locator('#said', { hasText: 'previous session' }).waitFor();
+  assert.equal(await page.getByLabel(/^Rule/).inputValue(), 'AAPL day change <= -5%');
+  await page.getByLabel('Sentence').fill('tell me if Apple drops 5% this week');
+  await page.getByRole('button', { name: 'Read' }).click();
+  await page.locator('#said .error', { hasText: 'No rule from that' }).waitFor();
+  step('a sentence read into the rule field, and one refused with the reason');
   await page.getByLabel(/^Rule/).fill('XYZ crosses abve 30');
   await page.getByRole('button', { name: 'Create rule' }).click();
   await page.locator('[data-error-for="text"]', { hasText: 'column' }).waitFor();
