@@ -418,6 +418,11 @@ impl AlertSummaries {
         }
     }
 
+    /// Whether a model is configured (else summaries come from the template).
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
     /// Asks the model for a JSON answer within `owner`'s daily budget (the summaries'), for
     /// a rule read from plain words.
     ///

@@ -533,7 +533,9 @@ async fn proposal(
                     .unwrap_or_default()
             )
         }
-        Reading::Refused { reason, understood } => {
+        Reading::Refused {
+            reason, understood, ..
+        } => {
             let understood = if understood.is_empty() {
                 String::new()
             } else {

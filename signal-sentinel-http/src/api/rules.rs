@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use signal_sentinel::domain::Symbol;
 use signal_sentinel::domain::{Rule, RuleId};
 use signal_sentinel::engine::{MAX_RULE_TEXT_LEN, RuleOptions};
-use signal_sentinel::market::directory::{Listing, ListingKind};
+use signal_sentinel::market::directory::Listing;
 use signal_sentinel::rules::MAX_NAME_LEN;
 use signal_sentinel::rules::words::{MAX_SENTENCE_LEN, ProposalSource, Reading};
 use signal_sentinel::service::{RuleChange, RuleSpec, RuleView, rule_text};
@@ -345,13 +345,7 @@ impl From<Listing> for ListingOut {
         Self {
             symbol: l.symbol.to_string(),
             name: l.name,
-            kind: match l.kind {
-                ListingKind::Stock => "stock",
-                ListingKind::Etf => "etf",
-                ListingKind::Index => "index",
-                ListingKind::Crypto => "crypto",
-            }
-            .to_owned(),
+            kind: l.kind.as_str().to_owned(),
         }
     }
 }
@@ -421,7 +415,9 @@ impl From<Reading> for ParseOut {
                 choices: choices.into_iter().map(Into::into).collect(),
                 ..empty
             },
-            Reading::Refused { reason, understood } => Self {
+            Reading::Refused {
+                reason, understood, ..
+            } => Self {
                 outcome: "refused".into(),
                 reason: Some(reason),
                 understood,

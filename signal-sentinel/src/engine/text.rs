@@ -859,14 +859,16 @@ fn intraday_word(f: &mut fmt::Formatter<'_>, intraday: bool) -> fmt::Result {
     }
 }
 
-fn direction_word(direction: Direction) -> &'static str {
+/// `above` or `below`, as the grammar writes a direction.
+pub(crate) fn direction_word(direction: Direction) -> &'static str {
     match direction {
         Direction::Up => "above",
         Direction::Down => "below",
     }
 }
 
-fn extreme_word(extreme: Extreme) -> &'static str {
+/// `high` or `low`.
+pub(crate) fn extreme_word(extreme: Extreme) -> &'static str {
     match extreme {
         Extreme::High => "high",
         Extreme::Low => "low",

@@ -54,6 +54,30 @@ pub struct Listing {
     pub kind: ListingKind,
 }
 
+impl Listing {
+    /// A symbol the table does not list, taken as the user wrote it (`$ZZZQ`): its name is
+    /// the symbol.
+    pub fn unlisted(symbol: Symbol) -> Self {
+        Self {
+            name: symbol.to_string(),
+            symbol,
+            kind: ListingKind::Stock,
+        }
+    }
+}
+
+impl ListingKind {
+    /// `stock`, `etf`, `index` or `crypto`, as the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stock => "stock",
+            Self::Etf => "etf",
+            Self::Index => "index",
+            Self::Crypto => "crypto",
+        }
+    }
+}
+
 /// Names that are also common words: they name a company only when written with a capital
 /// letter ("Target", not "my target").
 const COMMON_WORDS: &[&str] = &[
@@ -227,8 +251,8 @@ impl SymbolDirectory {
             .listings
             .iter()
             .filter_map(|l| {
-                let symbol = strsim_distance(&wanted, &l.symbol.as_str().to_lowercase());
-                let name = strsim_distance(&wanted, &normalize_name(&l.name));
+                let symbol = strsim::levenshtein(&wanted, &l.symbol.as_str().to_lowercase());
+                let name = strsim::levenshtein(&wanted, &normalize_name(&l.name));
                 let best = symbol.min(name);
                 (best <= 2.max(wanted.chars().count() / 4)).then_some((best, l))
             })
@@ -336,24 +360,6 @@ impl SearchCache {
         }
         entries.insert(query.to_lowercase(), (now, found));
     }
-}
-
-/// Levenshtein distance (small strings only).
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            current[j + 1] = (previous[j] + cost)
-                .min(previous[j + 1] + 1)
-                .min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]

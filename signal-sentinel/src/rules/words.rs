@@ -23,6 +23,7 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use crate::engine::text::{direction_word, extreme_word};
 use crate::engine::{Comparison, Condition, Direction, Extreme, Move, RuleText, parse_rule};
 use crate::market::directory::{Listing, SymbolDirectory};
 
@@ -73,6 +74,9 @@ pub enum Reading {
         reason: String,
         /// What was understood (the symbol, a number, a direction…).
         understood: Vec<String>,
+        /// The words that seemed to name a symbol nobody here knows ("Rocket Lab", `RKLB`):
+        /// what to ask the providers' symbol search.
+        unresolved: Option<String>,
     },
 }
 
@@ -110,150 +114,38 @@ fn refuse(reason: impl Into<String>, understood: &[String]) -> Reading {
     Reading::Refused {
         reason: reason.into(),
         understood: understood.to_vec(),
+        unresolved: None,
     }
 }
 
+#[rustfmt::skip]
 const UP: &[&str] = &[
-    "rises",
-    "rise",
-    "rose",
-    "risen",
-    "jumps",
-    "jump",
-    "jumped",
-    "gains",
-    "gain",
-    "gained",
-    "climbs",
-    "climb",
-    "climbed",
-    "surges",
-    "surge",
-    "soars",
-    "soar",
-    "spikes",
-    "spike",
-    "rallies",
-    "rally",
-    "increases",
-    "increase",
-    "up",
-    "pops",
-    "pop",
-    "rockets",
-    "moons",
+    "rises", "rise", "rose", "risen", "jumps", "jump", "jumped", "gains", "gain", "gained",
+    "climbs", "climb", "climbed", "surges", "surge", "soars", "soar", "spikes", "spike",
+    "rallies", "rally", "increases", "increase", "up", "pops", "pop", "rockets", "moons",
 ];
+#[rustfmt::skip]
 const DOWN: &[&str] = &[
-    "drops",
-    "drop",
-    "dropped",
-    "falls",
-    "fall",
-    "fell",
-    "fallen",
-    "declines",
-    "decline",
-    "sinks",
-    "sink",
-    "slides",
-    "slide",
-    "plunges",
-    "plunge",
-    "tanks",
-    "tank",
-    "loses",
-    "lose",
-    "lost",
-    "down",
-    "dips",
-    "dip",
-    "crashes",
-    "crash",
-    "slumps",
-    "slump",
-    "tumbles",
-    "tumble",
-    "decreases",
-    "decrease",
-    "dumps",
-    "dump",
+    "drops", "drop", "dropped", "falls", "fall", "fell", "fallen", "declines", "decline",
+    "sinks", "sink", "slides", "slide", "plunges", "plunge", "tanks", "tank", "loses", "lose",
+    "lost", "down", "dips", "dip", "crashes", "crash", "slumps", "slump", "tumbles", "tumble",
+    "decreases", "decrease", "dumps", "dump",
 ];
 const EITHER: &[&str] = &["moves", "move", "swings", "swing", "changes", "change"];
 const ABOVE: &[&str] = &["above", "over", "past", "exceeds", "exceed", "tops", "top"];
 const BELOW: &[&str] = &["below", "under", "beneath", "underneath"];
 /// Words the reader does not turn into a rule, and must not ignore: time frames without a
 /// number, dates, sessions, and figures other than the price.
+#[rustfmt::skip]
 const UNREAD: &[&str] = &[
-    "minute",
-    "minutes",
-    "min",
-    "mins",
-    "hour",
-    "hours",
-    "hr",
-    "hrs",
-    "week",
-    "weeks",
-    "month",
-    "months",
-    "tomorrow",
-    "tonight",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "premarket",
-    "pre",
-    "after-hours",
-    "afterhours",
-    "overnight",
-    "twice",
-    "trillion",
-    "cap",
-    "capitalization",
-    "pe",
-    "p/e",
-    "ratio",
-    "yield",
-    "eps",
-    "revenue",
-    "sales",
-    "beta",
-    "spread",
-    "premium",
-    "dominance",
-    "rating",
-    "analyst",
-    "analysts",
-    "options",
-    "calls",
-    "puts",
-    "short",
-    "interest",
-    "funding",
-    "inflation",
-    "rate",
-    "rates",
-    "cpi",
-    "gdp",
-    "macd",
-    "bollinger",
-    "stochastic",
-    "vwap",
-    "atr",
-    "target",
-    "targets",
-    "forecast",
-    "estimate",
-    "estimates",
-    "dividend",
-    "dividends",
-    "closes",
-    "closing",
-    "opens",
+    "minute", "minutes", "min", "mins", "hour", "hours", "hr", "hrs", "week", "weeks", "month",
+    "months", "tomorrow", "tonight", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday", "premarket", "pre", "after-hours", "afterhours", "overnight", "twice",
+    "trillion", "cap", "capitalization", "pe", "p/e", "ratio", "yield", "eps", "revenue",
+    "sales", "beta", "spread", "premium", "dominance", "rating", "analyst", "analysts",
+    "options", "calls", "puts", "short", "interest", "funding", "inflation", "rate", "rates",
+    "cpi", "gdp", "macd", "bollinger", "stochastic", "vwap", "atr", "target", "targets",
+    "forecast", "estimate", "estimates", "dividend", "dividends", "closes", "closing", "opens",
     "opening",
 ];
 
@@ -261,8 +153,8 @@ const UNREAD: &[&str] = &[
 const CROSSING: &[&str] = &[
     "crosses", "cross", "breaks", "break", "goes", "go", "gets", "get", "moves", "move", "rises",
     "rise", "climbs", "climb", "jumps", "jump", "drops", "drop", "falls", "fall", "sinks", "sink",
-    "dips", "dip", "slips", "slip", "back", "breaks", "pushes", "reclaims", "surges", "tops",
-    "exceeds", "passes", "pass", "crashes", "plunges", "tanks",
+    "dips", "dip", "slips", "slip", "back", "pushes", "reclaims", "surges", "tops", "exceeds",
+    "passes", "pass", "crashes", "plunges", "tanks",
 ];
 /// Words that change a sentence's meaning in ways the reader does not follow.
 const NEGATIONS: &[&str] = &[
@@ -407,8 +299,7 @@ impl Reader {
                 &self.understood,
             );
         }
-        let phrase = |p: &str| contains_phrase(&words, p);
-        if prices.len() + percents.len() > 1 && !phrase("either way") {
+        if prices.len() + percents.len() > 1 {
             return refuse(
                 "one number per sentence: a rule has one level or one percentage",
                 &self.understood,
@@ -419,10 +310,26 @@ impl Reader {
         } else if let Some(s) = distinct.first() {
             Target::Symbol((*s).clone())
         } else {
-            return refuse(
-                "which symbol? name it by its ticker ($AAPL) or its name (Apple)",
-                &self.understood,
-            );
+            let unresolved = unknown_name(sentence);
+            let close: Vec<String> = unresolved
+                .as_deref()
+                .map(|name| directory.suggest(name, 3))
+                .unwrap_or_default()
+                .iter()
+                .map(|l| format!("{} ({})", l.symbol, l.name))
+                .collect();
+            let hint = if close.is_empty() {
+                String::new()
+            } else {
+                format!("; did you mean {}?", close.join(" or "))
+            };
+            return Reading::Refused {
+                reason: format!(
+                    "which symbol? name it by its ticker ($AAPL) or its name (Apple){hint}"
+                ),
+                understood: self.understood.clone(),
+                unresolved,
+            };
         };
         let body = match self.condition(&words, &prices, &percents, &counts, &target) {
             Ok(body) => body,
@@ -490,7 +397,7 @@ impl Reader {
         }
         if has("rsi") {
             let level = price.ok_or("an RSI level, e.g. \"RSI above 70\"")?;
-            let op = if any(ABOVE) || has("exceeds") {
+            let op = if any(ABOVE) {
                 ">"
             } else if any(BELOW) {
                 "<"
@@ -522,7 +429,7 @@ impl Reader {
             self.counts_used = true;
             return Ok(format!("earnings within {days}d"));
         }
-        if has("ex-dividend") || phrase("ex dividend") {
+        if has("ex-dividend") {
             let days = Self::days(counts)?;
             self.counts_used = true;
             return Ok(format!("ex-dividend within {days}d"));
@@ -565,12 +472,7 @@ impl Reader {
         }
         let high = has("high") || has("highs") || has("top") || has("peak");
         let low = has("low") || has("lows") || has("bottom");
-        let fifty_two = has("52w")
-            || phrase("52 week")
-            || phrase("52 weeks")
-            || phrase("year")
-            || has("yearly")
-            || has("annual");
+        let fifty_two = has("52w") || phrase("year") || has("yearly") || has("annual");
         if has("trailing")
             || phrase("from the top")
             || phrase("from its peak")
@@ -725,7 +627,6 @@ impl Reader {
                 format!("price {op} {level}")
             });
         }
-        let _ = self;
         Err("I found no condition I know: prices above or below a level, moves by a percentage, new highs or lows, overbought or oversold, golden or death crosses, volume spikes, trailing stops, losses against what you paid".into())
     }
 
@@ -771,20 +672,14 @@ fn average_of(word: &str) -> Option<&'static str> {
     }
 }
 
-/// The length of a moving average: "50-day", "50 day", "sma(50)".
+/// The length of a moving average: "50-day" (the tokenizer's spelling of "50-day",
+/// "50 day" and "50d" before an average), or `sma(50)`.
 fn average_days(words: &[&str]) -> Option<u32> {
-    words.iter().enumerate().find_map(|(i, w)| {
-        if let Some(n) = w.strip_suffix("-day").or_else(|| w.strip_suffix("d")) {
-            return n.parse().ok();
-        }
-        for prefix in ["sma(", "ema("] {
-            if let Some(n) = w.strip_prefix(prefix).and_then(|r| r.strip_suffix(')')) {
-                return n.parse().ok();
-            }
-        }
-        (words.get(i + 1) == Some(&"day"))
-            .then(|| w.parse().ok())
-            .flatten()
+    words.iter().find_map(|w| {
+        w.strip_suffix("-day")
+            .or_else(|| w.strip_prefix("sma(").and_then(|r| r.strip_suffix(')')))
+            .or_else(|| w.strip_prefix("ema(").and_then(|r| r.strip_suffix(')')))
+            .and_then(|n| n.parse().ok())
     })
 }
 
@@ -983,11 +878,10 @@ fn tokenize(sentence: &str, directory: &SymbolDirectory) -> Result<Vec<Tok>, Str
         {
             let symbol =
                 crate::domain::Symbol::parse(ticker).map_err(|e| format!("{original}: {e}"))?;
-            let listing = directory.get(&symbol).cloned().unwrap_or(Listing {
-                name: symbol.to_string(),
-                symbol,
-                kind: crate::market::directory::ListingKind::Stock,
-            });
+            let listing = directory
+                .get(&symbol)
+                .cloned()
+                .unwrap_or_else(|| Listing::unlisted(symbol));
             out.push(Tok::Symbol(listing));
             i += 1;
             continue;
@@ -1122,27 +1016,10 @@ fn number_of(word: &str) -> Option<Number> {
 }
 
 fn word_number(word: &str) -> Option<u32> {
+    #[rustfmt::skip]
     const ONES: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+        "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
     ];
     const TENS: [&str; 8] = [
         "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
@@ -1214,36 +1091,23 @@ fn explain_condition(c: &Condition, who: &str) -> String {
             direction, level, ..
         } => format!(
             "{who} crosses {} {level} (it was {} the level before)",
-            if *direction == Direction::Up {
-                "above"
-            } else {
-                "below"
-            },
+            direction_word(*direction),
             if *direction == Direction::Up {
                 "at or below"
             } else {
                 "at or above"
             }
         ),
-        Condition::CrossesAverage { direction, average } => format!(
-            "{who} crosses {} its {average}",
-            if *direction == Direction::Up {
-                "above"
-            } else {
-                "below"
-            }
-        ),
+        Condition::CrossesAverage { direction, average } => {
+            format!("{who} crosses {} its {average}", direction_word(*direction))
+        }
         Condition::AverageCrossesAverage {
             fast,
             direction,
             slow,
         } => format!(
             "the {fast} of {who} crosses {} its {slow}",
-            if *direction == Direction::Up {
-                "above"
-            } else {
-                "below"
-            }
+            direction_word(*direction)
         ),
         Condition::DayChange { op, percent } => {
             let size = percent.abs();
@@ -1285,19 +1149,11 @@ fn explain_condition(c: &Condition, who: &str) -> String {
             } else {
                 "below"
             },
-            if *extreme == Extreme::High {
-                "high"
-            } else {
-                "low"
-            }
+            extreme_word(*extreme)
         ),
         Condition::NearExtreme { extreme, percent } => format!(
             "{who} is within {percent}% of its 52-week {}",
-            if *extreme == Extreme::High {
-                "high"
-            } else {
-                "low"
-            }
+            extreme_word(*extreme)
         ),
         Condition::Rsi { period, op, level } => {
             format!("the {period}-day RSI of {who} is {} {level}", op_words(*op))
@@ -1307,11 +1163,7 @@ fn explain_condition(c: &Condition, who: &str) -> String {
         ),
         Condition::Gap { direction, percent } => format!(
             "{who} opens {percent}% or more {} the previous close",
-            if *direction == Direction::Up {
-                "above"
-            } else {
-                "below"
-            }
+            direction_word(*direction)
         ),
         Condition::PositionBelowCost { percent } => format!(
             "{who} is {percent}% or more below what you paid for your position (your average cost)"
@@ -1396,6 +1248,7 @@ pub fn read_model_answer(answer: &str, sentence: &str, directory: &SymbolDirecto
     let refused = |reason: String| Reading::Refused {
         reason,
         understood: Vec::new(),
+        unresolved: None,
     };
     if answer.chars().count() > MAX_MODEL_ANSWER {
         return refused("the model's answer was too long to be a rule".into());
@@ -1437,7 +1290,13 @@ pub fn read_model_answer(answer: &str, sentence: &str, directory: &SymbolDirecto
     };
     let mut symbols = Vec::new();
     let mut named = vec![rule.symbol.clone()];
-    collect_symbols(&rule.condition, &mut named);
+    named.extend(
+        rule.condition
+            .other_symbols()
+            .into_iter()
+            .filter(|s| **s != rule.symbol)
+            .cloned(),
+    );
     for symbol in named {
         if symbol.as_str() == crate::engine::PORTFOLIO {
             continue;
@@ -1448,11 +1307,7 @@ pub fn read_model_answer(answer: &str, sentence: &str, directory: &SymbolDirecto
         });
         match directory.get(&symbol) {
             Some(l) => symbols.push(l.clone()),
-            None if written => symbols.push(Listing {
-                name: symbol.to_string(),
-                symbol,
-                kind: crate::market::directory::ListingKind::Stock,
-            }),
+            None if written => symbols.push(Listing::unlisted(symbol)),
             None => {
                 return refused(format!(
                     "the model named {symbol}, a symbol this server does not know; write it as ${symbol} if it is right"
@@ -1477,28 +1332,9 @@ pub fn read_model_answer(answer: &str, sentence: &str, directory: &SymbolDirecto
     })
 }
 
-fn collect_symbols(condition: &Condition, into: &mut Vec<crate::domain::Symbol>) {
-    match condition {
-        Condition::All { of } | Condition::Any { of } => {
-            for c in of {
-                collect_symbols(c, into);
-            }
-        }
-        Condition::Not { of } => collect_symbols(of, into),
-        Condition::On { symbol, condition } => {
-            if !into.contains(symbol) {
-                into.push(symbol.clone());
-            }
-            collect_symbols(condition, into);
-        }
-        _ => {}
-    }
-}
-
 /// The words of a sentence that may name a symbol the table does not know: a ticker in
-/// capitals ("RKLB"), or a run of capitalised words after the first word ("Rocket Lab"). For
-/// the providers' symbol search.
-pub fn unknown_name(sentence: &str) -> Option<String> {
+/// capitals ("RKLB"), or a run of capitalised words after the first word ("Rocket Lab").
+fn unknown_name(sentence: &str) -> Option<String> {
     let words: Vec<&str> = sentence
         .split_whitespace()
         .map(|w| {

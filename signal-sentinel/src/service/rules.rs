@@ -255,14 +255,17 @@ impl Services {
             .map_err(|e| ServiceError::invalid("sentence", e.to_string()))?;
         let directory = crate::market::directory::SymbolDirectory::shipped();
         let offline = crate::rules::words::read_sentence(sentence, &directory);
-        let Reading::Refused { reason, understood } = offline else {
+        let Reading::Refused {
+            reason,
+            understood,
+            unresolved,
+        } = offline
+        else {
             return Ok(offline);
         };
         // A name the table does not know: the providers' symbol search, and the sentence
         // read again with the symbol found.
-        if reason.starts_with("which symbol")
-            && let Some(name) = crate::rules::words::unknown_name(sentence)
-        {
+        if let Some(name) = unresolved {
             let found = self.search_symbols(&name).await;
             match found.as_slice() {
                 [] => {}
@@ -289,8 +292,13 @@ impl Services {
         }
         // The model, when one is configured, for what the phrases could not decide; its
         // answer is read by the same rule parser, and refused when it is not a rule.
-        let Some(summaries) = &self.summaries else {
-            return Ok(Reading::Refused { reason, understood });
+        let refused = |reason: String, understood: Vec<String>| Reading::Refused {
+            reason,
+            understood,
+            unresolved: None,
+        };
+        let Some(summaries) = self.summaries.as_ref().filter(|s| s.has_model()) else {
+            return Ok(refused(reason, understood));
         };
         let day = self.clock.now().date_naive();
         let prompt = format!("Sentence: {sentence}");
@@ -306,22 +314,18 @@ impl Services {
         {
             Ok(answer) => Ok(
                 match crate::rules::words::read_model_answer(&answer, sentence, &directory) {
-                    Reading::Refused { reason: why, .. } => Reading::Refused {
-                        reason: format!("{reason}; {why}"),
-                        understood,
-                    },
+                    Reading::Refused { reason: why, .. } => {
+                        refused(format!("{reason}; {why}"), understood)
+                    }
                     reading => reading,
                 },
             ),
-            Err(crate::summary::SummaryError::Refused(why)) if why.starts_with("no model") => {
-                Ok(Reading::Refused { reason, understood })
-            }
             Err(e) => {
                 tracing::info!(error = %e, "the model could not read a sentence as a rule");
-                Ok(Reading::Refused {
-                    reason: format!("{reason} (the model was asked too: {e})"),
+                Ok(refused(
+                    format!("{reason} (the model was asked too: {e})"),
                     understood,
-                })
+                ))
             }
         }
     }

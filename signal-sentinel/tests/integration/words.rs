@@ -187,13 +187,28 @@ fn an_unknown_word_for_a_symbol_is_never_a_symbol() {
         assert_eq!(p.text, "AAPL crosses above 200");
         assert_eq!(p.symbols[0].name, "Apple Inc.");
     }
-    let Reading::Refused { reason, understood } =
-        read_sentence("tell me if NOTASYMBOL123 drops 5% today", &directory)
+    let Reading::Refused {
+        reason, understood, ..
+    } = read_sentence("tell me if NOTASYMBOL123 drops 5% today", &directory)
     else {
         panic!("read an unknown symbol");
     };
     assert!(reason.contains("which symbol"), "{reason}");
     assert!(understood.iter().any(|u| u == "5%"), "{understood:?}");
+}
+
+#[test]
+fn a_misspelt_ticker_gets_close_symbols_and_is_left_for_the_search() {
+    let directory = SymbolDirectory::shipped();
+    let Reading::Refused {
+        reason, unresolved, ..
+    } = read_sentence("tell me if APPL drops 5% today", &directory)
+    else {
+        panic!("read a symbol nobody knows");
+    };
+    assert!(reason.contains("did you mean"), "{reason}");
+    assert!(reason.contains("AAPL (Apple Inc.)"), "{reason}");
+    assert_eq!(unresolved.as_deref(), Some("APPL"));
 }
 
 #[test]
