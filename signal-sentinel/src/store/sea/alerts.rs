@@ -1,7 +1,10 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 
+use super::direct::{self, Columns};
 use super::entity::alert;
 use super::{SeaStore, backend_err, corrupt, decimal_from_text, expect_rows, write_err};
 use crate::domain::{Alert, AlertId, AlertQuery, AlertState, NewAlert, RuleId, Symbol, UserId};
@@ -29,6 +32,42 @@ pub(super) fn to_domain(m: alert::Model) -> Result<Alert> {
         reminder: u32::try_from(m.reminder)
             .map_err(|_| crate::domain::ValidationError::field_error("reminder", "out of range"))
             .map_err(corrupt(ENTITY))?,
+    })
+}
+
+/// The columns `read_row` reads, in its order.
+const COLUMNS: [&str; 13] = [
+    "id",
+    "rule_id",
+    "user_id",
+    "symbol",
+    "episode",
+    "kind",
+    "price",
+    "message",
+    "summary",
+    "state",
+    "fired_at",
+    "acknowledged_at",
+    "reminder",
+];
+
+/// A row read on the caller's thread (see `direct`).
+fn read_row(row: &rusqlite::Row<'_>, c: &Columns) -> rusqlite::Result<alert::Model> {
+    Ok(alert::Model {
+        id: row.get(c.at(0))?,
+        rule_id: row.get(c.at(1))?,
+        user_id: row.get(c.at(2))?,
+        symbol: row.get(c.at(3))?,
+        episode: row.get(c.at(4))?,
+        kind: row.get(c.at(5))?,
+        price: row.get(c.at(6))?,
+        message: row.get(c.at(7))?,
+        summary: row.get(c.at(8))?,
+        state: row.get(c.at(9))?,
+        fired_at: direct::time(row, c.at(10))?,
+        acknowledged_at: direct::optional_time(row, c.at(11))?,
+        reminder: row.get(c.at(12))?,
     })
 }
 
@@ -110,9 +149,17 @@ impl AlertStore for SeaStore {
                 ),
             );
         }
-        query
-            .all(&self.db)
-            .await
+        // Filtered by owner, time and cursor only, the index on (user_id, fired_at, id) bounds
+        // the read to the page: it runs on this thread. Other filters may scan.
+        let bounded = q.rule_id.is_none() && q.symbol.is_none() && q.state.is_none();
+        let models = match &self.direct {
+            Some(direct) if bounded => {
+                let statement = query.build(sea_orm::DbBackend::Sqlite);
+                direct.query(&statement, &COLUMNS, read_row)
+            }
+            _ => query.all(&self.db).await,
+        };
+        models
             .map_err(backend_err)?
             .into_iter()
             .map(to_domain)

@@ -2,8 +2,10 @@ use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 
+use super::direct::{self, Columns};
 use super::entity::api_key;
 use super::{SeaStore, backend_err, expect_rows, not_found, write_err};
 use crate::domain::{ApiKey, ApiKeyId, NewApiKey, UserId};
@@ -23,6 +25,32 @@ fn to_domain(m: api_key::Model) -> ApiKey {
         last_used_at: m.last_used_at,
         revoked_at: m.revoked_at,
     }
+}
+
+/// The columns `read_row` reads, in its order.
+const COLUMNS: [&str; 8] = [
+    "id",
+    "user_id",
+    "name",
+    "prefix",
+    "key_hash",
+    "created_at",
+    "last_used_at",
+    "revoked_at",
+];
+
+/// A row read on the caller's thread (see `direct`).
+fn read_row(row: &rusqlite::Row<'_>, c: &Columns) -> rusqlite::Result<api_key::Model> {
+    Ok(api_key::Model {
+        id: row.get(c.at(0))?,
+        user_id: row.get(c.at(1))?,
+        name: row.get(c.at(2))?,
+        prefix: row.get(c.at(3))?,
+        key_hash: row.get(c.at(4))?,
+        created_at: direct::time(row, c.at(5))?,
+        last_used_at: direct::optional_time(row, c.at(6))?,
+        revoked_at: direct::optional_time(row, c.at(7))?,
+    })
 }
 
 impl SeaStore {
@@ -53,10 +81,17 @@ impl ApiKeyStore for SeaStore {
     }
 
     async fn get_api_key_by_prefix(&self, prefix: &str) -> Result<ApiKey> {
-        api_key::Entity::find()
+        let query = api_key::Entity::find()
             .filter(api_key::Column::Prefix.eq(prefix))
-            .one(&self.db)
-            .await
+            .limit(1);
+        // A unique index finds the key: read on this thread.
+        let model = match &self.direct {
+            Some(direct) => direct
+                .query(&query.build(sea_orm::DbBackend::Sqlite), &COLUMNS, read_row)
+                .map(|rows| rows.into_iter().next()),
+            None => query.one(&self.db).await,
+        };
+        model
             .map_err(backend_err)?
             .map(to_domain)
             .ok_or_else(|| not_found(ENTITY, prefix))

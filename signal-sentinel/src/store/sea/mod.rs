@@ -6,6 +6,7 @@ mod api_keys;
 mod channels;
 mod connections;
 mod copy;
+mod direct;
 
 pub use copy::CopyReport;
 mod entity;
@@ -72,6 +73,9 @@ pub struct SeaStore {
     db: DatabaseConnection,
     backend: DatabaseBackend,
     feed: std::sync::Arc<feed::AlertBus>,
+    /// Bounded reads of an SQLite file on the caller's thread (none for in-memory SQLite and
+    /// PostgreSQL).
+    direct: Option<std::sync::Arc<direct::DirectReader>>,
 }
 
 impl fmt::Debug for SeaStore {
@@ -211,10 +215,17 @@ impl SeaStore {
             }
             StoreError::Connection(message)
         })?;
+        let direct = match url.backend() {
+            DatabaseBackend::SqliteFile(path) => Some(std::sync::Arc::new(
+                direct::DirectReader::new(path, SQLITE_BUSY_TIMEOUT),
+            )),
+            _ => None,
+        };
         Ok(Self {
             db,
             backend: url.backend().clone(),
             feed: feed::AlertBus::new(),
+            direct,
         })
     }
 
@@ -420,6 +431,9 @@ impl SeaStore {
     /// # Errors
     /// [`StoreError::Backend`] when closing fails.
     pub async fn close(self) -> Result<()> {
+        if let Some(direct) = &self.direct {
+            direct.close();
+        }
         self.db.close().await.map_err(backend_err)
     }
 

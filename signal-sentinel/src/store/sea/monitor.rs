@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -14,7 +14,7 @@ use crate::domain::{
     SymbolSamples,
 };
 use crate::store::{MonitorStore, Result, StoreError};
-use crate::time;
+use crate::time::{self, Timestamp};
 
 /// Rows per statement, well under SQLite's limit of bound parameters.
 const CHUNK: usize = 1_000;
@@ -213,20 +213,28 @@ impl MonitorStore for SeaStore {
             }
         }
 
+        // One statement per firing time (a cycle's quotes share few), not one per rule.
+        let mut fired: BTreeMap<(Timestamp, bool), Vec<i64>> = BTreeMap::new();
         for (rule_id, at, once) in write.fired {
-            // `updated_at` stays: it marks the user's edits, which reset a rule's lifecycle.
-            let mut update = rule::Entity::update_many().col_expr(
-                rule::Column::LastTriggeredAt,
-                Expr::value(time::to_storage_precision(at)),
-            );
-            if once {
-                update = update.col_expr(rule::Column::Enabled, Expr::value(false));
+            fired
+                .entry((time::to_storage_precision(at), once))
+                .or_default()
+                .push(rule_id.get());
+        }
+        for ((at, once), ids) in fired {
+            for chunk in ids.chunks(CHUNK) {
+                // `updated_at` stays: it marks the user's edits, which reset a rule's lifecycle.
+                let mut update = rule::Entity::update_many()
+                    .col_expr(rule::Column::LastTriggeredAt, Expr::value(at));
+                if once {
+                    update = update.col_expr(rule::Column::Enabled, Expr::value(false));
+                }
+                update
+                    .filter(rule::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(&txn)
+                    .await
+                    .map_err(backend_err)?;
             }
-            update
-                .filter(rule::Column::Id.eq(rule_id.get()))
-                .exec(&txn)
-                .await
-                .map_err(backend_err)?;
         }
 
         let samples: Vec<symbol_sample::ActiveModel> = write

@@ -51,6 +51,25 @@ async fn round_trip(db: &TestDb) {
         "first acknowledgement kept"
     );
 
+    // A page (on an SQLite file, read on the caller's thread rather than through the pool)
+    // holds exactly what the pool reads, summary, acknowledgement and microseconds included;
+    // the same page filtered by state goes through the pool.
+    let page = store
+        .list_alerts(&AlertQuery::newest(ann.id, 10))
+        .await
+        .unwrap();
+    let mut each = Vec::new();
+    for alert in &page {
+        each.push(store.get_alert(alert.id).await.unwrap());
+    }
+    assert_eq!(page, each);
+    assert_eq!(page.len(), 2);
+    let acknowledged = AlertQuery {
+        state: Some(AlertState::Acknowledged),
+        ..AlertQuery::newest(ann.id, 10)
+    };
+    assert_eq!(store.list_alerts(&acknowledged).await.unwrap(), [acked]);
+
     assert!(store.insert_alerts(vec![]).await.unwrap().is_empty());
 }
 

@@ -47,6 +47,9 @@ async fn round_trip(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(again.revoked_at, Some(revoked_at));
+    // Found by its prefix (on an SQLite file, on the caller's thread): every time as stored.
+    assert_eq!(store.get_api_key_by_prefix("ss_aaaa").await.unwrap(), again);
+    assert_eq!(again.last_used_at, Some(used));
 }
 
 async fn not_found(db: &TestDb) {
