@@ -32,6 +32,10 @@ pub(super) struct CachedRule {
     /// Evaluated on closed one-minute bars (`evaluate: at_bar_close` on a condition that reads
     /// no daily history, on its own symbol only).
     pub(super) on_minute_bars: bool,
+    /// Its state in the lifecycle (`None`: not read from the store yet). Kept in the rule's
+    /// own slot: a cycle finds both with one probe of `Cache::rules`, not one per map (each
+    /// probe of a large map is a cache miss).
+    pub(super) state: Option<EngineState>,
 }
 
 /// What a rule reads of one symbol: daily history, and recent samples for moves in a window.
@@ -135,13 +139,14 @@ pub(super) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 #[derive(Default)]
 pub(super) struct Cache {
     /// Only changed through [`Cache::insert_rule`] and [`Cache::forget_rule`], which keep
-    /// `index` in step. Boxed, as are the states: a hash map holds up to twice as many slots
+    /// `index` in step; each with its state. Boxed: a hash map holds up to twice as many slots
     /// as entries (a power of two), and an empty slot of a box is 8 bytes, not a rule's 208
     /// (about 350 MB less at 1,000,000 rules).
     pub(super) rules: FastMap<RuleId, Box<CachedRule>>,
     /// The rules in `rules` by symbol, each symbol's in id order.
     pub(super) index: std::collections::BTreeMap<Symbol, Vec<Indexed>>,
-    pub(super) states: FastMap<RuleId, Box<EngineState>>,
+    /// How many rules in `rules` have a state (see [`Cache::set_state`]).
+    pub(super) stated: usize,
     pub(super) symbols: FastMap<Symbol, SymbolState>,
     /// Rules whose stored condition or options cannot be read, with the edit that broke them:
     /// marked `error` once, read again when edited.
@@ -180,13 +185,29 @@ impl Cache {
     /// Forgets a rule that was deleted, disabled or moved to another worker's shard.
     pub(super) fn forget_rule(&mut self, id: RuleId) {
         self.unindex(id);
-        self.states.remove(&id);
         self.unstored.remove(&id);
         self.broken.remove(&id);
     }
 
-    /// Puts a rule in memory, replacing its earlier form. Its options become the copy of
-    /// them that other rules share.
+    /// Sets (or, with `None`, forgets) the state of a rule in memory; nothing for another.
+    pub(super) fn set_state(&mut self, id: RuleId, state: Option<EngineState>) {
+        if let Some(rule) = self.rules.get_mut(&id) {
+            self.stated =
+                self.stated + usize::from(state.is_some()) - usize::from(rule.state.is_some());
+            rule.state = state;
+        }
+    }
+
+    /// Forgets every rule's state (they are read from the store again).
+    pub(super) fn clear_states(&mut self) {
+        for rule in self.rules.values_mut() {
+            rule.state = None;
+        }
+        self.stated = 0;
+    }
+
+    /// Puts a rule in memory, replacing its earlier form (whose state it keeps). Its options
+    /// become the copy of them that other rules share.
     pub(super) fn insert_rule(&mut self, mut rule: CachedRule) {
         match self.options.get(&rule.options) {
             Some(shared) => rule.options = Arc::clone(shared),
@@ -195,7 +216,10 @@ impl Cache {
             }
         }
         let id = rule.id;
-        self.unindex(id);
+        if let Some(old) = self.unindex(id) {
+            rule.state = old.state;
+            self.stated += usize::from(rule.state.is_some());
+        }
         let indexed = Indexed {
             id,
             expires_at: rule.expires_at,
@@ -214,17 +238,17 @@ impl Cache {
         self.rules.insert(id, Box::new(rule));
     }
 
-    /// Takes a rule out of `rules` and `index`.
-    pub(super) fn unindex(&mut self, id: RuleId) {
-        let Some(old) = self.rules.remove(&id) else {
-            return;
-        };
+    /// Takes a rule, with its state, out of `rules` and `index`.
+    pub(super) fn unindex(&mut self, id: RuleId) -> Option<Box<CachedRule>> {
+        let old = self.rules.remove(&id)?;
+        self.stated -= usize::from(old.state.is_some());
         if let Some(ids) = self.index.get_mut(&old.symbol) {
             ids.retain(|i| i.id != id);
             if ids.is_empty() {
                 self.index.remove(&old.symbol);
             }
         }
+        Some(old)
     }
 }
 
@@ -275,6 +299,7 @@ pub(super) fn parse_rule(rule: Rule) -> Result<CachedRule, String> {
         others,
         reads,
         on_minute_bars,
+        state: None,
     })
 }
 

@@ -53,7 +53,7 @@ pub(super) fn evaluate(
     } = *inputs;
     let Cache {
         rules,
-        states,
+        stated,
         symbols,
         unstored,
         ..
@@ -61,7 +61,7 @@ pub(super) fn evaluate(
     // Every symbol read has its entry (the monitor made them); the samples of this cycle are
     // added only once every rule has read the previous ones, so an operand on another
     // symbol sees that symbol's previous sample whatever the order.
-    let mut windows: HashMap<&Symbol, Duration> = HashMap::new();
+    let mut windows: HashMap<Symbol, Duration> = HashMap::new();
     for (symbol, ids) in by_symbol {
         let Some(entry) = symbols.get(symbol) else {
             continue;
@@ -80,10 +80,22 @@ pub(super) fn evaluate(
                 others: None,
                 events: entry.events.as_deref(),
             });
-            let cached = &rules[id];
+            // The rule and its state, found with one probe; the state is taken out while the
+            // rule is read, and put back.
+            let Some(slot) = rules.get_mut(id) else {
+                continue;
+            };
+            let had_state = slot.state.is_some();
+            let mut state = slot.state.take().unwrap_or_default();
+            let cached: &CachedRule = slot;
             for read in &cached.reads {
-                let window = windows.entry(&read.symbol).or_default();
-                *window = (*window).max(read.window);
+                // Owned keys (the rules are written to below): a symbol is cloned once a cycle.
+                match windows.get_mut(&read.symbol) {
+                    Some(window) => *window = (*window).max(read.window),
+                    None => {
+                        windows.insert(read.symbol.clone(), read.window);
+                    }
+                }
             }
             let book = books.get(&cached.owner);
             // The portfolio is a quote of its own per owner; holdings conditions see the
@@ -146,7 +158,6 @@ pub(super) fn evaluate(
                 (None, Some(view)) => Some(MarketView { book, ..view }),
                 (None, None) => None,
             };
-            let state = states.entry(*id).or_default();
             let before = state.clone();
             let schedule = Schedule {
                 // A clock behind the rule's creation replays the past: every sample counts.
@@ -182,7 +193,7 @@ pub(super) fn evaluate(
                     settle(
                         *id,
                         cached,
-                        state,
+                        &mut state,
                         Some(&view),
                         schedule,
                         now,
@@ -194,7 +205,7 @@ pub(super) fn evaluate(
                 settle(
                     *id,
                     cached,
-                    state,
+                    &mut state,
                     view.as_ref(),
                     schedule,
                     now,
@@ -203,9 +214,11 @@ pub(super) fn evaluate(
                 );
             }
             // What changed, and a rule's first evaluation (it has no stored state yet).
-            if *state != before || unstored.remove(id) {
+            if state != before || unstored.remove(id) {
                 write.states.push(state.to_stored(*id, now));
             }
+            slot.state = Some(state);
+            *stated += usize::from(!had_state);
         }
     }
     for symbol in by_symbol.keys() {

@@ -180,12 +180,7 @@ fn apply_split(
     write: &mut CycleWrite,
 ) -> AppliedSplit {
     let start = crate::engine::calendar::day_start(date);
-    let Cache {
-        rules,
-        states,
-        symbols,
-        ..
-    } = cache;
+    let Cache { rules, symbols, .. } = cache;
     let quote = quotes.get_mut(symbol);
     let price_after = quote.as_ref().map(|q| q.price).unwrap_or_default();
     if let Some(entry) = symbols.get_mut(symbol) {
@@ -219,7 +214,7 @@ fn apply_split(
             continue;
         }
         if &rule.symbol == symbol
-            && let Some(state) = states.get_mut(&id)
+            && let Some(state) = &mut rule.state
         {
             let before = state.clone();
             state.split_adjust(ratio);
@@ -237,7 +232,7 @@ fn apply_split(
             rule_id: id,
             owner: rule.owner,
             symbol: rule.symbol.clone(),
-            episode: states.get(&id).map_or(0, |s| s.episode),
+            episode: rule.state.as_ref().map_or(0, |s| s.episode),
             kind: AlertKind::Notice,
             price: price_after,
             message: format!(

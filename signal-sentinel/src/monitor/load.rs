@@ -229,7 +229,6 @@ impl Monitor {
         for id in gone {
             cache.unindex(id);
         }
-        cache.states.retain(|id, _| enabled.contains(id));
         cache.unstored.retain(|id| enabled.contains(id));
         cache.broken.retain(|id, _| enabled.contains(id));
 
@@ -267,13 +266,13 @@ impl Monitor {
     ) -> Result<(), MonitorError> {
         // The states in memory are of rules in memory only: as many of them as rules means
         // none is missing, without looking at every rule.
-        let missing: Vec<RuleId> = if cache.states.len() == cache.rules.len() {
+        let missing: Vec<RuleId> = if cache.stated == cache.rules.len() {
             Vec::new()
         } else {
             by_symbol
                 .values()
                 .flatten()
-                .filter(|id| !cache.states.contains_key(id))
+                .filter(|id| cache.rules.get(*id).is_some_and(|r| r.state.is_none()))
                 .copied()
                 .collect()
         };
@@ -282,9 +281,7 @@ impl Monitor {
             for stored in self.store.load_rule_states(&missing).await? {
                 cache.unstored.remove(&stored.rule_id);
                 match EngineState::from_stored(&stored) {
-                    Ok(state) => {
-                        cache.states.insert(stored.rule_id, Box::new(state));
-                    }
+                    Ok(state) => cache.set_state(stored.rule_id, Some(state)),
                     Err(e) => problems.push(format!(
                         "rule {}: stored state unreadable, starting afresh: {e}",
                         stored.rule_id
@@ -392,10 +389,10 @@ fn absorb(cache: &mut Cache, rule: crate::domain::Rule, problems: &mut Vec<Strin
             cache.broken.remove(&id);
             // An edited condition starts a new lifecycle; the episode count goes on so alert
             // keys stay unique.
-            if let Some(old) = cache.rules.get(&id) {
+            if let Some(old) = cache.rules.get_mut(&id) {
                 if old.condition != parsed.condition || old.symbol != parsed.symbol {
-                    if let Some(state) = cache.states.get_mut(&id) {
-                        **state = EngineState {
+                    if let Some(state) = &mut old.state {
+                        *state = EngineState {
                             episode: state.episode,
                             ..EngineState::new()
                         };
@@ -403,15 +400,14 @@ fn absorb(cache: &mut Cache, rule: crate::domain::Rule, problems: &mut Vec<Strin
                 } else {
                     // An edit may come with a lifecycle reset in the store (a re-armed rule):
                     // read the stored state again.
-                    cache.states.remove(&id);
+                    cache.set_state(id, None);
                 }
             }
             cache.insert_rule(parsed);
         }
         Err(problem) => {
-            cache.unindex(id);
             // Its stored state is read again when it is readable again.
-            cache.states.remove(&id);
+            cache.unindex(id);
             cache.broken.insert(id, updated_at);
             cache.newly_broken.push(id);
             problems.push(problem);

@@ -558,7 +558,7 @@ impl Monitor {
                 // What this cycle computed is not stored: forget it, so the next cycle starts
                 // from the stored states and samples and raises the same alerts again.
                 let mut cache = self.cache.lock().await;
-                cache.states.clear();
+                cache.clear_states();
                 cache.symbols.clear();
                 return Err(e.into());
             }
