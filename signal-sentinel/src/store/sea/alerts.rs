@@ -1,8 +1,6 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::direct::{self, Columns};
 use super::entity::alert;
@@ -150,20 +148,13 @@ impl AlertStore for SeaStore {
             );
         }
         // Filtered by owner, time and cursor only, the index on (user_id, fired_at, id) bounds
-        // the read to the page: it runs on this thread. Other filters may scan.
-        let bounded = q.rule_id.is_none() && q.symbol.is_none() && q.state.is_none();
-        let models = match &self.direct {
-            Some(direct) if bounded => {
-                let statement = query.build(sea_orm::DbBackend::Sqlite);
-                direct.query(&statement, &COLUMNS, read_row)
-            }
-            _ => query.all(&self.db).await,
+        // the read to the page. Other filters may scan: through the pool.
+        let models = if q.rule_id.is_none() && q.symbol.is_none() && q.state.is_none() {
+            self.read_bounded(query, &COLUMNS, read_row).await?
+        } else {
+            query.all(&self.db).await.map_err(backend_err)?
         };
-        models
-            .map_err(backend_err)?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+        models.into_iter().map(to_domain).collect()
     }
 
     async fn acknowledge_alert(&self, id: AlertId, at: Timestamp) -> Result<Alert> {

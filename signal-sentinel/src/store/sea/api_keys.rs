@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    QuerySelect,
 };
 
 use super::direct::{self, Columns};
@@ -84,15 +84,11 @@ impl ApiKeyStore for SeaStore {
         let query = api_key::Entity::find()
             .filter(api_key::Column::Prefix.eq(prefix))
             .limit(1);
-        // A unique index finds the key: read on this thread.
-        let model = match &self.direct {
-            Some(direct) => direct
-                .query(&query.build(sea_orm::DbBackend::Sqlite), &COLUMNS, read_row)
-                .map(|rows| rows.into_iter().next()),
-            None => query.one(&self.db).await,
-        };
-        model
-            .map_err(backend_err)?
+        // A unique index finds the key.
+        self.read_bounded(query, &COLUMNS, read_row)
+            .await?
+            .into_iter()
+            .next()
             .map(to_domain)
             .ok_or_else(|| not_found(ENTITY, prefix))
     }

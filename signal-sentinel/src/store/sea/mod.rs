@@ -437,6 +437,25 @@ impl SeaStore {
         self.db.close().await.map_err(backend_err)
     }
 
+    /// The rows of a read an index bounds to the rows it returns: on an SQLite file read on
+    /// the caller's thread (see `direct`; `decode` reads `columns`), otherwise through the
+    /// pool. Only for bounded reads: one that may scan would hold a runtime thread.
+    async fn read_bounded<E: EntityTrait>(
+        &self,
+        select: sea_orm::Select<E>,
+        columns: &[&str],
+        decode: fn(&rusqlite::Row<'_>, &direct::Columns) -> rusqlite::Result<E::Model>,
+    ) -> Result<Vec<E::Model>> {
+        use sea_orm::QueryTrait;
+        match &self.direct {
+            Some(direct) => {
+                direct.query(&select.build(sea_orm::DbBackend::Sqlite), columns, decode)
+            }
+            None => select.all(&self.db).await,
+        }
+        .map_err(backend_err)
+    }
+
     /// The row of `E` with this primary key, or [`StoreError::NotFound`] naming `entity`.
     async fn find_row<E>(&self, entity: &'static str, id: i64) -> Result<E::Model>
     where
